@@ -1,0 +1,910 @@
+"""The questionnaire, defined once: every question's id, type, labels, help, choices and bounds.
+
+The form, the validation model, the database schema, the exports and the codebook are all
+derived from ``FIELDS`` below, so a question is added or changed in exactly one place.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+QUESTIONNAIRE_VERSION = 1
+LOCALES = ("fr", "en")
+DEFAULT_LOCALE = "fr"
+TIME_ZONE = "Europe/Paris"
+EARLIEST_DATE = date(2000, 1, 1)
+NARRATIVE_MAX_CHARS = 5000
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A piece of text in every supported language."""
+
+    fr: str
+    en: str
+
+    def __call__(self, locale: str) -> str:
+        return self.en if locale == "en" else self.fr
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: Text
+    intro: Text
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of the survey.
+
+    ``kind`` is one of: choice, bool, int, float, date, text, email, consent, flag
+    (a checkbox stored as true/false). ``shown_if`` names another question and the values
+    for which this one applies; a question that does not apply is never asked nor stored.
+    ``stored_in`` is "responses" or "contacts" (e-mails live apart from responses).
+    """
+
+    id: str
+    section: str
+    kind: str
+    label: Text
+    help: Text | None = None
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    shown_if: tuple[str, tuple[object, ...]] | None = None
+    stored_in: str = "responses"
+    since_version: int = 1
+    group: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return {
+            "choice": "VARCHAR",
+            "bool": "BOOLEAN",
+            "flag": "BOOLEAN",
+            "consent": "BOOLEAN",
+            "int": "INTEGER",
+            "float": "DOUBLE",
+            "date": "DATE",
+            "text": "VARCHAR",
+            "email": "VARCHAR",
+        }[self.kind]
+
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(c.value for c in self.choices)
+
+    def choice_label(self, value: object, locale: str) -> str:
+        for choice in self.choices:
+            if choice.value == value:
+                return choice.label(locale)
+        return str(value)
+
+    def applies(self, answers: dict) -> bool:
+        """Whether this question applies given the other answers (recursively)."""
+        if self.shown_if is None:
+            return True
+        parent_id, values = self.shown_if
+        parent = QUESTIONS[parent_id]
+        return parent.applies(answers) and answers.get(parent_id) in values
+
+
+def _c(value: str, fr: str, en: str) -> Choice:
+    return Choice(value, Text(fr, en))
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "company",
+        Text("L'entreprise", "The company"),
+        Text(
+            "Une réponse = une expérience avec une entreprise.",
+            "One response = one experience with one company.",
+        ),
+    ),
+    Section(
+        "problem",
+        Text("Le problème", "The problem"),
+        Text("Que s'est-il passé, et quand ?", "What happened, and when?"),
+    ),
+    Section(
+        "contacts",
+        Text("Vos démarches", "What it took"),
+        Text(
+            "Une estimation suffit. Laissez vide si vous ne savez pas.",
+            "An estimate is fine. Leave blank if you don't know.",
+        ),
+    ),
+    Section(
+        "workarounds",
+        Text("Dépannage et remboursement", "Workaround and refund"),
+        Text(
+            "Matériel de remplacement, remboursement, geste commercial.",
+            "Replacement equipment, refund, goodwill gesture.",
+        ),
+    ),
+    Section(
+        "assessment",
+        Text("Votre avis", "Your view"),
+        Text("Presque fini.", "Almost done."),
+    ),
+)
+
+YES_NO = (_c("yes", "Oui", "Yes"), _c("no", "Non", "No"))
+
+
+@cache
+def companies() -> tuple[dict, ...]:
+    """The reference list of companies (data/reference/companies.csv)."""
+    with open(REFERENCE_DIR / "companies.csv", encoding="utf-8", newline="") as f:
+        return tuple(dict(row) for row in csv.DictReader(f))
+
+
+@cache
+def departments() -> tuple[dict, ...]:
+    """The 101 French départements (data/reference/departments.csv)."""
+    with open(REFERENCE_DIR / "departments.csv", encoding="utf-8", newline="") as f:
+        return tuple(dict(row) for row in csv.DictReader(f))
+
+
+def _company_choices() -> tuple[Choice, ...]:
+    listed = tuple(Choice(row["id"], Text(row["name"], row["name"])) for row in companies())
+    return listed + (_c("other", "Autre entreprise", "Other company"),)
+
+
+def _department_choices() -> tuple[Choice, ...]:
+    return tuple(
+        Choice(row["code"], Text(f"{row['code']} – {row['name']}", f"{row['code']} – {row['name']}"))
+        for row in departments()
+    )
+
+
+def _count(qid, section, fr, en, *, maximum=500, help=None, shown_if=None, group=None):
+    return Question(
+        qid,
+        section,
+        "int",
+        Text(fr, en),
+        help=help,
+        minimum=0,
+        maximum=maximum,
+        shown_if=shown_if,
+        group=group,
+    )
+
+
+def _yes_no(qid, section, fr, en, *, help=None, shown_if=None):
+    return Question(qid, section, "bool", Text(fr, en), help=help, shown_if=shown_if)
+
+
+_REFUND_ASKED = ("refund_requested", (True,))
+_LOANER_OBTAINED = ("loaner_obtained", (True,))
+_REFUND_DECIDED = ("refund_outcome", ("full", "partial"))
+CONTACT_GROUP = Text("Combien de fois avez-vous contacté l'entreprise…", "How many times did you contact the company…")
+ESCALATION_GROUP = Text(
+    "Avez-vous fait appel à un recours extérieur ?", "Did you turn to an outside body?"
+)
+
+FIELDS: tuple[Question, ...] = (
+    # --- company and context ---------------------------------------------------------------
+    Question(
+        "company",
+        "company",
+        "choice",
+        Text("Entreprise concernée", "Company concerned"),
+        required=True,
+        choices=_company_choices(),
+        help=Text(
+            "Choisissez « Autre entreprise » si elle n'est pas dans la liste.",
+            "Choose “Other company” if it is not listed.",
+        ),
+    ),
+    Question(
+        "company_other",
+        "company",
+        "text",
+        Text("Nom de l'entreprise", "Company name"),
+        max_length=120,
+        shown_if=("company", ("other",)),
+    ),
+    Question(
+        "service",
+        "company",
+        "choice",
+        Text("Service concerné", "Service concerned"),
+        choices=(
+            _c("fixed_internet", "Box internet (fibre, ADSL)", "Home internet box (fibre, DSL)"),
+            _c("mobile", "Téléphone mobile", "Mobile phone"),
+            _c("landline", "Téléphone fixe", "Landline"),
+            _c("tv", "Télévision", "TV"),
+            _c("online_order", "Commande en ligne / livraison", "Online order / delivery"),
+            _c("other", "Autre", "Other"),
+        ),
+    ),
+    Question(
+        "department",
+        "company",
+        "choice",
+        Text("Votre département", "Your département"),
+        help=Text(
+            "Facultatif. Nous ne demandons ni adresse ni code postal.",
+            "Optional. We never ask for an address or a postcode.",
+        ),
+        choices=_department_choices(),
+    ),
+    Question(
+        "household",
+        "company",
+        "choice",
+        Text("Votre situation", "Your situation"),
+        choices=(
+            _c("retired", "Retraité(e)", "Retired"),
+            _c("employed", "En activité", "Working"),
+            _c("student", "Étudiant(e)", "Student"),
+            _c("other", "Autre", "Other"),
+        ),
+    ),
+    _yes_no("school_children", "company", "Enfants scolarisés à la maison ?", "School-age children at home?"),
+    _yes_no("teleworks", "company", "Télétravaillez-vous ?", "Do you work from home?"),
+    # --- the problem -----------------------------------------------------------------------
+    Question(
+        "problem",
+        "problem",
+        "choice",
+        Text("Type de problème", "Kind of problem"),
+        required=True,
+        choices=(
+            _c("outage", "Plus de service (panne)", "No service (outage)"),
+            _c("degraded", "Service dégradé (lent, coupures)", "Degraded service (slow, drops)"),
+            _c("installation", "Installation ou mise en service", "Installation or activation"),
+            _c("billing", "Erreur de facturation", "Billing error"),
+            _c("delivery", "Livraison (retard, perte, casse)", "Delivery (late, lost, damaged)"),
+            _c("defective", "Produit défectueux", "Defective product"),
+            _c("cancellation", "Résiliation ou contrat", "Cancellation or contract"),
+            _c("other", "Autre", "Other"),
+        ),
+    ),
+    Question(
+        "started_on",
+        "problem",
+        "date",
+        Text("Date de début du problème", "Date the problem started"),
+        required=True,
+        help=Text("Une date approximative suffit.", "An approximate date is fine."),
+    ),
+    Question(
+        "status",
+        "problem",
+        "choice",
+        Text("Où en est-il aujourd'hui ?", "Where does it stand today?"),
+        required=True,
+        choices=(
+            _c("resolved", "Résolu", "Resolved"),
+            _c("ongoing", "Toujours en cours", "Still ongoing"),
+            _c(
+                "unresolved",
+                "Terminé sans solution (abandon, changement d'opérateur)",
+                "Ended without a fix (gave up, switched)",
+            ),
+        ),
+    ),
+    Question(
+        "ended_on",
+        "problem",
+        "date",
+        Text("Date de fin", "Date it ended"),
+        help=Text(
+            "Le jour où le problème a été résolu ou où vous avez abandonné.",
+            "The day it was fixed or you gave up.",
+        ),
+        shown_if=("status", ("resolved", "unresolved")),
+    ),
+    _yes_no(
+        "blamed_third_party",
+        "problem",
+        "L'entreprise a-t-elle rejeté la faute sur une autre entreprise dont elle dépend ?",
+        "Did the company blame another company it depends on?",
+        help=Text(
+            "Par exemple « c'est l'opérateur du réseau, pas nous ».",
+            "For example “it's the network operator, not us”.",
+        ),
+    ),
+    _count(
+        "false_resolved_count",
+        "problem",
+        "Combien de fois le problème a-t-il été déclaré « résolu » alors qu'il ne l'était pas ?",
+        "How many times was it declared “resolved” when it was not?",
+        maximum=100,
+    ),
+    # --- contacts and effort -----------------------------------------------------------------
+    _count("contacts_phone", "contacts", "par téléphone", "by phone", group="contacts"),
+    _count(
+        "contacts_chat",
+        "contacts",
+        "par chat ou assistant virtuel",
+        "by chat or virtual assistant",
+        group="contacts",
+    ),
+    _count(
+        "contacts_email",
+        "contacts",
+        "par e-mail ou formulaire web",
+        "by e-mail or web form",
+        group="contacts",
+    ),
+    _count("contacts_shop", "contacts", "en boutique", "in a shop", group="contacts"),
+    _count(
+        "contacts_social", "contacts", "sur les réseaux sociaux", "on social media", group="contacts"
+    ),
+    _count("contacts_letter", "contacts", "par courrier", "by letter", group="contacts"),
+    _count(
+        "unanswered_calls",
+        "contacts",
+        "Appels restés sans réponse",
+        "Calls nobody answered",
+    ),
+    _count(
+        "callbacks_promised",
+        "contacts",
+        "Rappels promis par l'entreprise",
+        "Callbacks the company promised",
+        maximum=100,
+    ),
+    _count(
+        "callbacks_received",
+        "contacts",
+        "Rappels effectivement reçus",
+        "Callbacks actually received",
+        maximum=100,
+    ),
+    Question(
+        "hours_spent",
+        "contacts",
+        "float",
+        Text("Temps passé au total (heures)", "Total time spent (hours)"),
+        help=Text("Une estimation : appels, attente, trajets.", "An estimate: calls, waiting, trips."),
+        minimum=0,
+        maximum=1000,
+    ),
+    _count(
+        "technician_visits",
+        "contacts",
+        "Visites de technicien",
+        "Technician visits",
+        maximum=50,
+    ),
+    _count(
+        "technician_visits_useless",
+        "contacts",
+        "… dont visites pour rien",
+        "… of which achieved nothing",
+        maximum=50,
+    ),
+    _count(
+        "wasted_trips",
+        "contacts",
+        "Déplacements pour rien (boutique, point relais)",
+        "Trips for nothing (shop, pick-up point)",
+        maximum=100,
+    ),
+    Question(
+        "wasted_km",
+        "contacts",
+        "float",
+        Text("Kilomètres parcourus pour rien (aller-retour, au total)", "Kilometres driven for nothing (round trips, total)"),
+        minimum=0,
+        maximum=10000,
+    ),
+    Question(
+        "escalation_mediator",
+        "contacts",
+        "flag",
+        Text(
+            "Médiateur (communications électroniques ou e-commerce)",
+            "Ombudsman (telecoms or e-commerce mediator)",
+        ),
+        group="escalations",
+    ),
+    Question(
+        "escalation_regulator",
+        "contacts",
+        "flag",
+        Text("Signalement « J'alerte l'Arcep »", "Report to the regulator (J'alerte l'Arcep)"),
+        group="escalations",
+    ),
+    Question(
+        "escalation_signalconso",
+        "contacts",
+        "flag",
+        Text("SignalConso", "SignalConso"),
+        group="escalations",
+    ),
+    Question(
+        "escalation_association",
+        "contacts",
+        "flag",
+        Text("Association de consommateurs", "Consumer association"),
+        group="escalations",
+    ),
+    Question(
+        "escalation_court",
+        "contacts",
+        "flag",
+        Text("Tribunal", "Court"),
+        group="escalations",
+    ),
+    # --- workarounds and compensation ----------------------------------------------------------
+    _yes_no(
+        "loaner_offered",
+        "workarounds",
+        "Vous a-t-on proposé un matériel de dépannage (box de dépannage, téléphone de prêt) ?",
+        "Were you offered a replacement (loaner box, loan phone)?",
+    ),
+    _yes_no(
+        "loaner_obtained",
+        "workarounds",
+        "L'avez-vous effectivement obtenu ?",
+        "Did you actually get it?",
+    ),
+    _count(
+        "loaner_days_to_obtain",
+        "workarounds",
+        "Au bout de combien de jours ?",
+        "After how many days?",
+        maximum=365,
+        shown_if=_LOANER_OBTAINED,
+    ),
+    _yes_no(
+        "loaner_cut_before_resolution",
+        "workarounds",
+        "A-t-il été coupé avant la fin du problème ?",
+        "Was it cut off before the problem ended?",
+        shown_if=_LOANER_OBTAINED,
+    ),
+    _yes_no(
+        "refund_requested",
+        "workarounds",
+        "Avez-vous demandé un remboursement ou un dédommagement ?",
+        "Did you ask for a refund or compensation?",
+    ),
+    Question(
+        "refund_outcome",
+        "workarounds",
+        "choice",
+        Text("Résultat de la demande", "Outcome of the request"),
+        choices=(
+            _c("full", "Remboursé en totalité", "Refunded in full"),
+            _c("partial", "Remboursé en partie", "Partly refunded"),
+            _c("refused", "Refusé", "Refused"),
+            _c("pending", "Pas encore de réponse", "No answer yet"),
+        ),
+        shown_if=_REFUND_ASKED,
+    ),
+    Question(
+        "refund_amount_requested",
+        "workarounds",
+        "float",
+        Text("Montant demandé (€)", "Amount requested (EUR)"),
+        minimum=0,
+        maximum=100000,
+        shown_if=_REFUND_ASKED,
+    ),
+    Question(
+        "refund_amount_obtained",
+        "workarounds",
+        "float",
+        Text("Montant obtenu (€)", "Amount obtained (EUR)"),
+        minimum=0,
+        maximum=100000,
+        shown_if=_REFUND_DECIDED,
+    ),
+    Question(
+        "refund_requested_on",
+        "workarounds",
+        "date",
+        Text("Date de la demande", "Date of the request"),
+        shown_if=_REFUND_ASKED,
+    ),
+    Question(
+        "refund_received_on",
+        "workarounds",
+        "date",
+        Text("Date du remboursement", "Date the refund arrived"),
+        shown_if=_REFUND_DECIDED,
+    ),
+    _yes_no(
+        "unrequested_gesture",
+        "workarounds",
+        "L'entreprise a-t-elle fait un geste commercial sans que vous le demandiez ?",
+        "Did the company make a goodwill gesture without being asked?",
+    ),
+    # --- assessment --------------------------------------------------------------------------
+    Question(
+        "csat",
+        "assessment",
+        "int",
+        Text(
+            "Satisfaction sur la façon dont l'entreprise a traité votre problème",
+            "Satisfaction with how the company handled it",
+        ),
+        help=Text("1 = très insatisfait, 5 = très satisfait", "1 = very dissatisfied, 5 = very satisfied"),
+        minimum=1,
+        maximum=5,
+    ),
+    Question(
+        "effort",
+        "assessment",
+        "int",
+        Text("Effort qu'il vous a fallu fournir", "Effort it took you"),
+        help=Text("1 = très facile, 7 = très difficile", "1 = very easy, 7 = very hard"),
+        minimum=1,
+        maximum=7,
+    ),
+    Question(
+        "nps",
+        "assessment",
+        "int",
+        Text(
+            "Recommanderiez-vous cette entreprise à un proche ?",
+            "Would you recommend this company to a friend?",
+        ),
+        help=Text("0 = certainement pas, 10 = certainement", "0 = certainly not, 10 = certainly"),
+        minimum=0,
+        maximum=10,
+    ),
+    Question(
+        "switched",
+        "assessment",
+        "choice",
+        Text("Avez-vous changé d'entreprise ?", "Did you switch company?"),
+        choices=(
+            _c("yes", "Oui", "Yes"),
+            _c("considering", "J'y pense", "Considering it"),
+            _c("no", "Non", "No"),
+        ),
+    ),
+    Question(
+        "narrative",
+        "assessment",
+        "text",
+        Text("Racontez en quelques lignes (facultatif)", "Tell it in a few lines (optional)"),
+        help=Text(
+            "Jamais publié tel quel. N'y mettez ni nom, ni numéro de client, ni adresse.",
+            "Never published as written. Please leave out names, account numbers and addresses.",
+        ),
+        max_length=NARRATIVE_MAX_CHARS,
+    ),
+    Question(
+        "consent_research",
+        "assessment",
+        "consent",
+        Text(
+            "J'accepte que ma réponse, anonyme, serve à des statistiques et à la recherche.",
+            "I agree that my anonymous response is used for statistics and research.",
+        ),
+        required=True,
+    ),
+    Question(
+        "consent_quote",
+        "assessment",
+        "flag",
+        Text(
+            "J'accepte qu'un extrait anonymisé de mon récit soit cité.",
+            "I agree that an anonymised excerpt of my account may be quoted.",
+        ),
+    ),
+    Question(
+        "contact_email",
+        "assessment",
+        "email",
+        Text("Votre e-mail (facultatif)", "Your e-mail (optional)"),
+        help=Text(
+            "Seulement si vous acceptez d'être recontacté. Conservé à part, jamais publié.",
+            "Only if you agree to be contacted. Stored apart, never published.",
+        ),
+        max_length=254,
+        stored_in="contacts",
+    ),
+)
+
+QUESTIONS: dict[str, Question] = {q.id: q for q in FIELDS}
+SECTION_IDS = tuple(s.id for s in SECTIONS)
+
+
+def questions_in(section_id: str) -> tuple[Question, ...]:
+    return tuple(q for q in FIELDS if q.section == section_id)
+
+
+def response_questions(version: int | None = None) -> tuple[Question, ...]:
+    """Questions stored in the responses table (optionally only those added in ``version``)."""
+    return tuple(
+        q
+        for q in FIELDS
+        if q.stored_in == "responses" and (version is None or q.since_version == version)
+    )
+
+
+# Metadata stored with every response, in column order, with its SQL type and meaning.
+METADATA: tuple[tuple[str, str, Text], ...] = (
+    ("response_id", "UUID", Text("Identifiant de la réponse", "Response identifier")),
+    ("submitted_at", "TIMESTAMPTZ", Text("Horodatage de l'envoi", "Submission time")),
+    (
+        "submitted_on",
+        "DATE",
+        Text("Date d'envoi (heure de Paris)", "Submission date (Paris time)"),
+    ),
+    ("questionnaire_version", "INTEGER", Text("Version du questionnaire", "Questionnaire version")),
+    ("locale", "VARCHAR", Text("Langue du formulaire", "Form language")),
+    ("source", "VARCHAR", Text("Origine : web, import, synthetic", "Origin: web, import, synthetic")),
+    ("fill_seconds", "DOUBLE", Text("Durée de remplissage (s)", "Time to fill in (s)")),
+    ("flag_honeypot", "BOOLEAN", Text("Champ piège rempli (robot probable)", "Honeypot filled (likely bot)")),
+    ("flag_too_fast", "BOOLEAN", Text("Rempli trop vite", "Filled in too fast")),
+    ("flag_duplicate", "BOOLEAN", Text("Doublon probable", "Likely duplicate")),
+)
+# Kept for integrity and deletion, never exported.
+PRIVATE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("submission_key", "VARCHAR"),
+    ("fingerprint", "VARCHAR"),
+    ("deletion_hash", "VARCHAR"),
+)
+SOURCES = ("web", "import", "synthetic")
+TOO_FAST_SECONDS = 60.0
+
+
+def exported_columns() -> tuple[str, ...]:
+    """Columns of an export, in order: metadata then answers. No e-mail, no hash."""
+    return tuple(name for name, _, _ in METADATA) + tuple(q.id for q in response_questions())
+
+
+# --- interface strings ------------------------------------------------------------------------
+
+UI: dict[str, Text] = {
+    "app_title": Text("Client Roi", "Client Roi"),
+    "form_page": Text("Témoigner", "Tell your story"),
+    "delete_page": Text("Supprimer ma réponse", "Delete my response"),
+    "language": Text("Langue", "Language"),
+    "form_title": Text("Racontez votre expérience de service client", "Tell us about a customer-service experience"),
+    "privacy": Text(
+        "**Ce que nous gardons.** Vos réponses, sans nom ni adresse ni adresse IP, pour comparer "
+        "les services clients avec des statistiques publiques. Votre e-mail, seulement si vous le "
+        "donnez, est conservé à part et n'est jamais publié. À la fin, vous recevez un code "
+        "personnel qui permet de supprimer votre réponse à tout moment. Environ 5 minutes.",
+        "**What we keep.** Your answers, without name, address or IP address, to compare "
+        "customer services with public statistics. Your e-mail, only if you give it, is stored "
+        "apart and never published. At the end you get a personal code that lets you delete your "
+        "response at any time. About 5 minutes.",
+    ),
+    "step": Text("Étape {n} sur {total} : {title}", "Step {n} of {total}: {title}"),
+    "next": Text("Suivant", "Next"),
+    "back": Text("Précédent", "Back"),
+    "submit": Text("Envoyer mon témoignage", "Send my story"),
+    "dont_know": Text("Je ne sais pas", "Don't know"),
+    "choose": Text("Choisir…", "Choose…"),
+    "fix_errors": Text(
+        "Certaines réponses sont à corriger : voir les messages en rouge. Rien n'a été effacé.",
+        "Some answers need fixing: see the messages in red. Nothing was erased.",
+    ),
+    "thanks_title": Text("Merci, votre témoignage est enregistré.", "Thank you, your story is saved."),
+    "deletion_code_intro": Text(
+        "Voici votre code de suppression. Notez-le : il ne sera plus jamais affiché, et nous ne "
+        "pouvons pas le retrouver.",
+        "Here is your deletion code. Write it down: it will never be shown again and we cannot "
+        "recover it.",
+    ),
+    "deletion_code_use": Text(
+        "Pour supprimer votre réponse, ouvrez « Supprimer ma réponse » et saisissez ce code.",
+        "To delete your response, open “Delete my response” and enter this code.",
+    ),
+    "new_response": Text("Raconter une autre expérience", "Tell another experience"),
+    "honeypot": Text("Ne pas remplir ce champ", "Leave this field empty"),
+    "save_error": Text(
+        "L'enregistrement a échoué. Vos réponses sont conservées : réessayez dans un instant.",
+        "Saving failed. Your answers are kept: try again in a moment.",
+    ),
+    "escalations_label": ESCALATION_GROUP,
+    "contacts_label": CONTACT_GROUP,
+    "delete_title": Text("Supprimer ma réponse", "Delete my response"),
+    "delete_intro": Text(
+        "Saisissez le code reçu à la fin du questionnaire. La réponse et l'e-mail éventuel sont "
+        "effacés définitivement.",
+        "Enter the code you received at the end of the survey. The response and any e-mail are "
+        "erased for good.",
+    ),
+    "delete_code": Text("Code de suppression", "Deletion code"),
+    "delete_button": Text("Supprimer définitivement", "Delete for good"),
+    "delete_done": Text("Votre réponse a été supprimée.", "Your response has been deleted."),
+    "delete_unknown": Text(
+        "Aucune réponse ne correspond à ce code (déjà supprimée, ou code mal recopié).",
+        "No response matches this code (already deleted, or mistyped).",
+    ),
+    "synthetic_banner": Text(
+        "Données de démonstration (synthétiques)", "Demonstration data (synthetic)"
+    ),
+}
+
+
+def ui(key: str, locale: str, **params) -> str:
+    text = UI[key](locale)
+    return text.format(**params) if params else text
+
+
+# Error messages, keyed by error code; parameters are filled with str.format.
+ERRORS: dict[str, Text] = {
+    "required": Text("Cette réponse est obligatoire.", "This answer is required."),
+    "invalid": Text("Réponse non valable.", "Invalid answer."),
+    "not_a_choice": Text("Choisissez une réponse dans la liste.", "Choose an answer from the list."),
+    "not_a_number": Text("Saisissez un nombre.", "Enter a number."),
+    "not_whole": Text("Saisissez un nombre entier.", "Enter a whole number."),
+    "not_a_date": Text("Saisissez une date (JJ/MM/AAAA).", "Enter a date (YYYY-MM-DD)."),
+    "not_yes_no": Text("Répondez oui ou non.", "Answer yes or no."),
+    "too_small": Text("Minimum : {minimum}.", "Minimum: {minimum}."),
+    "too_large": Text("Maximum : {maximum}.", "Maximum: {maximum}."),
+    "too_long": Text(
+        "Texte trop long : {length} caractères, maximum {max_length}.",
+        "Text too long: {length} characters, maximum {max_length}.",
+    ),
+    "in_future": Text("Cette date est dans le futur.", "This date is in the future."),
+    "too_early": Text("Date antérieure au 01/01/2000.", "Date before 2000-01-01."),
+    "ended_before_started": Text(
+        "La date de fin est avant la date de début.", "The end date is before the start date."
+    ),
+    "ended_on_required": Text(
+        "Indiquez la date de fin (le problème n'est plus en cours).",
+        "Give the end date (the problem is no longer ongoing).",
+    ),
+    "not_applicable": Text(
+        "Cette question ne s'applique pas à vos autres réponses.",
+        "This question does not apply given your other answers.",
+    ),
+    "useless_exceeds_visits": Text(
+        "Plus de visites pour rien que de visites au total.",
+        "More useless visits than visits in total.",
+    ),
+    "received_exceeds_promised": Text(
+        "Plus de rappels reçus que de rappels promis.",
+        "More callbacks received than promised.",
+    ),
+    "km_without_trips": Text(
+        "Des kilomètres sans déplacement : indiquez le nombre de déplacements.",
+        "Kilometres without trips: give the number of trips.",
+    ),
+    "obtained_exceeds_requested": Text(
+        "Montant obtenu supérieur au montant demandé (cochez « geste commercial » si c'en est un).",
+        "Amount obtained above the amount requested (answer “goodwill gesture” if it was one).",
+    ),
+    "refund_before_request": Text(
+        "Le remboursement est daté d'avant la demande.", "The refund is dated before the request."
+    ),
+    "request_before_problem": Text(
+        "La demande est datée d'avant le début du problème.",
+        "The request is dated before the problem started.",
+    ),
+    "consent_required": Text(
+        "Votre accord est nécessaire pour enregistrer la réponse.",
+        "Your agreement is needed to save the response.",
+    ),
+    "invalid_email": Text("Adresse e-mail non valable.", "Invalid e-mail address."),
+    "other_company_name": Text(
+        "Indiquez le nom de l'entreprise.", "Give the company's name."
+    ),
+}
+
+
+def error_message(code: str, locale: str, **params) -> str:
+    template = ERRORS.get(code, ERRORS["invalid"])(locale)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return template
+
+
+# --- codebook -------------------------------------------------------------------------------
+
+
+def codebook() -> list[dict]:
+    """The questionnaire as a data dictionary: one entry per stored column."""
+    entries = [
+        {
+            "id": name,
+            "section": "metadata",
+            "type": sql_type,
+            "label_fr": label.fr,
+            "label_en": label.en,
+            "required": True,
+            "choices": list(SOURCES) if name == "source" else [],
+            "minimum": None,
+            "maximum": None,
+            "max_length": None,
+            "applies_when": None,
+            "table": "responses",
+            "exported": True,
+            "since_version": 1,
+        }
+        for name, sql_type, label in METADATA
+    ]
+    for q in FIELDS:
+        entries.append(
+            {
+                "id": q.id,
+                "section": q.section,
+                "type": q.sql_type,
+                "label_fr": q.label.fr,
+                "label_en": q.label.en,
+                "required": q.required,
+                "choices": [
+                    {"value": c.value, "label_fr": c.label.fr, "label_en": c.label.en}
+                    for c in q.choices
+                ]
+                if q.id not in ("department",)
+                else "see data/reference/departments.csv",
+                "minimum": q.minimum,
+                "maximum": q.maximum,
+                "max_length": q.max_length,
+                "applies_when": (
+                    {"question": q.shown_if[0], "in": list(q.shown_if[1])} if q.shown_if else None
+                ),
+                "table": q.stored_in,
+                "exported": q.stored_in == "responses",
+                "since_version": q.since_version,
+            }
+        )
+    return entries
+
+
+def codebook_json() -> str:
+    return json.dumps(
+        {"questionnaire_version": QUESTIONNAIRE_VERSION, "fields": codebook()},
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def codebook_markdown() -> str:
+    lines = [
+        f"# Client Roi codebook (questionnaire version {QUESTIONNAIRE_VERSION})",
+        "",
+        "Missing values (NULL) mean “don't know” or “not asked”, never zero.",
+        "",
+        "| column | type | label (fr) | label (en) | values / bounds | asked when | exported |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in codebook():
+        if isinstance(entry["choices"], str):
+            values = entry["choices"]
+        elif entry["choices"] and isinstance(entry["choices"][0], dict):
+            values = ", ".join(f"`{c['value']}`" for c in entry["choices"])
+        elif entry["choices"]:
+            values = ", ".join(f"`{c}`" for c in entry["choices"])
+        elif entry["minimum"] is not None or entry["maximum"] is not None:
+            values = f"{entry['minimum']:g} to {entry['maximum']:g}"
+        elif entry["max_length"]:
+            values = f"up to {entry['max_length']} characters"
+        else:
+            values = ""
+        when = entry["applies_when"]
+        asked = f"`{when['question']}` in {when['in']}" if when else ""
+        cells = [
+            f"`{entry['id']}`" + (" (required)" if entry["required"] else ""),
+            entry["type"],
+            entry["label_fr"],
+            entry["label_en"],
+            values,
+            asked,
+            "yes" if entry["exported"] else "no (stored apart)",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,539 @@
+"""Storage of responses: schema and migrations, writes, reads. The only module that imports duckdb.
+
+Callers get a :class:`Store` from :func:`connect` and never see SQL or a driver. The DuckDB
+backend opens a short-lived connection per operation, so the command line (``export``,
+``delete``...) can work on the same file while the app runs: a lock held by another process
+is waited for with a bounded retry. A PostgreSQL backend would be a second class with the
+same public methods, chosen by :func:`connect` from a ``postgresql://`` URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from survey.questionnaire import (
+    METADATA,
+    PRIVATE_COLUMNS,
+    QUESTIONNAIRE_VERSION,
+    REFERENCE_DIR,
+    SOURCES,
+    TIME_ZONE,
+    TOO_FAST_SECONDS,
+    exported_columns,
+    response_questions,
+)
+
+DEFAULT_DB = Path("data") / "clientroi.duckdb"
+LOCK_RETRY_SECONDS = 10.0
+# Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def default_db_path() -> Path:
+    """The database file: ``$CLIENTROI_DB`` or ``data/clientroi.duckdb``."""
+    return Path(os.environ.get("CLIENTROI_DB") or DEFAULT_DB)
+
+
+# --- codes and keys ---------------------------------------------------------------------------
+
+
+def new_deletion_code() -> str:
+    """A random code shown once to the respondent: 16 characters (80 bits), in groups of 4."""
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+def new_submission_key() -> str:
+    """A key for one filled-in form; storing twice with the same key stores one response."""
+    return uuid.uuid4().hex
+
+
+def hash_code(code: str) -> str:
+    """SHA-256 of a deletion code, ignoring case, spaces and dashes (only this is stored)."""
+    normalised = "".join(ch for ch in code.upper() if ch.isalnum())
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a reader asks for. Every value becomes a bound parameter, never SQL text."""
+
+    companies: tuple[str, ...] = ()
+    sectors: tuple[str, ...] = ()
+    origins: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    started_from: date | None = None
+    started_to: date | None = None
+    submitted_to: date | None = None
+    include_synthetic: bool = False
+    include_flagged: bool = False
+    consented_only: bool = True
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("r.company", self.companies),
+            ("c.sector", self.sectors),
+            ("c.origin", self.origins),
+            ("r.problem", self.problems),
+            ("r.service", self.services),
+            ("r.department", self.departments),
+        ):
+            if values:
+                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+                params.extend(values)
+        for column, op, value in (
+            ("r.started_on", ">=", self.started_from),
+            ("r.started_on", "<=", self.started_to),
+            ("r.submitted_on", "<=", self.submitted_to),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        if not self.include_synthetic:
+            clauses.append("r.source <> 'synthetic'")
+        if not self.include_flagged:
+            clauses.append("NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate)")
+        if self.consented_only:
+            clauses.append("r.consent_research")
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+@dataclass(frozen=True)
+class SubmissionMeta:
+    """What the form knows about a submission besides the answers."""
+
+    submission_key: str
+    deletion_code: str
+    locale: str = "fr"
+    source: str = "web"
+    fill_seconds: float | None = None
+    honeypot: bool = False
+    session_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    response_id: str
+    created: bool  # False when the submission key was already stored (double click)
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """Cheap to read; changes whenever a response is added or deleted."""
+
+    rows: int
+    last_submitted_at: datetime | None
+
+
+# --- schema -----------------------------------------------------------------------------------
+
+
+def _responses_table_sql() -> str:
+    columns = [f"{name} {sql_type}" for name, sql_type, _ in METADATA]
+    columns += [f"{name} {sql_type}" for name, sql_type in PRIVATE_COLUMNS]
+    columns += [f"{q.id} {q.sql_type}" for q in response_questions(version=1)]
+    columns[0] += " PRIMARY KEY"
+    return "CREATE TABLE responses (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+# Numbered migrations, applied in order on connect; never edit one that has shipped.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "responses, contacts, reference tables",
+        (
+            _responses_table_sql(),
+            "CREATE UNIQUE INDEX responses_submission_key ON responses (submission_key)",
+            "CREATE UNIQUE INDEX responses_deletion_hash ON responses (deletion_hash)",
+            "CREATE INDEX responses_fingerprint ON responses (fingerprint)",
+            """CREATE TABLE contacts (
+                 response_id UUID PRIMARY KEY,
+                 contact_email VARCHAR NOT NULL,
+                 stored_on DATE NOT NULL
+               )""",
+            """CREATE TABLE companies (
+                 id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "group" VARCHAR,
+                 sector VARCHAR NOT NULL, origin VARCHAR NOT NULL, aliases VARCHAR
+               )""",
+            """CREATE TABLE departments (
+                 code VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, region VARCHAR NOT NULL
+               )""",
+        ),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class StoreBusy(RuntimeError):
+    """The database stayed locked by another process for longer than the retry allows."""
+
+
+def connect(target: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+    """Open the store at ``target`` (a file path; default :func:`default_db_path`).
+
+    Creates and migrates the database unless ``read_only``.
+    """
+    target = default_db_path() if target is None else target
+    if str(target).startswith(("postgresql://", "postgres://")):
+        raise NotImplementedError(
+            "The PostgreSQL backend is not written yet: implement a class with Store's methods."
+        )
+    return Store(Path(target), read_only=read_only)
+
+
+class Store:
+    """Responses in a DuckDB file."""
+
+    def __init__(self, path: Path, *, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"No database at {self.path}")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._connection() as con:
+                _migrate(con)
+                _load_reference(con)
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def _connection(self, *, read_only: bool | None = None) -> Iterator[Any]:
+        read_only = self.read_only if read_only is None else read_only
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.01
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    if "lock" in str(exc).lower():
+                        raise StoreBusy(
+                            f"{self.path} is locked by another process; try again."
+                        ) from exc
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        try:
+            con.execute("SET TimeZone = 'Europe/Paris'")
+            con.execute("SET enable_progress_bar = false")
+            yield con
+        finally:
+            con.close()
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def insert_response(self, response: Any, meta: SubmissionMeta) -> Receipt:
+        """Store one validated response; idempotent on ``meta.submission_key``."""
+        if meta.source not in SOURCES:
+            raise ValueError(f"`source` must be one of {SOURCES}.")
+        answers = response.model_dump()
+        email = answers.pop("contact_email", None)
+        now = datetime.now(ZoneInfo(TIME_ZONE))
+        response_id = str(uuid.uuid4())
+        fingerprint = _fingerprint(meta.session_id, answers)
+        row: dict[str, Any] = {
+            "response_id": response_id,
+            "submitted_at": now,
+            "submitted_on": now.date(),
+            "questionnaire_version": QUESTIONNAIRE_VERSION,
+            "locale": meta.locale,
+            "source": meta.source,
+            "fill_seconds": meta.fill_seconds,
+            "flag_honeypot": bool(meta.honeypot),
+            "flag_too_fast": meta.fill_seconds is not None
+            and meta.fill_seconds < TOO_FAST_SECONDS,
+            "flag_duplicate": False,
+            "submission_key": meta.submission_key,
+            "fingerprint": fingerprint,
+            "deletion_hash": hash_code(meta.deletion_code),
+            **{q.id: answers[q.id] for q in response_questions()},
+        }
+        columns = list(row)
+        sql = (
+            f"INSERT INTO responses ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
+        )
+        with self._connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                existing = con.execute(
+                    "SELECT response_id FROM responses WHERE submission_key = ?",
+                    [meta.submission_key],
+                ).fetchone()
+                if existing:
+                    con.execute("ROLLBACK")
+                    return Receipt(str(existing[0]), created=False)
+                if fingerprint is not None:
+                    row["flag_duplicate"] = (
+                        con.execute(
+                            "SELECT count(*) FROM responses WHERE fingerprint = ?", [fingerprint]
+                        ).fetchone()[0]
+                        > 0
+                    )
+                con.execute(sql, [row[c] for c in columns])
+                if email:
+                    con.execute(
+                        "INSERT INTO contacts VALUES (?, ?, ?)", [response_id, email, now.date()]
+                    )
+                con.execute("COMMIT")
+            except (duckdb.ConstraintException, duckdb.TransactionException):
+                # Another thread stored the same key between our check and our commit.
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                existing = con.execute(
+                    "SELECT response_id FROM responses WHERE submission_key = ?",
+                    [meta.submission_key],
+                ).fetchone()
+                if existing:
+                    return Receipt(str(existing[0]), created=False)
+                raise
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return Receipt(response_id, created=True)
+
+    def insert_frame(self, frame: pd.DataFrame) -> int:
+        """Bulk-insert a DataFrame whose columns are a subset of the responses table.
+
+        Used by the synthetic generator; one transaction, DuckDB's vectorised path.
+        """
+        derived = {"company_name", "sector", "origin", "contact_email"}
+        columns = [c for c in frame.columns if c not in derived]
+        unknown = set(columns) - set(self.columns())
+        if unknown:
+            raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
+        with self._connection() as con:
+            con.register("incoming_frame", frame[columns])
+            con.execute(
+                f"INSERT INTO responses ({', '.join(columns)}) "
+                f"SELECT {', '.join(columns)} FROM incoming_frame"
+            )
+            con.unregister("incoming_frame")
+        return len(frame)
+
+    def delete_response(self, code: str) -> bool:
+        """Delete the response (and its e-mail) matching a deletion code. True if one was."""
+        digest = hash_code(code)
+        with self._connection(read_only=False) as con:
+            con.execute("BEGIN TRANSACTION")
+            found = con.execute(
+                "SELECT response_id FROM responses WHERE deletion_hash = ?", [digest]
+            ).fetchone()
+            if found:
+                con.execute("DELETE FROM contacts WHERE response_id = ?", [found[0]])
+                con.execute("DELETE FROM responses WHERE response_id = ?", [found[0]])
+            con.execute("COMMIT")
+        return found is not None
+
+    def purge_contacts(self, *, older_than_days: int) -> int:
+        """Forget contact e-mails stored more than ``older_than_days`` ago (retention)."""
+        with self._connection(read_only=False) as con:
+            return con.execute(
+                "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
+                "RETURNING response_id",
+                [older_than_days],
+            ).fetchall().__len__()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def columns(self) -> list[str]:
+        with self._connection() as con:
+            return [
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'responses' ORDER BY ordinal_position"
+                ).fetchall()
+            ]
+
+    def schema_version(self) -> int:
+        with self._connection() as con:
+            return con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+
+    def count(self, filters: Filters | None = None) -> int:
+        where, params = (filters or Filters(include_synthetic=True, include_flagged=True)).where()
+        with self._connection() as con:
+            return con.execute(
+                f"SELECT count(*) FROM responses r LEFT JOIN companies c ON c.id = r.company "
+                f"WHERE {where}",
+                params,
+            ).fetchone()[0]
+
+    def data_version(self) -> DataVersion:
+        with self._connection() as con:
+            rows, last = con.execute(
+                "SELECT count(*), max(submitted_at) FROM responses"
+            ).fetchone()
+        return DataVersion(rows, last)
+
+    def source_counts(self) -> dict[str, int]:
+        with self._connection() as con:
+            return dict(
+                con.execute("SELECT source, count(*) FROM responses GROUP BY source").fetchall()
+            )
+
+    def fetch_responses(
+        self, filters: Filters | None = None, *, columns: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Responses matching ``filters``, with the company's name, sector and origin.
+
+        Never includes e-mails, deletion hashes, submission keys or fingerprints.
+        """
+        allowed = exported_columns()
+        wanted = list(columns) if columns else list(allowed)
+        bad = [c for c in wanted if c not in allowed]
+        if bad:
+            raise ValueError(f"`columns` not available: {bad}")
+        where, params = (filters or Filters()).where()
+        select = ", ".join(f"r.{c}" for c in wanted)
+        with self._connection() as con:
+            return con.execute(
+                f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
+                f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
+                f"WHERE {where} ORDER BY r.submitted_at, r.response_id",
+                params,
+            ).df()
+
+    def fetch_response(self, response_id: str) -> dict[str, Any] | None:
+        """One response by id, as a dict (no e-mail, no hashes)."""
+        columns = exported_columns()
+        with self._connection() as con:
+            cursor = con.execute(
+                f"SELECT {', '.join(columns)} FROM responses WHERE response_id = ?",
+                [response_id],
+            )
+            row = cursor.fetchone()
+        return dict(zip(columns, row, strict=True)) if row else None
+
+    def has_contact(self, response_id: str) -> bool:
+        with self._connection() as con:
+            return (
+                con.execute(
+                    "SELECT count(*) FROM contacts WHERE response_id = ?", [response_id]
+                ).fetchone()[0]
+                > 0
+            )
+
+    def companies(self) -> pd.DataFrame:
+        with self._connection() as con:
+            return con.execute(
+                'SELECT id, name, "group", sector, origin FROM companies ORDER BY name'
+            ).df()
+
+    def export(self, out: str | os.PathLike, *, fmt: str, filters: Filters | None = None) -> int:
+        """Write responses to CSV or Parquet: no e-mail, no hash; CSV text made formula-safe.
+
+        By default every stored response is exported (synthetic and flagged included, with
+        their ``source`` and flag columns so a reader can filter).
+        """
+        if fmt not in ("csv", "parquet"):
+            raise ValueError("`fmt` must be 'csv' or 'parquet'.")
+        filters = filters or Filters(include_synthetic=True, include_flagged=True)
+        where, params = filters.where()
+        text_columns = {q.id for q in response_questions() if q.sql_type == "VARCHAR"}
+        selected = []
+        for column in exported_columns():
+            if fmt == "csv" and column in text_columns:
+                selected.append(
+                    f"CASE WHEN left(r.{column}, 1) IN ({', '.join('?' for _ in FORMULA_PREFIXES)}) "
+                    f"THEN '''' || r.{column} ELSE r.{column} END AS {column}"
+                )
+            else:
+                selected.append(f"r.{column}")
+        formula_params = list(FORMULA_PREFIXES) * sum(
+            1 for c in exported_columns() if fmt == "csv" and c in text_columns
+        )
+        query = (
+            f"SELECT {', '.join(selected)} FROM responses r "
+            f"LEFT JOIN companies c ON c.id = r.company WHERE {where} "
+            f"ORDER BY r.submitted_at, r.response_id"
+        )
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as con:
+            table = con.sql(query, params=formula_params + params).to_arrow_table()
+        if fmt == "csv":
+            import pyarrow.csv as pa_csv
+
+            pa_csv.write_csv(table, out)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, out)
+        return table.num_rows
+
+
+def _fingerprint(session_id: str | None, answers: dict[str, Any]) -> str | None:
+    """Same browser session + same company, problem and start date: a likely duplicate."""
+    if not session_id:
+        return None
+    key = "|".join(
+        str(answers.get(k)) for k in ("company", "company_other", "problem", "started_on")
+    )
+    return hashlib.sha256(f"{session_id}|{key}".encode()).hexdigest()
+
+
+def _migrate(con: Any) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    for version, description, statements in MIGRATIONS:
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _load_reference(con: Any) -> None:
+    """Bring the reference tables in line with data/reference/*.csv (a few dozen rows)."""
+    for table, filename in (("companies", "companies.csv"), ("departments", "departments.csv")):
+        with open(REFERENCE_DIR / filename, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        columns = list(rows[0])
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM {table}")
+        con.executemany(
+            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
+            [[row[c] or None for c in columns] for row in rows],
+        )
+        con.execute("COMMIT")
