@@ -270,3 +270,15 @@ def validate_answers(answers: dict[str, Any], *, today: date | None = None) -> V
         return ValidationOutcome(None, tuple(problems))
     response = Response.model_validate(parsed, context={"today": today})
     return ValidationOutcome(response, ())
+
+
+def step_problems(
+    answers: dict[str, Any], section_ids: tuple[str, ...], *, today: date | None = None
+) -> tuple[Problem, ...]:
+    """Problems with the answers of the given sections only (a multi-step form's "Next")."""
+    outcome = validate_answers(answers, today=today)
+    return tuple(
+        p
+        for p in outcome.problems
+        if p.field in QUESTIONS and QUESTIONS[p.field].section in section_ids
+    )

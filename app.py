@@ -1,0 +1,35 @@
+"""The web face of Client Roi: page config, the language switch and the cached store, then routing."""
+
+import streamlit as st
+
+from survey import questionnaire as qn
+from survey import store as storage
+
+
+@st.cache_resource(show_spinner=False)
+def open_store(path: str) -> storage.Store:
+    return storage.connect(path)
+
+
+st.set_page_config(page_title="Client Roi", page_icon=":material/support_agent:", layout="centered")
+
+if "locale" not in st.session_state:
+    requested = st.query_params.get("lang")
+    st.session_state["locale"] = requested if requested in qn.LOCALES else qn.DEFAULT_LOCALE
+locale = st.session_state["locale"]
+st.session_state["store"] = open_store(str(storage.default_db_path()))
+
+pages = [
+    st.Page("survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True),
+    st.Page("survey/delete_page.py", title=qn.ui("delete_page", locale), url_path="supprimer"),
+]
+page = st.navigation(pages, position="top")
+st.segmented_control(
+    qn.ui("language", locale),
+    qn.LOCALES,
+    format_func={"fr": "Français", "en": "English"}.get,
+    key="locale",
+    required=True,
+    label_visibility="collapsed",
+)
+page.run()

@@ -1,0 +1,172 @@
+"""The command-line face of Client Roi: clientroi serve | demo | export | delete | codebook."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from survey import questionnaire as qn
+from survey import store as storage
+
+APP = Path(__file__).resolve().parent / "app.py"
+
+
+def _db_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="database file (default: $CLIENTROI_DB or data/clientroi.duckdb)",
+    )
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return args.db if args.db is not None else storage.default_db_path()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    path = _db(args)
+    store = storage.connect(path)
+    total = store.count()
+    print(f"Database: {path.resolve()} ({total} responses)")
+    if total == 0 and args.demo != "no":
+        load = args.demo == "yes"
+        if args.demo == "ask" and sys.stdin.isatty():
+            reply = input(
+                f"The database is empty. Load {args.demo_rows:,} synthetic demo responses "
+                "(marked 'synthetic', never published)? [Y/n] "
+            )
+            load = reply.strip().lower() in ("", "y", "yes", "o", "oui")
+        if load:
+            _load_demo(store, args.demo_rows, seed=42)
+    env = dict(os.environ, CLIENTROI_DB=str(path.resolve()))
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    print(f"Serving Client Roi at http://localhost:{args.port}")
+    return subprocess.call(command, env=env)
+
+
+def _load_demo(store: storage.Store, rows: int, *, seed: int) -> None:
+    from survey.demo import generate_frame
+
+    started = time.perf_counter()
+    frame = generate_frame(rows, seed=seed)
+    generated = time.perf_counter()
+    store.insert_frame(frame)
+    done = time.perf_counter()
+    size = store.path.stat().st_size / 1e6
+    print(
+        f"Loaded {rows:,} synthetic responses into {store.path} "
+        f"(generated in {generated - started:.1f} s, written in {done - generated:.1f} s; "
+        f"file {size:.0f} MB)"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.rows < 1:
+        print("error: --rows must be at least 1", file=sys.stderr)
+        return 2
+    _load_demo(storage.connect(_db(args)), args.rows, seed=args.seed)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    path = _db(args)
+    if not path.exists():
+        print(f"error: no database at {path}", file=sys.stderr)
+        return 1
+    rows = storage.connect(path).export(args.out, fmt=args.format)
+    print(f"Exported {rows:,} responses to {args.out} (no e-mails, no deletion codes)")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    path = _db(args)
+    if not path.exists():
+        print(f"error: no database at {path}", file=sys.stderr)
+        return 1
+    if storage.connect(path).delete_response(args.code):
+        print("Deleted the response matching this code, and its e-mail if any.")
+        return 0
+    print("error: no response matches this code", file=sys.stderr)
+    return 1
+
+
+def cmd_codebook(args: argparse.Namespace) -> int:
+    text = qn.codebook_json() if args.format == "json" else qn.codebook_markdown()
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"Wrote the codebook to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clientroi", description="Client Roi: an open barometer of customer service."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the app (http://localhost:8501)")
+    _db_argument(serve)
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--demo",
+        choices=("ask", "yes", "no"),
+        default="ask",
+        help="load demo data when the database is empty (default: ask on a terminal)",
+    )
+    serve.add_argument("--demo-rows", type=int, default=20_000)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = commands.add_parser("demo", help="add synthetic demo responses")
+    _db_argument(demo)
+    demo.add_argument("--rows", type=int, default=20_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=cmd_demo)
+
+    export = commands.add_parser("export", help="export responses (no e-mails, no hashes)")
+    _db_argument(export)
+    export.add_argument("--format", choices=("csv", "parquet"), required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.set_defaults(func=cmd_export)
+
+    delete = commands.add_parser("delete", help="delete a response by its deletion code")
+    _db_argument(delete)
+    delete.add_argument("code")
+    delete.set_defaults(func=cmd_delete)
+
+    codebook = commands.add_parser("codebook", help="the questionnaire as a data dictionary")
+    codebook.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    codebook.add_argument("--out", type=Path, default=None)
+    codebook.set_defaults(func=cmd_codebook)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except storage.StoreBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

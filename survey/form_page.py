@@ -1,0 +1,220 @@
+"""The respondent's page: one experience, told in five short steps, saved once."""
+
+import time
+
+import streamlit as st
+
+from survey import questionnaire as qn
+from survey import store as storage
+from survey.validation import paris_today, step_problems, validate_answers
+
+locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
+store: storage.Store = st.session_state["store"]
+state = st.session_state
+DONT_KNOW = "dont_know"
+YES_NO_DK = (True, False, DONT_KNOW)
+
+# The honeypot is hidden from people (and from screen readers); bots fill it in.
+st.html("<style>.st-key-hp_box{display:none !important}</style>")
+
+
+def key(question_id: str) -> str:
+    return f"q_{question_id}"
+
+
+def new_form() -> None:
+    for name in list(state.keys()):
+        if isinstance(name, str) and name.startswith(("q_", "form_")):
+            del state[name]
+    state["form_step"] = 0
+    state["form_started"] = time.monotonic()
+    state["form_submission_key"] = storage.new_submission_key()
+    state["form_deletion_code"] = storage.new_deletion_code()
+    state["form_session_id"] = state.get("form_session_id") or storage.new_submission_key()
+    state["form_errors"] = {}
+
+
+def answers() -> dict:
+    """The answers given so far, for the questions that apply (hidden ones are not sent)."""
+    given = {}
+    for q in qn.FIELDS:
+        value = state.get(key(q.id))
+        if isinstance(value, str) and value in (DONT_KNOW, ""):
+            value = None
+        if q.kind in ("flag", "consent"):
+            value = bool(value) if value is not None else None
+        given[q.id] = value
+    return {k: v for k, v in given.items() if qn.QUESTIONS[k].applies(given) and v is not None}
+
+
+def ask(q: qn.Question, errors: dict) -> None:
+    label = q.label(locale) + (" *" if q.required else "")
+    help_text = q.help(locale) if q.help else None
+    common = {"key": key(q.id), "help": help_text, "persist_state": "session"}
+    if q.kind == "choice" and len(q.choices) > 8:
+        st.selectbox(
+            label,
+            q.choice_values(),
+            index=None,
+            format_func=lambda v: q.choice_label(v, locale),
+            placeholder=qn.ui("choose", locale),
+            **common,
+        )
+    elif q.kind == "choice":
+        st.radio(
+            label,
+            q.choice_values(),
+            index=None,
+            format_func=lambda v: q.choice_label(v, locale),
+            **common,
+        )
+    elif q.kind == "bool":
+        st.radio(
+            label,
+            YES_NO_DK,
+            index=None,
+            horizontal=True,
+            format_func=lambda v: {True: "Oui" if locale == "fr" else "Yes",
+                                   False: "Non" if locale == "fr" else "No"}.get(
+                v, qn.ui("dont_know", locale)
+            ),
+            **common,
+        )
+    elif q.kind == "int" and q.maximum is not None and q.maximum <= 10 and q.minimum is not None:
+        st.radio(
+            label,
+            list(range(int(q.minimum), int(q.maximum) + 1)),
+            index=None,
+            horizontal=True,
+            **common,
+        )
+    elif q.kind in ("int", "float"):
+        st.number_input(
+            label,
+            min_value=int(q.minimum) if q.kind == "int" else float(q.minimum),
+            max_value=int(q.maximum) if q.kind == "int" else float(q.maximum),
+            value=None,
+            step=1 if q.kind == "int" else 1.0,
+            format=None if q.kind == "int" else "%.0f" if q.id == "wasted_km" else "%.2f",
+            placeholder=qn.ui("dont_know", locale),
+            **common,
+        )
+    elif q.kind == "date":
+        st.date_input(
+            label,
+            value=None,
+            min_value=qn.EARLIEST_DATE,
+            max_value=paris_today(),
+            format="DD/MM/YYYY" if locale == "fr" else "YYYY-MM-DD",
+            **common,
+        )
+    elif q.kind in ("flag", "consent"):
+        st.checkbox(label, **common)
+    elif q.kind == "text" and q.id == "narrative":
+        st.text_area(label, max_chars=q.max_length, height=160, **common)
+    elif q.kind in ("text", "email"):
+        st.text_input(label, max_chars=q.max_length, **common)
+    if q.id in errors:
+        st.error(errors[q.id], icon=":material/error:")
+
+
+def show_step(section: qn.Section, errors: dict) -> None:
+    st.subheader(section.title(locale))
+    st.caption(section.intro(locale))
+    # Answers typed so far decide which questions apply (values of hidden ones are kept).
+    current = {q.id: state.get(key(q.id)) for q in qn.FIELDS}
+    group_shown: set[str] = set()
+    for q in qn.questions_in(section.id):
+        if not q.applies(current):
+            continue
+        if q.group and q.group not in group_shown:
+            group_shown.add(q.group)
+            st.markdown(f"**{qn.ui(q.group + '_label', locale)}**")
+        ask(q, errors)
+
+
+def go(step: int) -> None:
+    state["form_step"] = step
+
+
+def on_next(step: int) -> None:
+    problems = step_problems(answers(), qn.SECTION_IDS[: step + 1], today=paris_today())
+    state["form_errors"] = {p.field: p.message(locale) for p in reversed(problems)}
+    if not problems:
+        state["form_step"] = step + 1
+
+
+def on_submit() -> None:
+    given = answers()
+    outcome = validate_answers(given, today=paris_today())
+    if not outcome.ok:
+        state["form_errors"] = outcome.errors(locale)
+        first = min(
+            (qn.SECTION_IDS.index(qn.QUESTIONS[p.field].section) for p in outcome.problems
+             if p.field in qn.QUESTIONS),
+            default=len(qn.SECTIONS) - 1,
+        )
+        state["form_step"] = first
+        state["form_failed"] = True
+        return
+    meta = storage.SubmissionMeta(
+        submission_key=state["form_submission_key"],
+        deletion_code=state["form_deletion_code"],
+        locale=locale,
+        source="web",
+        fill_seconds=round(time.monotonic() - state["form_started"], 1),
+        honeypot=bool(state.get("form_hp")),
+        session_id=state["form_session_id"],
+    )
+    try:
+        receipt = store.insert_response(outcome.response, meta)
+    except Exception:  # noqa: BLE001  (the respondent must never lose the answers)
+        state["form_save_failed"] = True
+        return
+    state["form_receipt"] = receipt
+    state["form_errors"] = {}
+
+
+if "form_step" not in state:
+    new_form()
+
+st.title(qn.ui("form_title", locale))
+
+if state.get("form_receipt"):
+    st.success(qn.ui("thanks_title", locale), icon=":material/check_circle:")
+    st.write(qn.ui("deletion_code_intro", locale))
+    st.code(state["form_deletion_code"], language=None)
+    st.write(qn.ui("deletion_code_use", locale))
+    st.button(qn.ui("new_response", locale), on_click=new_form, key="form_again")
+    st.stop()
+
+step: int = state["form_step"]
+errors: dict = state.get("form_errors", {})
+total = len(qn.SECTIONS)
+if step == 0:
+    st.info(qn.ui("privacy", locale), icon=":material/lock:")
+st.progress(
+    (step + 1) / total,
+    text=qn.ui("step", locale, n=step + 1, total=total, title=qn.SECTIONS[step].title(locale)),
+)
+if state.pop("form_failed", False) or (errors and step < total):
+    if errors:
+        st.warning(qn.ui("fix_errors", locale), icon=":material/edit:")
+if state.pop("form_save_failed", False):
+    st.error(qn.ui("save_error", locale), icon=":material/cloud_off:")
+
+show_step(qn.SECTIONS[step], errors)
+
+with st.container(key="hp_box"):
+    st.text_input(qn.ui("honeypot", locale), key="form_hp", persist_state="session")
+
+back, forward = st.columns(2)
+if step > 0:
+    back.button(qn.ui("back", locale), on_click=go, args=(step - 1,), key="form_back",
+                use_container_width=True)
+if step < total - 1:
+    forward.button(qn.ui("next", locale), on_click=on_next, args=(step,), key="form_next",
+                   type="primary", use_container_width=True)
+else:
+    forward.button(qn.ui("submit", locale), on_click=on_submit, key="form_submit",
+                   type="primary", use_container_width=True)
