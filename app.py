@@ -20,7 +20,9 @@ locale = st.session_state["locale"]
 st.session_state["store"] = open_store(str(storage.default_db_path()))
 
 pages = [
-    st.Page("survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True),
+    st.Page(
+        "survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True
+    ),
     st.Page("survey/delete_page.py", title=qn.ui("delete_page", locale), url_path="supprimer"),
 ]
 page = st.navigation(pages, position="top")

@@ -40,22 +40,48 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "orange": Profile(16, 12, 1.3, 0.15, 0.45, 0.25, 0.15, 30, 0.5, 0.45, 0.40, 0.5, 0.30, 0.20, 0.40),
+    "orange": Profile(
+        16, 12, 1.3, 0.15, 0.45, 0.25, 0.15, 30, 0.5, 0.45, 0.40, 0.5, 0.30, 0.20, 0.40
+    ),
     "sosh": Profile(5, 14, 1.3, 0.18, 0.40, 0.25, 0.15, 35, 0.4, 0.45, 0.35, 0.5, 0.20, 0.20, 0.38),
     "sfr": Profile(10, 20, 1.4, 0.22, 0.30, 0.25, 0.20, 45, 0.8, 0.60, 0.25, 0.9, 0.25, 0.35, 0.25),
-    "red_by_sfr": Profile(5, 22, 1.4, 0.25, 0.28, 0.25, 0.20, 45, 0.6, 0.60, 0.22, 0.9, 0.15, 0.35, 0.23),
-    "free": Profile(12, 16, 1.4, 0.20, 0.35, 0.25, 0.20, 40, 0.9, 0.55, 0.30, 0.8, 0.35, 0.45, 0.30),
-    "bouygues": Profile(8, 13, 1.3, 0.17, 0.42, 0.25, 0.15, 32, 0.6, 0.50, 0.38, 0.6, 0.30, 0.25, 0.36),
-    "b_and_you": Profile(3, 15, 1.3, 0.20, 0.38, 0.25, 0.15, 35, 0.5, 0.50, 0.33, 0.6, 0.20, 0.25, 0.34),
-    "la_poste_mobile": Profile(2, 14, 1.2, 0.18, 0.40, 0.25, 0.15, 30, 0.4, 0.45, 0.40, 0.4, 0.15, 0.20, 0.40),
-    "starlink": Profile(1, 10, 1.2, 0.15, 0.45, 0.20, 0.15, 25, 0.2, 0.30, 0.20, 0.3, 0.10, 0.10, 0.45),
-    "lycamobile": Profile(1, 18, 1.3, 0.25, 0.30, 0.20, 0.20, 40, 0.5, 0.40, 0.20, 0.6, 0.05, 0.20, 0.28),
-    "amazon": Profile(14, 3, 0.9, 0.05, 0.85, 0.08, 0.05, 5, 0.2, 0.20, 0.75, 0.1, 0.05, 0.05, 0.75),
-    "aliexpress": Profile(6, 9, 1.1, 0.12, 0.65, 0.15, 0.10, 15, 0.3, 0.25, 0.45, 0.3, 0.03, 0.10, 0.55),
+    "red_by_sfr": Profile(
+        5, 22, 1.4, 0.25, 0.28, 0.25, 0.20, 45, 0.6, 0.60, 0.22, 0.9, 0.15, 0.35, 0.23
+    ),
+    "free": Profile(
+        12, 16, 1.4, 0.20, 0.35, 0.25, 0.20, 40, 0.9, 0.55, 0.30, 0.8, 0.35, 0.45, 0.30
+    ),
+    "bouygues": Profile(
+        8, 13, 1.3, 0.17, 0.42, 0.25, 0.15, 32, 0.6, 0.50, 0.38, 0.6, 0.30, 0.25, 0.36
+    ),
+    "b_and_you": Profile(
+        3, 15, 1.3, 0.20, 0.38, 0.25, 0.15, 35, 0.5, 0.50, 0.33, 0.6, 0.20, 0.25, 0.34
+    ),
+    "la_poste_mobile": Profile(
+        2, 14, 1.2, 0.18, 0.40, 0.25, 0.15, 30, 0.4, 0.45, 0.40, 0.4, 0.15, 0.20, 0.40
+    ),
+    "starlink": Profile(
+        1, 10, 1.2, 0.15, 0.45, 0.20, 0.15, 25, 0.2, 0.30, 0.20, 0.3, 0.10, 0.10, 0.45
+    ),
+    "lycamobile": Profile(
+        1, 18, 1.3, 0.25, 0.30, 0.20, 0.20, 40, 0.5, 0.40, 0.20, 0.6, 0.05, 0.20, 0.28
+    ),
+    "amazon": Profile(
+        14, 3, 0.9, 0.05, 0.85, 0.08, 0.05, 5, 0.2, 0.20, 0.75, 0.1, 0.05, 0.05, 0.75
+    ),
+    "aliexpress": Profile(
+        6, 9, 1.1, 0.12, 0.65, 0.15, 0.10, 15, 0.3, 0.25, 0.45, 0.3, 0.03, 0.10, 0.55
+    ),
     "temu": Profile(5, 8, 1.1, 0.12, 0.68, 0.12, 0.10, 12, 0.3, 0.25, 0.40, 0.3, 0.03, 0.10, 0.52),
-    "fnac_darty": Profile(4, 8, 1.1, 0.10, 0.60, 0.20, 0.10, 20, 0.7, 0.35, 0.50, 0.3, 0.20, 0.15, 0.55),
-    "cdiscount": Profile(4, 11, 1.2, 0.14, 0.50, 0.20, 0.15, 25, 0.5, 0.35, 0.35, 0.4, 0.05, 0.15, 0.42),
-    "boulanger": Profile(3, 7, 1.1, 0.10, 0.62, 0.20, 0.10, 18, 0.7, 0.35, 0.55, 0.3, 0.20, 0.15, 0.58),
+    "fnac_darty": Profile(
+        4, 8, 1.1, 0.10, 0.60, 0.20, 0.10, 20, 0.7, 0.35, 0.50, 0.3, 0.20, 0.15, 0.55
+    ),
+    "cdiscount": Profile(
+        4, 11, 1.2, 0.14, 0.50, 0.20, 0.15, 25, 0.5, 0.35, 0.35, 0.4, 0.05, 0.15, 0.42
+    ),
+    "boulanger": Profile(
+        3, 7, 1.1, 0.10, 0.62, 0.20, 0.10, 18, 0.7, 0.35, 0.55, 0.3, 0.20, 0.15, 0.58
+    ),
 }
 
 ISP_SERVICES = np.array(["fixed_internet", "mobile", "landline", "tv"])
@@ -171,9 +197,7 @@ def generate_frame(rows: int, *, seed: int = 42, today: date | None = None) -> p
     u = rng.random(rows)
     full_p, partial_p = per_company("refund_full"), per_company("refund_partial")
     outcome = np.where(u < full_p, "full", np.where(u < full_p + partial_p, "partial", "refused"))
-    refund_days = np.floor(
-        rng.lognormal(np.log(per_company("refund_days")), 0.8)
-    ).astype(np.int64)
+    refund_days = np.floor(rng.lognormal(np.log(per_company("refund_days")), 0.8)).astype(np.int64)
     received_on = requested_on + refund_days
     paid = np.isin(outcome, ["full", "partial"])
     # A refund not yet received by the report date is still pending.
@@ -245,9 +269,7 @@ def generate_frame(rows: int, *, seed: int = 42, today: date | None = None) -> p
             "contacts_phone": _nullable_int(rng.poisson(2.0 * long_wait / 2), missing(0.15)),
             "contacts_chat": _nullable_int(rng.poisson(1.0, size=rows), missing(0.2)),
             "contacts_email": _nullable_int(rng.poisson(1.0, size=rows), missing(0.2)),
-            "contacts_shop": _nullable_int(
-                rng.poisson(np.where(is_isp, 0.5, 0.05)), missing(0.2)
-            ),
+            "contacts_shop": _nullable_int(rng.poisson(np.where(is_isp, 0.5, 0.05)), missing(0.2)),
             "contacts_social": _nullable_int(rng.poisson(0.2, size=rows), missing(0.25)),
             "contacts_letter": _nullable_int(rng.poisson(0.1, size=rows), missing(0.25)),
             "unanswered_calls": _nullable_int(rng.poisson(1.5 * long_wait / 2), missing(0.2)),
@@ -273,9 +295,7 @@ def generate_frame(rows: int, *, seed: int = 42, today: date | None = None) -> p
             "loaner_cut_before_resolution": _nullable_bool(cut, ~(loaner_asked & obtained)),
             "refund_requested": _nullable_bool(refund_requested, ~refund_asked_known),
             "refund_outcome": np.where(no_refund, None, outcome).astype(object),
-            "refund_amount_requested": np.where(
-                no_refund | missing(0.2), np.nan, amount_requested
-            ),
+            "refund_amount_requested": np.where(no_refund | missing(0.2), np.nan, amount_requested),
             "refund_amount_obtained": np.where(
                 no_refund | ~paid | missing(0.2), np.nan, amount_obtained
             ),

@@ -74,10 +74,10 @@ def ask(q: qn.Question, errors: dict) -> None:
             YES_NO_DK,
             index=None,
             horizontal=True,
-            format_func=lambda v: {True: "Oui" if locale == "fr" else "Yes",
-                                   False: "Non" if locale == "fr" else "No"}.get(
-                v, qn.ui("dont_know", locale)
-            ),
+            format_func=lambda v: {
+                True: "Oui" if locale == "fr" else "Yes",
+                False: "Non" if locale == "fr" else "No",
+            }.get(v, qn.ui("dont_know", locale)),
             **common,
         )
     elif q.kind == "int" and q.maximum is not None and q.maximum <= 10 and q.minimum is not None:
@@ -150,8 +150,11 @@ def on_submit() -> None:
     if not outcome.ok:
         state["form_errors"] = outcome.errors(locale)
         first = min(
-            (qn.SECTION_IDS.index(qn.QUESTIONS[p.field].section) for p in outcome.problems
-             if p.field in qn.QUESTIONS),
+            (
+                qn.SECTION_IDS.index(qn.QUESTIONS[p.field].section)
+                for p in outcome.problems
+                if p.field in qn.QUESTIONS
+            ),
             default=len(qn.SECTIONS) - 1,
         )
         state["form_step"] = first
@@ -197,9 +200,8 @@ st.progress(
     (step + 1) / total,
     text=qn.ui("step", locale, n=step + 1, total=total, title=qn.SECTIONS[step].title(locale)),
 )
-if state.pop("form_failed", False) or (errors and step < total):
-    if errors:
-        st.warning(qn.ui("fix_errors", locale), icon=":material/edit:")
+if (state.pop("form_failed", False) or (errors and step < total)) and errors:
+    st.warning(qn.ui("fix_errors", locale), icon=":material/edit:")
 if state.pop("form_save_failed", False):
     st.error(qn.ui("save_error", locale), icon=":material/cloud_off:")
 
@@ -210,11 +212,27 @@ with st.container(key="hp_box"):
 
 back, forward = st.columns(2)
 if step > 0:
-    back.button(qn.ui("back", locale), on_click=go, args=(step - 1,), key="form_back",
-                use_container_width=True)
+    back.button(
+        qn.ui("back", locale),
+        on_click=go,
+        args=(step - 1,),
+        key="form_back",
+        use_container_width=True,
+    )
 if step < total - 1:
-    forward.button(qn.ui("next", locale), on_click=on_next, args=(step,), key="form_next",
-                   type="primary", use_container_width=True)
+    forward.button(
+        qn.ui("next", locale),
+        on_click=on_next,
+        args=(step,),
+        key="form_next",
+        type="primary",
+        use_container_width=True,
+    )
 else:
-    forward.button(qn.ui("submit", locale), on_click=on_submit, key="form_submit",
-                   type="primary", use_container_width=True)
+    forward.button(
+        qn.ui("submit", locale),
+        on_click=on_submit,
+        key="form_submit",
+        type="primary",
+        use_container_width=True,
+    )

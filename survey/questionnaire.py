@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -168,7 +168,9 @@ def _company_choices() -> tuple[Choice, ...]:
 
 def _department_choices() -> tuple[Choice, ...]:
     return tuple(
-        Choice(row["code"], Text(f"{row['code']} – {row['name']}", f"{row['code']} – {row['name']}"))
+        Choice(
+            row["code"], Text(f"{row['code']} – {row['name']}", f"{row['code']} – {row['name']}")
+        )
         for row in departments()
     )
 
@@ -194,7 +196,10 @@ def _yes_no(qid, section, fr, en, *, help=None, shown_if=None):
 _REFUND_ASKED = ("refund_requested", (True,))
 _LOANER_OBTAINED = ("loaner_obtained", (True,))
 _REFUND_DECIDED = ("refund_outcome", ("full", "partial"))
-CONTACT_GROUP = Text("Combien de fois avez-vous contacté l'entreprise…", "How many times did you contact the company…")
+CONTACT_GROUP = Text(
+    "Combien de fois avez-vous contacté l'entreprise…",
+    "How many times did you contact the company…",
+)
 ESCALATION_GROUP = Text(
     "Avez-vous fait appel à un recours extérieur ?", "Did you turn to an outside body?"
 )
@@ -258,7 +263,12 @@ FIELDS: tuple[Question, ...] = (
             _c("other", "Autre", "Other"),
         ),
     ),
-    _yes_no("school_children", "company", "Enfants scolarisés à la maison ?", "School-age children at home?"),
+    _yes_no(
+        "school_children",
+        "company",
+        "Enfants scolarisés à la maison ?",
+        "School-age children at home?",
+    ),
     _yes_no("teleworks", "company", "Télétravaillez-vous ?", "Do you work from home?"),
     # --- the problem -----------------------------------------------------------------------
     Question(
@@ -348,7 +358,11 @@ FIELDS: tuple[Question, ...] = (
     ),
     _count("contacts_shop", "contacts", "en boutique", "in a shop", group="contacts"),
     _count(
-        "contacts_social", "contacts", "sur les réseaux sociaux", "on social media", group="contacts"
+        "contacts_social",
+        "contacts",
+        "sur les réseaux sociaux",
+        "on social media",
+        group="contacts",
     ),
     _count("contacts_letter", "contacts", "par courrier", "by letter", group="contacts"),
     _count(
@@ -376,7 +390,9 @@ FIELDS: tuple[Question, ...] = (
         "contacts",
         "float",
         Text("Temps passé au total (heures)", "Total time spent (hours)"),
-        help=Text("Une estimation : appels, attente, trajets.", "An estimate: calls, waiting, trips."),
+        help=Text(
+            "Une estimation : appels, attente, trajets.", "An estimate: calls, waiting, trips."
+        ),
         minimum=0,
         maximum=1000,
     ),
@@ -405,7 +421,10 @@ FIELDS: tuple[Question, ...] = (
         "wasted_km",
         "contacts",
         "float",
-        Text("Kilomètres parcourus pour rien (aller-retour, au total)", "Kilometres driven for nothing (round trips, total)"),
+        Text(
+            "Kilomètres parcourus pour rien (aller-retour, au total)",
+            "Kilometres driven for nothing (round trips, total)",
+        ),
         minimum=0,
         maximum=10000,
     ),
@@ -541,7 +560,9 @@ FIELDS: tuple[Question, ...] = (
             "Satisfaction sur la façon dont l'entreprise a traité votre problème",
             "Satisfaction with how the company handled it",
         ),
-        help=Text("1 = très insatisfait, 5 = très satisfait", "1 = very dissatisfied, 5 = very satisfied"),
+        help=Text(
+            "1 = très insatisfait, 5 = très satisfait", "1 = very dissatisfied, 5 = very satisfied"
+        ),
         minimum=1,
         maximum=5,
     ),
@@ -649,9 +670,17 @@ METADATA: tuple[tuple[str, str, Text], ...] = (
     ),
     ("questionnaire_version", "INTEGER", Text("Version du questionnaire", "Questionnaire version")),
     ("locale", "VARCHAR", Text("Langue du formulaire", "Form language")),
-    ("source", "VARCHAR", Text("Origine : web, import, synthetic", "Origin: web, import, synthetic")),
+    (
+        "source",
+        "VARCHAR",
+        Text("Origine : web, import, synthetic", "Origin: web, import, synthetic"),
+    ),
     ("fill_seconds", "DOUBLE", Text("Durée de remplissage (s)", "Time to fill in (s)")),
-    ("flag_honeypot", "BOOLEAN", Text("Champ piège rempli (robot probable)", "Honeypot filled (likely bot)")),
+    (
+        "flag_honeypot",
+        "BOOLEAN",
+        Text("Champ piège rempli (robot probable)", "Honeypot filled (likely bot)"),
+    ),
     ("flag_too_fast", "BOOLEAN", Text("Rempli trop vite", "Filled in too fast")),
     ("flag_duplicate", "BOOLEAN", Text("Doublon probable", "Likely duplicate")),
 )
@@ -677,7 +706,7 @@ UI: dict[str, Text] = {
     "form_page": Text("Témoigner", "Tell your story"),
     "delete_page": Text("Supprimer ma réponse", "Delete my response"),
     "language": Text("Langue", "Language"),
-    "form_title": Text("Racontez votre expérience de service client", "Tell us about a customer-service experience"),
+    "form_title": Text("Votre expérience de service client", "Your customer-service experience"),
     "privacy": Text(
         "**Ce que nous gardons.** Vos réponses, sans nom ni adresse ni adresse IP, pour comparer "
         "les services clients avec des statistiques publiques. Votre e-mail, seulement si vous le "
@@ -698,7 +727,9 @@ UI: dict[str, Text] = {
         "Certaines réponses sont à corriger : voir les messages en rouge. Rien n'a été effacé.",
         "Some answers need fixing: see the messages in red. Nothing was erased.",
     ),
-    "thanks_title": Text("Merci, votre témoignage est enregistré.", "Thank you, your story is saved."),
+    "thanks_title": Text(
+        "Merci, votre témoignage est enregistré.", "Thank you, your story is saved."
+    ),
     "deletion_code_intro": Text(
         "Voici votre code de suppression. Notez-le : il ne sera plus jamais affiché, et nous ne "
         "pouvons pas le retrouver.",
@@ -746,7 +777,9 @@ def ui(key: str, locale: str, **params) -> str:
 ERRORS: dict[str, Text] = {
     "required": Text("Cette réponse est obligatoire.", "This answer is required."),
     "invalid": Text("Réponse non valable.", "Invalid answer."),
-    "not_a_choice": Text("Choisissez une réponse dans la liste.", "Choose an answer from the list."),
+    "not_a_choice": Text(
+        "Choisissez une réponse dans la liste.", "Choose an answer from the list."
+    ),
     "not_a_number": Text("Saisissez un nombre.", "Enter a number."),
     "not_whole": Text("Saisissez un nombre entier.", "Enter a whole number."),
     "not_a_date": Text("Saisissez une date (JJ/MM/AAAA).", "Enter a date (YYYY-MM-DD)."),
@@ -798,9 +831,7 @@ ERRORS: dict[str, Text] = {
         "Your agreement is needed to save the response.",
     ),
     "invalid_email": Text("Adresse e-mail non valable.", "Invalid e-mail address."),
-    "other_company_name": Text(
-        "Indiquez le nom de l'entreprise.", "Give the company's name."
-    ),
+    "other_company_name": Text("Indiquez le nom de l'entreprise.", "Give the company's name."),
 }
 
 

@@ -17,7 +17,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -267,8 +267,7 @@ class Store:
             "source": meta.source,
             "fill_seconds": meta.fill_seconds,
             "flag_honeypot": bool(meta.honeypot),
-            "flag_too_fast": meta.fill_seconds is not None
-            and meta.fill_seconds < TOO_FAST_SECONDS,
+            "flag_too_fast": meta.fill_seconds is not None and meta.fill_seconds < TOO_FAST_SECONDS,
             "flag_duplicate": False,
             "submission_key": meta.submission_key,
             "fingerprint": fingerprint,
@@ -356,11 +355,15 @@ class Store:
     def purge_contacts(self, *, older_than_days: int) -> int:
         """Forget contact e-mails stored more than ``older_than_days`` ago (retention)."""
         with self._connection(read_only=False) as con:
-            return con.execute(
-                "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
-                "RETURNING response_id",
-                [older_than_days],
-            ).fetchall().__len__()
+            return (
+                con.execute(
+                    "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
+                    "RETURNING response_id",
+                    [older_than_days],
+                )
+                .fetchall()
+                .__len__()
+            )
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -389,9 +392,7 @@ class Store:
 
     def data_version(self) -> DataVersion:
         with self._connection() as con:
-            rows, last = con.execute(
-                "SELECT count(*), max(submitted_at) FROM responses"
-            ).fetchone()
+            rows, last = con.execute("SELECT count(*), max(submitted_at) FROM responses").fetchone()
         return DataVersion(rows, last)
 
     def source_counts(self) -> dict[str, int]:

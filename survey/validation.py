@@ -263,9 +263,7 @@ def validate_answers(answers: dict[str, Any], *, today: date | None = None) -> V
             parsed[q.id] = None
             problems.append(_problem_from_pydantic(q.id, exc.errors()[0], raw))
     failed = {p.field for p in problems}
-    problems += [
-        p for p in cross_field_problems(parsed, today=today) if p.field not in failed
-    ]
+    problems += [p for p in cross_field_problems(parsed, today=today) if p.field not in failed]
     if problems:
         return ValidationOutcome(None, tuple(problems))
     response = Response.model_validate(parsed, context={"today": today})

@@ -5,15 +5,58 @@ import json
 from survey import questionnaire as qn
 
 # Every field named in PRODUCT.md section 2.
-PRODUCT_FIELDS = """company service department household school_children teleworks problem started_on
-status ended_on blamed_third_party false_resolved_count contacts_phone contacts_chat contacts_email
-contacts_shop contacts_social contacts_letter unanswered_calls callbacks_promised callbacks_received
-hours_spent technician_visits technician_visits_useless wasted_trips wasted_km escalation_mediator
-escalation_regulator escalation_signalconso escalation_association escalation_court loaner_offered
-loaner_obtained loaner_days_to_obtain loaner_cut_before_resolution refund_requested refund_outcome
-refund_amount_requested refund_amount_obtained refund_requested_on refund_received_on
-unrequested_gesture csat effort nps switched narrative consent_research consent_quote
-contact_email""".split()
+PRODUCT_FIELDS = [
+    "company",
+    "service",
+    "department",
+    "household",
+    "school_children",
+    "teleworks",
+    "problem",
+    "started_on",
+    "status",
+    "ended_on",
+    "blamed_third_party",
+    "false_resolved_count",
+    "contacts_phone",
+    "contacts_chat",
+    "contacts_email",
+    "contacts_shop",
+    "contacts_social",
+    "contacts_letter",
+    "unanswered_calls",
+    "callbacks_promised",
+    "callbacks_received",
+    "hours_spent",
+    "technician_visits",
+    "technician_visits_useless",
+    "wasted_trips",
+    "wasted_km",
+    "escalation_mediator",
+    "escalation_regulator",
+    "escalation_signalconso",
+    "escalation_association",
+    "escalation_court",
+    "loaner_offered",
+    "loaner_obtained",
+    "loaner_days_to_obtain",
+    "loaner_cut_before_resolution",
+    "refund_requested",
+    "refund_outcome",
+    "refund_amount_requested",
+    "refund_amount_obtained",
+    "refund_requested_on",
+    "refund_received_on",
+    "unrequested_gesture",
+    "csat",
+    "effort",
+    "nps",
+    "switched",
+    "narrative",
+    "consent_research",
+    "consent_quote",
+    "contact_email",
+]
 
 
 def test_every_product_field_is_defined_once():
@@ -49,8 +92,19 @@ def test_companies_cover_the_sector_by_origin_design():
     rows = qn.companies()
     ids = {row["id"] for row in rows}
     for expected in (
-        "orange", "sosh", "sfr", "red_by_sfr", "free", "bouygues", "b_and_you",
-        "la_poste_mobile", "amazon", "aliexpress", "temu", "fnac_darty", "cdiscount",
+        "orange",
+        "sosh",
+        "sfr",
+        "red_by_sfr",
+        "free",
+        "bouygues",
+        "b_and_you",
+        "la_poste_mobile",
+        "amazon",
+        "aliexpress",
+        "temu",
+        "fnac_darty",
+        "cdiscount",
         "boulanger",
     ):
         assert expected in ids

@@ -1,0 +1,119 @@
+"""The seed story typed into the real form in headless Chromium, then read back from DuckDB."""
+
+from datetime import date
+
+import pytest
+from playwright.sync_api import expect
+
+from survey import store as storage
+from tests.browser import ARTIFACTS, browser_page, serve_app
+
+pytestmark = pytest.mark.browser
+
+
+def choose(page, key, option):
+    page.locator(f".st-key-{key} label[data-testid='stRadioOption']").filter(
+        has_text=option
+    ).first.click()
+
+
+def type_number(page, key, value):
+    field = page.locator(f".st-key-{key} input")
+    field.fill(str(value))
+    field.press("Tab")
+    expect(field).to_have_value(str(value))
+
+
+def type_date(page, key, day, month, year):
+    """Type into Streamlit's segmented date field (day / month / year spin buttons)."""
+    field = page.locator(f".st-key-{key} [data-testid='stDateInputField']")
+    field.locator("[role='spinbutton'][data-type='day']").click()
+    page.keyboard.type(f"{day:02d}{month:02d}{year:04d}")
+    page.keyboard.press("Tab")
+    expect(field.locator("[data-type='year']")).to_have_text(f"{year:04d}")
+    expect(field.locator("[data-type='day']")).to_have_text(f"{day:02d}")
+
+
+def next_step(page, title):
+    page.locator(".st-key-form_next button").click()
+    expect(page.get_by_text(title).first).to_be_visible()
+
+
+def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
+    db_path = tmp_path / "browser.duckdb"
+    storage.connect(db_path)  # migrated before the app starts, as `make run` does
+    with serve_app(db_path) as url, browser_page() as page:
+        page.goto(url)
+        expect(page.get_by_text("Ce que nous gardons")).to_be_visible()
+
+        # Step 1: the company (a French ISP: the story does not name it).
+        page.locator(".st-key-q_company input[role='combobox']").click()
+        page.keyboard.type("Free")
+        page.get_by_role("option", name="Free", exact=True).click()
+        choose(page, "q_service", "Box internet")
+        page.locator(".st-key-q_department input[role='combobox']").click()
+        page.keyboard.type("Alpes-Maritimes")
+        page.get_by_role("option", name="06 – Alpes-Maritimes").click()
+        choose(page, "q_household", "Retraité")
+        next_step(page, "Étape 2 sur 5")
+
+        # Step 2: an outage since 10 July 2023, still ongoing, blamed on another company.
+        choose(page, "q_problem", "Plus de service")
+        type_date(page, "q_started_on", 10, 7, 2023)
+        choose(page, "q_status", "Toujours en cours")
+        expect(page.locator(".st-key-q_ended_on")).to_have_count(0)
+        choose(page, "q_blamed_third_party", "Oui")
+        type_number(page, "q_false_resolved_count", 1)
+        next_step(page, "Étape 3 sur 5")
+
+        # Step 3: two useless technician visits, two trips for nothing (40 km), callbacks.
+        type_number(page, "q_callbacks_promised", 2)
+        type_number(page, "q_callbacks_received", 0)
+        type_number(page, "q_technician_visits", 2)
+        type_number(page, "q_technician_visits_useless", 2)
+        type_number(page, "q_wasted_trips", 2)
+        type_number(page, "q_wasted_km", 40)
+        next_step(page, "Étape 4 sur 5")
+
+        # Step 4: the loaner box, obtained then cut off before the problem ended.
+        choose(page, "q_loaner_offered", "Oui")
+        choose(page, "q_loaner_obtained", "Oui")
+        choose(page, "q_loaner_cut_before_resolution", "Oui")
+        next_step(page, "Étape 5 sur 5")
+
+        # Step 5: consent, then send.
+        page.locator(".st-key-q_consent_research label").click()
+        page.locator(".st-key-form_submit button").click()
+        expect(page.get_by_text("Merci, votre témoignage est enregistré.")).to_be_visible()
+        code = page.locator("[data-testid='stCode'] code").inner_text().strip()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "form_confirmation_phone.png"), full_page=True)
+
+    store = storage.connect(db_path)
+    frame = store.fetch_responses(storage.Filters(include_flagged=True))
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["company"] == "free"
+    assert row["sector"] == "isp"
+    assert row["origin"] == "fr"
+    assert row["service"] == "fixed_internet"
+    assert row["department"] == "06"
+    assert row["household"] == "retired"
+    assert row["problem"] == "outage"
+    assert row["started_on"].date() == date(2023, 7, 10)
+    assert row["status"] == "ongoing"
+    assert row["ended_on"] is None or str(row["ended_on"]) == "NaT"
+    assert bool(row["blamed_third_party"]) is True
+    assert row["false_resolved_count"] == 1
+    assert row["technician_visits"] == 2
+    assert row["technician_visits_useless"] == 2
+    assert row["wasted_trips"] == 2
+    assert row["wasted_km"] == 40.0
+    assert bool(row["loaner_obtained"]) is True
+    assert bool(row["loaner_cut_before_resolution"]) is True
+    assert row["callbacks_promised"] == 2
+    assert row["callbacks_received"] == 0
+    assert row["source"] == "web"
+    assert row["locale"] == "fr"
+    assert bool(row["flag_honeypot"]) is False
+    assert store.delete_response(code) is True

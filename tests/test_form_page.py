@@ -1,0 +1,197 @@
+"""The respondent's page, driven through Streamlit's AppTest on a real DuckDB file."""
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from survey import store as storage
+from tests.conftest import APP
+
+
+@pytest.fixture
+def app(db_path):
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def click(at, key):
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+
+
+def fill_first_two_steps(at, *, ended_on=date(2024, 3, 1)):
+    at.selectbox(key="q_company").select("orange").run()
+    at.radio(key="q_service").set_value("fixed_internet").run()
+    click(at, "form_next")
+    at.radio(key="q_problem").set_value("outage").run()
+    at.date_input(key="q_started_on").set_value(date(2024, 2, 1)).run()
+    at.radio(key="q_status").set_value("resolved").run()
+    at.date_input(key="q_ended_on").set_value(ended_on).run()
+    at.number_input(key="q_false_resolved_count").set_value(1).run()
+
+
+def finish(at):
+    click(at, "form_next")  # contacts
+    at.number_input(key="q_wasted_trips").set_value(2).run()
+    at.number_input(key="q_wasted_km").set_value(40.0).run()
+    click(at, "form_next")  # workarounds
+    at.radio(key="q_refund_requested").set_value(True).run()
+    at.radio(key="q_refund_outcome").set_value("refused").run()
+    click(at, "form_next")  # assessment
+    at.radio(key="q_csat").set_value(2).run()
+    at.checkbox(key="q_consent_research").check().run()
+    click(at, "form_submit")
+
+
+def elements_in_order(at):
+    """Every element of the main area, depth first, in display order."""
+    out = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            out.append(child)
+            walk(child)
+
+    walk(at.main)
+    return out
+
+
+def test_the_page_opens_in_french_with_a_privacy_notice(app):
+    assert not app.exception
+    assert app.title[0].value == "Votre expérience de service client"
+    assert "Ce que nous gardons" in app.info[0].value
+    assert app.selectbox(key="q_company").label == "Entreprise concernée *"
+    assert "Étape 1 sur 5" in str(app.get("progress")[0].proto)
+
+
+def test_a_valid_submission_is_stored_and_gives_a_deletion_code(app, store):
+    fill_first_two_steps(app)
+    finish(app)
+    assert app.success, "no confirmation shown"
+    code = app.code[0].value
+    assert len(code) == 19
+    frame = store.fetch_responses(storage.Filters(include_flagged=True))
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["company"] == "orange"
+    assert row["status"] == "resolved"
+    assert row["ended_on"].date() == date(2024, 3, 1)
+    assert row["wasted_trips"] == 2
+    assert row["refund_outcome"] == "refused"
+    assert row["csat"] == 2
+    assert row["source"] == "web"
+    assert row["locale"] == "fr"
+    assert row["flag_too_fast"]  # a test fills the form in far less than a minute
+    # The code shown is the one that deletes this response.
+    assert store.delete_response(code) is True
+
+
+def test_end_before_start_shows_the_error_next_to_the_field_and_keeps_answers(app, store):
+    fill_first_two_steps(app, ended_on=date(2024, 1, 15))
+    click(app, "form_next")
+    assert app.session_state["form_step"] == 1  # stayed on the step
+    assert [e.value for e in app.error] == ["La date de fin est avant la date de début."]
+    order = elements_in_order(app)
+    position = {id(e): i for i, e in enumerate(order)}
+    ended = app.date_input(key="q_ended_on")
+    error = app.error[0]
+    assert position[id(error)] == position[id(ended)] + 1
+    # Nothing typed is lost, nothing is stored.
+    assert app.date_input(key="q_started_on").value == date(2024, 2, 1)
+    assert app.date_input(key="q_ended_on").value == date(2024, 1, 15)
+    assert app.number_input(key="q_false_resolved_count").value == 1
+    assert store.count() == 0
+    click(app, "form_back")
+    assert app.selectbox(key="q_company").value == "orange"
+    assert app.radio(key="q_service").value == "fixed_internet"
+
+
+def test_errors_found_at_submit_send_the_respondent_back_to_the_step(app, store):
+    fill_first_two_steps(app)
+    finish(app)
+    store.delete_response(app.code[0].value)
+    click(app, "form_again")
+    # A new form: without a start date, submit is refused at step 2 with the field marked.
+    app.selectbox(key="q_company").select("sfr").run()
+    app.session_state["form_step"] = 4
+    app.run()
+    app.checkbox(key="q_consent_research").check().run()
+    click(app, "form_submit")
+    assert app.session_state["form_step"] == 1
+    assert "Cette réponse est obligatoire." in [e.value for e in app.error]
+    assert app.warning, "no summary of errors"
+    assert store.count() == 0
+
+
+def test_submitting_twice_with_the_same_key_stores_one_row(app, store):
+    fill_first_two_steps(app)
+    key = app.session_state["form_submission_key"]
+    finish(app)
+    assert store.count() == 1
+    # A second click reaching the server for the same filled-in form (same key).
+    app.session_state["form_receipt"] = None
+    app.run()
+    click(app, "form_submit")
+    assert store.count() == 1
+    assert app.session_state["form_submission_key"] == key
+    assert app.session_state["form_receipt"].created is False
+
+
+def test_the_english_switch_changes_labels_and_keeps_answers(app):
+    app.selectbox(key="q_company").select("free").run()
+    app.segmented_control(key="locale").set_value("en").run()
+    assert not app.exception
+    assert app.title[0].value == "Your customer-service experience"
+    assert app.selectbox(key="q_company").label == "Company concerned *"
+    assert app.selectbox(key="q_company").value == "free"
+    assert app.radio(key="q_service").options == [
+        "Home internet box (fibre, DSL)",
+        "Mobile phone",
+        "Landline",
+        "TV",
+        "Online order / delivery",
+        "Other",
+    ]
+
+
+def test_refund_questions_only_when_a_refund_was_requested(app):
+    fill_first_two_steps(app)
+    click(app, "form_next")
+    click(app, "form_next")
+    keys = {w.key for w in app.radio} | {w.key for w in app.number_input}
+    assert "q_refund_outcome" not in keys
+    app.radio(key="q_refund_requested").set_value(True).run()
+    assert app.radio(key="q_refund_outcome")
+    assert not [w for w in app.date_input if w.key == "q_refund_received_on"]
+    app.radio(key="q_refund_outcome").set_value("full").run()
+    assert app.date_input(key="q_refund_received_on")
+
+
+def test_no_end_date_question_while_ongoing(app):
+    app.selectbox(key="q_company").select("free").run()
+    click(app, "form_next")
+    app.radio(key="q_status").set_value("ongoing").run()
+    assert not [w for w in app.date_input if w.key == "q_ended_on"]
+
+
+def test_honeypot_is_flagged_not_rejected(app, store):
+    app.text_input(key="form_hp").input("http://spam.example").run()
+    fill_first_two_steps(app)
+    finish(app)
+    frame = store.fetch_responses(storage.Filters(include_flagged=True))
+    assert frame["flag_honeypot"].tolist() == [True]
+    assert frame["fill_seconds"].iloc[0] >= 0
+
+
+def test_delete_page_deletes_with_the_code(app, store):
+    fill_first_two_steps(app)
+    finish(app)
+    code = app.code[0].value
+    app.switch_page("survey/delete_page.py").run()
+    app.text_input(key="delete_code").input("nope").run()
+    click(app, "delete_button")
+    assert app.error[0].value.startswith("Aucune réponse")
+    app.text_input(key="delete_code").input(code.lower()).run()
+    click(app, "delete_button")
+    assert app.success[0].value == "Votre réponse a été supprimée."
+    assert store.count() == 0

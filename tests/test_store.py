@@ -1,0 +1,218 @@
+"""DuckDB storage: migrations, idempotent writes, private e-mails, deletion, exports."""
+
+import threading
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from survey import questionnaire as qn
+from survey import store as storage
+from tests.conftest import story_answers, submit
+
+
+def test_connect_creates_and_migrates_once(db_path):
+    first = storage.connect(db_path)
+    assert first.schema_version() == storage.SCHEMA_VERSION
+    second = storage.connect(db_path)  # applying migrations again changes nothing
+    assert second.schema_version() == storage.SCHEMA_VERSION
+    columns = second.columns()
+    for q in qn.response_questions():
+        assert q.id in columns
+    assert "contact_email" not in columns
+    assert len(second.companies()) == len(qn.companies())
+
+
+def test_read_only_needs_an_existing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        storage.connect(tmp_path / "missing.duckdb", read_only=True)
+
+
+def test_a_response_round_trips_with_its_metadata(store):
+    receipt = submit(store, story_answers(), locale="en", fill_seconds=312.5)
+    row = store.fetch_response(receipt.response_id)
+    assert row["company"] == "free"
+    assert row["started_on"] == date(2023, 7, 10)
+    assert row["status"] == "ongoing"
+    assert row["ended_on"] is None
+    assert row["wasted_km"] == 40.0
+    assert row["callbacks_received"] == 0  # zero is an answer, not a missing value
+    assert row["unanswered_calls"] is None  # not answered stays NULL
+    assert row["locale"] == "en"
+    assert row["source"] == "web"
+    assert row["questionnaire_version"] == qn.QUESTIONNAIRE_VERSION
+    assert row["fill_seconds"] == 312.5
+    assert row["flag_too_fast"] is False
+    assert row["submitted_on"] == row["submitted_at"].date()
+
+
+def test_same_submission_key_stores_one_row(store):
+    key, code = storage.new_submission_key(), storage.new_deletion_code()
+    first = submit(store, story_answers(), submission_key=key, deletion_code=code)
+    again = submit(store, story_answers(), submission_key=key, deletion_code=code)
+    assert first.created is True
+    assert again.created is False
+    assert again.response_id == first.response_id
+    assert store.count() == 1
+
+
+def test_concurrent_double_submissions_store_one_row_each(store):
+    keys = [storage.new_submission_key() for _ in range(8)]
+    errors = []
+
+    def worker(key):
+        try:
+            for _ in range(3):
+                submit(store, story_answers(), submission_key=key, deletion_code=key)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in keys for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count() == len(keys)
+
+
+def test_quality_flags_are_recorded_not_rejected(store):
+    submit(store, story_answers(), honeypot=True, fill_seconds=200)
+    submit(store, story_answers(), fill_seconds=12)
+    submit(store, story_answers(), session_id="browser-1")
+    submit(store, story_answers(), session_id="browser-1")
+    frame = store.fetch_responses(storage.Filters(include_flagged=True))
+    assert len(frame) == 4
+    assert frame["flag_honeypot"].tolist() == [True, False, False, False]
+    assert frame["flag_too_fast"].tolist() == [False, True, False, False]
+    assert frame["flag_duplicate"].tolist() == [False, False, False, True]
+    assert len(store.fetch_responses()) == 1  # flagged ones are left out by default
+
+
+def test_email_is_stored_apart_and_never_read_back(store):
+    receipt = submit(store, {**story_answers(), "contact_email": "canary@example.org"})
+    assert store.has_contact(receipt.response_id)
+    frame = store.fetch_responses()
+    assert "contact_email" not in frame.columns
+    assert "canary@example.org" not in frame.to_csv()
+    with pytest.raises(ValueError, match="columns"):
+        store.fetch_responses(columns=["contact_email"])
+    with pytest.raises(ValueError, match="columns"):
+        store.fetch_responses(columns=["deletion_hash"])
+
+
+def test_delete_by_code_removes_the_response_and_its_email(store):
+    code = storage.new_deletion_code()
+    receipt = submit(
+        store, {**story_answers(), "contact_email": "a@example.org"}, deletion_code=code
+    )
+    submit(store, story_answers())
+    assert store.delete_response("WRONG-CODE") is False
+    # Codes are typed by people: case, spaces and dashes do not matter.
+    assert store.delete_response(" " + code.lower().replace("-", " ") + " ") is True
+    assert store.fetch_response(receipt.response_id) is None
+    assert not store.has_contact(receipt.response_id)
+    assert store.count() == 1
+    assert store.delete_response(code) is False
+
+
+def test_only_a_hash_of_the_deletion_code_is_stored(store, db_path):
+    code = storage.new_deletion_code()
+    submit(store, story_answers(), deletion_code=code)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        stored = con.execute("SELECT deletion_hash FROM responses").fetchone()[0]
+        dump = con.execute("SELECT * FROM responses").fetchall()
+    assert stored == storage.hash_code(code)
+    assert code not in repr(dump)
+    assert code.replace("-", "") not in repr(dump)
+
+
+def test_deletion_codes_are_long_random_and_readable():
+    codes = {storage.new_deletion_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert len(code) == 19
+        assert set(code.replace("-", "")) <= set("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+
+
+def test_filters_are_bound_parameters(filled_store):
+    hostile = "orange' OR 1=1 --"
+    assert filled_store.count(storage.Filters(companies=(hostile,), include_synthetic=True)) == 0
+    assert (
+        filled_store.count(
+            storage.Filters(departments=("06); DROP TABLE responses; --",), include_synthetic=True)
+        )
+        == 0
+    )
+    assert filled_store.count() == 2000
+    frame = filled_store.fetch_responses(
+        storage.Filters(
+            companies=("orange", "amazon"),
+            started_from=date(2023, 1, 1),
+            started_to=date(2024, 12, 31),
+            include_synthetic=True,
+        )
+    )
+    assert set(frame["company"]) == {"orange", "amazon"}
+    assert frame["started_on"].min() >= pd.Timestamp("2023-01-01")
+    assert frame["started_on"].max() <= pd.Timestamp("2024-12-31")
+    assert set(frame["sector"]) == {"isp", "retailer"}
+
+
+def test_synthetic_rows_are_excluded_unless_asked(filled_store):
+    assert len(filled_store.fetch_responses()) == 0
+    assert filled_store.source_counts() == {"synthetic": 2000}
+
+
+def test_data_version_changes_with_every_write(store):
+    empty = store.data_version()
+    code = storage.new_deletion_code()
+    submit(store, story_answers(), deletion_code=code)
+    one = store.data_version()
+    assert one != empty
+    assert one.rows == 1
+    store.delete_response(code)
+    assert store.data_version().rows == 0
+
+
+def test_exports_hold_no_email_no_hash_and_neutralise_formulas(store, tmp_path):
+    submit(
+        store,
+        {
+            **story_answers(),
+            "narrative": '=HYPERLINK("http://evil","clic")',
+            "company": "other",
+            "company_other": "@SUM(A1)",
+            "contact_email": "canary@example.org",
+        },
+    )
+    csv_path, parquet_path = tmp_path / "out.csv", tmp_path / "out.parquet"
+    assert store.export(csv_path, fmt="csv") == 1
+    assert store.export(parquet_path, fmt="parquet") == 1
+    text = csv_path.read_text(encoding="utf-8")
+    assert "canary@example.org" not in text
+    frame = pd.read_csv(csv_path)
+    assert list(frame.columns) == list(qn.exported_columns())
+    assert frame.loc[0, "narrative"] == '\'=HYPERLINK("http://evil","clic")'
+    assert frame.loc[0, "company_other"] == "'@SUM(A1)"
+    table = pq.read_table(parquet_path)
+    assert table.column_names == list(qn.exported_columns())
+    assert "canary" not in str(table.to_pylist())
+    # Parquet keeps the text as typed: it is not read by spreadsheet formulas.
+    assert table.column("narrative")[0].as_py().startswith("=HYPERLINK")
+
+
+def test_contact_retention_purges_old_emails(store, db_path):
+    receipt = submit(store, {**story_answers(), "contact_email": "old@example.org"})
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("UPDATE contacts SET stored_on = DATE '2020-01-01'")
+    assert store.purge_contacts(older_than_days=365) == 1
+    assert not store.has_contact(receipt.response_id)
+    assert store.count() == 1  # the response itself stays
+
+
+def test_postgresql_backend_is_announced_not_faked():
+    with pytest.raises(NotImplementedError, match="PostgreSQL"):
+        storage.connect("postgresql://localhost/clientroi")
