@@ -8,6 +8,7 @@ anything: it never reaches a published snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -111,7 +112,17 @@ def _dates(days: np.ndarray, missing: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def generate_frame(rows: int, *, seed: int = 42, today: date | None = None) -> pd.DataFrame:
+def iter_frames(
+    rows: int, *, seed: int = 42, today: date | None = None, chunk_rows: int = 200_000
+) -> Iterator[pd.DataFrame]:
+    """The demo data set in chunks (bounded memory); chunk ``i`` is seeded with ``(seed, i)``."""
+    for index, start in enumerate(range(0, rows, chunk_rows)):
+        yield generate_frame(min(chunk_rows, rows - start), seed=(seed, index), today=today)
+
+
+def generate_frame(
+    rows: int, *, seed: int | tuple[int, ...] = 42, today: date | None = None
+) -> pd.DataFrame:
     """``rows`` synthetic responses as a DataFrame shaped like ``Store.fetch_responses``.
 
     Vectorised with numpy: a million rows take a few seconds. The same seed and ``today``

@@ -16,7 +16,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -320,23 +320,39 @@ class Store:
         return Receipt(response_id, created=True)
 
     def insert_frame(self, frame: pd.DataFrame) -> int:
-        """Bulk-insert a DataFrame whose columns are a subset of the responses table.
+        """Bulk-insert a DataFrame whose columns are a subset of the responses table."""
+        return self.insert_frames([frame])
 
-        Used by the synthetic generator; one transaction, DuckDB's vectorised path.
+    def insert_frames(self, frames: Iterable[pd.DataFrame]) -> int:
+        """Bulk-insert DataFrames in one transaction, through DuckDB's vectorised path.
+
+        Used by the synthetic generator. Columns derived at read time (company name, sector,
+        origin) are ignored; any other unknown column is refused.
         """
         derived = {"company_name", "sector", "origin", "contact_email"}
-        columns = [c for c in frame.columns if c not in derived]
-        unknown = set(columns) - set(self.columns())
-        if unknown:
-            raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
+        known = set(self.columns())
+        total = 0
         with self._connection() as con:
-            con.register("incoming_frame", frame[columns])
-            con.execute(
-                f"INSERT INTO responses ({', '.join(columns)}) "
-                f"SELECT {', '.join(columns)} FROM incoming_frame"
-            )
-            con.unregister("incoming_frame")
-        return len(frame)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for frame in frames:
+                    columns = [c for c in frame.columns if c not in derived]
+                    unknown = set(columns) - known
+                    if unknown:
+                        raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
+                    con.register("incoming_frame", frame[columns])
+                    con.execute(
+                        f"INSERT INTO responses ({', '.join(columns)}) "
+                        f"SELECT {', '.join(columns)} FROM incoming_frame"
+                    )
+                    con.unregister("incoming_frame")
+                    total += len(frame)
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+        return total
 
     def delete_response(self, code: str) -> bool:
         """Delete the response (and its e-mail) matching a deletion code. True if one was."""

@@ -1,0 +1,89 @@
+"""The clientroi command line, run in-process and once through the installed console script."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+import cli
+from survey import store as storage
+from tests.conftest import story_answers, submit
+
+
+def test_demo_adds_synthetic_rows(db_path, capsys):
+    assert cli.main(["demo", "--rows", "1500", "--db", str(db_path)]) == 0
+    assert "Loaded 1,500 synthetic responses" in capsys.readouterr().out
+    assert storage.connect(db_path).source_counts() == {"synthetic": 1500}
+
+
+def test_demo_refuses_zero_rows(db_path, capsys):
+    assert cli.main(["demo", "--rows", "0", "--db", str(db_path)]) == 2
+    assert "--rows" in capsys.readouterr().err
+
+
+def test_export_csv_and_parquet_without_private_columns(db_path, tmp_path, capsys):
+    store = storage.connect(db_path)
+    submit(store, {**story_answers(), "contact_email": "canary@example.org"})
+    cli.main(["demo", "--rows", "50", "--db", str(db_path)])
+    csv_out, parquet_out = tmp_path / "e.csv", tmp_path / "e.parquet"
+    assert cli.main(["export", "--format", "csv", "--out", str(csv_out), "--db", str(db_path)]) == 0
+    assert "Exported 51 responses" in capsys.readouterr().out
+    argv = ["export", "--format", "parquet", "--out", str(parquet_out), "--db", str(db_path)]
+    assert cli.main(argv) == 0
+    frame = pd.read_csv(csv_out)
+    table = pq.read_table(parquet_out)
+    for columns in (list(frame.columns), table.column_names):
+        assert "contact_email" not in columns
+        assert "deletion_hash" not in columns
+        assert "submission_key" not in columns
+    assert "canary@example.org" not in csv_out.read_text()
+    assert b"canary@example.org" not in parquet_out.read_bytes()
+    assert sorted(frame["source"].unique()) == ["synthetic", "web"]
+
+
+def test_export_of_a_missing_database_fails_clearly(tmp_path, capsys):
+    missing = tmp_path / "nope.duckdb"
+    argv = ["export", "--format", "csv", "--out", str(tmp_path / "x.csv"), "--db", str(missing)]
+    assert cli.main(argv) == 1
+    assert "no database" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_delete_by_code(db_path, capsys):
+    store = storage.connect(db_path)
+    code = storage.new_deletion_code()
+    submit(store, story_answers(), deletion_code=code)
+    assert cli.main(["delete", "not-a-code", "--db", str(db_path)]) == 1
+    assert "no response matches" in capsys.readouterr().err
+    assert cli.main(["delete", code, "--db", str(db_path)]) == 0
+    assert store.count() == 0
+
+
+def test_sql_in_arguments_is_data(db_path, capsys):
+    store = storage.connect(db_path)
+    submit(store, story_answers())
+    assert cli.main(["delete", "' OR 1=1; DROP TABLE responses; --", "--db", str(db_path)]) == 1
+    assert store.count() == 1
+
+
+def test_codebook_markdown_and_json(tmp_path, capsys):
+    assert cli.main(["codebook"]) == 0
+    assert "| `company` (required) |" in capsys.readouterr().out
+    out = tmp_path / "codebook.json"
+    assert cli.main(["codebook", "--format", "json", "--out", str(out)]) == 0
+    book = json.loads(out.read_text(encoding="utf-8"))
+    assert {entry["id"] for entry in book["fields"]} >= {"company", "wasted_km", "narrative"}
+
+
+def test_the_console_script_is_installed():
+    script = Path(sys.executable).parent / "clientroi"
+    path = str(script) if script.exists() else shutil.which("clientroi")
+    assert path, "the clientroi console script is not installed"
+    result = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("serve", "demo", "export", "delete", "codebook"):
+        assert command in result.stdout
