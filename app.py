@@ -24,6 +24,7 @@ pages = [
         "survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True
     ),
     st.Page("survey/delete_page.py", title=qn.ui("delete_page", locale), url_path="supprimer"),
+    st.Page("analysis/dashboard_page.py", title=qn.ui("dashboard_page", locale), url_path="tableau"),
 ]
 page = st.navigation(pages, position="top")
 st.segmented_control(

@@ -43,6 +43,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             load = reply.strip().lower() in ("", "y", "yes", "o", "oui")
         if load:
             _load_demo(store, args.demo_rows, seed=42)
+    token = storage.ensure_researcher_token(path)
+    print(
+        "Researcher token (dashboard > Researchers; stored with owner-only permissions in "
+        f"{storage.researcher_token_path(path)}):\n    {token}"
+    )
     env = dict(os.environ, CLIENTROI_DB=str(path.resolve()))
     command = [
         sys.executable,

@@ -217,7 +217,7 @@ if step > 0:
         on_click=go,
         args=(step - 1,),
         key="form_back",
-        use_container_width=True,
+        width="stretch",
     )
 if step < total - 1:
     forward.button(
@@ -226,7 +226,7 @@ if step < total - 1:
         args=(step,),
         key="form_next",
         type="primary",
-        use_container_width=True,
+        width="stretch",
     )
 else:
     forward.button(
@@ -234,5 +234,5 @@ else:
         on_click=on_submit,
         key="form_submit",
         type="primary",
-        use_container_width=True,
+        width="stretch",
     )

@@ -705,6 +705,7 @@ UI: dict[str, Text] = {
     "app_title": Text("Client Roi", "Client Roi"),
     "form_page": Text("Témoigner", "Tell your story"),
     "delete_page": Text("Supprimer ma réponse", "Delete my response"),
+    "dashboard_page": Text("Tableau de bord", "Dashboard"),
     "language": Text("Langue", "Language"),
     "form_title": Text("Votre expérience de service client", "Your customer-service experience"),
     "privacy": Text(

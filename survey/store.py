@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -68,6 +69,35 @@ def hash_code(code: str) -> str:
     """SHA-256 of a deletion code, ignoring case, spaces and dashes (only this is stored)."""
     normalised = "".join(ch for ch in code.upper() if ch.isalnum())
     return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+# --- researcher access -----------------------------------------------------------------------
+
+
+def researcher_token_path(db_path: str | os.PathLike) -> Path:
+    """The researcher token lives next to the database, readable by its owner only."""
+    return Path(f"{db_path}.researcher-token")
+
+
+def ensure_researcher_token(db_path: str | os.PathLike) -> str:
+    """The researcher token for this database, created on first use (mode 0600)."""
+    path = researcher_token_path(db_path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(token + "\n")
+    return path.read_text().strip()
+
+
+def check_researcher_token(db_path: str | os.PathLike, candidate: str) -> bool:
+    """Constant-time comparison with the stored token; False when there is none."""
+    path = researcher_token_path(db_path)
+    if not candidate or not path.exists():
+        return False
+    return hmac.compare_digest(path.read_text().strip().encode(), candidate.strip().encode())
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -432,12 +462,19 @@ class Store:
         where, params = (filters or Filters()).where()
         select = ", ".join(f"r.{c}" for c in wanted)
         with self._connection() as con:
-            return con.execute(
+            table = con.sql(
                 f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
                 f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
                 f"WHERE {where} ORDER BY r.submitted_at, r.response_id",
-                params,
-            ).df()
+                params=params,
+            ).to_arrow_table()
+        # Arrow to pandas is several times faster than DuckDB's own conversion at 1M rows.
+        # Dates become datetime64 (NaT when missing), counts with gaps float64 (NaN),
+        # yes/no answers with gaps objects holding True, False or None.
+        frame = table.to_pandas(date_as_object=False)
+        if "submitted_at" in frame:
+            frame["submitted_at"] = frame["submitted_at"].dt.tz_convert(TIME_ZONE)
+        return frame
 
     def fetch_response(self, response_id: str) -> dict[str, Any] | None:
         """One response by id, as a dict (no e-mail, no hashes)."""

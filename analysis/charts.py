@@ -1,0 +1,199 @@
+"""Altair charts drawn from the result tables (company table, curves); no data access here.
+
+Every chart shows its uncertainty (bands or interval rules) and carries n in its tooltip; the
+same functions serve the dashboard and the published snapshot.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+HORIZON_DAYS = 365
+WIDTH = "container"
+
+
+def _axis_percent(title: str) -> alt.Axis:
+    return alt.Axis(title=title, format="%")
+
+
+def survival_chart(
+    curves: pd.DataFrame,
+    names: dict[str, str],
+    *,
+    by: str = "company",
+    title: str,
+    x_title: str,
+    y_title: str,
+    horizon: int = HORIZON_DAYS,
+) -> alt.LayerChart:
+    """Kaplan-Meier step curves with their pointwise 95% bands, one colour per company."""
+    data = curves[curves["time"] <= horizon].copy()
+    data["name"] = data[by].map(names).fillna(data[by])
+    data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
+    base = alt.Chart(data).encode(
+        x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
+        color=alt.Color("name:N", title=None, legend=alt.Legend(orient="bottom", columns=4)),
+    )
+    band = base.mark_area(opacity=0.12, interpolate="step-after").encode(
+        y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
+        y2="high:Q",
+    )
+    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
+        y="survival:Q",
+        tooltip=[
+            alt.Tooltip("name:N"),
+            alt.Tooltip("time:Q", title="days / jours"),
+            alt.Tooltip("survival:Q", format=".1%"),
+            alt.Tooltip("low:Q", format=".1%"),
+            alt.Tooltip("high:Q", format=".1%"),
+            alt.Tooltip("n_at_risk:Q", title="n at risk / à risque"),
+        ],
+    )
+    return (band + line).properties(title=title, width=WIDTH, height=360)
+
+
+def forest_chart(
+    table: pd.DataFrame,
+    *,
+    estimate: str,
+    low: str,
+    high: str,
+    n: str,
+    title: str,
+    x_title: str,
+    percent: bool = False,
+    label: str = "company_name",
+    reference: float | None = None,
+) -> alt.LayerChart:
+    """One row per company: the estimate as a dot, its 95% interval as a rule, n as text."""
+    data = table[[label, estimate, low, high, n]].rename(
+        columns={label: "name", estimate: "estimate", low: "low", high: "high", n: "n"}
+    )
+    data = data[data["estimate"].notna()]
+    fmt = ".0%" if percent else ".2f"
+    y = alt.Y("name:N", title=None, sort=alt.EncodingSortField("estimate", order="descending"))
+    x_axis = alt.Axis(title=x_title, format="%") if percent else alt.Axis(title=x_title)
+    tooltip = [
+        alt.Tooltip("name:N"),
+        alt.Tooltip("estimate:Q", format=fmt),
+        alt.Tooltip("low:Q", format=fmt),
+        alt.Tooltip("high:Q", format=fmt),
+        alt.Tooltip("n:Q"),
+    ]
+    rules = alt.Chart(data).mark_rule(strokeWidth=2).encode(
+        y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip
+    )
+    dots = alt.Chart(data).mark_circle(size=70, opacity=1).encode(
+        y=y, x="estimate:Q", tooltip=tooltip
+    )
+    counts = alt.Chart(data).mark_text(align="left", dx=6, fontSize=10, color="gray").encode(
+        y=y, x="high:Q", text=alt.Text("n:Q", format="d")
+    )
+    layers = [rules, dots, counts]
+    if reference is not None:
+        layers.insert(
+            0,
+            alt.Chart(pd.DataFrame({"x": [reference]}))
+            .mark_rule(strokeDash=[4, 4], color="gray")
+            .encode(x="x:Q"),
+        )
+    return alt.layer(*layers).properties(title=title, width=WIDTH, height=max(160, 24 * len(data)))
+
+
+def distribution_chart(
+    trips: pd.DataFrame, names: dict[str, str], *, title: str, x_title: str, legend: str
+) -> alt.Chart:
+    """Share of incidents by number of wasted trips (0, 1, ..., 5+), one bar per company."""
+    data = trips.assign(name=trips["company"].map(names).fillna(trips["company"]))
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("name:N", title=None),
+            x=alt.X("share:Q", stack="normalize", axis=_axis_percent(x_title)),
+            color=alt.Color(
+                "trips_label:O",
+                title=legend,
+                scale=alt.Scale(scheme="orangered"),
+                sort=["0", "1", "2", "3", "4", "5+"],
+            ),
+            order=alt.Order("trips:Q"),
+            tooltip=["name:N", "trips_label:O", alt.Tooltip("share:Q", format=".1%"), "responses:Q"],
+        )
+        .properties(title=title, width=WIDTH, height=max(160, 24 * data["name"].nunique()))
+    )
+
+
+def stages_chart(
+    table: pd.DataFrame, stages: list[tuple[str, str]], *, title: str, x_title: str
+) -> alt.LayerChart:
+    """Several shares per company (a funnel's stages), each a dot with its Wilson interval."""
+    pieces = []
+    for family, stage_label in stages:
+        piece = table[["company_name", f"{family}_share", f"{family}_low", f"{family}_high",
+                       f"{family}_n"]].copy()
+        piece.columns = ["name", "estimate", "low", "high", "n"]
+        piece["stage"] = stage_label
+        pieces.append(piece)
+    data = pd.concat(pieces, ignore_index=True)
+    data = data[data["estimate"].notna()]
+    order = [label for _, label in stages]
+    y = alt.Y("name:N", title=None)
+    y_offset = alt.YOffset("stage:N", sort=order)
+    color = alt.Color("stage:N", title=None, sort=order, legend=alt.Legend(orient="bottom"))
+    tooltip = [
+        "name:N",
+        "stage:N",
+        alt.Tooltip("estimate:Q", format=".0%"),
+        alt.Tooltip("low:Q", format=".0%"),
+        alt.Tooltip("high:Q", format=".0%"),
+        "n:Q",
+    ]
+    rules = alt.Chart(data).mark_rule().encode(
+        y=y, yOffset=y_offset, x=alt.X("low:Q", axis=_axis_percent(x_title),
+                                       scale=alt.Scale(domain=[0, 1])),
+        x2="high:Q", color=color, tooltip=tooltip,
+    )
+    dots = alt.Chart(data).mark_circle(size=50, opacity=1).encode(
+        y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip
+    )
+    height = max(200, 16 * len(data))
+    return (rules + dots).properties(title=title, width=WIDTH, height=height)
+
+
+def sector_origin_chart(
+    groups: pd.DataFrame,
+    *,
+    estimate: str,
+    low: str,
+    high: str,
+    n: str,
+    title: str,
+    sector_labels: dict[str, str],
+    origin_labels: dict[str, str],
+    percent: bool = False,
+    legend: str,
+) -> alt.LayerChart:
+    """The 2 x 2 design: sector (rows) by origin (columns), each cell its estimate, CI and n."""
+    data = groups[["sector", "origin", estimate, low, high, n]].copy()
+    data.columns = ["sector", "origin", "estimate", "low", "high", "n"]
+    scale = 100 if percent else 1
+    unit = " %" if percent else ""
+    data["text"] = [
+        (f"{e * scale:.0f}{unit} [{lo * scale:.0f}–{hi * scale:.0f}]  n={int(k)}"
+         if pd.notna(e) else f"n={int(k)}")
+        for e, lo, hi, k in zip(data["estimate"], data["low"], data["high"], data["n"],
+                                strict=True)
+    ]
+    data["sector"] = data["sector"].map(sector_labels).fillna(data["sector"])
+    data["origin"] = data["origin"].map(origin_labels).fillna(data["origin"])
+    base = alt.Chart(data).encode(
+        x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
+        y=alt.Y("sector:N", title=None),
+    )
+    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+        color=alt.Color("estimate:Q", title=legend, scale=alt.Scale(scheme="blues"))
+    )
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="text:N")
+    return (cells + text).properties(title=title, width=WIDTH, height=220)

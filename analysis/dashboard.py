@@ -1,0 +1,173 @@
+"""What the dashboard shows, computed without Streamlit: tables, curves and display tables.
+
+``compute`` turns a DataFrame of responses into every aggregate the views draw, once, so the
+page only caches and draws it. Display helpers format the company table for people (French or
+English headings, intervals as text, significance and small-base marks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from analysis import kpis
+
+AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
+DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Every aggregate of one selection of responses."""
+
+    as_of: date
+    n: int
+    companies: pd.DataFrame  # kpis.company_table
+    groups: pd.DataFrame  # kpis.group_table
+    resolution_curves: pd.DataFrame  # kpis.survival_curves(metric="resolution")
+    refund_curves: pd.DataFrame  # kpis.survival_curves(metric="refund_time")
+    naive: pd.DataFrame  # per company: naive mean of resolved cases vs Kaplan-Meier median
+    trips: pd.DataFrame  # per company and number of wasted trips: responses (distribution)
+
+
+def compute(responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED) -> Dashboard:
+    """All the dashboard's aggregates for ``responses`` (already filtered), as of ``as_of``."""
+    if responses.empty:
+        empty = pd.DataFrame()
+        return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty)
+    tables = kpis.summary_tables(responses, as_of=as_of, rng=np.random.default_rng(seed))
+    resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution")
+    refunds = kpis.survival_curves(responses, as_of=as_of, metric="refund_time")
+    return Dashboard(
+        as_of=as_of,
+        n=len(responses),
+        companies=tables.companies,
+        groups=tables.groups,
+        resolution_curves=resolution,
+        refund_curves=refunds,
+        naive=naive_versus_survival(responses, tables.companies),
+        trips=trip_distribution(responses),
+    )
+
+
+def naive_versus_survival(responses: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
+    """The misleading number next to the honest one, per company.
+
+    The naive figure averages ``ended_on - started_on`` over resolved incidents only, ignoring
+    every incident still open; the Kaplan-Meier median counts open incidents as lasting at
+    least until their report.
+    """
+    resolved = responses["status"].eq("resolved") & responses["ended_on"].notna()
+    days = (responses["ended_on"] - responses["started_on"]).dt.days
+    naive = (
+        pd.DataFrame({"company": responses["company"], "days": days})[resolved]
+        .groupby("company")["days"]
+        .agg(naive_mean_days="mean", naive_n="size")
+    )
+    open_share = (
+        responses["status"].ne("resolved").groupby(responses["company"]).mean().rename("open_share")
+    )
+    out = companies[["company", "company_name", "resolution_median_days", "resolution_n"]]
+    out = out.merge(naive, on="company", how="left").merge(open_share, on="company", how="left")
+    return out.sort_values("resolution_median_days", ascending=False, na_position="first")
+
+
+def trip_distribution(responses: pd.DataFrame, *, cap: int = 5) -> pd.DataFrame:
+    """Responses per company and number of wasted trips (0, 1, ..., ``cap``+), answered only."""
+    trips = pd.to_numeric(responses["wasted_trips"], errors="coerce")
+    known = trips.notna()
+    bucket = np.minimum(trips[known].to_numpy(dtype=float), cap).astype(int)
+    frame = pd.DataFrame({"company": responses.loc[known, "company"].to_numpy(), "trips": bucket})
+    counts = frame.value_counts().rename("responses").reset_index()
+    counts["share"] = counts["responses"] / counts.groupby("company")["responses"].transform("sum")
+    counts["trips_label"] = counts["trips"].map(lambda t: f"{t}+" if t == cap else str(t))
+    return counts.sort_values(["company", "trips"]).reset_index(drop=True)
+
+
+def at_risk_table(curves: pd.DataFrame, *, days=AT_RISK_DAYS, by: str = "company") -> pd.DataFrame:
+    """Numbers still at risk (not yet resolved, still followed) at given days, per curve.
+
+    As R's ``summary(survfit, times=...)``: at day t, the number at risk at the first event or
+    censoring time at or after t (0 once every incident has left follow-up).
+    """
+    rows = {}
+    for label, curve in curves.groupby(by, sort=True):
+        times = curve["time"].to_numpy(dtype=float)
+        at_risk = curve["n_at_risk"].to_numpy()
+        # Row 0 is the synthetic day-0 point; later rows are real times.
+        index = np.searchsorted(times, np.asarray(days, dtype=float), side="left")
+        rows[label] = [int(at_risk[i]) if i < len(times) else 0 for i in index]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{d}" for d in days])
+
+
+# --- display -------------------------------------------------------------------------------
+
+MARKS = {"better": "▲", "worse": "▼", "": ""}
+
+
+def _interval(low, high, *, percent: bool = False, digits: int = 0) -> str:
+    if low is None or high is None or pd.isna(low) and pd.isna(high):
+        return ""
+    scale = 100 if percent else 1
+
+    def fmt(x):
+        return "NA" if pd.isna(x) else f"{x * scale:.{digits}f}"
+
+    return f"[{fmt(low)}–{fmt(high)}]"
+
+
+HEADLINE = (
+    # (family, estimate column, low, high, percent, digits, label fr, label en)
+    ("resolution", "resolution_median_days", "resolution_median_low", "resolution_median_high",
+     False, 0, "Médiane de résolution (jours)", "Median days to resolution"),
+    ("resolution", "resolved_within_30d_share", "resolved_within_30d_low",
+     "resolved_within_30d_high", True, 0, "Résolus en 30 jours (%)", "Resolved within 30 days (%)"),
+    ("refund_success", "refund_success_share", "refund_success_low", "refund_success_high",
+     True, 0, "Remboursement obtenu (%)", "Refund obtained (%)"),
+    ("wasted_trips", "wasted_trips_mean", "wasted_trips_low", "wasted_trips_high",
+     False, 2, "Déplacements pour rien par incident", "Wasted trips per incident"),
+    ("false_resolved", "false_resolved_share", "false_resolved_low", "false_resolved_high",
+     True, 0, "Faux « résolu » (%)", "False “resolved” (%)"),
+    ("csat", "csat_mean", "csat_low", "csat_high", False, 2, "Satisfaction (1-5)", "CSAT (1-5)"),
+    ("nps", "nps_score", "nps_low", "nps_high", False, 0, "NPS", "NPS"),
+)
+
+
+def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "company_name"):
+    """The headline table for people: numbers stay numbers (sortable), intervals as text.
+
+    Each metric gives three columns: the estimate, its 95% interval, and a mark: ▲ / ▼ when it
+    differs from all others after Benjamini-Hochberg, "petite base" / "small base" when n < 30.
+    """
+    english = locale == "en"
+    out = pd.DataFrame(
+        {
+            ("Company" if english else "Entreprise"): table[label_column].to_numpy(),
+            "n": table["n"].to_numpy(),
+        }
+    )
+    small = "small base" if english else "petite base"
+    for family, estimate, low, high, percent, digits, fr, en in HEADLINE:
+        label = en if english else fr
+        scale = 100.0 if percent else 1.0
+        out[label] = (table[estimate].astype(float) * scale).round(digits).to_numpy()
+        out[f"{label} · IC 95 %" if not english else f"{label} · 95% CI"] = [
+            _interval(lo, hi, percent=percent, digits=digits)
+            for lo, hi in zip(table[low], table[high], strict=True)
+        ]
+        marks = []
+        for flag, is_small, n in zip(
+            table[f"{family}_vs_others_flag"],
+            table[f"{family}_small_base"],
+            table[f"{family}_n"],
+            strict=True,
+        ):
+            mark = MARKS.get(flag or "", "")
+            if bool(is_small):
+                mark = (mark + " " if mark else "") + f"{small} (n={int(n)})"
+            marks.append(mark)
+        out[f"{label} · signe" if not english else f"{label} · mark"] = marks
+    return out

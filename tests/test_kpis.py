@@ -1,0 +1,451 @@
+"""The company and group tables: each cell equals the public statistics functions applied to
+that company's rows under the censoring rules of PRODUCT.md section 4, whatever the storage
+types; comparisons and flags follow Benjamini-Hochberg; results are reproducible."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from analysis.counts import compare_ratios, mann_whitney, mean_with_ci
+from analysis.kpis import (
+    FAMILIES,
+    SMALL_BASE,
+    _stream,
+    company_table,
+    group_table,
+    resolution_curves,
+    summary_tables,
+    survival_curves,
+)
+from analysis.proportions import adjust_pvalues, compare_proportions, proportion
+from analysis.survival import kaplan_meier, logrank
+
+AS_OF = pd.Timestamp("2025-06-30")
+COMPANIES = {
+    "alpha": ("isp", "fr", 0.30),
+    "beta": ("isp", "fr", 0.25),
+    "gamma": ("isp", "foreign", 0.20),
+    "delta": ("retailer", "foreign", 0.17),
+    "epsilon": ("retailer", "fr", 0.06),
+    "zeta": ("retailer", "fr", 0.02),  # a small base
+}
+
+
+def make_responses(rows: int = 3000, seed: int = 7) -> pd.DataFrame:
+    """A seeded frame shaped like the storage layer's, with missing answers everywhere."""
+    rng = np.random.default_rng(seed)
+    ids = list(COMPANIES)
+    weights = np.array([COMPANIES[c][2] for c in ids])
+    index = rng.choice(len(ids), rows, p=weights / weights.sum())
+    day = np.datetime64("2024-01-01", "D")
+    started = day + rng.integers(0, 500, rows)
+    true_days = np.floor(rng.lognormal(np.log(4 + 4 * index), 1.0)).astype(int)
+    submitted = started + rng.integers(0, 150, rows)
+    resolved = started + true_days <= submitted
+    unresolved = ~resolved & (rng.random(rows) < 0.3)
+    status = np.where(resolved, "resolved", np.where(unresolved, "unresolved", "ongoing"))
+    ended = np.where(
+        resolved,
+        started + true_days,
+        np.where(unresolved, started + (rng.random(rows) * (submitted - started)).astype(int), day),
+    ).astype("datetime64[D]")
+    ended[status == "ongoing"] = np.datetime64("NaT")
+
+    def maybe(values, p=0.1):
+        values = np.asarray(values, dtype=float)
+        return np.where(rng.random(rows) < p, np.nan, values)
+
+    requested = rng.random(rows) < 0.5
+    outcome = rng.choice(["full", "partial", "refused", "pending"], rows, p=[0.4, 0.2, 0.25, 0.15])
+    outcome = np.where(requested, outcome, None).astype(object)
+    asked_on = (started + rng.integers(0, 10, rows)).astype("datetime64[D]")
+    received_on = (asked_on + rng.integers(0, 60, rows)).astype("datetime64[D]")
+    received_on[~np.isin(outcome, ["full", "partial"])] = np.datetime64("NaT")
+    asked_on[~requested | (rng.random(rows) < 0.1)] = np.datetime64("NaT")
+    promised = rng.poisson(1.5, rows)
+    offered = rng.random(rows) < 0.4
+    obtained = offered & (rng.random(rows) < 0.6)
+
+    def flags(values, known):
+        return pd.array(np.where(known, values, None), dtype="boolean")
+
+    frame = pd.DataFrame(
+        {
+            "response_id": np.arange(rows),
+            "company": np.array(ids, dtype=object)[index],
+            "company_name": np.array([c.title() for c in ids], dtype=object)[index],
+            "sector": np.array([COMPANIES[c][0] for c in ids], dtype=object)[index],
+            "origin": np.array([COMPANIES[c][1] for c in ids], dtype=object)[index],
+            "status": status.astype(object),
+            "started_on": started.astype("datetime64[us]"),
+            "ended_on": ended.astype("datetime64[us]"),
+            "submitted_on": submitted.astype("datetime64[ns]"),
+            "refund_requested": flags(requested, rng.random(rows) > 0.05),
+            "refund_outcome": outcome,
+            "refund_requested_on": asked_on.astype("datetime64[us]"),
+            "refund_received_on": received_on.astype("datetime64[us]"),
+            "wasted_trips": maybe(rng.poisson(0.3 + 0.25 * index)),
+            "wasted_km": maybe(rng.poisson(10, rows)),
+            "technician_visits_useless": maybe(rng.poisson(0.2 + 0.1 * index)),
+            "callbacks_promised": maybe(promised),
+            "callbacks_received": maybe(rng.binomial(promised, 0.3 + 0.1 * (index % 3))),
+            "false_resolved_count": maybe(rng.poisson(0.3, rows)),
+            "loaner_offered": flags(offered, rng.random(rows) > 0.3),
+            "loaner_obtained": flags(obtained, offered),
+            "loaner_cut_before_resolution": flags(obtained & (rng.random(rows) < 0.3), obtained),
+            "csat": maybe(rng.integers(1, 6, rows)),
+            "effort": maybe(rng.integers(1, 8, rows)),
+            "nps": maybe(np.clip(rng.integers(0, 11, rows) - index, 0, 10)),
+        }
+    )
+    return frame
+
+
+@pytest.fixture(scope="module")
+def responses() -> pd.DataFrame:
+    return make_responses()
+
+
+@pytest.fixture(scope="module")
+def tables(responses):
+    return summary_tables(responses, as_of=AS_OF, rng=20250630)
+
+
+@pytest.fixture(scope="module")
+def companies(tables):
+    return tables.companies.set_index("company")
+
+
+def _day_numbers(series):
+    values = series.to_numpy().astype("datetime64[D]")
+    days = values.astype(np.int64).astype(float)
+    days[np.isnat(values)] = np.nan
+    return days
+
+
+def resolution_data(frame):
+    """The censoring rules of PRODUCT.md section 4, written out plainly."""
+    started = _day_numbers(frame["started_on"])
+    ended = _day_numbers(frame["ended_on"])
+    submitted = _day_numbers(frame["submitted_on"])
+    status = frame["status"].to_numpy()
+    stop = np.where(status == "ongoing", submitted, ended)
+    return stop - started, status == "resolved"
+
+
+def refund_data(frame):
+    outcome = frame["refund_outcome"].to_numpy()
+    asked = _day_numbers(frame["refund_requested_on"])
+    stop = np.select(
+        [np.isin(outcome, ["full", "partial"]), outcome == "pending", outcome == "refused"],
+        [
+            _day_numbers(frame["refund_received_on"]),
+            _day_numbers(frame["submitted_on"]),
+            np.full(len(frame), float(AS_OF.to_datetime64().astype("datetime64[D]").astype(int))),
+        ],
+        default=np.nan,
+    )
+    return stop - asked, np.isin(outcome, ["full", "partial"])
+
+
+# --- every cell equals the public functions on that company's rows -----------------------------
+
+
+def test_resolution_cells_equal_kaplan_meier_per_company(responses, companies):
+    durations, resolved = resolution_data(responses)
+    for company, rows in responses.groupby("company"):
+        row = companies.loc[company]
+        mask = responses["company"].to_numpy() == company
+        curve = kaplan_meier(durations[mask], resolved[mask])
+        assert row["resolution_n"] == mask.sum()
+        assert row["resolution_events"] == resolved[mask].sum()
+        median = curve.median(method="log-log")
+        assert_allclose(
+            row[["resolution_median_days", "resolution_median_low", "resolution_median_high"]]
+            .astype(float)
+            .to_numpy(),
+            [median.estimate, *median.confidence_interval],
+            equal_nan=True,
+        )
+        for days in (2, 7, 30, 90):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                at = curve.survival_at(days)
+            assert_allclose(row[f"resolved_within_{days}d_share"], 1 - at.estimate, equal_nan=True)
+            assert_allclose(
+                row[f"resolved_within_{days}d_low"], 1 - at.confidence_interval.high, equal_nan=True
+            )
+        rmst = curve.rmst(90)
+        assert_allclose(row["resolution_rmst90_days"], rmst.estimate)
+        assert_allclose(row["resolution_rmst90_high"], rmst.confidence_interval.high)
+        others = logrank(durations, resolved, mask)
+        assert_allclose(row["resolution_vs_others_p"], others.pvalue, rtol=1e-9)
+
+
+def test_refund_time_follows_the_censoring_rules(responses, companies):
+    """Paid: event at receipt; pending: censored at submission; refused: never refunded,
+    censored at as_of; unknown dates: excluded and counted."""
+    durations, paid = refund_data(responses)
+    requested = responses["refund_requested"].to_numpy(dtype=float, na_value=np.nan) == 1
+    in_scope = responses["refund_outcome"].notna().to_numpy() | requested
+    usable = in_scope & np.isfinite(durations) & (durations >= 0)
+    for company in COMPANIES:
+        mask = responses["company"].to_numpy() == company
+        row = companies.loc[company]
+        assert row["refund_time_n"] == (mask & usable).sum()
+        assert row["refund_time_excluded"] == (mask & in_scope & ~usable).sum()
+        curve = kaplan_meier(durations[mask & usable], paid[mask & usable])
+        assert_allclose(
+            row["refund_time_median_days"], curve.median(method="log-log").estimate, equal_nan=True
+        )
+        assert_allclose(row["refunded_within_30d_share"], 1 - curve.survival_at(30).estimate)
+
+
+def test_share_cells_equal_wilson_and_fisher(responses, companies):
+    outcome = responses["refund_outcome"].to_numpy()
+    decided = np.isin(outcome, ["full", "partial", "refused"])
+    paid = np.isin(outcome, ["full", "partial"])
+    trips = responses["wasted_trips"].to_numpy()
+    cases = {
+        "refund_success": (decided, paid),
+        "refund_full": (decided, outcome == "full"),
+        "wasted_trips_any": (~np.isnan(trips), trips >= 1),
+        "csat_satisfied": (responses["csat"].notna().to_numpy(), responses["csat"].to_numpy() >= 4),
+    }
+    names = responses["company"].to_numpy()
+    for family, (valid, success) in cases.items():
+        for company in COMPANIES:
+            mine = (names == company) & valid
+            rest = (names != company) & valid
+            k, n = int(success[mine].sum()), int(mine.sum())
+            row = companies.loc[company]
+            assert row[f"{family}_n"] == n
+            assert_allclose(row[f"{family}_share"], k / n)
+            assert_allclose(
+                [row[f"{family}_low"], row[f"{family}_high"]],
+                proportion(k, n).confidence_interval(method="wilson"),
+            )
+            rest_k, rest_n = int(success[rest].sum()), int(rest.sum())
+            fisher = compare_proportions([[k, n - k], [rest_k, rest_n - rest_k]])
+            assert_allclose(row[f"{family}_vs_others_p"], fisher.pvalue, rtol=1e-9)
+
+
+def test_loaner_funnel_is_conditional(responses, companies):
+    offered = responses["loaner_offered"].to_numpy(dtype=float, na_value=np.nan)
+    obtained = responses["loaner_obtained"].to_numpy(dtype=float, na_value=np.nan)
+    cut = responses["loaner_cut_before_resolution"].to_numpy(dtype=float, na_value=np.nan)
+    names = responses["company"].to_numpy()
+    for company in COMPANIES:
+        mine = names == company
+        row = companies.loc[company]
+        assert row["loaner_offered_n"] == (mine & ~np.isnan(offered)).sum()
+        assert row["loaner_obtained_n"] == (mine & (offered == 1) & ~np.isnan(obtained)).sum()
+        assert row["loaner_cut_n"] == (mine & (obtained == 1) & ~np.isnan(cut)).sum()
+        assert_allclose(row["loaner_cut_share"], np.nanmean(cut[mine & (obtained == 1)]))
+
+
+def test_mean_cells_equal_public_functions(responses, companies, tables):
+    names = responses["company"].to_numpy()
+    entropy = tables.companies.attrs["entropy"]
+    for family, column in [("wasted_trips", "wasted_trips"), ("effort", "effort"), ("csat", "csat")]:
+        values = responses[column].to_numpy()
+        for company in COMPANIES:
+            mine = values[(names == company) & ~np.isnan(values)]
+            rest = values[(names != company) & ~np.isnan(values)]
+            row = companies.loc[company]
+            assert_allclose(row[f"{family}_mean"], mine.mean())
+            same_stream = mean_with_ci(mine, rng=_stream(entropy, family, company))
+            assert_allclose(
+                [row[f"{family}_low"], row[f"{family}_high"]], same_stream.confidence_interval
+            )
+            assert_allclose(
+                row[f"{family}_vs_others_p"], mann_whitney(mine, rest).pvalue, rtol=1e-10
+            )
+    km = responses["wasted_km"].to_numpy()
+    assert_allclose(companies.loc["alpha", "wasted_km_total"], np.nansum(km[names == "alpha"]))
+
+
+def test_nps_is_promoters_minus_detractors(responses, companies):
+    nps = responses["nps"].to_numpy()
+    for company in COMPANIES:
+        scores = nps[(responses["company"].to_numpy() == company) & ~np.isnan(nps)]
+        expected = 100 * (np.mean(scores >= 9) - np.mean(scores <= 6))
+        assert_allclose(companies.loc[company, "nps_score"], expected)
+        assert companies.loc[company, "nps_low"] <= expected <= companies.loc[company, "nps_high"]
+
+
+def test_callbacks_kept_is_a_pooled_ratio_with_a_wald_comparison(responses, companies):
+    promised = responses["callbacks_promised"].to_numpy()
+    received = responses["callbacks_received"].to_numpy()
+    valid = (promised > 0) & ~np.isnan(received)
+    names = responses["company"].to_numpy()
+    for company in COMPANIES:
+        mine, rest = valid & (names == company), valid & (names != company)
+        row = companies.loc[company]
+        assert row["callbacks_kept_n"] == mine.sum()
+        assert_allclose(row["callbacks_kept_ratio"], received[mine].sum() / promised[mine].sum())
+        expected = compare_ratios(received[mine], promised[mine], received[rest], promised[rest])
+        assert_allclose(row["callbacks_kept_vs_others_p"], expected.pvalue, rtol=1e-9)
+
+
+# --- comparisons, flags, shape ---------------------------------------------------------------
+
+
+def test_flags_follow_benjamini_hochberg_across_the_whole_table(companies):
+    p = companies[[f"{f.name}_vs_others_p" for f in FAMILIES]].to_numpy(dtype=float)
+    adjusted = adjust_pvalues(p.T.ravel()).reshape(p.T.shape).T
+    assert_allclose(
+        companies[[f"{f.name}_vs_others_p_adj" for f in FAMILIES]].to_numpy(dtype=float),
+        adjusted,
+        equal_nan=True,
+    )
+    flags = companies[[f"{f.name}_vs_others_flag" for f in FAMILIES]].to_numpy()
+    assert set(np.unique(flags)) <= {"", "better", "worse"}
+    assert np.all((flags != "") == (np.nan_to_num(adjusted, nan=1) < 0.05))
+    # wasted trips grow with the company index in the builder: alpha best, zeta worst
+    if companies.loc["alpha", "wasted_trips_vs_others_flag"]:
+        assert companies.loc["alpha", "wasted_trips_vs_others_flag"] == "better"
+
+
+def test_small_base_marks_every_family(companies):
+    for family in FAMILIES:
+        n = companies[f"{family.name}_n"].to_numpy()
+        assert companies[f"{family.name}_small_base"].tolist() == (n < SMALL_BASE).tolist()
+    assert bool(companies.loc["zeta", "resolution_small_base"])
+
+
+def test_columns_are_unique_and_complete(tables):
+    columns = list(tables.companies.columns)
+    assert len(columns) == len(set(columns))
+    assert columns[:5] == ["company", "company_name", "sector", "origin", "n"]
+    for family in FAMILIES:
+        for suffix in ("_n", "_small_base", "_vs_others_p", "_vs_others_p_adj", "_vs_others_flag"):
+            assert f"{family.name}{suffix}" in columns
+    assert list(tables.groups.columns[5:]) == columns[5:]
+    assert tables.companies.attrs["as_of"] == "2025-06-30"
+
+
+def test_group_table_pools_the_companies_of_each_sector_and_origin(responses, tables):
+    groups = tables.groups.set_index("group")
+    assert groups.index.tolist() == ["isp/foreign", "isp/fr", "retailer/foreign", "retailer/fr"]
+    assert groups.loc["isp/fr", "companies"] == "alpha, beta"
+    assert groups["n"].sum() == len(responses)
+    durations, resolved = resolution_data(responses)
+    pooled = (responses["sector"] == "retailer") & (responses["origin"] == "fr")
+    curve = kaplan_meier(durations[pooled.to_numpy()], resolved[pooled.to_numpy()])
+    assert_allclose(
+        groups.loc["retailer/fr", "resolution_median_days"], curve.median(method="log-log").estimate
+    )
+    alone = group_table(responses, as_of=AS_OF, rng=20250630)
+    pd.testing.assert_frame_equal(alone, tables.groups)
+
+
+# --- reproducibility and robustness to storage types -------------------------------------------
+
+
+def test_tables_are_reproducible_and_independent_of_row_order(responses, tables):
+    again = company_table(responses, as_of=AS_OF, rng=20250630)
+    pd.testing.assert_frame_equal(again, tables.companies)
+    shuffled = responses.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(company_table(shuffled, as_of=AS_OF, rng=20250630), again)
+
+
+def test_a_company_interval_does_not_depend_on_the_other_companies(responses, companies):
+    without = responses[responses["company"] != "beta"]
+    table = company_table(without, as_of=AS_OF, rng=20250630).set_index("company")
+    for column in ("wasted_trips_low", "wasted_trips_high", "callbacks_kept_low", "nps_high"):
+        assert table.loc["alpha", column] == companies.loc["alpha", column]
+
+
+def test_storage_types_do_not_change_the_table(responses, tables):
+    other = responses.copy()
+    for column in ("loaner_offered", "loaner_obtained", "refund_requested"):
+        other[column] = other[column].astype(object).where(other[column].notna(), None)
+    other["loaner_cut_before_resolution"] = other["loaner_cut_before_resolution"].astype("Float64").astype(float)
+    for column in ("wasted_trips", "csat", "nps", "callbacks_promised"):
+        other[column] = other[column].astype("Int32")
+    other["company"] = other["company"].astype("category")
+    other["status"] = other["status"].astype("category")
+    other["submitted_on"] = other["submitted_on"].dt.tz_localize("Europe/Paris")
+    pd.testing.assert_frame_equal(company_table(other, as_of=AS_OF, rng=20250630), tables.companies)
+
+
+def test_as_of_excludes_later_submissions_and_censors_refusals(responses):
+    as_of = pd.Timestamp("2024-09-30")
+    table = company_table(responses, as_of=as_of.date(), rng=1)
+    kept = responses["submitted_on"] <= as_of
+    assert table["n"].sum() == kept.sum()
+    assert table.attrs["excluded"]["submitted_after_as_of"] == (~kept).sum()
+    assert table.attrs["as_of"] == "2024-09-30"
+
+
+def test_missing_and_negative_durations_are_excluded_and_counted(responses):
+    broken = responses.copy()
+    alpha = broken.index[broken["company"] == "alpha"]
+    broken.loc[alpha[:3], "started_on"] = pd.NaT
+    broken.loc[alpha[3:5], "started_on"] = broken.loc[alpha[3:5], "submitted_on"] + pd.Timedelta(days=400)
+    broken.loc[alpha[5], "status"] = None
+    table = company_table(broken, as_of=AS_OF, rng=1).set_index("company")
+    assert table.loc["alpha", "resolution_excluded"] == 6
+    assert table.loc["alpha", "resolution_n"] == table.loc["alpha", "n"] - 6
+    assert table.attrs["excluded"]["missing_status"] == 1
+
+
+def test_demo_frame_runs_end_to_end():
+    from survey.demo import generate_frame
+
+    frame = generate_frame(3000, seed=5, today=AS_OF.date())
+    result = summary_tables(frame, as_of=AS_OF.date(), rng=1)
+    big = result.companies[result.companies["n"] >= 200]
+    assert big["resolution_median_days"].notna().all()
+    assert big["refund_success_low"].notna().all()
+    assert (result.groups["n"].sum()) == result.companies["n"].sum()
+
+
+def test_an_empty_selection_gives_an_empty_table(responses):
+    table = company_table(responses, as_of="2000-01-01", rng=1)
+    assert len(table) == 0
+    assert "resolution_median_days" in table.columns
+
+
+# --- curves ----------------------------------------------------------------------------------
+
+
+def test_resolution_curves_are_the_kaplan_meier_steps(responses):
+    curves = resolution_curves(responses, as_of=AS_OF)
+    durations, resolved = resolution_data(responses)
+    mask = responses["company"].to_numpy() == "gamma"
+    curve = kaplan_meier(durations[mask], resolved[mask])
+    gamma = curves[curves["company"] == "gamma"]
+    if curve.time[0] > 0:
+        assert gamma.iloc[0][["time", "survival", "low", "high"]].tolist() == [0.0, 1.0, 1.0, 1.0]
+        gamma = gamma.iloc[1:]
+    assert_allclose(gamma["survival"], curve.survival)
+    assert gamma["n_at_risk"].tolist() == curve.n_at_risk.tolist()
+    groups = survival_curves(responses, as_of=AS_OF, metric="refund_time", by="group")
+    assert set(groups["group"]) == {"isp/foreign", "isp/fr", "retailer/foreign", "retailer/fr"}
+
+
+# --- input checks ----------------------------------------------------------------------------
+
+
+def test_input_checks(responses):
+    with pytest.raises(ValueError, match="`responses` lacks the columns: csat"):
+        company_table(responses.drop(columns="csat"), as_of=AS_OF, rng=1)
+    with pytest.raises(ValueError, match="`as_of` must be a date"):
+        company_table(responses, as_of=20250630, rng=1)
+    with pytest.raises(ValueError, match="`rng` must be"):
+        company_table(responses, as_of=AS_OF, rng=None)
+    bad = responses.copy()
+    bad["loaner_offered"] = bad["loaner_offered"].astype(object).where(bad["loaner_offered"].notna(), "maybe")
+    with pytest.raises(ValueError, match=r"`responses\['loaner_offered'\]` must hold True, False"):
+        company_table(bad, as_of=AS_OF, rng=1)
+    with pytest.raises(ValueError, match="`metric` must be"):
+        survival_curves(responses, as_of=AS_OF, metric="median")
+    assert math.isfinite(SMALL_BASE)
