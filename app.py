@@ -11,8 +11,6 @@ def open_store(path: str) -> storage.Store:
     return storage.connect(path)
 
 
-st.set_page_config(page_title="Client Roi", page_icon=":material/support_agent:", layout="centered")
-
 if "locale" not in st.session_state:
     requested = st.query_params.get("lang")
     st.session_state["locale"] = requested if requested in qn.LOCALES else qn.DEFAULT_LOCALE
@@ -24,9 +22,16 @@ pages = [
         "survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True
     ),
     st.Page("survey/delete_page.py", title=qn.ui("delete_page", locale), url_path="supprimer"),
-    st.Page("analysis/dashboard_page.py", title=qn.ui("dashboard_page", locale), url_path="tableau"),
+    st.Page(
+        "analysis/dashboard_page.py", title=qn.ui("dashboard_page", locale), url_path="tableau"
+    ),
 ]
 page = st.navigation(pages, position="top")
+st.set_page_config(
+    page_title=f"{page.title} · Client Roi",
+    page_icon=":material/support_agent:",
+    layout="wide" if page.url_path == "tableau" else "centered",
+)
 st.segmented_control(
     qn.ui("language", locale),
     qn.LOCALES,

@@ -33,7 +33,12 @@ def survival_chart(
     data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
     base = alt.Chart(data).encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
-        color=alt.Color("name:N", title=None, legend=alt.Legend(orient="bottom", columns=4)),
+        color=alt.Color(
+            "name:N",
+            title=None,
+            scale=alt.Scale(scheme="tableau10"),
+            legend=alt.Legend(orient="bottom", columns=4, symbolOpacity=1, symbolType="stroke"),
+        ),
     )
     band = base.mark_area(opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
@@ -81,14 +86,18 @@ def forest_chart(
         alt.Tooltip("high:Q", format=fmt),
         alt.Tooltip("n:Q"),
     ]
-    rules = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-        y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip
+    rules = (
+        alt.Chart(data)
+        .mark_rule(strokeWidth=2)
+        .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip)
     )
-    dots = alt.Chart(data).mark_circle(size=70, opacity=1).encode(
-        y=y, x="estimate:Q", tooltip=tooltip
+    dots = (
+        alt.Chart(data).mark_circle(size=70, opacity=1).encode(y=y, x="estimate:Q", tooltip=tooltip)
     )
-    counts = alt.Chart(data).mark_text(align="left", dx=6, fontSize=10, color="gray").encode(
-        y=y, x="high:Q", text=alt.Text("n:Q", format="d")
+    counts = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=6, fontSize=10, color="gray")
+        .encode(y=y, x="high:Q", text=alt.Text("n:Q", format="d"))
     )
     layers = [rules, dots, counts]
     if reference is not None:
@@ -119,7 +128,12 @@ def distribution_chart(
                 sort=["0", "1", "2", "3", "4", "5+"],
             ),
             order=alt.Order("trips:Q"),
-            tooltip=["name:N", "trips_label:O", alt.Tooltip("share:Q", format=".1%"), "responses:Q"],
+            tooltip=[
+                "name:N",
+                "trips_label:O",
+                alt.Tooltip("share:Q", format=".1%"),
+                "responses:Q",
+            ],
         )
         .properties(title=title, width=WIDTH, height=max(160, 24 * data["name"].nunique()))
     )
@@ -131,8 +145,9 @@ def stages_chart(
     """Several shares per company (a funnel's stages), each a dot with its Wilson interval."""
     pieces = []
     for family, stage_label in stages:
-        piece = table[["company_name", f"{family}_share", f"{family}_low", f"{family}_high",
-                       f"{family}_n"]].copy()
+        piece = table[
+            ["company_name", f"{family}_share", f"{family}_low", f"{family}_high", f"{family}_n"]
+        ].copy()
         piece.columns = ["name", "estimate", "low", "high", "n"]
         piece["stage"] = stage_label
         pieces.append(piece)
@@ -141,7 +156,13 @@ def stages_chart(
     order = [label for _, label in stages]
     y = alt.Y("name:N", title=None)
     y_offset = alt.YOffset("stage:N", sort=order)
-    color = alt.Color("stage:N", title=None, sort=order, legend=alt.Legend(orient="bottom"))
+    color = alt.Color(
+        "stage:N",
+        title=None,
+        sort=order,
+        scale=alt.Scale(scheme="tableau10"),
+        legend=alt.Legend(orient="bottom"),
+    )
     tooltip = [
         "name:N",
         "stage:N",
@@ -150,13 +171,22 @@ def stages_chart(
         alt.Tooltip("high:Q", format=".0%"),
         "n:Q",
     ]
-    rules = alt.Chart(data).mark_rule().encode(
-        y=y, yOffset=y_offset, x=alt.X("low:Q", axis=_axis_percent(x_title),
-                                       scale=alt.Scale(domain=[0, 1])),
-        x2="high:Q", color=color, tooltip=tooltip,
+    rules = (
+        alt.Chart(data)
+        .mark_rule()
+        .encode(
+            y=y,
+            yOffset=y_offset,
+            x=alt.X("low:Q", axis=_axis_percent(x_title), scale=alt.Scale(domain=[0, 1])),
+            x2="high:Q",
+            color=color,
+            tooltip=tooltip,
+        )
     )
-    dots = alt.Chart(data).mark_circle(size=50, opacity=1).encode(
-        y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip
+    dots = (
+        alt.Chart(data)
+        .mark_circle(size=50, opacity=1)
+        .encode(y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip)
     )
     height = max(200, 16 * len(data))
     return (rules + dots).properties(title=title, width=WIDTH, height=height)
@@ -181,10 +211,12 @@ def sector_origin_chart(
     scale = 100 if percent else 1
     unit = " %" if percent else ""
     data["text"] = [
-        (f"{e * scale:.0f}{unit} [{lo * scale:.0f}–{hi * scale:.0f}]  n={int(k)}"
-         if pd.notna(e) else f"n={int(k)}")
-        for e, lo, hi, k in zip(data["estimate"], data["low"], data["high"], data["n"],
-                                strict=True)
+        (
+            f"{e * scale:.0f}{unit} [{lo * scale:.0f}–{hi * scale:.0f}]  n={int(k)}"
+            if pd.notna(e)
+            else f"n={int(k)}"
+        )
+        for e, lo, hi, k in zip(data["estimate"], data["low"], data["high"], data["n"], strict=True)
     ]
     data["sector"] = data["sector"].map(sector_labels).fillna(data["sector"])
     data["origin"] = data["origin"].map(origin_labels).fillna(data["origin"])

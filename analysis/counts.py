@@ -167,6 +167,8 @@ def _bca_bounds(resampled, below: int, equal: int, acceleration: float, level: f
 
 def _bca_mean(values, counts, *, rng, n_resamples: int, level: float):
     """(estimate, low, high, standard error) of the mean from a frequency table."""
+    present = counts > 0  # resample only the values this unit has: its result then depends
+    values, counts = values[present], counts[present]  # on its own rows alone
     n = int(counts.sum())
     if n == 0:
         return math.nan, math.nan, math.nan, math.nan
@@ -188,6 +190,8 @@ def _bca_mean(values, counts, *, rng, n_resamples: int, level: float):
 
 def _bca_ratio(numerators, denominators, counts, *, rng, n_resamples: int, level: float):
     """(estimate, low, high, linearised standard error) of sum(num) / sum(den), pair table."""
+    present = counts > 0
+    numerators, denominators, counts = numerators[present], denominators[present], counts[present]
     n = int(counts.sum())
     num_total = float(counts @ numerators)
     den_total = float(counts @ denominators)

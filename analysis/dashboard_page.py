@@ -23,8 +23,13 @@ def tr(fr: str, en: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
-def load(_store: storage.Store, db: str, version: storage.DataVersion, filters: storage.Filters,
-         as_of: date) -> tuple[dashboard.Dashboard, int]:
+def load(
+    _store: storage.Store,
+    db: str,
+    version: storage.DataVersion,
+    filters: storage.Filters,
+    as_of: date,
+) -> tuple[dashboard.Dashboard, int]:
     """Every aggregate of the selection; recomputed only when the data or the filters change."""
     del db, version  # cache keys only
     frame = _store.fetch_responses(filters)
@@ -53,8 +58,12 @@ def signed_in() -> bool:
 def sign_in_box() -> None:
     with st.sidebar.expander(tr("Espace chercheurs", "Researchers"), expanded=False):
         if signed_in():
-            st.caption(tr("Connecté : données ligne à ligne visibles.",
-                          "Signed in: row-level data visible."))
+            st.caption(
+                tr(
+                    "Connecté : données ligne à ligne visibles.",
+                    "Signed in: row-level data visible.",
+                )
+            )
             if st.button(tr("Se déconnecter", "Sign out"), key="sign_out"):
                 if oidc_configured():
                     st.logout()
@@ -85,65 +94,105 @@ def filter_widgets(only_synthetic: bool) -> storage.Filters:
     names = {row["id"]: row["name"] for row in company_rows}
     question = qn.QUESTIONS
     chosen_companies = side.multiselect(
-        tr("Entreprises", "Companies"), list(names), format_func=names.get,
-        key="company", bind="query-params", placeholder=tr("Toutes", "All"),
+        tr("Entreprises", "Companies"),
+        list(names),
+        format_func=names.get,
+        key="company",
+        bind="query-params",
+        placeholder=tr("Toutes", "All"),
     )
     sectors = side.multiselect(
-        tr("Secteur", "Sector"), ["isp", "retailer"],
-        format_func={"isp": tr("Fournisseurs d'accès", "Internet providers"),
-                     "retailer": tr("Commerce", "Retail")}.get,
-        key="sector", bind="query-params", placeholder=tr("Tous", "All"),
+        tr("Secteur", "Sector"),
+        ["isp", "retailer"],
+        format_func={
+            "isp": tr("Fournisseurs d'accès", "Internet providers"),
+            "retailer": tr("Commerce", "Retail"),
+        }.get,
+        key="sector",
+        bind="query-params",
+        placeholder=tr("Tous", "All"),
     )
     origins = side.multiselect(
-        tr("Origine", "Origin"), ["fr", "foreign"],
+        tr("Origine", "Origin"),
+        ["fr", "foreign"],
         format_func={"fr": tr("Française", "French"), "foreign": tr("Étrangère", "Foreign")}.get,
-        key="origin", bind="query-params", placeholder=tr("Toutes", "All"),
+        key="origin",
+        bind="query-params",
+        placeholder=tr("Toutes", "All"),
     )
     problems = side.multiselect(
-        question["problem"].label(locale), list(question["problem"].choice_values()),
+        question["problem"].label(locale),
+        list(question["problem"].choice_values()),
         format_func=lambda v: question["problem"].choice_label(v, locale),
-        key="problem", bind="query-params", placeholder=tr("Tous", "All"),
+        key="problem",
+        bind="query-params",
+        placeholder=tr("Tous", "All"),
     )
     services = side.multiselect(
-        question["service"].label(locale), list(question["service"].choice_values()),
+        question["service"].label(locale),
+        list(question["service"].choice_values()),
         format_func=lambda v: question["service"].choice_label(v, locale),
-        key="service", bind="query-params", placeholder=tr("Tous", "All"),
+        key="service",
+        bind="query-params",
+        placeholder=tr("Tous", "All"),
     )
     departments = side.multiselect(
-        tr("Départements", "Départements"), list(question["department"].choice_values()),
+        tr("Départements", "Départements"),
+        list(question["department"].choice_values()),
         format_func=lambda v: question["department"].choice_label(v, locale),
-        key="department", bind="query-params", placeholder=tr("Tous", "All"),
+        key="department",
+        bind="query-params",
+        placeholder=tr("Tous", "All"),
     )
     started_from = side.date_input(
-        tr("Début du problème, à partir du", "Problem started from"), value=None,
-        min_value=qn.EARLIEST_DATE, max_value=paris_today(), key="from", bind="query-params",
+        tr("Début du problème, à partir du", "Problem started from"),
+        value=None,
+        min_value=qn.EARLIEST_DATE,
+        max_value=paris_today(),
+        key="from",
+        bind="query-params",
         format="DD/MM/YYYY" if locale == "fr" else "YYYY-MM-DD",
     )
     started_to = side.date_input(
-        tr("… jusqu'au", "… until"), value=None, min_value=qn.EARLIEST_DATE,
-        max_value=paris_today(), key="to", bind="query-params",
+        tr("… jusqu'au", "… until"),
+        value=None,
+        min_value=qn.EARLIEST_DATE,
+        max_value=paris_today(),
+        key="to",
+        bind="query-params",
         format="DD/MM/YYYY" if locale == "fr" else "YYYY-MM-DD",
     )
     synthetic = side.toggle(
-        tr("Inclure les données synthétiques", "Include synthetic data"), value=only_synthetic,
-        key="synthetic", bind="query-params",
+        tr("Inclure les données synthétiques", "Include synthetic data"),
+        value=only_synthetic,
+        key="synthetic",
+        bind="query-params",
     )
     flagged = side.toggle(
-        tr("Inclure les réponses signalées (robot, trop rapides, doublons)",
-           "Include flagged responses (bot, too fast, duplicates)"),
-        value=False, key="flagged", bind="query-params",
+        tr(
+            "Inclure les réponses signalées (robot, trop rapides, doublons)",
+            "Include flagged responses (bot, too fast, duplicates)",
+        ),
+        value=False,
+        key="flagged",
+        bind="query-params",
     )
     return storage.Filters(
-        companies=tuple(chosen_companies), sectors=tuple(sectors), origins=tuple(origins),
-        problems=tuple(problems), services=tuple(services), departments=tuple(departments),
-        started_from=started_from, started_to=started_to,
-        include_synthetic=synthetic, include_flagged=flagged,
+        companies=tuple(chosen_companies),
+        sectors=tuple(sectors),
+        origins=tuple(origins),
+        problems=tuple(problems),
+        services=tuple(services),
+        departments=tuple(departments),
+        started_from=started_from,
+        started_to=started_to,
+        include_synthetic=synthetic,
+        include_flagged=flagged,
     )
 
 
 # --- the page ---------------------------------------------------------------------------------
 
-st.set_page_config(layout="wide")
 
 st.title(tr("Tableau de bord", "Dashboard"))
 version = store.data_version()
@@ -153,8 +202,10 @@ filters = filter_widgets(only_synthetic)
 sign_in_box()
 if filters.include_synthetic and sources.get("synthetic"):
     st.warning(
-        tr("**Données synthétiques** incluses : elles illustrent l'outil et ne mesurent rien.",
-           "**Synthetic data** included: it shows the tool at work and measures nothing."),
+        tr(
+            "**Données synthétiques** incluses : elles illustrent l'outil et ne mesurent rien.",
+            "**Synthetic data** included: it shows the tool at work and measures nothing.",
+        ),
         icon=":material/science:",
     )
 
@@ -172,91 +223,129 @@ if n == 0:
 table, groups = view.companies, view.groups
 names = dict(zip(table["company"], table["company_name"], strict=True))
 st.caption(
-    tr(f"{n:,} réponses · au {as_of:%d/%m/%Y} · intervalles de confiance à 95 % · "
-       "▲/▼ : meilleur/pire que toutes les autres après correction de Benjamini-Hochberg",
-       f"{n:,} responses · as of {as_of:%Y-%m-%d} · 95% confidence intervals · "
-       "▲/▼: better/worse than all others after Benjamini-Hochberg correction").replace(",", " ")
+    tr(
+        f"{n:,} réponses · au {as_of:%d/%m/%Y} · intervalles de confiance à 95 % · "
+        "▲/▼ : meilleur/pire que toutes les autres après correction de Benjamini-Hochberg",
+        f"{n:,} responses · as of {as_of:%Y-%m-%d} · 95% confidence intervals · "
+        "▲/▼: better/worse than all others after Benjamini-Hochberg correction",
+    ).replace(",", " ")
 )
 
-tabs = st.tabs([
-    tr("Synthèse", "Headline"),
-    tr("Délais de résolution", "Resolution time"),
-    tr("Remboursements", "Refunds"),
-    tr("Déplacements et effort", "Trips and effort"),
-    tr("Dépannage et rappels", "Loaners and callbacks"),
-    tr("France ou secteur ?", "France or the sector?"),
-    tr("Méthodologie", "Methodology"),
-    tr("Données", "Data"),
-])
+tabs = st.tabs(
+    [
+        tr("Synthèse", "Headline"),
+        tr("Délais de résolution", "Resolution time"),
+        tr("Remboursements", "Refunds"),
+        tr("Déplacements et effort", "Trips and effort"),
+        tr("Dépannage et rappels", "Loaners and callbacks"),
+        tr("France ou secteur ?", "France or the sector?"),
+        tr("Méthodologie", "Methodology"),
+        tr("Données", "Data"),
+    ]
+)
 
 with tabs[0]:
     st.dataframe(
-        dashboard.headline_table(table, locale), hide_index=True, key="headline_companies",
+        dashboard.headline_table(table, locale),
+        hide_index=True,
+        key="headline_companies",
         width="stretch",
     )
     st.subheader(tr("Par secteur et origine", "By sector and origin"))
     st.dataframe(
-        dashboard.headline_table(groups, locale, label_column="group"), hide_index=True,
-        key="headline_groups", width="stretch",
+        dashboard.headline_table(groups, locale, label_column="group"),
+        hide_index=True,
+        key="headline_groups",
+        width="stretch",
     )
 
 with tabs[1]:
     st.altair_chart(
         charts.survival_chart(
-            view.resolution_curves, names,
-            title=tr("Part des incidents non résolus au fil des jours (Kaplan-Meier)",
-                     "Share of incidents not yet resolved, by day (Kaplan-Meier)"),
+            view.resolution_curves,
+            names,
+            title=tr(
+                "Part des incidents non résolus au fil des jours (Kaplan-Meier)",
+                "Share of incidents not yet resolved, by day (Kaplan-Meier)",
+            ),
             x_title=tr("jours depuis le début du problème", "days since the problem started"),
             y_title=tr("non résolus", "not resolved"),
         ),
         width="stretch",
     )
-    st.caption(tr("Nombre d'incidents encore suivis (à risque) aux jours indiqués",
-                  "Incidents still followed (at risk) at the given days"))
+    st.caption(
+        tr(
+            "Nombre d'incidents encore suivis (à risque) aux jours indiqués",
+            "Incidents still followed (at risk) at the given days",
+        )
+    )
     at_risk = dashboard.at_risk_table(view.resolution_curves)
     at_risk.index = [names.get(i, i) for i in at_risk.index]
     st.dataframe(at_risk, width="stretch", key="at_risk")
     naive = view.naive
     st.info(
-        tr("**Pourquoi pas une simple moyenne ?** Faire la moyenne des seuls incidents résolus "
-           "oublie ceux qui durent encore : l'entreprise qui laisse traîner paraît plus rapide. "
-           "Ici, les incidents en cours comptent pour « au moins jusqu'au jour du témoignage ».",
-           "**Why not a plain average?** Averaging only resolved incidents forgets those still "
-           "open: the company that lets things drag looks faster. Here, open incidents count as "
-           "lasting “at least until the day of the report”."),
+        tr(
+            "**Pourquoi pas une simple moyenne ?** Faire la moyenne des seuls incidents résolus "
+            "oublie ceux qui durent encore : l'entreprise qui laisse traîner paraît plus rapide. "
+            "Ici, les incidents en cours comptent pour « au moins jusqu'au jour du témoignage ».",
+            "**Why not a plain average?** Averaging only resolved incidents forgets those still "
+            "open: the company that lets things drag looks faster. Here, open incidents count as "
+            "lasting “at least until the day of the report”.",
+        ),
         icon=":material/lightbulb:",
     )
     st.dataframe(
-        naive.rename(columns={
-            "company_name": tr("Entreprise", "Company"),
-            "resolution_median_days": tr("Médiane Kaplan-Meier (j)", "Kaplan-Meier median (d)"),
-            "resolution_n": "n",
-            "naive_mean_days": tr("Moyenne naïve des résolus (j)", "Naive mean of resolved (d)"),
-            "naive_n": tr("n résolus", "n resolved"),
-            "open_share": tr("Part non résolue", "Share not resolved"),
-        }).drop(columns=["company"]),
-        hide_index=True, width="stretch", key="naive",
-        column_config={tr("Part non résolue", "Share not resolved"):
-                       st.column_config.NumberColumn(format="percent")},
+        naive.rename(
+            columns={
+                "company_name": tr("Entreprise", "Company"),
+                "resolution_median_days": tr("Médiane Kaplan-Meier (j)", "Kaplan-Meier median (d)"),
+                "resolution_n": "n",
+                "naive_mean_days": tr(
+                    "Moyenne naïve des résolus (j)", "Naive mean of resolved (d)"
+                ),
+                "naive_n": tr("n résolus", "n resolved"),
+                "open_share": tr("Part non résolue", "Share not resolved"),
+            }
+        ).drop(columns=["company"]),
+        hide_index=True,
+        width="stretch",
+        key="naive",
+        column_config={
+            tr("Part non résolue", "Share not resolved"): st.column_config.NumberColumn(
+                format="percent"
+            )
+        },
     )
 
 with tabs[2]:
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="refund_success_share", low="refund_success_low",
-            high="refund_success_high", n="refund_success_n", percent=True,
-            title=tr("Remboursement obtenu (total ou partiel), demandes tranchées",
-                     "Refund obtained (full or partial), decided requests"),
-            x_title=tr("part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"),
+            table,
+            estimate="refund_success_share",
+            low="refund_success_low",
+            high="refund_success_high",
+            n="refund_success_n",
+            percent=True,
+            title=tr(
+                "Remboursement obtenu (total ou partiel), demandes tranchées",
+                "Refund obtained (full or partial), decided requests",
+            ),
+            x_title=tr(
+                "part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"
+            ),
         ),
         width="stretch",
     )
     if not view.refund_curves.empty:
         st.altair_chart(
             charts.survival_chart(
-                view.refund_curves, names, horizon=180,
-                title=tr("Demandes pas encore remboursées au fil des jours",
-                         "Requests not yet refunded, by day"),
+                view.refund_curves,
+                names,
+                horizon=180,
+                title=tr(
+                    "Demandes pas encore remboursées au fil des jours",
+                    "Requests not yet refunded, by day",
+                ),
                 x_title=tr("jours depuis la demande", "days since the request"),
                 y_title=tr("pas encore remboursées", "not yet refunded"),
             ),
@@ -266,8 +355,11 @@ with tabs[2]:
 with tabs[3]:
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="wasted_trips_mean", low="wasted_trips_low",
-            high="wasted_trips_high", n="wasted_trips_n",
+            table,
+            estimate="wasted_trips_mean",
+            low="wasted_trips_low",
+            high="wasted_trips_high",
+            n="wasted_trips_n",
             title=tr("Déplacements pour rien par incident", "Wasted trips per incident"),
             x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
         ),
@@ -275,34 +367,48 @@ with tabs[3]:
     )
     st.altair_chart(
         charts.distribution_chart(
-            view.trips, names,
+            view.trips,
+            names,
             title=tr("Répartition des déplacements pour rien", "Distribution of wasted trips"),
             x_title=tr("part des incidents", "share of incidents"),
             legend=tr("déplacements", "trips"),
         ),
         width="stretch",
     )
-    km = table[["company_name", "wasted_km_total", "wasted_km_n"]].rename(columns={
-        "company_name": tr("Entreprise", "Company"),
-        "wasted_km_total": tr("Kilomètres pour rien (total)", "Kilometres for nothing (total)"),
-        "wasted_km_n": "n",
-    })
+    km = table[["company_name", "wasted_km_total", "wasted_km_n"]].rename(
+        columns={
+            "company_name": tr("Entreprise", "Company"),
+            "wasted_km_total": tr("Kilomètres pour rien (total)", "Kilometres for nothing (total)"),
+            "wasted_km_n": "n",
+        }
+    )
     st.dataframe(km, hide_index=True, width="stretch", key="km")
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="useless_visits_mean", low="useless_visits_low",
-            high="useless_visits_high", n="useless_visits_n",
-            title=tr("Visites de technicien pour rien par incident",
-                     "Useless technician visits per incident"),
+            table,
+            estimate="useless_visits_mean",
+            low="useless_visits_low",
+            high="useless_visits_high",
+            n="useless_visits_n",
+            title=tr(
+                "Visites de technicien pour rien par incident",
+                "Useless technician visits per incident",
+            ),
             x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
         ),
         width="stretch",
     )
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="effort_mean", low="effort_low", high="effort_high", n="effort_n",
-            title=tr("Effort du client (1 très facile – 7 très difficile)",
-                     "Customer effort (1 very easy – 7 very hard)"),
+            table,
+            estimate="effort_mean",
+            low="effort_low",
+            high="effort_high",
+            n="effort_n",
+            title=tr(
+                "Effort du client (1 très facile – 7 très difficile)",
+                "Customer effort (1 very easy – 7 very hard)",
+            ),
             x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
         ),
         width="stretch",
@@ -312,61 +418,113 @@ with tabs[4]:
     st.altair_chart(
         charts.stages_chart(
             table,
-            [("loaner_offered", tr("proposé", "offered")),
-             ("loaner_obtained", tr("obtenu, si proposé", "obtained, when offered")),
-             ("loaner_cut", tr("coupé avant la fin, si obtenu", "cut before the end, when obtained"))],
-            title=tr("Matériel de dépannage : de la proposition à la coupure",
-                     "Loaner equipment: from offer to cut-off"),
+            [
+                ("loaner_offered", tr("proposé", "offered")),
+                ("loaner_obtained", tr("obtenu, si proposé", "obtained, when offered")),
+                (
+                    "loaner_cut",
+                    tr("coupé avant la fin, si obtenu", "cut before the end, when obtained"),
+                ),
+            ],
+            title=tr(
+                "Matériel de dépannage : de la proposition à la coupure",
+                "Loaner equipment: from offer to cut-off",
+            ),
             x_title=tr("part (IC de Wilson 95 %)", "share (95% Wilson CI)"),
         ),
         width="stretch",
     )
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="false_resolved_share", low="false_resolved_low",
-            high="false_resolved_high", n="false_resolved_n", percent=True,
-            title=tr("Incidents déclarés « résolus » à tort au moins une fois",
-                     "Incidents falsely declared “resolved” at least once"),
-            x_title=tr("part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"),
+            table,
+            estimate="false_resolved_share",
+            low="false_resolved_low",
+            high="false_resolved_high",
+            n="false_resolved_n",
+            percent=True,
+            title=tr(
+                "Incidents déclarés « résolus » à tort au moins une fois",
+                "Incidents falsely declared “resolved” at least once",
+            ),
+            x_title=tr(
+                "part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"
+            ),
         ),
         width="stretch",
     )
     st.altair_chart(
         charts.forest_chart(
-            table, estimate="callbacks_kept_ratio", low="callbacks_kept_low",
-            high="callbacks_kept_high", n="callbacks_kept_n", percent=True,
+            table,
+            estimate="callbacks_kept_ratio",
+            low="callbacks_kept_low",
+            high="callbacks_kept_high",
+            n="callbacks_kept_n",
+            percent=True,
             title=tr("Rappels promis effectivement reçus", "Promised callbacks actually received"),
-            x_title=tr("part des rappels promis (IC bootstrap 95 %)",
-                       "share of promised callbacks (95% bootstrap CI)"),
+            x_title=tr(
+                "part des rappels promis (IC bootstrap 95 %)",
+                "share of promised callbacks (95% bootstrap CI)",
+            ),
         ),
         width="stretch",
     )
 
 with tabs[5]:
-    st.write(tr(
-        "Le témoignage d'origine demandait : le service client est-il mauvais **en France**, ou "
-        "est-ce **le secteur** ? Chaque case regroupe les entreprises d'un secteur et d'une "
-        "origine ; comparer les lignes isole le secteur, comparer les colonnes isole l'origine.",
-        "The founding story asked: is customer service bad **in France**, or is it **the "
-        "sector**? Each cell pools the companies of one sector and one origin; comparing rows "
-        "isolates the sector, comparing columns isolates the origin."))
-    sector_labels = {"isp": tr("Fournisseurs d'accès", "Internet providers"),
-                     "retailer": tr("Commerce", "Retail")}
+    st.write(
+        tr(
+            "Le témoignage d'origine demandait : le service client est-il mauvais **en France**, ou "
+            "est-ce **le secteur** ? Chaque case regroupe les entreprises d'un secteur et d'une "
+            "origine ; comparer les lignes isole le secteur, comparer les colonnes isole l'origine.",
+            "The founding story asked: is customer service bad **in France**, or is it **the "
+            "sector**? Each cell pools the companies of one sector and one origin; comparing rows "
+            "isolates the sector, comparing columns isolates the origin.",
+        )
+    )
+    sector_labels = {
+        "isp": tr("Fournisseurs d'accès", "Internet providers"),
+        "retailer": tr("Commerce", "Retail"),
+    }
     origin_labels = {"fr": tr("Françaises", "French"), "foreign": tr("Étrangères", "Foreign")}
     for estimate, low, high, n_col, percent, title, legend in (
-        ("resolution_median_days", "resolution_median_low", "resolution_median_high",
-         "resolution_n", False, tr("Médiane de résolution (jours)", "Median days to resolution"),
-         tr("jours", "days")),
-        ("refund_success_share", "refund_success_low", "refund_success_high", "refund_success_n",
-         True, tr("Remboursement obtenu", "Refund obtained"), "%"),
-        ("csat_satisfied_share", "csat_satisfied_low", "csat_satisfied_high",
-         "csat_satisfied_n", True, tr("Satisfaits (4 ou 5 sur 5)", "Satisfied (4 or 5 of 5)"),
-         "%"),
+        (
+            "resolution_median_days",
+            "resolution_median_low",
+            "resolution_median_high",
+            "resolution_n",
+            False,
+            tr("Médiane de résolution (jours)", "Median days to resolution"),
+            tr("jours", "days"),
+        ),
+        (
+            "refund_success_share",
+            "refund_success_low",
+            "refund_success_high",
+            "refund_success_n",
+            True,
+            tr("Remboursement obtenu", "Refund obtained"),
+            "%",
+        ),
+        (
+            "csat_satisfied_share",
+            "csat_satisfied_low",
+            "csat_satisfied_high",
+            "csat_satisfied_n",
+            True,
+            tr("Satisfaits (4 ou 5 sur 5)", "Satisfied (4 or 5 of 5)"),
+            "%",
+        ),
     ):
         st.altair_chart(
             charts.sector_origin_chart(
-                groups, estimate=estimate, low=low, high=high, n=n_col, title=title,
-                sector_labels=sector_labels, origin_labels=origin_labels, percent=percent,
+                groups,
+                estimate=estimate,
+                low=low,
+                high=high,
+                n=n_col,
+                title=title,
+                sector_labels=sector_labels,
+                origin_labels=origin_labels,
+                percent=percent,
                 legend=legend,
             ),
             width="stretch",
@@ -378,26 +536,37 @@ with tabs[6]:
 
 with tabs[7]:
     if not signed_in():
-        st.info(tr("Les données ligne à ligne et les récits sont réservés aux chercheurs "
-                   "connectés (menu « Espace chercheurs »).",
-                   "Row-level data and narratives are for signed-in researchers "
-                   "(“Researchers” menu)."), icon=":material/lock:")
+        st.info(
+            tr(
+                "Les données ligne à ligne et les récits sont réservés aux chercheurs "
+                "connectés (menu « Espace chercheurs »).",
+                "Row-level data and narratives are for signed-in researchers (“Researchers” menu).",
+            ),
+            icon=":material/lock:",
+        )
     else:
         rows = store.fetch_responses(filters)
-        st.caption(tr(f"{len(rows)} réponses (aperçu des 1 000 plus récentes)",
-                      f"{len(rows)} responses (preview of the 1,000 most recent)"))
-        st.dataframe(rows.tail(1000).iloc[::-1], hide_index=True, key="rows",
-                     width="stretch")
+        st.caption(
+            tr(
+                f"{len(rows)} réponses (aperçu des 1 000 plus récentes)",
+                f"{len(rows)} responses (preview of the 1,000 most recent)",
+            )
+        )
+        st.dataframe(rows.tail(1000).iloc[::-1], hide_index=True, key="rows", width="stretch")
         st.subheader(tr("Récits", "Narratives"))
         stories = rows[rows["narrative"].notna()].tail(20).iloc[::-1]
         for _, story in stories.iterrows():
             with st.container(border=True):
-                st.caption(f"{story['company_name'] or story['company']} · {story['started_on']:%Y-%m-%d}")
+                st.caption(
+                    f"{story['company_name'] or story['company']} · {story['started_on']:%Y-%m-%d}"
+                )
                 st.text(story["narrative"])  # plain text: never HTML, never Markdown
         columns = st.columns(2)
         for column, fmt in zip(columns, ("csv", "parquet"), strict=True):
-            if column.button(tr(f"Préparer l'export {fmt.upper()}", f"Prepare {fmt.upper()} export"),
-                             key=f"prepare_{fmt}"):
+            if column.button(
+                tr(f"Préparer l'export {fmt.upper()}", f"Prepare {fmt.upper()} export"),
+                key=f"prepare_{fmt}",
+            ):
                 with tempfile.TemporaryDirectory() as folder:
                     out = Path(folder) / f"clientroi.{fmt}"
                     store.export(out, fmt=fmt, filters=filters)
@@ -405,6 +574,7 @@ with tabs[7]:
             if st.session_state.get(f"export_{fmt}"):
                 column.download_button(
                     tr(f"Télécharger ({fmt.upper()})", f"Download ({fmt.upper()})"),
-                    st.session_state[f"export_{fmt}"], file_name=f"clientroi.{fmt}",
+                    st.session_state[f"export_{fmt}"],
+                    file_name=f"clientroi.{fmt}",
                     key=f"download_{fmt}",
                 )

@@ -450,9 +450,7 @@ def _prepare(frame: pd.DataFrame, as_of_day: int, families=None) -> _Prepared:
         known = ~np.isnan(km)
         codes = units.masked(known)
         stats["wasted_km"] = _Totals(
-            np.bincount(codes, weights=np.where(known, km, 0.0), minlength=units.k + 1)[
-                : units.k
-            ],
+            np.bincount(codes, weights=np.where(known, km, 0.0), minlength=units.k + 1)[: units.k],
             np.bincount(codes, minlength=units.k + 1)[: units.k],
         )
     if wanted & {"useless_visits", "useless_visits_any"}:
@@ -706,7 +704,9 @@ def _linearised_from_table(numerators, denominators, counts) -> tuple[float, flo
     return float(ratio), float(n / (n - 1) * residual / den_total**2)
 
 
-def _build_table(prepared: _Prepared, unit_frame: pd.DataFrame, matrix, labels, *, entropy, n_resamples):
+def _build_table(
+    prepared: _Prepared, unit_frame: pd.DataFrame, matrix, labels, *, entropy, n_resamples
+):
     """Every metric column for the units defined by ``matrix`` (units x companies)."""
     columns: dict = {}
     tests: dict = {}
@@ -764,7 +764,12 @@ def _build_table(prepared: _Prepared, unit_frame: pd.DataFrame, matrix, labels, 
 
 def _overall(method: str, overall) -> dict:
     statistic, dof, pvalue = overall
-    return {"method": method, "statistic": _clean(statistic), "dof": _clean(dof), "pvalue": _clean(pvalue)}
+    return {
+        "method": method,
+        "statistic": _clean(statistic),
+        "dof": _clean(dof),
+        "pvalue": _clean(pvalue),
+    }
 
 
 def _clean(value):
@@ -1073,7 +1078,15 @@ def survival_curves(
 
     _validate_band_method(method)
     needed = {
-        "resolution": ("company", "sector", "origin", "status", "started_on", "ended_on", "submitted_on"),
+        "resolution": (
+            "company",
+            "sector",
+            "origin",
+            "status",
+            "started_on",
+            "ended_on",
+            "submitted_on",
+        ),
         "refund_time": (
             "company",
             "sector",

@@ -80,6 +80,8 @@ class TestResult:
         The name of the test.
     """
 
+    __test__ = False  # not a pytest test class, despite its name
+
     statistic: float
     pvalue: float
     dof: float
@@ -143,10 +145,14 @@ def _wilson(successes, n, z: float, *, continuity: bool = False):
         p_lo = p_hat - shift
         denominator = 1.0 + 2.0 * z2n
         high = (
-            p_up + z2n + z * np.sqrt(np.clip(p_up * (1 - p_up), 0, None) / total + z2n / (2 * total))
+            p_up
+            + z2n
+            + z * np.sqrt(np.clip(p_up * (1 - p_up), 0, None) / total + z2n / (2 * total))
         ) / denominator
         low = (
-            p_lo + z2n - z * np.sqrt(np.clip(p_lo * (1 - p_lo), 0, None) / total + z2n / (2 * total))
+            p_lo
+            + z2n
+            - z * np.sqrt(np.clip(p_lo * (1 - p_lo), 0, None) / total + z2n / (2 * total))
         ) / denominator
     high = np.where(p_up >= 1.0, 1.0, high)
     low = np.where(p_lo <= 0.0, 0.0, low)
@@ -230,7 +236,9 @@ class ProportionResult:
         if method not in _WILSON_METHODS:
             raise ValueError(f"`method` must be one of {', '.join(map(repr, _WILSON_METHODS))}.")
         if self.n == 0:
-            warnings.warn("A share of zero responses has no interval.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                "A share of zero responses has no interval.", RuntimeWarning, stacklevel=2
+            )
         low, high = _proportion_interval(self.successes, self.n, level, method)
         return ConfidenceInterval(_as_float(low), _as_float(high))
 

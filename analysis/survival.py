@@ -158,7 +158,9 @@ class SurvivalResult:
         """
         level = _validate_confidence_level(confidence_level)
         _validate_band_method(method)
-        low, high = _confidence_band(self.survival, self.standard_error_log, _z_value(level), method)
+        low, high = _confidence_band(
+            self.survival, self.standard_error_log, _z_value(level), method
+        )
         return ConfidenceInterval(_read_only(low), _read_only(high))
 
     def survival_at(
@@ -350,17 +352,20 @@ def _restricted_mean(time, survival, n_at_risk, n_events, tau: float) -> tuple[f
 
 
 def _validate_durations(durations, resolved) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        times = np.asarray(durations, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("`durations` must be numbers.") from None
+    times = np.asarray(durations)
+    if times.dtype.kind not in "iu":  # whole numbers stay integers: no conversion, no check
+        try:
+            times = np.asarray(times, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("`durations` must be numbers.") from None
     if times.ndim != 1:
         raise ValueError("`durations` must be one-dimensional.")
     if times.size == 0:
         raise ValueError("`durations` must not be empty.")
-    if not np.isfinite(times).all():
+    low, high = times.min(), times.max()  # NaN and infinities show in one of the two
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError("`durations` must be finite: drop missing durations first.")
-    if times.min() < 0:
+    if low < 0:
         raise ValueError("`durations` must be non-negative.")
     events = np.asarray(resolved)
     if events.shape != times.shape:
@@ -386,7 +391,7 @@ def _validate_groups(groups, size: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("`groups` must not contain missing values.")
     if labels.dtype.kind in "iub" and labels.size:
         low = labels.min()
-        if labels.dtype.kind != "b" and 0 <= low and labels.max() < 4 * size + 1024:
+        if labels.dtype.kind != "b" and low >= 0 and labels.max() < 4 * size + 1024:
             # small non-negative integer codes: a bincount finds the levels without sorting
             present = np.flatnonzero(np.bincount(labels.astype(np.int64)))
             lookup = np.zeros(int(labels.max()) + 1, dtype=np.int64)
@@ -402,20 +407,31 @@ def _event_table(durations, events, codes=None, n_groups: int = 1):
     Returns ``times`` (m,), ``n_events`` (k, m) and ``n_removed`` (k, m), keeping only the
     times at which at least one observation is removed.
     """
-    whole = np.array_equal(durations, np.floor(durations))
     top = float(durations.max())
-    if whole and (top + 1) * n_groups <= max(_MAX_BINCOUNT_CELLS, 4 * durations.size):
+    small = (top + 1) * n_groups <= max(_MAX_BINCOUNT_CELLS, 4 * durations.size)
+    base = None
+    if small and durations.dtype.kind in "iu":
+        base = durations
+    elif small:
+        base = durations.astype(np.int64)
+        if not np.array_equal(base, durations):
+            base = None  # not whole numbers
+    if base is not None:
         width = int(top) + 1
-        index = durations.astype(np.int64)
         times = np.arange(width, dtype=float)
     else:
-        times, index = np.unique(durations, return_inverse=True)
-        index = index.reshape(-1)
+        times, base = np.unique(durations, return_inverse=True)
+        base = base.reshape(-1)
         width = times.size
+    # cell = (group, time, event flag): the flag is the lowest bit, so one bincount counts all
     if codes is not None:
-        index = codes * width + index
-    # one pass: the event flag is the lowest bit of the cell index
-    cells = np.bincount(index * 2 + events, minlength=2 * n_groups * width)
+        index = codes * width
+        index += base
+        index *= 2
+    else:
+        index = base.astype(np.int64) * 2
+    index += events
+    cells = np.bincount(index, minlength=2 * n_groups * width)
     cells = cells.reshape(n_groups, width, 2)
     n_events = cells[:, :, 1]
     n_removed = cells[:, :, 0] + n_events

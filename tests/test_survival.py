@@ -90,7 +90,9 @@ def test_logrank_against_R_aml():
     assert result.observed.tolist() == expected["observed"]
     assert_allclose(result.expected, expected["expected"], atol=5e-3)
     difference = result.observed - result.expected
-    assert_allclose(difference**2 / np.diag(result.variance), expected["o_minus_e_squared_over_v"], atol=5e-3)
+    assert_allclose(
+        difference**2 / np.diag(result.variance), expected["o_minus_e_squared_over_v"], atol=5e-3
+    )
     assert_allclose(result.statistic, expected["chisq"], atol=5e-5)
     assert result.dof == expected["dof"]
     assert_allclose(result.pvalue, expected["pvalue"], atol=5e-5)
@@ -143,7 +145,9 @@ def test_rmst_of_uncensored_data_is_the_mean_with_plugin_standard_error():
     result = kaplan_meier(values, np.ones(values.size)).rmst(values.max())
     assert_allclose(result.estimate, values.mean(), rtol=1e-12)
     assert_allclose(
-        result.standard_error, math.sqrt(np.sum((values - values.mean()) ** 2)) / values.size, rtol=1e-12
+        result.standard_error,
+        math.sqrt(np.sum((values - values.mean()) ** 2)) / values.size,
+        rtol=1e-12,
     )
     low, high = result.confidence_interval
     assert_allclose(high - result.estimate, stats.norm.ppf(0.975) * result.standard_error)
@@ -175,7 +179,9 @@ def naive_kaplan_meier(durations, events):
         censored = sum(1 for d, e in zip(durations, events, strict=True) if d == t and not e)
         survival *= 1 - died / at_risk
         if died:
-            greenwood = math.inf if died == at_risk else greenwood + died / (at_risk * (at_risk - died))
+            greenwood = (
+                math.inf if died == at_risk else greenwood + died / (at_risk * (at_risk - died))
+            )
         rows.append((t, at_risk, died, censored, survival, math.sqrt(greenwood)))
     return [np.array(column) for column in zip(*rows, strict=True)]
 
@@ -186,9 +192,16 @@ def naive_logrank(durations, events, groups):
     observed, expected = np.zeros(k), np.zeros(k)
     variance = np.zeros((k, k))
     for t in sorted({d for d, e in zip(durations, events, strict=True) if e}):
-        at_risk = [sum(1 for d, g in zip(durations, groups, strict=True) if d >= t and g == label) for label in labels]
+        at_risk = [
+            sum(1 for d, g in zip(durations, groups, strict=True) if d >= t and g == label)
+            for label in labels
+        ]
         died = [
-            sum(1 for d, e, g in zip(durations, events, groups, strict=True) if d == t and e and g == label)
+            sum(
+                1
+                for d, e, g in zip(durations, events, groups, strict=True)
+                if d == t and e and g == label
+            )
             for label in labels
         ]
         n, d = sum(at_risk), sum(died)
@@ -224,7 +237,9 @@ def _random_data(seed):
 def test_kaplan_meier_matches_naive_loops(seed):
     durations, events, _ = _random_data(seed)
     curve = kaplan_meier(durations, events)
-    time, at_risk, died, censored, survival, se_log = naive_kaplan_meier(durations.tolist(), events.tolist())
+    time, at_risk, died, censored, survival, se_log = naive_kaplan_meier(
+        durations.tolist(), events.tolist()
+    )
     assert_array_equal(curve.time, time)
     assert_array_equal(curve.n_at_risk, at_risk)
     assert_array_equal(curve.n_events, died)
@@ -236,7 +251,9 @@ def test_kaplan_meier_matches_naive_loops(seed):
 @pytest.mark.parametrize("seed", range(200))
 def test_logrank_matches_naive_loops(seed):
     durations, events, groups = _random_data(seed)
-    observed, expected, variance, chi, dof = naive_logrank(durations.tolist(), events.tolist(), groups.tolist())
+    observed, expected, variance, chi, dof = naive_logrank(
+        durations.tolist(), events.tolist(), groups.tolist()
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a few sets have one group with events
         result = logrank(durations, events, groups)
@@ -253,8 +270,12 @@ def test_logrank_two_groups_equals_scipy_squared_statistic():
     durations = rng.integers(0, 60, 400).astype(float)
     events = rng.random(400) < 0.6
     groups = rng.integers(0, 2, 400)
-    x = stats.CensoredData(uncensored=durations[(groups == 0) & events], right=durations[(groups == 0) & ~events])
-    y = stats.CensoredData(uncensored=durations[(groups == 1) & events], right=durations[(groups == 1) & ~events])
+    x = stats.CensoredData(
+        uncensored=durations[(groups == 0) & events], right=durations[(groups == 0) & ~events]
+    )
+    y = stats.CensoredData(
+        uncensored=durations[(groups == 1) & events], right=durations[(groups == 1) & ~events]
+    )
     reference = stats.logrank(x, y)
     result = logrank(durations, events, groups)
     assert_allclose(result.statistic, reference.statistic**2, rtol=1e-10)

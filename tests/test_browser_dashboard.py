@@ -1,0 +1,70 @@
+"""The dashboard in headless Chromium: a shared link, a filter change, charts drawn, text safe."""
+
+import pytest
+from playwright.sync_api import expect
+
+from survey import store as storage
+from survey.demo import generate_frame
+from tests.browser import ARTIFACTS, browser_page, serve_app
+from tests.conftest import TODAY, story_answers, submit
+
+pytestmark = pytest.mark.browser
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def grid_text(page):
+    cells = page.locator("[data-testid='stDataFrame']").first.locator("[role='gridcell']")
+    expect(cells.first).to_be_attached()
+    return cells.all_inner_texts()
+
+
+def test_dashboard_link_filter_and_charts(tmp_path):
+    db_path = tmp_path / "dashboard.duckdb"
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(4_000, seed=42, today=TODAY))
+    with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
+        # A shared link: companies and the synthetic toggle come from the query string.
+        page.goto(f"{url}/tableau?company=Amazon&company=Free&synthetic=true")
+        expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
+        expect(page.locator("[data-testid='stDataFrame']").first).to_contain_text("Amazon")
+        cells = grid_text(page)
+        assert "Amazon" in cells and "Free" in cells
+        assert "Orange" not in cells
+
+        # Change a filter: add Orange.
+        page.locator(".st-key-company input[role='combobox']").click()
+        page.keyboard.type("Orange")
+        page.get_by_role("option", name="Orange", exact=True).click()
+        page.keyboard.press("Escape")
+        expect(page.locator("[data-testid='stDataFrame']").first).to_contain_text("Orange")
+        assert "company=Orange" in page.url or "Orange" in page.url
+
+        # The resolution curves are drawn by Vega.
+        page.get_by_role("tab", name="Délais de résolution").click()
+        chart = page.locator("[data-testid='stVegaLiteChart']").first
+        expect(chart.locator("svg, canvas").first).to_be_attached()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard_resolution.png"))
+
+
+def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
+    db_path = tmp_path / "hostile.duckdb"
+    store = storage.connect(db_path)
+    submit(store, {**story_answers(), "narrative": HOSTILE}, fill_seconds=300)
+    token = storage.ensure_researcher_token(db_path)
+    dialogs = []
+    with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(f"{url}/tableau")
+        page.get_by_role("tab", name="Données").click()
+        expect(page.get_by_text("réservés aux chercheurs connectés")).to_be_visible()
+        expect(page.get_by_text(HOSTILE)).to_have_count(0)
+
+        page.get_by_test_id("stExpander").get_by_text("Espace chercheurs").click()
+        page.locator(".st-key-researcher_token input").fill(token)
+        page.locator(".st-key-researcher_token input").press("Enter")
+        page.locator(".st-key-sign_in button").click()
+        page.get_by_role("tab", name="Données").click()
+        expect(page.get_by_text(HOSTILE, exact=True)).to_be_visible()
+        page.wait_for_timeout(500)
+    assert dialogs == []

@@ -1,0 +1,125 @@
+"""The researchers' dashboard through AppTest, on a real DuckDB file built by the demo generator."""
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from survey import store as storage
+from survey.demo import generate_frame
+from tests.conftest import APP, TODAY, story_answers, submit
+
+DASHBOARD = "analysis/dashboard_page.py"
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def demo_db(db_path):
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(3_000, seed=42, today=TODAY))
+    return store
+
+
+def open_dashboard():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page(DASHBOARD).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at, column):
+    """The first table showing ``column`` (AppTest does not keep dataframe keys)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    return None
+
+
+def headline(at):
+    return at.dataframe[0].value
+
+
+def sign_in(at, db_path):
+    token = storage.ensure_researcher_token(db_path)
+    at.text_input(key="researcher_token").input(token).run()
+    at.button(key="sign_in").click().run()
+    assert not at.exception, at.exception
+
+
+def test_every_view_renders_on_synthetic_data_with_a_banner(demo_db):
+    at = open_dashboard()
+    assert at.title[0].value == "Tableau de bord"
+    assert at.toggle(key="synthetic").value is True  # only synthetic data: shown, with a banner
+    assert "Données synthétiques" in at.warning[0].value
+    assert len(at.tabs) == 8
+    companies = headline(at)
+    assert set(companies["Entreprise"]) >= {"Amazon", "Orange", "Free", "SFR"}
+    assert companies["n"].sum() == demo_db.count(storage.Filters(include_synthetic=True))
+    assert len(at.dataframe[1].value) == 4  # sector x origin groups
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 10
+
+
+def test_all_filters_combined_and_an_empty_selection(demo_db):
+    at = open_dashboard()
+    at.multiselect(key="company").select("orange").select("amazon").run()
+    at.multiselect(key="sector").select("isp").run()
+    at.multiselect(key="origin").select("fr").run()
+    at.multiselect(key="problem").select("outage").run()
+    at.multiselect(key="service").select("fixed_internet").run()
+    at.date_input(key="from").set_value(date(2022, 6, 1)).run()
+    at.date_input(key="to").set_value(date(2026, 1, 1)).run()
+    at.toggle(key="flagged").set_value(True).run()
+    assert not at.exception, at.exception
+    assert list(headline(at)["Entreprise"]) == ["Orange"]
+    at.multiselect(key="department").select("2A").select("976").run()
+    at.multiselect(key="company").unselect("orange").run()  # Amazon is not an ISP: nothing left
+    assert not at.exception, at.exception
+    assert "Aucune réponse ne correspond à ces filtres." in [i.value for i in at.info]
+
+
+def test_researcher_rows_only_after_sign_in_and_narratives_as_text(demo_db, db_path):
+    submit(
+        demo_db,
+        {**story_answers(), "narrative": HOSTILE, "contact_email": "x@example.org"},
+        fill_seconds=300,
+    )
+    at = open_dashboard()
+    assert table(at, "response_id") is None
+    assert not [b for b in at.button if b.key and b.key.startswith("prepare_")]
+    assert HOSTILE not in str(at)
+    # A wrong token is refused.
+    at.text_input(key="researcher_token").input("guess").run()
+    at.button(key="sign_in").click().run()
+    assert "Jeton incorrect." in [e.value for e in at.error]
+    sign_in(at, db_path)
+    # Real responses exist, so synthetic ones are hidden by default: one row.
+    assert table(at, "response_id")["narrative"].tolist() == [HOSTILE]
+    texts = [t.value for t in at.text]
+    assert HOSTILE in texts  # shown verbatim, as text
+    assert "contact_email" not in table(at, "response_id").columns
+    at.button(key="prepare_csv").click().run()
+    assert not at.exception
+    assert at.session_state["export_csv"].startswith(b'"response_id"')
+    assert b"x@example.org" not in at.session_state["export_csv"]
+
+
+def test_real_responses_only_hide_synthetic_by_default(db_path):
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(500, seed=1, today=TODAY))
+    for _ in range(3):
+        submit(store, story_answers(), fill_seconds=300)
+    at = open_dashboard()
+    assert at.toggle(key="synthetic").value is False
+    assert not at.warning
+    companies = headline(at)
+    assert list(companies["Entreprise"]) == ["Free"]
+    assert companies["n"].tolist() == [3]
+    assert "petite base (n=3)" in companies.iloc[0].to_string()
+
+
+def test_the_english_switch_reaches_the_dashboard(demo_db):
+    at = open_dashboard()
+    at.segmented_control(key="locale").set_value("en").run()
+    assert at.title[0].value == "Dashboard"
+    assert "Company" in headline(at).columns
