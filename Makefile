@@ -52,10 +52,10 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 test: chromium lint
-	$(BIN)/python -m pytest --doctest-modules analysis tests
+	$(BIN)/python -m pytest --doctest-modules analysis tests --ignore-glob='analysis/*_page.py'
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m pytest bench --benchmark-only -p no:cacheprovider
+	$(BIN)/python -m pytest bench --benchmark-only -p no:cacheprovider -o python_files="bench_*.py" --benchmark-columns=min,median,max,rounds
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -939,8 +939,10 @@ def company_table(
     ...     "csat": [4, 1, 5, 2], "effort": [2, 7, 1, 5], "nps": [9, 0, 10, 3],
     ... })
     >>> table = company_table(responses, as_of="2024-06-30", rng=1)
-    >>> table[["company", "n", "resolution_n", "resolution_median_days"]].to_string(index=False)
-    'company  n  resolution_n  resolution_median_days\\n      a  2             2                     4.0\\n      b  2             2                     2.0'
+    >>> print(table[["company", "n", "resolution_median_days", "wasted_trips_mean"]])
+      company  n  resolution_median_days  wasted_trips_mean
+    0       a  2                     4.0                1.0
+    1       b  2                     2.0                1.0
     >>> bool(table["resolution_small_base"].all())
     True
     """
@@ -966,7 +968,21 @@ def group_table(
     Examples
     --------
     >>> import pandas as pd
-    >>> from analysis.kpis import group_table
+    >>> from analysis.kpis import REQUIRED_COLUMNS, group_table
+    >>> day = pd.Timestamp
+    >>> responses = pd.DataFrame({column: [None] * 3 for column in REQUIRED_COLUMNS})
+    >>> responses["company"] = ["orange", "free", "amazon"]
+    >>> responses["sector"] = ["isp", "isp", "retailer"]
+    >>> responses["origin"] = ["fr", "fr", "foreign"]
+    >>> responses["status"] = ["resolved", "ongoing", "resolved"]
+    >>> responses["started_on"] = [day("2024-01-01")] * 3
+    >>> responses["ended_on"] = [day("2024-01-05"), pd.NaT, day("2024-01-02")]
+    >>> responses["submitted_on"] = [day("2024-02-01")] * 3
+    >>> table = group_table(responses, as_of="2024-06-30", rng=1)
+    >>> print(table[["group", "companies", "n", "resolution_events"]])
+                  group     companies  n  resolution_events
+    0            isp/fr  free, orange  2                  1
+    1  retailer/foreign        amazon  1                  1
     """
     frame, as_of_day, generator, resamples = _validate_table_options(
         responses, as_of, rng, n_resamples

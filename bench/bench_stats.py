@@ -184,7 +184,8 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
 
-    from lifelines import KaplanMeierFitter, __version__ as lifelines_version
+    from lifelines import KaplanMeierFitter
+    from lifelines import __version__ as lifelines_version
     from lifelines.statistics import multivariate_logrank_test
 
     warnings.simplefilter("ignore")

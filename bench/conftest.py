@@ -1,0 +1,19 @@
+"""Benchmark fixtures: DuckDB files of 100k and 1M synthetic responses, built once per session."""
+
+from datetime import date
+
+import pytest
+
+from survey import store as storage
+from survey.demo import iter_frames
+
+TODAY = date(2026, 6, 15)
+
+
+@pytest.fixture(scope="session", params=[100_000, 1_000_000], ids=["100k", "1M"])
+def demo_database(request, tmp_path_factory):
+    path = tmp_path_factory.mktemp(f"db{request.param}") / "bench.duckdb"
+    store = storage.connect(path)
+    for frame in iter_frames(request.param, seed=42, today=TODAY):
+        store.insert_frame(frame)
+    return path
