@@ -222,10 +222,14 @@ def sector_origin_chart(
     data["origin"] = data["origin"].map(origin_labels).fillna(data["origin"])
     base = alt.Chart(data).encode(
         x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
-        y=alt.Y("sector:N", title=None),
+        y=alt.Y("sector:N", title=None, axis=alt.Axis(labelLimit=240)),
     )
     cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color("estimate:Q", title=legend, scale=alt.Scale(scheme="blues"))
     )
-    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="text:N")
+    middle = float(data["estimate"].min() + data["estimate"].max()) / 2
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
+        text="text:N",
+        color=alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black")),
+    )
     return (cells + text).properties(title=title, width=WIDTH, height=220)

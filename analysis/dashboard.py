@@ -176,6 +176,19 @@ HEADLINE = (
 )
 
 
+GROUP_LABELS = {
+    "isp/fr": ("Fournisseurs d'accès français", "French internet providers"),
+    "isp/foreign": ("Fournisseurs d'accès étrangers", "Foreign internet providers"),
+    "retailer/fr": ("Commerçants français", "French retailers"),
+    "retailer/foreign": ("Commerçants étrangers", "Foreign retailers"),
+}
+
+
+def group_label(group: str, locale: str) -> str:
+    fr, en = GROUP_LABELS.get(group, (group, group))
+    return en if locale == "en" else fr
+
+
 def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "company_name"):
     """The headline table for people: numbers stay numbers (sortable), intervals as text.
 
@@ -183,12 +196,13 @@ def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "com
     differs from all others after Benjamini-Hochberg, "petite base" / "small base" when n < 30.
     """
     english = locale == "en"
-    out = pd.DataFrame(
-        {
-            ("Company" if english else "Entreprise"): table[label_column].to_numpy(),
-            "n": table["n"].to_numpy(),
-        }
-    )
+    if label_column == "group":
+        heading = "Group" if english else "Groupe"
+        labels = [group_label(g, locale) for g in table["group"]]
+    else:
+        heading = "Company" if english else "Entreprise"
+        labels = table[label_column].to_numpy()
+    out = pd.DataFrame({heading: labels, "n": table["n"].to_numpy()})
     small = "small base" if english else "petite base"
     for family, estimate, low, high, percent, digits, fr, en in HEADLINE:
         label = en if english else fr

@@ -429,7 +429,7 @@ def _event_table(durations, events, codes=None, n_groups: int = 1):
         index += base
         index *= 2
     else:
-        index = base.astype(np.int64) * 2
+        index = np.multiply(base, 2, dtype=np.int64)
     index += events
     cells = np.bincount(index, minlength=2 * n_groups * width)
     cells = cells.reshape(n_groups, width, 2)
