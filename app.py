@@ -8,7 +8,8 @@ from survey import store as storage
 
 @st.cache_resource(show_spinner=False)
 def open_store(path: str) -> storage.Store:
-    return storage.connect(path)
+    # Kept open while busy (fast submissions), released after 2 s idle so the CLI can work.
+    return storage.connect(path, keep_open=2.0)
 
 
 if "locale" not in st.session_state:

@@ -62,6 +62,22 @@ class IntervalEstimate:
     confidence_level: float
     method: str
 
+    def __post_init__(self):
+        # arrays (estimates at several times at once) are copied and made read-only
+        object.__setattr__(self, "estimate", _freeze(self.estimate))
+        object.__setattr__(self, "standard_error", _freeze(self.standard_error))
+        low, high = self.confidence_interval
+        object.__setattr__(
+            self, "confidence_interval", ConfidenceInterval(_freeze(low), _freeze(high))
+        )
+
+
+def _freeze(value):
+    if isinstance(value, np.ndarray):
+        value = np.array(value, copy=True)
+        value.setflags(write=False)
+    return value
+
 
 @dataclass(frozen=True)
 class TestResult:

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -221,25 +222,35 @@ class StoreBusy(RuntimeError):
     """The database stayed locked by another process for longer than the retry allows."""
 
 
-def connect(target: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+def connect(
+    target: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: float = 0.0
+) -> Store:
     """Open the store at ``target`` (a file path; default :func:`default_db_path`).
 
-    Creates and migrates the database unless ``read_only``.
+    Creates and migrates the database unless ``read_only``. ``keep_open`` (seconds) keeps an
+    idle database open for the next operation; see :class:`Store`.
     """
     target = default_db_path() if target is None else target
     if str(target).startswith(("postgresql://", "postgres://")):
         raise NotImplementedError(
             "The PostgreSQL backend is not written yet: implement a class with Store's methods."
         )
-    return Store(Path(target), read_only=read_only)
+    return Store(Path(target), read_only=read_only, keep_open=keep_open)
 
 
 class Store:
     """Responses in a DuckDB file."""
 
-    def __init__(self, path: Path, *, read_only: bool = False):
+    def __init__(self, path: Path, *, read_only: bool = False, keep_open: float = 0.0):
+        """``keep_open``: seconds an idle database stays open (the app: a few seconds, so a
+        burst of submissions does not reopen the file each time; the CLI: 0)."""
         self.path = Path(path)
         self.read_only = read_only
+        self.keep_open = keep_open
+        self._lock = threading.Lock()
+        self._database: Any = None
+        self._users = 0
+        self._last_used = 0.0
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
@@ -252,30 +263,68 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
-    @contextlib.contextmanager
-    def _connection(self, *, read_only: bool | None = None) -> Iterator[Any]:
-        read_only = self.read_only if read_only is None else read_only
+    def _open(self) -> Any:
+        """Open the file, waiting (bounded) while another process holds DuckDB's lock."""
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
         delay = 0.01
         while True:
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only)
-                break
+                return duckdb.connect(str(self.path), read_only=self.read_only)
             except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    if "lock" in str(exc).lower():
-                        raise StoreBusy(
-                            f"{self.path} is locked by another process; try again."
-                        ) from exc
+                locked = "lock" in str(exc).lower()
+                if not locked:
                     raise
+                if time.monotonic() > deadline:
+                    raise StoreBusy(
+                        f"{self.path} is locked by another process; try again."
+                    ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A cursor of its own for this operation (cursors are safe across threads).
+
+        The file is opened on first use and closed once no operation has used it for
+        ``keep_open`` seconds, which releases DuckDB's single-process lock for the CLI.
+        """
+        with self._lock:
+            if self._database is None:
+                self._database = self._open()
+            self._users += 1
+            cursor = self._database.cursor()
         try:
-            con.execute("SET TimeZone = 'Europe/Paris'")
-            con.execute("SET enable_progress_bar = false")
-            yield con
+            cursor.execute("SET TimeZone = 'Europe/Paris'")
+            cursor.execute("SET enable_progress_bar = false")
+            yield cursor
         finally:
-            con.close()
+            cursor.close()
+            with self._lock:
+                self._users -= 1
+                self._last_used = time.monotonic()
+                if self._users == 0:
+                    if self.keep_open <= 0:
+                        self._close_locked()
+                    else:
+                        timer = threading.Timer(self.keep_open, self._close_if_idle)
+                        timer.daemon = True
+                        timer.start()
+
+    def _close_if_idle(self) -> None:
+        with self._lock:
+            idle = time.monotonic() - self._last_used >= self.keep_open * 0.99
+            if self._users == 0 and idle:
+                self._close_locked()
+
+    def _close_locked(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
+
+    def close(self) -> None:
+        """Close the file now (waits for nothing: call when no operation is running)."""
+        with self._lock:
+            self._close_locked()
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -307,7 +356,7 @@ class Store:
         columns = list(row)
         sql = (
             f"INSERT INTO responses ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
+            f"VALUES ({', '.join('?' for _ in columns)})"
         )
         with self._connection() as con:
             con.execute("BEGIN TRANSACTION")
@@ -387,7 +436,7 @@ class Store:
     def delete_response(self, code: str) -> bool:
         """Delete the response (and its e-mail) matching a deletion code. True if one was."""
         digest = hash_code(code)
-        with self._connection(read_only=False) as con:
+        with self._connection() as con:
             con.execute("BEGIN TRANSACTION")
             found = con.execute(
                 "SELECT response_id FROM responses WHERE deletion_hash = ?", [digest]
@@ -400,7 +449,7 @@ class Store:
 
     def purge_contacts(self, *, older_than_days: int) -> int:
         """Forget contact e-mails stored more than ``older_than_days`` ago (retention)."""
-        with self._connection(read_only=False) as con:
+        with self._connection() as con:
             return (
                 con.execute(
                     "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "

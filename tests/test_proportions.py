@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 
@@ -117,6 +119,17 @@ def test_intervals_equal_scipy_binomtest():
                     atol=1e-12,
                     err_msg=f"{method} {k}/{n}",
                 )
+
+
+@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_intervals_contain_the_estimate_and_nest(counts):
+    """For every k <= n: 0 <= low <= k/n <= high <= 1, and the continuity correction widens."""
+    k, n = counts
+    result = proportion(k, n)
+    wilson = result.confidence_interval()
+    corrected = result.confidence_interval(method="wilsoncc")
+    assert 0 <= wilson.low <= result.estimate <= wilson.high <= 1
+    assert corrected.low <= wilson.low + 1e-15 and wilson.high <= corrected.high + 1e-15
 
 
 def test_fisher_pvalue_equals_scipy_on_random_tables():

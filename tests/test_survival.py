@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 
@@ -307,6 +309,23 @@ def test_non_integer_durations_give_the_same_curve_as_scaled_integers():
     assert_allclose(halves.survival, whole.survival, rtol=1e-15)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.booleans()), min_size=1, max_size=60))
+def test_kaplan_meier_properties(observations):
+    """Any data: S steps down from at most 1, never below 0, bands contain S, counts add up."""
+    durations = [d for d, _ in observations]
+    events = [e for _, e in observations]
+    curve = kaplan_meier(durations, events)
+    assert np.all(np.diff(curve.survival) <= 0)
+    assert 0 <= curve.survival[-1] <= curve.survival[0] <= 1
+    assert curve.n_at_risk[0] == len(observations)
+    assert curve.n_events.sum() + curve.n_censored.sum() == len(observations)
+    low, high = curve.confidence_band(method="log-log")
+    defined = ~np.isnan(low)
+    assert np.all(low[defined] <= curve.survival[defined] + 1e-12)
+    assert np.all(curve.survival[defined] <= high[defined] + 1e-12)
+
+
 # --- behaviour of the result -----------------------------------------------------------------
 
 
@@ -355,6 +374,9 @@ def test_results_are_frozen_with_read_only_arrays():
     result = logrank([1, 2, 3, 4], [1, 1, 1, 1], [0, 0, 1, 1])
     with pytest.raises(ValueError, match="read-only"):
         result.expected[0] = 0.0
+    at = curve.survival_at([1, 2])
+    with pytest.raises(ValueError, match="read-only"):
+        at.confidence_interval.low[0] = 0.0
 
 
 def test_logrank_with_one_group_having_events_warns():
