@@ -41,7 +41,9 @@ from survey.questionnaire import (
 )
 
 DEFAULT_DB = Path("data") / "clientroi.duckdb"
-LOCK_RETRY_SECONDS = 10.0
+LOCK_RETRY_SECONDS = 15.0
+MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets the CLI in at least this often
+YIELD_SECONDS = 0.15  # how long the file stays free for another process
 # Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -247,8 +249,9 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self.keep_open = keep_open
-        self._lock = threading.Lock()
+        self._state = threading.Condition()
         self._database: Any = None
+        self._opened_at = 0.0
         self._users = 0
         self._last_used = 0.0
         if read_only:
@@ -266,29 +269,41 @@ class Store:
     def _open(self) -> Any:
         """Open the file, waiting (bounded) while another process holds DuckDB's lock."""
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
-        delay = 0.01
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=self.read_only)
+                database = duckdb.connect(str(self.path), read_only=self.read_only)
+                self._opened_at = time.monotonic()
+                return database
             except duckdb.IOException as exc:
-                locked = "lock" in str(exc).lower()
-                if not locked:
+                if "lock" not in str(exc).lower():
                     raise
                 if time.monotonic() > deadline:
                     raise StoreBusy(
                         f"{self.path} is locked by another process; try again."
                     ) from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+                # Short, jittered polls: another process's window may be brief.
+                time.sleep(0.005 + secrets.randbelow(20) / 1000)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
         """A cursor of its own for this operation (cursors are safe across threads).
 
-        The file is opened on first use and closed once no operation has used it for
-        ``keep_open`` seconds, which releases DuckDB's single-process lock for the CLI.
+        DuckDB lets one process at a time open a file for writing. The file is opened on first
+        use; it is closed once idle for ``keep_open`` seconds, and, under continuous load, after
+        at most ``MAX_HOLD_SECONDS``: new operations then wait for the running ones, the file
+        is closed for a moment so the command line can get in, then reopened.
         """
-        with self._lock:
+        with self._state:
+            held_too_long = (
+                self._database is not None
+                and self.keep_open > 0
+                and time.monotonic() - self._opened_at > MAX_HOLD_SECONDS
+            )
+            if held_too_long:
+                self._state.wait_for(lambda: self._users == 0)
+                if self._database is not None:
+                    self._close_locked()
+                    time.sleep(YIELD_SECONDS)
             if self._database is None:
                 self._database = self._open()
             self._users += 1
@@ -299,7 +314,7 @@ class Store:
             yield cursor
         finally:
             cursor.close()
-            with self._lock:
+            with self._state:
                 self._users -= 1
                 self._last_used = time.monotonic()
                 if self._users == 0:
@@ -309,9 +324,10 @@ class Store:
                         timer = threading.Timer(self.keep_open, self._close_if_idle)
                         timer.daemon = True
                         timer.start()
+                self._state.notify_all()
 
     def _close_if_idle(self) -> None:
-        with self._lock:
+        with self._state:
             idle = time.monotonic() - self._last_used >= self.keep_open * 0.99
             if self._users == 0 and idle:
                 self._close_locked()
@@ -322,8 +338,9 @@ class Store:
             self._database = None
 
     def close(self) -> None:
-        """Close the file now (waits for nothing: call when no operation is running)."""
-        with self._lock:
+        """Close the file once the running operations are done."""
+        with self._state:
+            self._state.wait_for(lambda: self._users == 0)
             self._close_locked()
 
     # --- writes ---------------------------------------------------------------------------

@@ -163,6 +163,13 @@ def test_median_flat_at_half_until_last_time_follows_print_survfit():
     assert curve.median().estimate == 2.0
 
 
+def test_median_of_1_to_100_uses_the_tolerance_as_R():
+    """R's print.survfit source: survfit(Surv(1:100) ~ 1) has S = 0.5 + 1.1e-16 at t = 50,
+    which R treats as 0.5 (all.equal tolerance), giving the midpoint median 50.5."""
+    curve = kaplan_meier(np.arange(1, 101), np.ones(100, dtype=bool))
+    assert curve.median().estimate == 50.5
+
+
 def test_median_not_reached_is_nan():
     median = kaplan_meier([1, 2, 3, 4], [1, 0, 0, 0]).median()
     assert math.isnan(median.estimate)
