@@ -120,6 +120,58 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from survey.importer import ImportRefused, import_file
+
+    path = _db(args)
+    if args.dry_run and not path.exists():
+        store = None
+    else:
+        store = storage.connect(path)
+    try:
+        report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
+    except ImportRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    path = _db(args)
+    if not path.exists():
+        print(f"error: no database at {path}", file=sys.stderr)
+        return 1
+    try:
+        out = storage.connect(path).backup(args.out)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Backed up {path} to {out} (Parquet; it holds contact e-mails: keep it private)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    path = _db(args)
+    try:
+        store = storage.restore(args.backup, path)
+    except (FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored {store.count():,} responses into {path}")
+    return 0
+
+
+def cmd_purge_contacts(args: argparse.Namespace) -> int:
+    path = _db(args)
+    if not path.exists():
+        print(f"error: no database at {path}", file=sys.stderr)
+        return 1
+    removed = storage.connect(path).purge_contacts(older_than_days=args.days)
+    print(f"Forgot {removed} contact e-mails stored more than {args.days} days ago")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clientroi", description="Client Roi: an open barometer of customer service."
@@ -159,6 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
     codebook.add_argument("--format", choices=("markdown", "json"), default="markdown")
     codebook.add_argument("--out", type=Path, default=None)
     codebook.set_defaults(func=cmd_codebook)
+    importer = commands.add_parser(
+        "import", help="import responses from a CSV or Excel file (row-level report)"
+    )
+    _db_argument(importer)
+    importer.add_argument("file", type=Path)
+    importer.add_argument("--dry-run", action="store_true", help="check only, store nothing")
+    importer.add_argument("--lang", choices=qn.LOCALES, default="en", help="language of reasons")
+    importer.set_defaults(func=cmd_import)
+
+    backup = commands.add_parser("backup", help="back the database up as Parquet files")
+    _db_argument(backup)
+    backup.add_argument("--out", type=Path, required=True)
+    backup.set_defaults(func=cmd_backup)
+
+    restore = commands.add_parser("restore", help="recreate a database from a backup folder")
+    _db_argument(restore)
+    restore.add_argument("backup", type=Path)
+    restore.set_defaults(func=cmd_restore)
+
+    purge = commands.add_parser(
+        "purge-contacts", help="forget contact e-mails older than the retention period"
+    )
+    _db_argument(purge)
+    purge.add_argument(
+        "--days",
+        type=int,
+        default=int(os.environ.get("CLIENTROI_CONTACT_RETENTION_DAYS", "365")),
+        help="retention in days (default: $CLIENTROI_CONTACT_RETENTION_DAYS or 365)",
+    )
+    purge.set_defaults(func=cmd_purge_contacts)
     return parser
 
 

@@ -31,8 +31,19 @@ MAX_FILE_BYTES = 2_000_000_000
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 TRUE_WORDS = {"true", "yes", "oui", "vrai", "1", "y", "o", "x"}
 FALSE_WORDS = {"false", "no", "non", "faux", "0", "n"}
-DONT_KNOW_WORDS = {"", "nsp", "ne sais pas", "je ne sais pas", "don't know", "dont know", "na",
-                   "n/a", "nan", "null", "none"}
+DONT_KNOW_WORDS = {
+    "",
+    "nsp",
+    "ne sais pas",
+    "je ne sais pas",
+    "don't know",
+    "dont know",
+    "na",
+    "n/a",
+    "nan",
+    "null",
+    "none",
+}
 SUBMITTED_COLUMN = "submitted_on"
 
 
@@ -89,7 +100,17 @@ def _header_map() -> dict[str, str]:
     for q in qn.FIELDS:
         for name in (q.id, q.label.fr, q.label.en):
             names[_fold(name)] = q.id
-    names[_fold(SUBMITTED_COLUMN)] = SUBMITTED_COLUMN
+    # Survey tools name their timestamp column in many ways.
+    for name in (
+        SUBMITTED_COLUMN,
+        "submitted_at",
+        "horodatage",
+        "timestamp",
+        "date de soumission",
+        "date d'envoi",
+        "submission date",
+    ):
+        names[_fold(name)] = SUBMITTED_COLUMN
     return names
 
 
@@ -144,8 +165,13 @@ def read_table(path: Path) -> pd.DataFrame:
     delimiter = max((",", ";", "\t"), key=first_line.count)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-            engine="c", quoting=csv.QUOTE_MINIMAL, skip_blank_lines=True,
+            io.StringIO(text),
+            sep=delimiter,
+            dtype=str,
+            keep_default_na=False,
+            engine="c",
+            quoting=csv.QUOTE_MINIMAL,
+            skip_blank_lines=True,
         )
     except (pd.errors.ParserError, ValueError) as exc:
         raise ImportRefused(f"{path.name}: not a readable table ({exc})") from exc
@@ -175,7 +201,7 @@ def _normalise(frame: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame,
         folded = values.map(_fold)
         blank = folded.isin(DONT_KNOW_WORDS)
         if column == SUBMITTED_COLUMN:
-            clean[column] = _dates(values).where(~blank, None)
+            clean[column] = _dates(values.str.slice(0, 10)).where(~blank, None)
             continue
         q = qn.QUESTIONS[column]
         if q.kind == "choice":
@@ -186,13 +212,15 @@ def _normalise(frame: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame,
                 mapped = mapped.where(~unknown, "other")
                 if unknown.any():
                     given = clean.get("company_other")
-                    clean["company_other"] = values.where(unknown, given if given is not None
-                                                          else None)
+                    clean["company_other"] = values.where(
+                        unknown, given if given is not None else None
+                    )
             # Unknown labels are kept as typed so the model reports them as "not a choice".
             clean[column] = mapped.where(mapped.notna(), values).where(~blank, None)
         elif q.kind in ("bool", "flag", "consent"):
-            truth = folded.map(lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS
-                               else v)
+            truth = folded.map(
+                lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS else v
+            )
             clean[column] = truth.where(~blank, None)
         elif q.kind == "date":
             clean[column] = _dates(values).where(~blank, None)
@@ -211,8 +239,9 @@ def _normalise(frame: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame,
 def _dates(values: pd.Series) -> pd.Series:
     """ISO dates kept; DD/MM/YYYY (and DD-MM-YYYY) turned to ISO; anything else kept as typed."""
     iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    french = pd.to_datetime(values.str.replace("-", "/", regex=False), format="%d/%m/%Y",
-                            errors="coerce")
+    french = pd.to_datetime(
+        values.str.replace("-", "/", regex=False), format="%d/%m/%Y", errors="coerce"
+    )
     parsed = iso.fillna(french)
     as_text = parsed.dt.strftime("%Y-%m-%d")
     return as_text.where(parsed.notna(), values)

@@ -450,6 +450,57 @@ class Store:
                 raise
         return total
 
+    def count_keys(self, keys: Iterable[str]) -> int:
+        """How many of these submission keys are already stored."""
+        frame = pd.DataFrame({"submission_key": list(keys)})
+        with self._connection() as con:
+            con.register("incoming_keys", frame)
+            try:
+                return con.execute(
+                    "SELECT count(*) FROM incoming_keys i "
+                    "JOIN responses r ON r.submission_key = i.submission_key"
+                ).fetchall()[0][0]
+            finally:
+                con.unregister("incoming_keys")
+
+    def insert_imported(self, frame: pd.DataFrame, *, source: str = "import") -> int:
+        """Store validated imported rows in one transaction; returns how many were already there.
+
+        ``frame`` holds answers (question ids), ``submission_key`` and ``submitted_on``. Rows
+        whose key is already stored are skipped, so importing a file twice stores it once.
+        """
+        if source not in SOURCES:
+            raise ValueError(f"`source` must be one of {SOURCES}.")
+        questions = [q for q in response_questions() if q.id in frame.columns]
+        select = ", ".join(f"CAST(i.{q.id} AS {q.sql_type})" for q in questions)
+        columns = ", ".join(q.id for q in questions)
+        with self._connection() as con:
+            con.register("incoming_rows", frame)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                already = con.execute(
+                    "SELECT count(*) FROM incoming_rows i "
+                    "JOIN responses r ON r.submission_key = i.submission_key"
+                ).fetchall()[0][0]
+                con.execute(
+                    f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
+                    f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
+                    f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
+                    f"SELECT gen_random_uuid(), now(), CAST(i.submitted_on AS DATE), ?, 'fr', ?, "
+                    f"NULL, false, false, false, i.submission_key, {select} "
+                    f"FROM incoming_rows i WHERE NOT EXISTS ("
+                    f"SELECT 1 FROM responses r WHERE r.submission_key = i.submission_key)",
+                    [QUESTIONNAIRE_VERSION, source],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("incoming_rows")
+        return already
+
     def delete_response(self, code: str) -> bool:
         """Delete the response (and its e-mail) matching a deletion code. True if one was."""
         digest = hash_code(code)
@@ -476,6 +527,21 @@ class Store:
                 .fetchall()
                 .__len__()
             )
+
+    # --- backups ------------------------------------------------------------------------------
+
+    def backup(self, out: str | os.PathLike) -> Path:
+        """Write the whole database (e-mails included: keep backups private) as Parquet files.
+
+        DuckDB's ``EXPORT DATABASE``: a schema.sql, a load.sql and one Parquet file per table.
+        """
+        out = Path(out)
+        if out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"{out} is not empty: choose a new folder for the backup")
+        out.mkdir(parents=True, exist_ok=True)
+        with self._connection() as con:
+            con.execute(f"EXPORT DATABASE {_sql_path(out)} (FORMAT parquet)")
+        return out
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -657,3 +723,27 @@ def _load_reference(con: Any) -> None:
             [[row[c] or None for c in columns] for row in rows],
         )
         con.execute("COMMIT")
+
+
+def restore(backup_dir: str | os.PathLike, target: str | os.PathLike) -> Store:
+    """Recreate a database file from a backup folder; refuses to overwrite an existing file."""
+    backup_dir, target = Path(backup_dir), Path(target)
+    if not (backup_dir / "schema.sql").exists():
+        raise FileNotFoundError(f"{backup_dir} is not a Client Roi backup (no schema.sql)")
+    if target.exists():
+        raise FileExistsError(f"{target} already exists: restore into a new file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"IMPORT DATABASE {_sql_path(backup_dir)}")
+    except BaseException:
+        con.close()
+        target.unlink(missing_ok=True)
+        raise
+    con.close()
+    return connect(target)
+
+
+def _sql_path(path: Path) -> str:
+    """A folder path as a SQL string literal (EXPORT/IMPORT DATABASE take no parameters)."""
+    return "'" + str(path.resolve()).replace("'", "''") + "'"

@@ -1,0 +1,254 @@
+"""Importing files: every row checked like a form answer, reasons for every rejection,
+nothing stored twice, unreadable files refused with one line and no change."""
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import cli
+from survey import questionnaire as qn
+from survey import store as storage
+from survey.importer import ImportRefused, import_file
+
+DATA = Path(__file__).resolve().parent / "data"
+BAD = DATA / "bad"
+TODAY = date(2026, 6, 15)
+ALL = storage.Filters(include_synthetic=True, include_flagged=True)
+
+
+def copy(name, tmp_path, folder=BAD):
+    target = tmp_path / name
+    target.write_bytes((folder / name).read_bytes())
+    return target
+
+
+def rejections(report):
+    return {(r.line, r.field) for r in report.rejections}
+
+
+def test_the_seed_story_from_a_french_spreadsheet(store, tmp_path):
+    """Headers and answers as French labels, ';' separator, DD/MM/YYYY dates, a timestamp."""
+    report = import_file(copy("seed_story_fr.csv", tmp_path, DATA / "good"), store, today=TODAY)
+    assert (report.rows, report.stored, report.rejected_rows) == (1, 1, 0)
+    row = store.fetch_responses().iloc[0]
+    assert row["company"] == "free"
+    assert row["service"] == "fixed_internet"
+    assert row["department"] == "06"
+    assert row["problem"] == "outage"
+    assert row["started_on"].date() == date(2023, 7, 10)
+    assert row["status"] == "ongoing"
+    assert bool(row["blamed_third_party"]) is True
+    assert (row["technician_visits"], row["technician_visits_useless"]) == (2, 2)
+    assert (row["wasted_trips"], row["wasted_km"]) == (2, 40.0)
+    assert (row["callbacks_promised"], row["callbacks_received"]) == (2, 0)
+    assert row["source"] == "import"
+    assert row["submitted_on"].date() == date(2023, 9, 30)  # the file's timestamp column
+
+
+def test_reimporting_the_same_file_stores_nothing_twice(store, tmp_path):
+    path = copy("semicolon.csv", tmp_path)
+    first = import_file(path, store, today=TODAY)
+    second = import_file(path, store, today=TODAY)
+    assert (first.stored, first.already_imported) == (2, 0)
+    assert (second.stored, second.already_imported) == (0, 2)
+    assert store.count() == 2
+
+
+def test_identical_rows_in_one_file_are_two_experiences(store, tmp_path):
+    path = tmp_path / "twins.csv"
+    path.write_text(
+        "company,problem,started_on,status,consent_research\n"
+        + "free,outage,2023-07-10,ongoing,yes\n" * 2
+    )
+    assert import_file(path, store, today=TODAY).stored == 2
+    assert import_file(path, store, today=TODAY).stored == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "stored", "rejected"),
+    [
+        ("semicolon.csv", 2, set()),
+        ("impossible_date.csv", 1, {(3, "started_on")}),
+        ("negative_counts.csv", 1, {(3, "wasted_trips")}),
+        ("formula.csv", 1, set()),
+        ("unknown_company.csv", 1, set()),
+    ],
+)
+def test_hostile_rows_get_their_documented_outcome(store, tmp_path, name, stored, rejected):
+    path = copy(name, tmp_path)
+    report = import_file(path, store, today=TODAY)
+    assert report.stored == stored
+    assert rejections(report) == rejected
+    assert store.count(ALL) == stored
+    if rejected:
+        with open(f"{path}.rejected.csv", encoding="utf-8") as f:
+            lines = list(csv.DictReader(f))
+        assert {(int(r["line"]), r["field"]) for r in lines} == rejected
+        assert all(r["reason"] for r in lines)
+    else:
+        assert report.report_path is None
+
+
+def test_unknown_company_is_kept_as_other_and_counted(store, tmp_path):
+    report = import_file(copy("unknown_company.csv", tmp_path), store, today=TODAY)
+    assert report.mapped_to_other == 1
+    row = store.fetch_responses().iloc[0]
+    assert (row["company"], row["company_other"]) == ("other", "Box Bidule Télécom")
+    assert "kept as 'other'" in report.summary()
+
+
+def test_formula_is_stored_as_typed_and_neutralised_in_csv_export(store, tmp_path):
+    import_file(copy("formula.csv", tmp_path), store, today=TODAY)
+    assert store.fetch_responses()["narrative"][0].startswith("=HYPERLINK(")
+    out = tmp_path / "export.csv"
+    store.export(out, fmt="csv")
+    assert pd.read_csv(out)["narrative"][0].startswith("'=HYPERLINK(")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("latin1.csv", "not UTF-8"),
+        ("empty.csv", "empty"),
+        ("binary.csv", "binary"),
+        ("not_a_table.csv", "no recognised column"),
+    ],
+)
+def test_unreadable_files_are_refused_with_one_line_and_no_change(
+    store, tmp_path, capsys, name, message
+):
+    path = copy(name, tmp_path)
+    before = store.data_version()
+    with pytest.raises(ImportRefused, match=message):
+        import_file(path, store, today=TODAY)
+    assert cli.main(["import", str(path), "--db", str(store.path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert message in err
+    assert store.data_version() == before
+
+
+def test_a_ten_megabyte_narrative_rejects_its_row_only(store, tmp_path):
+    path = tmp_path / "huge.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            ["company", "problem", "started_on", "status", "consent_research", "narrative"]
+        )
+        writer.writerow(["free", "outage", "2023-07-10", "ongoing", "yes", "ok"])
+        writer.writerow(["sfr", "outage", "2023-07-10", "ongoing", "yes", "x" * 10_000_000])
+    report = import_file(path, store, today=TODAY)
+    assert report.stored == 1
+    assert rejections(report) == {(3, "narrative")}
+    assert "10000000 characters" in report.rejections[0].reason
+
+
+def test_excel_files_are_read(store, tmp_path):
+    path = tmp_path / "responses.xlsx"
+    pd.DataFrame(
+        {
+            "Company concerned": ["Amazon", "Orange"],
+            "Kind of problem": ["Delivery (late, lost, damaged)", "outage"],
+            "Date the problem started": ["2024-03-01", "02/04/2024"],
+            "Where does it stand today?": ["Resolved", "Still ongoing"],
+            "Date it ended": ["2024-03-04", ""],
+            qn.QUESTIONS["consent_research"].label.en: ["Yes", "yes"],
+        }
+    ).to_excel(path, index=False)
+    report = import_file(path, store, today=TODAY)
+    assert (report.stored, report.rejected_rows) == (2, 0)
+    frame = store.fetch_responses()
+    assert sorted(frame["company"]) == ["amazon", "orange"]
+    assert date(2024, 4, 2) in set(frame["started_on"].dt.date)
+
+
+def test_dry_run_reports_and_stores_nothing(store, tmp_path, capsys):
+    path = copy("impossible_date.csv", tmp_path)
+    assert cli.main(["import", str(path), "--db", str(store.path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "1 would store" in out and "1 rejected" in out
+    assert store.count(ALL) == 0
+    assert Path(f"{path}.rejected.csv").exists()
+
+
+def test_reasons_in_french_on_request(store, tmp_path):
+    report = import_file(copy("negative_counts.csv", tmp_path), store, locale="fr", today=TODAY)
+    assert report.rejections[0].reason == "Minimum : 0."
+
+
+def test_a_failure_mid_transaction_leaves_nothing_half_imported(store):
+    """Two incoming rows share a key: the unique index fails the insert, and none is kept."""
+    frame = pd.DataFrame(
+        {
+            "company": ["free", "sfr", "orange"],
+            "problem": ["outage"] * 3,
+            "started_on": [date(2023, 7, 10)] * 3,
+            "status": ["ongoing"] * 3,
+            "consent_research": [True] * 3,
+            "submission_key": ["import:a:1", "import:b:1", "import:b:1"],
+            "submitted_on": [TODAY] * 3,
+        }
+    )
+    with pytest.raises(Exception, match="(?i)duplicate|constraint"):
+        store.insert_imported(frame)
+    assert store.count(ALL) == 0
+
+
+cell = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            "yes",
+            "non",
+            "2023-07-10",
+            "31/02/2024",
+            "-1",
+            "1e9",
+            "=1+1",
+            "NaN",
+            "free",
+            "Amazon",
+            "ongoing",
+            "resolved",
+            "outage",
+            ";",
+            '"',
+            "\n",
+        ]
+    ),
+)
+columns = st.lists(
+    st.sampled_from([q.id for q in qn.FIELDS] + ["Entreprise concernée", "junk"]),
+    min_size=1,
+    max_size=12,
+    unique=True,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(header=columns, data=st.data())
+def test_random_rows_never_crash_the_importer(tmp_path, header, data):
+    rows = data.draw(
+        st.lists(st.lists(cell, min_size=len(header), max_size=len(header)), min_size=1, max_size=8)
+    )
+    path = tmp_path / "random.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    try:
+        report = import_file(path, None, dry_run=True, today=TODAY)
+    except ImportRefused:
+        return
+    assert report.stored + report.already_imported + report.rejected_rows == report.rows
+    assert report.rejected_rows == len({r.line for r in report.rejections})
