@@ -124,10 +124,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from survey.importer import ImportRefused, import_file
 
     path = _db(args)
-    if args.dry_run and not path.exists():
-        store = None
-    else:
-        store = storage.connect(path)
+    store = None if args.dry_run and not path.exists() else storage.connect(path)
     try:
         report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
     except ImportRefused as exc:
@@ -172,6 +169,29 @@ def cmd_purge_contacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from analysis import snapshot
+
+    path = _db(args)
+    try:
+        as_of = snapshot.parse_as_of(args.as_of)
+        store = snapshot.open_database(path)
+        out = args.out if args.out is not None else path.parent / "snapshots"
+        publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
+    except (snapshot.SnapshotRefused, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    published = publication.snapshot
+    if publication.created:
+        print(
+            f"Published {published.rows:,} responses as of {published.as_of} to "
+            f"{publication.folder} (input SHA-256 {published.input_sha256})"
+        )
+    else:
+        print(f"Already published, identical: {publication.folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clientroi", description="Client Roi: an open barometer of customer service."
@@ -201,6 +221,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "parquet"), required=True)
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(func=cmd_export)
+
+    publish = commands.add_parser(
+        "publish", help="publish the comparison snapshot (aggregates only, offline report)"
+    )
+    _db_argument(publish)
+    publish.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="parent folder of snapshots (default: snapshots/ next to the database)",
+    )
+    publish.add_argument(
+        "--as-of", default=None, help="YYYY-MM-DD: responses up to this day (default: today)"
+    )
+    publish.add_argument(
+        "--min-cell",
+        type=int,
+        default=10,
+        help="suppress every value resting on fewer responses than this (default: 10)",
+    )
+    publish.set_defaults(func=cmd_publish)
 
     delete = commands.add_parser("delete", help="delete a response by its deletion code")
     _db_argument(delete)

@@ -10,17 +10,18 @@ reason in ``FILE.rejected.csv``. Importing the same rows again stores nothing tw
 from __future__ import annotations
 
 import csv
-import hashlib
-import io
-import json
+import multiprocessing as mp
+import os
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from pydantic import ValidationError
 
 from survey import questionnaire as qn
@@ -45,6 +46,11 @@ DONT_KNOW_WORDS = {
     "none",
 }
 SUBMITTED_COLUMN = "submitted_on"
+_NO_COLUMN = (
+    "{name}: no recognised column (expected questionnaire ids such as company, problem, "
+    "started_on, status, consent_research, or their French or English labels)"
+)
+PARALLEL_ROWS = 50_000  # below this, validating in one process is faster than forking
 
 
 class ImportRefused(ValueError):
@@ -95,6 +101,7 @@ def _fold(text: str) -> str:
     return " ".join(text.lower().replace("*", " ").replace("’", "'").split())
 
 
+@cache
 def _header_map() -> dict[str, str]:
     names: dict[str, str] = {}
     for q in qn.FIELDS:
@@ -114,6 +121,7 @@ def _header_map() -> dict[str, str]:
     return names
 
 
+@cache
 def _choice_map(q: qn.Question) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for choice in q.choices:
@@ -135,8 +143,8 @@ def _choice_map(q: qn.Question) -> dict[str, str]:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The file as a DataFrame of strings; raises ImportRefused with one clear line."""
+def read_table(path: Path) -> pa.Table:
+    """The file as an Arrow table of strings; raises ImportRefused with one clear line."""
     if not path.exists():
         raise ImportRefused(f"{path}: no such file")
     size = path.stat().st_size
@@ -149,7 +157,8 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_excel(path, dtype=str, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001  (openpyxl raises many kinds)
             raise ImportRefused(f"{path.name}: not a readable Excel workbook ({exc})") from exc
-        return frame
+        frame.columns = [str(c) for c in frame.columns]
+        return pa.Table.from_pandas(frame.astype(str), preserve_index=False)
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
         raise ImportRefused(f"{path.name}: binary content, not a CSV or Excel table")
@@ -161,100 +170,141 @@ def read_table(path: Path) -> pd.DataFrame:
         ) from exc
     if not text.strip():
         raise ImportRefused(f"{path.name}: the file is empty")
-    first_line = text.split("\n", 1)[0]
+    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
+    del text
     delimiter = max((",", ";", "\t"), key=first_line.count)
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    if not any(_fold(name) in _header_map() for name in header):
+        raise ImportRefused(_NO_COLUMN.format(name=path.name))
+    if len(set(header)) != len(header):
+        raise ImportRefused(f"{path.name}: two columns have the same name")
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            engine="c",
-            quoting=csv.QUOTE_MINIMAL,
-            skip_blank_lines=True,
+        return pa_csv.read_csv(
+            pa.BufferReader(body),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+            read_options=pa_csv.ReadOptions(block_size=1 << 24),
         )
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise ImportRefused(f"{path.name}: not a readable table ({exc})") from exc
-    return frame
-
-
-def _normalise(frame: pd.DataFrame, report: ImportReport) -> tuple[pd.DataFrame, np.ndarray]:
-    """Recognised columns renamed to question ids; values cleaned column by column."""
-    headers = _header_map()
-    renamed: dict[str, str] = {}
-    for column in frame.columns:
-        target = headers.get(_fold(column))
-        if target is None or target in renamed.values():
-            report.ignored_columns.append(str(column))
-        else:
-            renamed[column] = target
-    if not renamed:
+    except (pa.ArrowInvalid, ValueError) as exc:
         raise ImportRefused(
-            f"{report.path.name}: no recognised column (expected questionnaire ids such as "
-            "company, problem, started_on, status, consent_research, or their labels)"
-        )
-    frame = frame[list(renamed)].rename(columns=renamed)
-    clean: dict[str, pd.Series] = {}
-    other_names = np.zeros(len(frame), dtype=bool)
-    for column in frame.columns:
-        values = frame[column].astype(str).str.strip()
-        folded = values.map(_fold)
-        blank = folded.isin(DONT_KNOW_WORDS)
-        if column == SUBMITTED_COLUMN:
-            clean[column] = _dates(values.str.slice(0, 10)).where(~blank, None)
-            continue
-        q = qn.QUESTIONS[column]
-        if q.kind == "choice":
-            mapped = folded.map(_choice_map(q))
-            if q.id == "company":
-                unknown = mapped.isna() & ~blank
-                other_names = unknown.to_numpy()
-                mapped = mapped.where(~unknown, "other")
-                if unknown.any():
-                    given = clean.get("company_other")
-                    clean["company_other"] = values.where(
-                        unknown, given if given is not None else None
-                    )
-            # Unknown labels are kept as typed so the model reports them as "not a choice".
-            clean[column] = mapped.where(mapped.notna(), values).where(~blank, None)
-        elif q.kind in ("bool", "flag", "consent"):
-            truth = folded.map(
-                lambda v: True if v in TRUE_WORDS else False if v in FALSE_WORDS else v
-            )
-            clean[column] = truth.where(~blank, None)
-        elif q.kind == "date":
-            clean[column] = _dates(values).where(~blank, None)
-        elif q.kind in ("int", "float"):
-            # Decimal commas ("12,5") are French; thousands separators are not accepted.
-            clean[column] = values.str.replace(",", ".", regex=False).where(~blank, None)
+            f"{path.name}: not a readable table ({str(exc).splitlines()[0]})"
+        ) from exc
+
+
+def _cleaner(column: str):
+    """A function turning one distinct raw value of ``column`` into what the model reads.
+
+    Values the function cannot make sense of are passed on as typed, so the model reports
+    them next to their field.
+    """
+    if column == SUBMITTED_COLUMN:
+        return lambda raw: _date_text(raw.strip()[:10])
+    q = qn.QUESTIONS[column]
+    if q.kind == "choice":
+        mapping = _choice_map(q)
+        return lambda raw: mapping.get(_fold(raw), raw.strip())
+    if q.kind in ("bool", "flag", "consent"):
+
+        def yes_no(raw: str):
+            folded = _fold(raw)
+            return "true" if folded in TRUE_WORDS else "false" if folded in FALSE_WORDS else raw
+
+        return yes_no
+    if q.kind == "date":
+        return lambda raw: _date_text(raw.strip())
+    if q.kind in ("int", "float"):
+        # Decimal commas ("12,5") are French; thousands separators are not accepted.
+        return lambda raw: raw.strip().replace(",", ".")
+    return str.strip
+
+
+def _date_text(raw: str) -> str:
+    """YYYY-MM-DD kept; DD/MM/YYYY or DD-MM-YYYY turned into YYYY-MM-DD; else as typed."""
+    parts = raw.replace("-", "/").split("/")
+    if len(parts) == 3 and len(parts[0]) <= 2 and len(parts[2]) == 4:
+        day, month, year = parts
+        return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
+    return raw
+
+
+def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
+    """Recognised columns, by question id, as object arrays (None = unanswered).
+
+    Each column is cleaned once per distinct value (pandas.factorize), not once per row.
+    """
+    headers = _header_map()
+    chosen: dict[str, str] = {}
+    for name in table.column_names:
+        target = headers.get(_fold(name))
+        if target is None or target in chosen:
+            report.ignored_columns.append(name)
         else:
-            clean[column] = values.where(values != "", None)
-    if "company_other" in clean and "company_other" in frame.columns:
-        typed = frame["company_other"].astype(str).str.strip()
-        clean["company_other"] = typed.where(typed != "", clean["company_other"])
-    report.mapped_to_other = int(other_names.sum())
-    return pd.DataFrame(clean, index=frame.index), other_names
-
-
-def _dates(values: pd.Series) -> pd.Series:
-    """ISO dates kept; DD/MM/YYYY (and DD-MM-YYYY) turned to ISO; anything else kept as typed."""
-    iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    french = pd.to_datetime(
-        values.str.replace("-", "/", regex=False), format="%d/%m/%Y", errors="coerce"
-    )
-    parsed = iso.fillna(french)
-    as_text = parsed.dt.strftime("%Y-%m-%d")
-    return as_text.where(parsed.notna(), values)
+            chosen[target] = name
+    if not chosen:
+        raise ImportRefused(_NO_COLUMN.format(name=report.path.name))
+    columns: dict[str, np.ndarray] = {}
+    for target, name in chosen.items():
+        codes, uniques = pd.factorize(table.column(name).to_pandas(), use_na_sentinel=True)
+        clean = _cleaner(target)
+        cleaned = np.array(
+            [None if _fold(u) in DONT_KNOW_WORDS else clean(u) for u in uniques] + [None],
+            dtype=object,
+        )
+        columns[target] = cleaned[codes]  # code -1 (missing) takes the trailing None
+    if "company" in columns:
+        known = set(_choice_map(qn.QUESTIONS["company"]).values())
+        company = columns["company"]
+        unknown = np.array([c is not None and c not in known for c in company], dtype=bool)
+        if unknown.any():
+            typed = columns.get("company_other")
+            other = company.copy() if typed is None else np.where(typed == None, company, typed)  # noqa: E711
+            columns["company_other"] = np.where(
+                unknown, other, typed if typed is not None else None
+            )
+            columns["company"] = np.where(unknown, "other", company)
+            report.mapped_to_other = int(unknown.sum())
+    return columns
 
 
 # --- importing -----------------------------------------------------------------------------
 
+_WORK: dict = {}
 
-def _row_key(answers: dict, seen: Counter) -> str:
-    canonical = json.dumps(answers, sort_keys=True, default=str, ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
-    seen[digest] += 1
-    return f"import:{digest[:40]}:{seen[digest]}"
+
+def _failing_rows(bounds: tuple[int, int]) -> list[int]:
+    """Indices of rows in [start, stop) that the Response model refuses (run in a worker)."""
+    names, arrays, context = _WORK["names"], _WORK["arrays"], _WORK["context"]
+    start, stop = bounds
+    failing = []
+    validate = Response.model_validate
+    for offset, values in enumerate(zip(*(a[start:stop] for a in arrays), strict=True)):
+        answers = {n: v for n, v in zip(names, values, strict=True) if v is not None}
+        try:
+            validate(answers, context=context)
+        except ValidationError:
+            failing.append(start + offset)
+    return failing
+
+
+def _validate_all(names: list[str], arrays: list[np.ndarray], today: date) -> list[int]:
+    """Every row through the model, on both cores for large files (forked workers)."""
+    _WORK.update(names=names, arrays=arrays, context={"today": today})
+    rows = len(arrays[0]) if arrays else 0
+    workers = min(os.cpu_count() or 1, 4)
+    try:
+        if rows < PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return _failing_rows((0, rows))
+        step = -(-rows // workers)
+        chunks = [(i, min(i + step, rows)) for i in range(0, rows, step)]
+        with mp.get_context("fork").Pool(workers) as pool:
+            return [i for part in pool.map(_failing_rows, chunks) for i in part]
+    finally:
+        _WORK.clear()
 
 
 def import_file(
@@ -265,64 +315,45 @@ def import_file(
     locale: str = "en",
     today: date | None = None,
 ) -> ImportReport:
-    """Validate every row of ``path``; store the valid ones (unless ``dry_run``).
+    """Validate every row of ``path`` with the form's model; store the valid ones in one
+    transaction (unless ``dry_run``); write the reasons for rejected rows next to the file.
 
     Raises :class:`ImportRefused` when the file cannot be read as a table at all.
     """
     path = Path(path)
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
-    frame = read_table(path)
-    report.rows = len(frame)
+    table = read_table(path)
+    report.rows = table.num_rows
     if report.rows == 0:
         raise ImportRefused(f"{path.name}: a header but no rows")
-    clean, _ = _normalise(frame, report)
-    submitted = clean.pop(SUBMITTED_COLUMN) if SUBMITTED_COLUMN in clean else None
-    records = clean.to_dict("records")
-    context = {"today": today}
-    seen: Counter = Counter()
-    valid_rows: list[dict] = []
-    for index, record in enumerate(records):
-        answers = {k: v for k, v in record.items() if v is not None and v == v}
-        line = index + 2
-        try:
-            response = Response.model_validate(answers, context=context)
-        except ValidationError:
-            outcome = validate_answers(answers, today=today)
-            for problem in outcome.problems:
-                report.rejections.append(Rejection(line, problem.field, problem.message(locale)))
-            report.rejected_rows += 1
-            continue
-        row = response.model_dump()
-        row.pop("contact_email", None)  # e-mails are never imported in bulk
-        row["submission_key"] = _row_key(row, seen)
-        on = submitted.iloc[index] if submitted is not None else None
-        row["submitted_on"] = _submitted_on(on, row, today)
-        row["line"] = line
-        valid_rows.append(row)
-    if valid_rows:
-        incoming = pd.DataFrame(valid_rows)
+    columns = _normalise(table, report)
+    del table
+    submitted = columns.pop(SUBMITTED_COLUMN, None)
+    names = list(columns)
+    arrays = [columns[n] for n in names]
+    failing = _validate_all(names, arrays, today)
+    for index in failing:
+        answers = {n: a[index] for n, a in zip(names, arrays, strict=True) if a[index] is not None}
+        outcome = validate_answers(answers, today=today)
+        for problem in outcome.problems:
+            report.rejections.append(Rejection(index + 2, problem.field, problem.message(locale)))
+    report.rejected_rows = len(failing)
+    keep = np.ones(report.rows, dtype=bool)
+    keep[failing] = False
+    if keep.any():
+        incoming = pd.DataFrame(
+            {n: a[keep] for n, a in zip(names, arrays, strict=True) if n != "contact_email"}
+        )
+        incoming["line"] = np.flatnonzero(keep) + 2
+        incoming["submitted_on"] = submitted[keep] if submitted is not None else None
         if dry_run or store is None:
-            report.already_imported = store.count_keys(incoming["submission_key"]) if store else 0
+            report.already_imported = store.count_imported(incoming) if store else 0
         else:
-            report.already_imported = store.insert_imported(incoming.drop(columns=["line"]))
-        report.stored = len(incoming) - report.already_imported
+            report.already_imported = store.insert_imported(incoming, today=today)
+        report.stored = int(keep.sum()) - report.already_imported
     report.report_path = _write_rejections(path, report.rejections)
     return report
-
-
-def _submitted_on(value, row: dict, today: date) -> date:
-    """The file's submission date when given and plausible, else today."""
-    if value:
-        try:
-            on = date.fromisoformat(str(value))
-        except ValueError:
-            return today
-        started = row.get("started_on")
-        ended = row.get("ended_on")
-        if on <= today and (started is None or on >= started) and (ended is None or on >= ended):
-            return on
-    return today
 
 
 def _write_rejections(path: Path, rejections: list[Rejection]) -> Path | None:

@@ -450,48 +450,82 @@ class Store:
                 raise
         return total
 
-    def count_keys(self, keys: Iterable[str]) -> int:
-        """How many of these submission keys are already stored."""
-        frame = pd.DataFrame({"submission_key": list(keys)})
+    def _imported_rows_sql(self, frame: pd.DataFrame) -> str:
+        """Incoming rows with their submission key: a digest of every answer (NULL marked)
+        plus the occurrence number of that digest in the file (two identical experiences
+        in one file are two rows; the same file imported twice is stored once)."""
+        parts = []
+        for q in response_questions():
+            if q.id in frame.columns:
+                parts.append(f"coalesce(CAST(i.{q.id} AS VARCHAR), chr(0))")
+            else:
+                parts.append("chr(0)")
+        digest = f"sha256(concat_ws(chr(31), {', '.join(parts)}))"
+        return (
+            f"WITH keyed AS (SELECT i.*, {digest} AS digest FROM incoming_rows i) "
+            "SELECT *, 'import:' || left(digest, 40) || ':' || "
+            "CAST(row_number() OVER (PARTITION BY digest ORDER BY line) AS VARCHAR) AS row_key "
+            "FROM keyed"
+        )
+
+    def count_imported(self, frame: pd.DataFrame) -> int:
+        """How many of these incoming rows (see :meth:`insert_imported`) are already stored."""
         with self._connection() as con:
-            con.register("incoming_keys", frame)
+            con.register("incoming_rows", frame)
             try:
                 return con.execute(
-                    "SELECT count(*) FROM incoming_keys i "
-                    "JOIN responses r ON r.submission_key = i.submission_key"
+                    f"SELECT count(*) FROM ({self._imported_rows_sql(frame)}) n "
+                    "JOIN responses r ON r.submission_key = n.row_key"
                 ).fetchall()[0][0]
             finally:
-                con.unregister("incoming_keys")
+                con.unregister("incoming_rows")
 
-    def insert_imported(self, frame: pd.DataFrame, *, source: str = "import") -> int:
+    def insert_imported(self, frame: pd.DataFrame, *, today: date, source: str = "import") -> int:
         """Store validated imported rows in one transaction; returns how many were already there.
 
-        ``frame`` holds answers (question ids), ``submission_key`` and ``submitted_on``. Rows
-        whose key is already stored are skipped, so importing a file twice stores it once.
+        ``frame`` holds answers as validated text (question ids as columns), ``line`` (its
+        line in the file) and ``submitted_on`` (the file's date, or None: today). Rows whose
+        key is already stored are skipped.
         """
         if source not in SOURCES:
             raise ValueError(f"`source` must be one of {SOURCES}.")
         questions = [q for q in response_questions() if q.id in frame.columns]
-        select = ", ".join(f"CAST(i.{q.id} AS {q.sql_type})" for q in questions)
+
+        def cast(q) -> str:
+            if q.sql_type == "INTEGER":  # "2" and "2.0" are both two
+                return f"CAST(CAST(n.{q.id} AS DOUBLE) AS INTEGER)"
+            return f"CAST(n.{q.id} AS {q.sql_type})"
+
+        select = ", ".join(cast(q) for q in questions)
         columns = ", ".join(q.id for q in questions)
+        started = "CAST(n.started_on AS DATE)" if "started_on" in frame.columns else "NULL"
+        ended = "CAST(n.ended_on AS DATE)" if "ended_on" in frame.columns else "NULL"
+        given = "TRY_CAST(n.submitted_on AS DATE)"
+        submitted_on = (
+            f"CASE WHEN {given} <= CAST(? AS DATE) AND {given} >= coalesce({started}, {given}) "
+            f"AND {given} >= coalesce({ended}, {given}) THEN {given} ELSE CAST(? AS DATE) END"
+        )
         with self._connection() as con:
             con.register("incoming_rows", frame)
             con.execute("BEGIN TRANSACTION")
             try:
+                con.execute(f"CREATE TEMP TABLE numbered AS {self._imported_rows_sql(frame)}")
                 already = con.execute(
-                    "SELECT count(*) FROM incoming_rows i "
-                    "JOIN responses r ON r.submission_key = i.submission_key"
+                    "SELECT count(*) FROM numbered n "
+                    "JOIN responses r ON r.submission_key = n.row_key"
                 ).fetchall()[0][0]
                 con.execute(
                     f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
                     f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
                     f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
-                    f"SELECT gen_random_uuid(), now(), CAST(i.submitted_on AS DATE), ?, 'fr', ?, "
-                    f"NULL, false, false, false, i.submission_key, {select} "
-                    f"FROM incoming_rows i WHERE NOT EXISTS ("
-                    f"SELECT 1 FROM responses r WHERE r.submission_key = i.submission_key)",
-                    [QUESTIONNAIRE_VERSION, source],
+                    f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
+                    f"NULL, false, false, false, n.row_key, {select} "
+                    f"FROM numbered n WHERE NOT EXISTS ("
+                    f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key) "
+                    f"ORDER BY n.line",
+                    [today, today, QUESTIONNAIRE_VERSION, source],
                 )
+                con.execute("DROP TABLE numbered")
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
