@@ -6,7 +6,7 @@ import streamlit as st
 
 from survey import questionnaire as qn
 from survey import store as storage
-from survey.validation import paris_today, step_problems, validate_answers
+from survey.validation import paris_today, rate_limited, step_problems, validate_answers
 
 locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
 store: storage.Store = st.session_state["store"]
@@ -22,9 +22,17 @@ def key(question_id: str) -> str:
     return f"q_{question_id}"
 
 
+KEPT_ACROSS_FORMS = ("form_session_id", "form_history")
+
+
 def new_form() -> None:
+    """A blank form; the browser session's id and submission history are kept."""
     for name in list(state.keys()):
-        if isinstance(name, str) and name.startswith(("q_", "form_")):
+        if (
+            isinstance(name, str)
+            and name.startswith(("q_", "form_"))
+            and name not in KEPT_ACROSS_FORMS
+        ):
             del state[name]
     state["form_step"] = 0
     state["form_started"] = time.monotonic()
@@ -160,6 +168,9 @@ def on_submit() -> None:
         state["form_step"] = first
         state["form_failed"] = True
         return
+    if rate_limited(state.get("form_history", []), time.monotonic()):
+        state["form_rate_limited"] = True
+        return
     meta = storage.SubmissionMeta(
         submission_key=state["form_submission_key"],
         deletion_code=state["form_deletion_code"],
@@ -176,6 +187,8 @@ def on_submit() -> None:
         return
     state["form_receipt"] = receipt
     state["form_errors"] = {}
+    if receipt.created:
+        state["form_history"] = [*state.get("form_history", []), time.monotonic()]
 
 
 if "form_step" not in state:
@@ -202,6 +215,8 @@ st.progress(
 )
 if (state.pop("form_failed", False) or (errors and step < total)) and errors:
     st.warning(qn.ui("fix_errors", locale), icon=":material/edit:")
+if state.pop("form_rate_limited", False):
+    st.error(qn.ui("rate_limited", locale), icon=":material/hourglass_top:")
 if state.pop("form_save_failed", False):
     st.error(qn.ui("save_error", locale), icon=":material/cloud_off:")
 

@@ -747,6 +747,12 @@ UI: dict[str, Text] = {
         "L'enregistrement a échoué. Vos réponses sont conservées : réessayez dans un instant.",
         "Saving failed. Your answers are kept: try again in a moment.",
     ),
+    "rate_limited": Text(
+        "Trop d'envois depuis cette page en peu de temps : réessayez dans une heure. Vos "
+        "réponses sont conservées.",
+        "Too many responses sent from this page in a short time: try again in an hour. Your "
+        "answers are kept.",
+    ),
     "escalations_label": ESCALATION_GROUP,
     "contacts_label": CONTACT_GROUP,
     "delete_title": Text("Supprimer ma réponse", "Delete my response"),

@@ -280,3 +280,18 @@ def step_problems(
         for p in outcome.problems
         if p.field in QUESTIONS and QUESTIONS[p.field].section in section_ids
     )
+
+
+SUBMISSIONS_PER_WINDOW = 5
+WINDOW_SECONDS = 3600.0
+
+
+def rate_limited(
+    previous: list[float],
+    now: float,
+    *,
+    limit: int = SUBMISSIONS_PER_WINDOW,
+    window: float = WINDOW_SECONDS,
+) -> bool:
+    """Whether one browser session has already sent ``limit`` responses within ``window`` s."""
+    return sum(1 for t in previous if now - t < window) >= limit

@@ -195,3 +195,21 @@ def test_delete_page_deletes_with_the_code(app, store):
     click(app, "delete_button")
     assert app.success[0].value == "Votre réponse a été supprimée."
     assert store.count() == 0
+
+
+def test_a_session_is_rate_limited_and_repeats_are_flagged(app, store):
+    """Five responses per hour per browser session; the sixth is refused, answers kept."""
+    for _ in range(5):
+        fill_first_two_steps(app)
+        finish(app)
+        assert app.success
+        click(app, "form_again")
+    fill_first_two_steps(app)
+    finish(app)
+    assert not app.success
+    assert "réessayez dans une heure" in " ".join(e.value for e in app.error)
+    assert app.checkbox(key="q_consent_research").value is True  # nothing lost
+    frame = store.fetch_responses(storage.Filters(include_flagged=True))
+    assert len(frame) == 5
+    # Same session, same company, problem and start date: the repeats are flagged.
+    assert frame["flag_duplicate"].tolist() == [False, True, True, True, True]
