@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from bench.conftest import is_million
 from survey import store as storage
 from survey.demo import seed_story_answers
 from survey.importer import import_file
@@ -19,7 +20,7 @@ from survey.validation import validate_answers
 
 @pytest.fixture(scope="module")
 def million_copy(demo_database, tmp_path_factory):
-    if "1000000" not in str(demo_database) and "db1000000" not in str(demo_database.parent):
+    if not is_million(demo_database):
         pytest.skip("measured on the 1M database only")
     target = tmp_path_factory.mktemp("latency") / "copy.duckdb"
     shutil.copy(demo_database, target)
@@ -59,7 +60,7 @@ def test_submission_latency_on_1m_rows(benchmark, million_copy):
 
 def test_import_1m_rows_csv(benchmark, demo_database, tmp_path_factory):
     """Export the demo database to CSV, then import that file into an empty database."""
-    if "db1000000" not in str(demo_database.parent):
+    if not is_million(demo_database):
         pytest.skip("measured on the 1M database only")
     folder = tmp_path_factory.mktemp("import")
     csv_path = folder / "responses.csv"

@@ -12,8 +12,12 @@ TODAY = date(2026, 6, 15)
 
 @pytest.fixture(scope="session", params=[100_000, 1_000_000], ids=["100k", "1M"])
 def demo_database(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp(f"db{request.param}") / "bench.duckdb"
+    path = tmp_path_factory.mktemp(f"rows{request.param}_") / "bench.duckdb"
     store = storage.connect(path)
     for frame in iter_frames(request.param, seed=42, today=TODAY):
         store.insert_frame(frame)
     return path
+
+
+def is_million(path) -> bool:
+    return f"rows{1_000_000}_" in str(path)
