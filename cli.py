@@ -43,6 +43,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             load = reply.strip().lower() in ("", "y", "yes", "o", "oui")
         if load:
             _load_demo(store, args.demo_rows, seed=42)
+    retention = int(os.environ.get("CLIENTROI_CONTACT_RETENTION_DAYS", "365"))
+    forgotten = store.purge_contacts(older_than_days=retention)
+    if forgotten:
+        print(f"Forgot {forgotten} contact e-mails older than {retention} days (retention)")
     token = storage.ensure_researcher_token(path)
     print(
         "Researcher token (dashboard > Researchers; stored with owner-only permissions in "

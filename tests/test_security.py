@@ -1,0 +1,77 @@
+"""Hostile input is data: SQL in every filter and command-line argument, quotes in paths."""
+
+import dataclasses
+
+import pytest
+
+import cli
+from survey import store as storage
+from tests.conftest import story_answers, submit
+
+HOSTILE = [
+    "' OR 1=1 --",
+    "orange'); DROP TABLE responses; --",
+    '"; DELETE FROM contacts; --',
+    "1; ATTACH 'x.db' AS x",
+    "\\'; SELECT * FROM contacts --",
+]
+TUPLE_FIELDS = [f.name for f in dataclasses.fields(storage.Filters) if f.type.startswith("tuple")]
+
+
+@pytest.fixture
+def two_responses(store):
+    submit(store, {**story_answers(), "contact_email": "a@example.org"}, fill_seconds=300)
+    submit(store, {**story_answers(), "company": "orange"}, fill_seconds=300)
+    return store
+
+
+@pytest.mark.parametrize("field", TUPLE_FIELDS)
+@pytest.mark.parametrize("value", HOSTILE)
+def test_sql_in_every_filter_is_a_value(two_responses, field, value):
+    filters = storage.Filters(**{field: (value,)})
+    assert two_responses.count(filters) == 0
+    assert len(two_responses.fetch_responses(filters)) == 0
+    assert two_responses.count() == 2  # nothing dropped, nothing deleted
+
+
+def test_every_tuple_filter_was_exercised():
+    assert set(TUPLE_FIELDS) == {
+        "companies",
+        "sectors",
+        "origins",
+        "problems",
+        "services",
+        "departments",
+    }
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_sql_in_command_line_arguments_is_a_value(two_responses, tmp_path, value, capsys):
+    db = str(two_responses.path)
+    assert cli.main(["delete", value, "--db", db]) == 1
+    folder = tmp_path / f"out{HOSTILE.index(value)}"
+    folder.mkdir()
+    # Quotes in file and folder names, including where DuckDB takes a literal path.
+    quoted = folder / "it's; DROP TABLE responses; --"
+    assert cli.main(["export", "--format", "csv", "--out", f"{quoted}.csv", "--db", db]) == 0
+    assert cli.main(["backup", "--out", str(quoted), "--db", db]) == 0
+    restored = tmp_path / f"restored{HOSTILE.index(value)}.duckdb"
+    assert cli.main(["restore", str(quoted), "--db", str(restored)]) == 0
+    assert storage.connect(restored).count() == 2
+    assert two_responses.count() == 2
+
+
+def test_backup_round_trip_keeps_everything(two_responses, tmp_path):
+    out = two_responses.backup(tmp_path / "backup")
+    restored = storage.restore(out, tmp_path / "restored.duckdb")
+    everything = storage.Filters(include_synthetic=True, include_flagged=True)
+    original = two_responses.fetch_responses(everything)
+    again = restored.fetch_responses(everything)
+    assert original.equals(again)
+    first = original["response_id"][0]
+    assert restored.has_contact(first) == two_responses.has_contact(first)
+    assert restored.schema_version() == storage.SCHEMA_VERSION
+    with pytest.raises(FileExistsError):
+        storage.restore(out, tmp_path / "restored.duckdb")
+    with pytest.raises(FileExistsError):
+        two_responses.backup(out)
