@@ -706,6 +706,7 @@ UI: dict[str, Text] = {
     "form_page": Text("Témoigner", "Tell your story"),
     "delete_page": Text("Supprimer ma réponse", "Delete my response"),
     "dashboard_page": Text("Tableau de bord", "Dashboard"),
+    "publish_page": Text("Publier", "Publish"),
     "language": Text("Langue", "Language"),
     "form_title": Text("Votre expérience de service client", "Your customer-service experience"),
     "privacy": Text(
