@@ -16,6 +16,8 @@ import pandas as pd
 from analysis import kpis
 
 AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
+# What the views read: the storage layer adds company_name, sector and origin to every row.
+COLUMNS = [c for c in kpis.REQUIRED_COLUMNS if c not in ("sector", "origin")]
 DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
 
 
@@ -64,11 +66,15 @@ def naive_versus_survival(responses: pd.DataFrame, companies: pd.DataFrame) -> p
     days = (responses["ended_on"] - responses["started_on"]).dt.days
     naive = (
         pd.DataFrame({"company": responses["company"], "days": days})[resolved]
-        .groupby("company")["days"]
+        .groupby("company", observed=True)["days"]
         .agg(naive_mean_days="mean", naive_n="size")
     )
     open_share = (
-        responses["status"].ne("resolved").groupby(responses["company"]).mean().rename("open_share")
+        responses["status"]
+        .ne("resolved")
+        .groupby(responses["company"], observed=True)
+        .mean()
+        .rename("open_share")
     )
     out = companies[["company", "company_name", "resolution_median_days", "resolution_n"]]
     out = out.merge(naive, on="company", how="left").merge(open_share, on="company", how="left")

@@ -32,7 +32,9 @@ def load(
 ) -> tuple[dashboard.Dashboard, int]:
     """Every aggregate of the selection; recomputed only when the data or the filters change."""
     del db, version  # cache keys only
-    frame = _store.fetch_responses(filters)
+    frame = _store.fetch_responses(
+        filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
+    )
     return dashboard.compute(frame, as_of=as_of), len(frame)
 
 
@@ -222,6 +224,25 @@ if n == 0:
 
 table, groups = view.companies, view.groups
 names = dict(zip(table["company"], table["company_name"], strict=True))
+
+
+def forest(family: str, estimate: str, title: str, x_title: str, *, percent: bool = False):
+    """One metric across companies: estimate, 95% interval and n per company."""
+    st.altair_chart(
+        charts.forest_chart(
+            table,
+            estimate=f"{family}_{estimate}",
+            low=f"{family}_low",
+            high=f"{family}_high",
+            n=f"{family}_n",
+            percent=percent,
+            title=title,
+            x_title=x_title,
+        ),
+        width="stretch",
+    )
+
+
 st.caption(
     tr(
         f"{n:,} réponses · au {as_of:%d/%m/%Y} · intervalles de confiance à 95 % · "
@@ -318,23 +339,15 @@ with tabs[1]:
     )
 
 with tabs[2]:
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="refund_success_share",
-            low="refund_success_low",
-            high="refund_success_high",
-            n="refund_success_n",
-            percent=True,
-            title=tr(
-                "Remboursement obtenu (total ou partiel), demandes tranchées",
-                "Refund obtained (full or partial), decided requests",
-            ),
-            x_title=tr(
-                "part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"
-            ),
+    forest(
+        "refund_success",
+        "share",
+        tr(
+            "Remboursement obtenu (total ou partiel), demandes tranchées",
+            "Refund obtained (full or partial), decided requests",
         ),
-        width="stretch",
+        tr("part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"),
+        percent=True,
     )
     if not view.refund_curves.empty:
         st.altair_chart(
@@ -353,17 +366,11 @@ with tabs[2]:
         )
 
 with tabs[3]:
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="wasted_trips_mean",
-            low="wasted_trips_low",
-            high="wasted_trips_high",
-            n="wasted_trips_n",
-            title=tr("Déplacements pour rien par incident", "Wasted trips per incident"),
-            x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
-        ),
-        width="stretch",
+    forest(
+        "wasted_trips",
+        "mean",
+        tr("Déplacements pour rien par incident", "Wasted trips per incident"),
+        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
     )
     st.altair_chart(
         charts.distribution_chart(
@@ -383,35 +390,23 @@ with tabs[3]:
         }
     )
     st.dataframe(km, hide_index=True, width="stretch", key="km")
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="useless_visits_mean",
-            low="useless_visits_low",
-            high="useless_visits_high",
-            n="useless_visits_n",
-            title=tr(
-                "Visites de technicien pour rien par incident",
-                "Useless technician visits per incident",
-            ),
-            x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
+    forest(
+        "useless_visits",
+        "mean",
+        tr(
+            "Visites de technicien pour rien par incident",
+            "Useless technician visits per incident",
         ),
-        width="stretch",
+        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
     )
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="effort_mean",
-            low="effort_low",
-            high="effort_high",
-            n="effort_n",
-            title=tr(
-                "Effort du client (1 très facile – 7 très difficile)",
-                "Customer effort (1 very easy – 7 very hard)",
-            ),
-            x_title=tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
+    forest(
+        "effort",
+        "mean",
+        tr(
+            "Effort du client (1 très facile – 7 très difficile)",
+            "Customer effort (1 very easy – 7 very hard)",
         ),
-        width="stretch",
+        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
     )
 
 with tabs[4]:
@@ -434,39 +429,25 @@ with tabs[4]:
         ),
         width="stretch",
     )
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="false_resolved_share",
-            low="false_resolved_low",
-            high="false_resolved_high",
-            n="false_resolved_n",
-            percent=True,
-            title=tr(
-                "Incidents déclarés « résolus » à tort au moins une fois",
-                "Incidents falsely declared “resolved” at least once",
-            ),
-            x_title=tr(
-                "part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"
-            ),
+    forest(
+        "false_resolved",
+        "share",
+        tr(
+            "Incidents déclarés « résolus » à tort au moins une fois",
+            "Incidents falsely declared “resolved” at least once",
         ),
-        width="stretch",
+        tr("part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"),
+        percent=True,
     )
-    st.altair_chart(
-        charts.forest_chart(
-            table,
-            estimate="callbacks_kept_ratio",
-            low="callbacks_kept_low",
-            high="callbacks_kept_high",
-            n="callbacks_kept_n",
-            percent=True,
-            title=tr("Rappels promis effectivement reçus", "Promised callbacks actually received"),
-            x_title=tr(
-                "part des rappels promis (IC bootstrap 95 %)",
-                "share of promised callbacks (95% bootstrap CI)",
-            ),
+    forest(
+        "callbacks_kept",
+        "ratio",
+        tr("Rappels promis effectivement reçus", "Promised callbacks actually received"),
+        tr(
+            "part des rappels promis (IC bootstrap 95 %)",
+            "share of promised callbacks (95% bootstrap CI)",
         ),
-        width="stretch",
+        percent=True,
     )
 
 with tabs[5]:

@@ -614,11 +614,19 @@ class Store:
             )
 
     def fetch_responses(
-        self, filters: Filters | None = None, *, columns: list[str] | None = None
+        self,
+        filters: Filters | None = None,
+        *,
+        columns: list[str] | None = None,
+        ordered: bool = True,
+        categorical: bool = False,
     ) -> pd.DataFrame:
         """Responses matching ``filters``, with the company's name, sector and origin.
 
-        Never includes e-mails, deletion hashes, submission keys or fingerprints.
+        Never includes e-mails, deletion hashes, submission keys or fingerprints. Rows come
+        in submission order unless ``ordered`` is False (faster: sorting a million rows costs
+        half a second); ``categorical`` returns text columns as pandas categoricals (faster
+        to group by).
         """
         allowed = exported_columns()
         wanted = list(columns) if columns else list(allowed)
@@ -631,13 +639,13 @@ class Store:
             table = con.sql(
                 f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
                 f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
-                f"WHERE {where} ORDER BY r.submitted_at, r.response_id",
+                f"WHERE {where}" + (" ORDER BY r.submitted_at, r.response_id" if ordered else ""),
                 params=params,
             ).to_arrow_table()
         # Arrow to pandas is several times faster than DuckDB's own conversion at 1M rows.
         # Dates become datetime64 (NaT when missing), counts with gaps float64 (NaN),
         # yes/no answers with gaps objects holding True, False or None.
-        frame = table.to_pandas(date_as_object=False)
+        frame = table.to_pandas(date_as_object=False, strings_to_categorical=categorical)
         if "submitted_at" in frame:
             frame["submitted_at"] = frame["submitted_at"].dt.tz_convert(TIME_ZONE)
         return frame
