@@ -241,10 +241,7 @@ def generate_frame(
     uuid_hex = np.frombuffer(rng.bytes(16 * rows), dtype=np.uint8).reshape(rows, 16).copy()
     uuid_hex[:, 6] = (uuid_hex[:, 6] & 0x0F) | 0x40  # version 4
     uuid_hex[:, 8] = (uuid_hex[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
-    response_ids = uuid_hex.tobytes().hex()
-    response_ids = np.array(
-        [response_ids[i : i + 32] for i in range(0, 32 * rows, 32)], dtype=object
-    )
+    response_ids = np.frombuffer(uuid_hex.tobytes().hex().encode(), dtype="S32").astype(str)
 
     none = np.zeros(rows, dtype=bool)
     no_refund = ~refund_requested | ~refund_asked_known

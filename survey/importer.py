@@ -259,7 +259,8 @@ def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
     if "company" in columns:
         known = set(_choice_map(qn.QUESTIONS["company"]).values())
         company = columns["company"]
-        unknown = np.array([c is not None and c not in known for c in company], dtype=bool)
+        present = pd.Series(company)
+        unknown = (present.notna() & ~present.isin(list(known))).to_numpy()
         if unknown.any():
             typed = columns.get("company_other")
             other = company.copy() if typed is None else np.where(typed == None, company, typed)  # noqa: E711
