@@ -26,6 +26,7 @@ pages = [
     st.Page(
         "analysis/dashboard_page.py", title=qn.ui("dashboard_page", locale), url_path="tableau"
     ),
+    st.Page("analysis/publish_page.py", title=qn.ui("publish_page", locale), url_path="publier"),
 ]
 page = st.navigation(pages, position="top")
 st.set_page_config(

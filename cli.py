@@ -1,4 +1,4 @@
-"""The command-line face of Client Roi: clientroi serve | demo | export | delete | codebook."""
+"""The command-line face of Client Roi: serve, demo, export, publish, import, delete, backup..."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         store = snapshot.open_database(path)
         out = args.out if args.out is not None else path.parent / "snapshots"
         publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
-    except (snapshot.SnapshotRefused, ValueError) as exc:
+    except (snapshot.SnapshotRefused, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     published = publication.snapshot

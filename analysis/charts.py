@@ -7,6 +7,7 @@ same functions serve the dashboard and the published snapshot.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 HORIZON_DAYS = 365
@@ -228,8 +229,12 @@ def sector_origin_chart(
         color=alt.Color("estimate:Q", title=legend, scale=alt.Scale(scheme="blues"))
     )
     middle = float(data["estimate"].min() + data["estimate"].max()) / 2
-    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
-        text="text:N",
-        color=alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black")),
+    # White text on the darker half of the scale; black everywhere when nothing is estimated
+    # (a NaN would end up in the Vega spec, which cannot parse it).
+    text_colour = (
+        alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black"))
+        if np.isfinite(middle)
+        else alt.value("black")
     )
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="text:N", color=text_colour)
     return (cells + text).properties(title=title, width=WIDTH, height=220)

@@ -1,5 +1,5 @@
-"""No acknowledged submission lost: 32 concurrent submitters with the CLI working alongside,
-and a writer killed with SIGKILL mid-burst (several seeds)."""
+"""No acknowledged submission lost: 32 concurrent submitters while the CLI exports and
+publishes, and a writer killed with SIGKILL mid-burst (several seeds)."""
 
 import os
 import random
@@ -52,7 +52,7 @@ def test_32_concurrent_submitters_while_the_cli_exports(db_path, tmp_path):
     store = storage.connect(db_path, keep_open=2.0)  # as the app holds it
     acknowledged: list[str] = []
     failures: list[BaseException] = []
-    stop = time.monotonic() + 6.0
+    stop = time.monotonic() + 8.0
 
     def submitter(worker: int):
         i = 0
@@ -75,38 +75,34 @@ def test_32_concurrent_submitters_while_the_cli_exports(db_path, tmp_path):
     for t in threads:
         t.start()
     time.sleep(0.5)
-    exports = []
+    exports, publications = [], []
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args, "--db", str(db_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     while time.monotonic() < stop - 1.0:
         out = tmp_path / f"export-{len(exports)}.csv"
-        exports.append(
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "cli",
-                    "export",
-                    "--format",
-                    "csv",
-                    "--out",
-                    str(out),
-                    "--db",
-                    str(db_path),
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-        )
+        exports.append(cli("export", "--format", "csv", "--out", str(out)))
+        if not publications:
+            snapshots = tmp_path / "snapshots"
+            publications.append(cli("publish", "--out", str(snapshots), "--min-cell", "1"))
     for t in threads:
         t.join()
     store.close()
     assert failures == []
-    assert len(exports) >= 2, "the CLI did not run alongside the submitters"
-    print(f"{len(acknowledged)} acknowledged submissions, {len(exports)} exports")
+    assert exports and publications, "the CLI did not run alongside the submitters"
+    print(f"{len(acknowledged)} acknowledged submissions, {len(exports)} exports, 1 publication")
     for result in exports:
         assert result.returncode == 0, result.stderr
         assert "Exported" in result.stdout
+    assert publications[0].returncode == 0, publications[0].stderr
+    assert list((tmp_path / "snapshots").glob("*/index.html"))
     keys = stored_keys(db_path)
     assert len(keys) == len(set(keys))  # exactly once
     assert set(acknowledged) <= set(keys)
