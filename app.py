@@ -1,4 +1,6 @@
-"""The web face of Client Roi: page config, the language switch and the cached store, then routing."""
+"""The web face of Client Roi: page config, language switch, cached store, who is signed in,
+then routing. Pages read ``locale``, ``store``, ``oidc`` and ``researcher_signed_in`` from the
+session state set here."""
 
 import streamlit as st
 
@@ -17,6 +19,22 @@ if "locale" not in st.session_state:
     st.session_state["locale"] = requested if requested in qn.LOCALES else qn.DEFAULT_LOCALE
 locale = st.session_state["locale"]
 st.session_state["store"] = open_store(str(storage.default_db_path()))
+
+
+def oidc_configured() -> bool:
+    """An OpenID Connect provider in .streamlit/secrets.toml ([auth]) replaces the token."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # noqa: BLE001  (no secrets.toml at all)
+        return False
+
+
+st.session_state["oidc"] = oidc_configured()
+st.session_state["researcher_signed_in"] = (
+    bool(getattr(st.user, "is_logged_in", False))
+    if st.session_state["oidc"]
+    else bool(st.session_state.get("researcher"))
+)
 
 pages = [
     st.Page(

@@ -44,17 +44,8 @@ def source_counts(_store: storage.Store, db: str, version: storage.DataVersion) 
     return _store.source_counts()
 
 
-def oidc_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:  # noqa: BLE001  (no secrets.toml at all)
-        return False
-
-
 def signed_in() -> bool:
-    if oidc_configured():
-        return bool(getattr(st.user, "is_logged_in", False))
-    return bool(st.session_state.get("researcher"))
+    return bool(st.session_state.get("researcher_signed_in"))
 
 
 def sign_in_box() -> None:
@@ -67,11 +58,11 @@ def sign_in_box() -> None:
                 )
             )
             if st.button(tr("Se déconnecter", "Sign out"), key="sign_out"):
-                if oidc_configured():
+                if st.session_state.get("oidc"):
                     st.logout()
                 st.session_state["researcher"] = False
                 st.rerun()
-        elif oidc_configured():
+        elif st.session_state.get("oidc"):
             if st.button(tr("Se connecter", "Sign in"), key="sign_in_oidc"):
                 st.login()
         else:

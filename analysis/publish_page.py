@@ -21,18 +21,9 @@ def tr(fr: str, en: str) -> str:
     return en if locale == "en" else fr
 
 
-# The same sign-in as the dashboard page (importing that page would run it).
-def oidc_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:  # noqa: BLE001  (no secrets.toml at all)
-        return False
-
-
 def signed_in() -> bool:
-    if oidc_configured():
-        return bool(getattr(st.user, "is_logged_in", False))
-    return bool(st.session_state.get("researcher"))
+    """Set by app.py for every page (OIDC when configured, else the researcher token)."""
+    return bool(st.session_state.get("researcher_signed_in"))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -60,6 +60,12 @@ def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
         expect(page.get_by_text("réservés aux chercheurs connectés")).to_be_visible()
         expect(page.get_by_text(HOSTILE)).to_have_count(0)
 
+        # The publish page is closed too, even reached by its address.
+        page.goto(f"{url}/publier")
+        expect(page.get_by_text("réservée aux chercheurs connectés")).to_be_visible()
+        expect(page.locator(".st-key-publish_button")).to_have_count(0)
+        page.goto(f"{url}/tableau")
+
         page.get_by_test_id("stExpander").get_by_text("Espace chercheurs").click()
         page.locator(".st-key-researcher_token input").fill(token)
         page.locator(".st-key-researcher_token input").press("Enter")

@@ -674,7 +674,7 @@ def open_page(store, *, researcher: bool, locale: str = "fr") -> AppTest:
     at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120)
     at.session_state["store"] = store
     at.session_state["locale"] = locale
-    at.session_state["researcher"] = researcher
+    at.session_state["researcher_signed_in"] = researcher  # as app.py sets it
     at.run()
     assert not at.exception, at.exception
     return at
