@@ -14,6 +14,11 @@ HORIZON_DAYS = 365
 WIDTH = "container"
 
 
+def _labelled(values: pd.Series, labels: dict[str, str]) -> pd.Series:
+    """Display labels for ids, the id itself where no label is known."""
+    return values.map(lambda value: labels.get(value, value)).astype(str)
+
+
 def _axis_percent(title: str) -> alt.Axis:
     return alt.Axis(title=title, format="%")
 
@@ -30,7 +35,7 @@ def survival_chart(
 ) -> alt.LayerChart:
     """Kaplan-Meier step curves with their pointwise 95% bands, one colour per company."""
     data = curves[curves["time"] <= horizon].copy()
-    data["name"] = data[by].map(names).fillna(data[by])
+    data["name"] = _labelled(data[by], names)
     data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
     base = alt.Chart(data).encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
@@ -115,7 +120,7 @@ def distribution_chart(
     trips: pd.DataFrame, names: dict[str, str], *, title: str, x_title: str, legend: str
 ) -> alt.Chart:
     """Share of incidents by number of wasted trips (0, 1, ..., 5+), one bar per company."""
-    data = trips.assign(name=trips["company"].map(names).fillna(trips["company"]))
+    data = trips.assign(name=_labelled(trips["company"], names))
     return (
         alt.Chart(data)
         .mark_bar()
@@ -219,8 +224,8 @@ def sector_origin_chart(
         )
         for e, lo, hi, k in zip(data["estimate"], data["low"], data["high"], data["n"], strict=True)
     ]
-    data["sector"] = data["sector"].map(sector_labels).fillna(data["sector"])
-    data["origin"] = data["origin"].map(origin_labels).fillna(data["origin"])
+    data["sector"] = _labelled(data["sector"], sector_labels)
+    data["origin"] = _labelled(data["origin"], origin_labels)
     base = alt.Chart(data).encode(
         x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("sector:N", title=None, axis=alt.Axis(labelLimit=240)),
