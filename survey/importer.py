@@ -9,6 +9,7 @@ reason in ``FILE.rejected.csv``. Importing the same rows again stores nothing tw
 
 from __future__ import annotations
 
+import codecs
 import csv
 import multiprocessing as mp
 import os
@@ -159,29 +160,27 @@ def read_table(path: Path) -> pa.Table:
             raise ImportRefused(f"{path.name}: not a readable Excel workbook ({exc})") from exc
         frame.columns = [str(c) for c in frame.columns]
         return pa.Table.from_pandas(frame.astype(str), preserve_index=False)
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if b"\x00" in head[:4096]:
         raise ImportRefused(f"{path.name}: binary content, not a CSV or Excel table")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    bad_byte = _first_non_utf8_byte(path)
+    if bad_byte is not None:
         raise ImportRefused(
-            f"{path.name}: not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8' or .xlsx"
-        ) from exc
-    if not text.strip():
+            f"{path.name}: not UTF-8 text (byte {bad_byte}); save it as 'CSV UTF-8' or .xlsx"
+        )
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
         raise ImportRefused(f"{path.name}: the file is empty")
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    del text
+    first_line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
     delimiter = max((",", ";", "\t"), key=first_line.count)
     header = next(csv.reader([first_line], delimiter=delimiter))
     if not any(_fold(name) in _header_map() for name in header):
         raise ImportRefused(_NO_COLUMN.format(name=path.name))
     if len(set(header)) != len(header):
         raise ImportRefused(f"{path.name}: two columns have the same name")
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     try:
         return pa_csv.read_csv(
-            pa.BufferReader(body),
+            str(path),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -194,6 +193,24 @@ def read_table(path: Path) -> pa.Table:
         raise ImportRefused(
             f"{path.name}: not a readable table ({str(exc).splitlines()[0]})"
         ) from exc
+
+
+def _first_non_utf8_byte(path: Path, *, chunk: int = 1 << 22) -> int | None:
+    """Position of the first byte that is not UTF-8, read in pieces (the file is not held)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    position = 0
+    with open(path, "rb") as f:
+        while piece := f.read(chunk):
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                return position + exc.start
+            position += len(piece)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return position
+    return None
 
 
 def _cleaner(column: str):
@@ -235,7 +252,7 @@ def _date_text(raw: str) -> str:
 def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
     """Recognised columns, by question id, as object arrays (None = unanswered).
 
-    Each column is cleaned once per distinct value (pandas.factorize), not once per row.
+    Each column is cleaned once per distinct value, not once per row.
     """
     headers = _header_map()
     chosen: dict[str, str] = {}
@@ -249,7 +266,10 @@ def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
         raise ImportRefused(_NO_COLUMN.format(name=report.path.name))
     columns: dict[str, np.ndarray] = {}
     for target, name in chosen.items():
-        codes, uniques = pd.factorize(table.column(name).to_pandas(), use_na_sentinel=True)
+        # Arrow's dictionary encoding: only the distinct values become Python strings.
+        encoded = table.column(name).combine_chunks().dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
         clean = _cleaner(target)
         cleaned = np.array(
             [None if _fold(u) in DONT_KNOW_WORDS else clean(u) for u in uniques] + [None],
@@ -343,11 +363,22 @@ def import_file(
     keep = np.ones(report.rows, dtype=bool)
     keep[failing] = False
     if keep.any():
-        incoming = pd.DataFrame(
-            {n: a[keep] for n, a in zip(names, arrays, strict=True) if n != "contact_email"}
+        everything = bool(keep.all())  # then no copy of the columns is needed
+
+        def kept(values: np.ndarray) -> pa.Array:
+            return pa.array(values if everything else values[keep], type=pa.string())
+
+        # Arrow text columns: compact, and scanned by DuckDB without conversion.
+        incoming = pa.table(
+            {
+                **{n: kept(a) for n, a in zip(names, arrays, strict=True) if n != "contact_email"},
+                "line": pa.array(np.flatnonzero(keep) + 2),
+                "submitted_on": kept(submitted)
+                if submitted is not None
+                else pa.nulls(int(keep.sum()), pa.string()),
+            }
         )
-        incoming["line"] = np.flatnonzero(keep) + 2
-        incoming["submitted_on"] = submitted[keep] if submitted is not None else None
+        del columns, arrays
         if dry_run or store is None:
             report.already_imported = store.count_imported(incoming) if store else 0
         else:

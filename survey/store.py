@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from survey.questionnaire import (
     METADATA,
@@ -450,13 +451,13 @@ class Store:
                 raise
         return total
 
-    def _imported_rows_sql(self, frame: pd.DataFrame) -> str:
+    def _imported_rows_sql(self, names: list[str]) -> str:
         """Incoming rows with their submission key: a digest of every answer (NULL marked)
         plus the occurrence number of that digest in the file (two identical experiences
         in one file are two rows; the same file imported twice is stored once)."""
         parts = []
         for q in response_questions():
-            if q.id in frame.columns:
+            if q.id in names:
                 parts.append(f"coalesce(CAST(i.{q.id} AS VARCHAR), chr(0))")
             else:
                 parts.append("chr(0)")
@@ -468,13 +469,13 @@ class Store:
             "FROM keyed"
         )
 
-    def count_imported(self, frame: pd.DataFrame) -> int:
+    def count_imported(self, frame: pd.DataFrame | pa.Table) -> int:
         """How many of these incoming rows (see :meth:`insert_imported`) are already stored."""
         with self._connection() as con:
             con.register("incoming_rows", frame)
             try:
                 return con.execute(
-                    f"SELECT count(*) FROM ({self._imported_rows_sql(frame)}) n "
+                    f"SELECT count(*) FROM ({self._imported_rows_sql(_names(frame))}) n "
                     "JOIN responses r ON r.submission_key = n.row_key"
                 ).fetchall()[0][0]
             finally:
@@ -489,7 +490,8 @@ class Store:
         """
         if source not in SOURCES:
             raise ValueError(f"`source` must be one of {SOURCES}.")
-        questions = [q for q in response_questions() if q.id in frame.columns]
+        names = _names(frame)
+        questions = [q for q in response_questions() if q.id in names]
 
         def cast(q) -> str:
             if q.sql_type == "INTEGER":  # "2" and "2.0" are both two
@@ -498,8 +500,8 @@ class Store:
 
         select = ", ".join(cast(q) for q in questions)
         columns = ", ".join(q.id for q in questions)
-        started = "CAST(n.started_on AS DATE)" if "started_on" in frame.columns else "NULL"
-        ended = "CAST(n.ended_on AS DATE)" if "ended_on" in frame.columns else "NULL"
+        started = "CAST(n.started_on AS DATE)" if "started_on" in names else "NULL"
+        ended = "CAST(n.ended_on AS DATE)" if "ended_on" in names else "NULL"
         given = "TRY_CAST(n.submitted_on AS DATE)"
         submitted_on = (
             f"CASE WHEN {given} <= CAST(? AS DATE) AND {given} >= coalesce({started}, {given}) "
@@ -509,23 +511,16 @@ class Store:
             con.register("incoming_rows", frame)
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(f"CREATE TEMP TABLE numbered AS {self._imported_rows_sql(frame)}")
-                already = con.execute(
-                    "SELECT count(*) FROM numbered n "
-                    "JOIN responses r ON r.submission_key = n.row_key"
-                ).fetchall()[0][0]
-                con.execute(
+                inserted = con.execute(
                     f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
                     f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
                     f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
                     f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
                     f"NULL, false, false, false, n.row_key, {select} "
-                    f"FROM numbered n WHERE NOT EXISTS ("
-                    f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key) "
-                    f"ORDER BY n.line",
+                    f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
+                    f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
                     [today, today, QUESTIONNAIRE_VERSION, source],
-                )
-                con.execute("DROP TABLE numbered")
+                ).fetchall()[0][0]
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
@@ -533,7 +528,7 @@ class Store:
                 raise
             finally:
                 con.unregister("incoming_rows")
-        return already
+        return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
 
     def delete_response(self, code: str) -> bool:
         """Delete the response (and its e-mail) matching a deletion code. True if one was."""
@@ -717,6 +712,10 @@ class Store:
 
             pq.write_table(table, out)
         return table.num_rows
+
+
+def _names(frame: pd.DataFrame | pa.Table) -> list[str]:
+    return list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
 
 
 def _fingerprint(session_id: str | None, answers: dict[str, Any]) -> str | None:

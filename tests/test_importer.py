@@ -255,3 +255,15 @@ def test_random_rows_never_crash_the_importer(tmp_path, header, data):
         return
     assert report.stored + report.already_imported + report.rejected_rows == report.rows
     assert report.rejected_rows == len({r.line for r in report.rejections})
+
+
+def test_a_byte_order_mark_and_leading_zeros_are_read(store, tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfcompany,problem,started_on,status,consent_research,wasted_trips,department\n"
+        b"free,outage,2023-07-10,ongoing,yes,007,6\n"
+    )
+    report = import_file(path, store, today=TODAY)
+    assert (report.stored, report.rejected_rows) == (1, 0)
+    row = store.fetch_responses().iloc[0]
+    assert (row["company"], row["wasted_trips"], row["department"]) == ("free", 7, "06")
