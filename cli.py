@@ -28,6 +28,17 @@ def _db(args: argparse.Namespace) -> Path:
     return args.db if args.db is not None else storage.default_db_path()
 
 
+class CommandError(Exception):
+    """A one-line reason to stop, printed as ``error: ...`` with exit code 1."""
+
+
+def _existing_db(args: argparse.Namespace) -> Path:
+    path = _db(args)
+    if not path.exists():
+        raise CommandError(f"no database at {path}")
+    return path
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     path = _db(args)
     store = storage.connect(path)
@@ -93,20 +104,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    path = _db(args)
-    if not path.exists():
-        print(f"error: no database at {path}", file=sys.stderr)
-        return 1
+    path = _existing_db(args)
     rows = storage.connect(path).export(args.out, fmt=args.format)
     print(f"Exported {rows:,} responses to {args.out} (no e-mails, no deletion codes)")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    path = _db(args)
-    if not path.exists():
-        print(f"error: no database at {path}", file=sys.stderr)
-        return 1
+    path = _existing_db(args)
     if storage.connect(path).delete_response(args.code):
         print("Deleted the response matching this code, and its e-mail if any.")
         return 0
@@ -139,10 +144,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    path = _db(args)
-    if not path.exists():
-        print(f"error: no database at {path}", file=sys.stderr)
-        return 1
+    path = _existing_db(args)
     try:
         out = storage.connect(path).backup(args.out)
     except FileExistsError as exc:
@@ -164,10 +166,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_purge_contacts(args: argparse.Namespace) -> int:
-    path = _db(args)
-    if not path.exists():
-        print(f"error: no database at {path}", file=sys.stderr)
-        return 1
+    path = _existing_db(args)
     removed = storage.connect(path).purge_contacts(older_than_days=args.days)
     print(f"Forgot {removed} contact e-mails stored more than {args.days} days ago")
     return 0
@@ -293,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except storage.StoreBusy as exc:
+    except (storage.StoreBusy, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
