@@ -217,18 +217,35 @@ table, groups = view.companies, view.groups
 names = dict(zip(table["company"], table["company_name"], strict=True))
 
 
-def forest(family: str, estimate: str, title: str, x_title: str, *, percent: bool = False):
+def forest(family: str) -> None:
     """One metric across companies: estimate, 95% interval and n per company."""
+    metric = charts.METRICS[family]
     st.altair_chart(
         charts.forest_chart(
             table,
-            estimate=f"{family}_{estimate}",
-            low=f"{family}_low",
-            high=f"{family}_high",
-            n=f"{family}_n",
-            percent=percent,
-            title=title,
-            x_title=x_title,
+            estimate=metric.estimate,
+            low=metric.low,
+            high=metric.high,
+            n=metric.n,
+            percent=metric.percent,
+            title=charts.pick(metric.title, locale),
+            x_title=charts.pick(metric.axis, locale),
+        ),
+        width="stretch",
+    )
+
+
+def curves(frame, kind: str) -> None:
+    """Kaplan-Meier curves per company with their 95% bands."""
+    curve = charts.CURVES[kind]
+    st.altair_chart(
+        charts.survival_chart(
+            frame,
+            names,
+            horizon=curve.horizon,
+            title=charts.pick(curve.title, locale),
+            x_title=charts.pick(curve.x_title, locale),
+            y_title=charts.pick(curve.y_title, locale),
         ),
         width="stretch",
     )
@@ -272,19 +289,7 @@ with tabs[0]:
     )
 
 with tabs[1]:
-    st.altair_chart(
-        charts.survival_chart(
-            view.resolution_curves,
-            names,
-            title=tr(
-                "Part des incidents non résolus au fil des jours (Kaplan-Meier)",
-                "Share of incidents not yet resolved, by day (Kaplan-Meier)",
-            ),
-            x_title=tr("jours depuis le début du problème", "days since the problem started"),
-            y_title=tr("non résolus", "not resolved"),
-        ),
-        width="stretch",
-    )
+    curves(view.resolution_curves, "resolution")
     st.caption(
         tr(
             "Nombre d'incidents encore suivis (à risque) aux jours indiqués",
@@ -330,39 +335,12 @@ with tabs[1]:
     )
 
 with tabs[2]:
-    forest(
-        "refund_success",
-        "share",
-        tr(
-            "Remboursement obtenu (total ou partiel), demandes tranchées",
-            "Refund obtained (full or partial), decided requests",
-        ),
-        tr("part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"),
-        percent=True,
-    )
+    forest("refund_success")
     if not view.refund_curves.empty:
-        st.altair_chart(
-            charts.survival_chart(
-                view.refund_curves,
-                names,
-                horizon=180,
-                title=tr(
-                    "Demandes pas encore remboursées au fil des jours",
-                    "Requests not yet refunded, by day",
-                ),
-                x_title=tr("jours depuis la demande", "days since the request"),
-                y_title=tr("pas encore remboursées", "not yet refunded"),
-            ),
-            width="stretch",
-        )
+        curves(view.refund_curves, "refund_time")
 
 with tabs[3]:
-    forest(
-        "wasted_trips",
-        "mean",
-        tr("Déplacements pour rien par incident", "Wasted trips per incident"),
-        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
-    )
+    forest("wasted_trips")
     st.altair_chart(
         charts.distribution_chart(
             view.trips,
@@ -381,24 +359,8 @@ with tabs[3]:
         }
     )
     st.dataframe(km, hide_index=True, width="stretch", key="km")
-    forest(
-        "useless_visits",
-        "mean",
-        tr(
-            "Visites de technicien pour rien par incident",
-            "Useless technician visits per incident",
-        ),
-        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
-    )
-    forest(
-        "effort",
-        "mean",
-        tr(
-            "Effort du client (1 très facile – 7 très difficile)",
-            "Customer effort (1 very easy – 7 very hard)",
-        ),
-        tr("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
-    )
+    forest("useless_visits")
+    forest("effort")
 
 with tabs[4]:
     st.altair_chart(
@@ -420,84 +382,25 @@ with tabs[4]:
         ),
         width="stretch",
     )
-    forest(
-        "false_resolved",
-        "share",
-        tr(
-            "Incidents déclarés « résolus » à tort au moins une fois",
-            "Incidents falsely declared “resolved” at least once",
-        ),
-        tr("part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"),
-        percent=True,
-    )
-    forest(
-        "callbacks_kept",
-        "ratio",
-        tr("Rappels promis effectivement reçus", "Promised callbacks actually received"),
-        tr(
-            "part des rappels promis (IC bootstrap 95 %)",
-            "share of promised callbacks (95% bootstrap CI)",
-        ),
-        percent=True,
-    )
+    forest("false_resolved")
+    forest("callbacks_kept")
 
 with tabs[5]:
-    st.write(
-        tr(
-            "Le témoignage d'origine demandait : le service client est-il mauvais **en France**, ou "
-            "est-ce **le secteur** ? Chaque case regroupe les entreprises d'un secteur et d'une "
-            "origine ; comparer les lignes isole le secteur, comparer les colonnes isole l'origine.",
-            "The founding story asked: is customer service bad **in France**, or is it **the "
-            "sector**? Each cell pools the companies of one sector and one origin; comparing rows "
-            "isolates the sector, comparing columns isolates the origin.",
-        )
-    )
-    sector_labels = {
-        "isp": tr("Fournisseurs d'accès", "Internet providers"),
-        "retailer": tr("Commerce", "Retail"),
-    }
-    origin_labels = {"fr": tr("Françaises", "French"), "foreign": tr("Étrangères", "Foreign")}
-    for estimate, low, high, n_col, percent, title, legend in (
-        (
-            "resolution_median_days",
-            "resolution_median_low",
-            "resolution_median_high",
-            "resolution_n",
-            False,
-            tr("Médiane de résolution (jours)", "Median days to resolution"),
-            tr("jours", "days"),
-        ),
-        (
-            "refund_success_share",
-            "refund_success_low",
-            "refund_success_high",
-            "refund_success_n",
-            True,
-            tr("Remboursement obtenu", "Refund obtained"),
-            "%",
-        ),
-        (
-            "csat_satisfied_share",
-            "csat_satisfied_low",
-            "csat_satisfied_high",
-            "csat_satisfied_n",
-            True,
-            tr("Satisfaits (4 ou 5 sur 5)", "Satisfied (4 or 5 of 5)"),
-            "%",
-        ),
-    ):
+    st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
+    for family in charts.SECTOR_ORIGIN_METRICS:
+        metric = charts.METRICS[family]
         st.altair_chart(
             charts.sector_origin_chart(
                 groups,
-                estimate=estimate,
-                low=low,
-                high=high,
-                n=n_col,
-                title=title,
-                sector_labels=sector_labels,
-                origin_labels=origin_labels,
-                percent=percent,
-                legend=legend,
+                estimate=metric.estimate,
+                low=metric.low,
+                high=metric.high,
+                n=metric.n,
+                title=charts.pick(metric.title, locale),
+                sector_labels={k: charts.pick(v, locale) for k, v in charts.SECTOR_LABELS.items()},
+                origin_labels={k: charts.pick(v, locale) for k, v in charts.ORIGIN_LABELS.items()},
+                percent=metric.percent,
+                legend="%" if metric.percent else tr("jours", "days"),
             ),
             width="stretch",
         )

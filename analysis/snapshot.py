@@ -1501,7 +1501,11 @@ def _curve_frame(snapshot: Snapshot, metric: str) -> pd.DataFrame:
     )
 
 
-def _survival_figure(snapshot, metric, locale, *, horizon, title, x_title, y_title, fid) -> str:
+def _survival_figure(snapshot, metric, locale, *, fid) -> str:
+    curve = charts.CURVES[metric]
+    horizon = curve.horizon
+    title = charts.pick(curve.title, locale)
+    x_title, y_title = charts.pick(curve.x_title, locale), charts.pick(curve.y_title, locale)
     companies = snapshot.companies
     data = _curve_frame(snapshot, metric)
     family = metric
@@ -1567,7 +1571,10 @@ def _at_risk_table(snapshot: Snapshot, locale: str) -> str:
     )
 
 
-def _forest_figure(snapshot, family, estimate, low, high, locale, *, percent, title, x_title, fid):
+def _forest_figure(snapshot, metric: charts.Metric, locale, *, fid):
+    family, estimate, low, high = metric.family, metric.estimate, metric.low, metric.high
+    percent = metric.percent
+    title, x_title = charts.pick(metric.title, locale), charts.pick(metric.axis, locale)
     companies = snapshot.companies
     shown = companies[~companies[f"{family}_suppressed"] & companies[estimate].notna()]
     caption = _t(
@@ -1601,7 +1608,9 @@ def _forest_figure(snapshot, family, estimate, low, high, locale, *, percent, ti
     return _figure(fid, _svg(chart, fid, title, locale), caption)
 
 
-def _sector_origin_figure(snapshot, family, estimate, low, high, locale, *, percent, title, fid):
+def _sector_origin_figure(snapshot, metric: charts.Metric, locale, *, fid):
+    family, estimate, low, high = metric.family, metric.estimate, metric.low, metric.high
+    percent, title = metric.percent, charts.pick(metric.title, locale)
     groups = snapshot.groups
     design = groups[groups["sector"].isin(_SECTORS) & groups["origin"].isin(_ORIGINS)]
     shown = design[~design[f"{family}_suppressed"]]
@@ -2057,137 +2066,30 @@ def _report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
     parts.append("</section>\n")
 
     parts.append(f'<section id="resolution">\n<h2>3. {_e(heading["resolution"])}</h2>\n')
-    parts.append(
-        _survival_figure(
-            snapshot,
-            "resolution",
-            locale,
-            horizon=365,
-            title=t(
-                "Part des incidents non résolus au fil des jours (Kaplan-Meier)",
-                "Share of incidents not yet resolved, by day (Kaplan-Meier)",
-            ),
-            x_title=t("jours depuis le début du problème", "days since the problem started"),
-            y_title=t("non résolus", "not resolved"),
-            fid="fig-resolution",
-        )
-    )
+    parts.append(_survival_figure(snapshot, "resolution", locale, fid="fig-resolution"))
     parts.append(_at_risk_table(snapshot, locale) + "</section>\n")
 
     parts.append(f'<section id="remboursements">\n<h2>4. {_e(heading["remboursements"])}</h2>\n')
     parts.append(
-        _forest_figure(
-            snapshot,
-            "refund_success",
-            "refund_success_share",
-            "refund_success_low",
-            "refund_success_high",
-            locale,
-            percent=True,
-            title=t(
-                "Remboursement obtenu (total ou partiel), demandes tranchées",
-                "Refund obtained (full or partial), decided requests",
-            ),
-            x_title=t("part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"),
-            fid="fig-refund-success",
-        )
+        _forest_figure(snapshot, charts.METRICS["refund_success"], locale, fid="fig-refund-success")
     )
-    parts.append(
-        _survival_figure(
-            snapshot,
-            "refund_time",
-            locale,
-            horizon=180,
-            title=t(
-                "Demandes pas encore remboursées au fil des jours (refus : jamais remboursées)",
-                "Requests not yet refunded, by day (refusals: never refunded)",
-            ),
-            x_title=t("jours depuis la demande", "days since the request"),
-            y_title=t("pas encore remboursées", "not yet refunded"),
-            fid="fig-refund-time",
-        )
-    )
+    parts.append(_survival_figure(snapshot, "refund_time", locale, fid="fig-refund-time"))
     parts.append("</section>\n")
 
     parts.append(f'<section id="deplacements">\n<h2>5. {_e(heading["deplacements"])}</h2>\n')
     parts.append(
-        _forest_figure(
-            snapshot,
-            "wasted_trips",
-            "wasted_trips_mean",
-            "wasted_trips_low",
-            "wasted_trips_high",
-            locale,
-            percent=False,
-            title=t(
-                "Déplacements pour rien par incident (boutique, point relais)",
-                "Wasted trips per incident (shop, relay point)",
-            ),
-            x_title=t("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)"),
-            fid="fig-wasted-trips",
-        )
+        _forest_figure(snapshot, charts.METRICS["wasted_trips"], locale, fid="fig-wasted-trips")
     )
     parts.append("</section>\n")
 
     parts.append(f'<section id="secteur-origine">\n<h2>6. {_e(heading["secteur-origine"])}</h2>\n')
-    parts.append(
-        "<p>"
-        + t(
-            "Le témoignage d'origine demandait : le service client est-il mauvais en France, ou "
-            "est-ce le secteur ? Chaque case réunit les entreprises d'un secteur et d'une "
-            "origine ; comparer les lignes isole le secteur, comparer les colonnes isole "
-            "l'origine.",
-            "The founding story asked: is customer service bad in France, or is it the sector? "
-            "Each cell pools the companies of one sector and one origin; comparing rows isolates "
-            "the sector, comparing columns isolates the origin.",
-        )
-        + "</p>\n"
-    )
-    for family, estimate, low, high, percent, fr, en, fid in (
-        (
-            "resolution",
-            "resolution_median_days",
-            "resolution_median_low",
-            "resolution_median_high",
-            False,
-            "Médiane de résolution (jours)",
-            "Median days to resolution",
-            "fig-so-resolution",
-        ),
-        (
-            "refund_success",
-            "refund_success_share",
-            "refund_success_low",
-            "refund_success_high",
-            True,
-            "Remboursement obtenu",
-            "Refund obtained",
-            "fig-so-refund",
-        ),
-        (
-            "csat_satisfied",
-            "csat_satisfied_share",
-            "csat_satisfied_low",
-            "csat_satisfied_high",
-            True,
-            "Clients satisfaits (4 ou 5 sur 5)",
-            "Satisfied customers (4 or 5 out of 5)",
-            "fig-so-satisfied",
-        ),
+    parts.append(f"<p>{_e(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))}</p>\n")
+    for family, fid in zip(
+        charts.SECTOR_ORIGIN_METRICS,
+        ("fig-so-resolution", "fig-so-refund", "fig-so-satisfied"),
+        strict=True,
     ):
-        parts.append(
-            _sector_origin_figure(
-                snapshot,
-                family,
-                estimate,
-                low,
-                high,
-                locale,
-                percent=percent,
-                title=t(fr, en),
-                fid=fid,
-            )
-        )
+        parts.append(_sector_origin_figure(snapshot, charts.METRICS[family], locale, fid=fid))
     parts.append("</section>\n")
 
     parts.append(f'<section id="methodologie">\n<h2>7. {_e(heading["methodologie"])}</h2>\n')
