@@ -189,6 +189,11 @@ def _labelled(values: pd.Series, labels: dict[str, str]) -> pd.Series:
     return values.map(lambda value: labels.get(value, value)).astype(str)
 
 
+def _bound(value: float, scale: float) -> str:
+    """An interval bound as text; "NA" where it is not reached (as R prints it)."""
+    return "NA" if pd.isna(value) else f"{value * scale:.0f}"
+
+
 def _axis_percent(title: str) -> alt.Axis:
     return alt.Axis(title=title, format="%")
 
@@ -388,7 +393,7 @@ def sector_origin_chart(
     unit = " %" if percent else ""
     data["text"] = [
         (
-            f"{e * scale:.0f}{unit} [{lo * scale:.0f}–{hi * scale:.0f}]  n={int(k)}"
+            f"{e * scale:.0f}{unit} [{_bound(lo, scale)}–{_bound(hi, scale)}]  n={int(k)}"
             if pd.notna(e)
             else f"n={int(k)}"
         )

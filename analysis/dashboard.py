@@ -16,6 +16,8 @@ import pandas as pd
 from analysis import kpis
 
 AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
+OTHER_NAME = "other"  # the name of companies outside the reference list, until displayed
+OTHER_LABELS = ("Autres entreprises (hors liste)", "Other companies (not listed)")
 # What the views read: the storage layer adds company_name, sector and origin to every row.
 COLUMNS = [c for c in kpis.REQUIRED_COLUMNS if c not in ("sector", "origin")]
 DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
@@ -40,6 +42,15 @@ def compute(responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED) -
     if responses.empty:
         empty = pd.DataFrame()
         return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty)
+    # Companies outside the reference list ("other") have no sector or origin: a group of
+    # their own, kept out of the 2 x 2 design.
+    responses = responses.assign(
+        sector=responses["sector"].astype(object).where(responses["sector"].notna(), UNLISTED),
+        origin=responses["origin"].astype(object).where(responses["origin"].notna(), UNLISTED),
+        company_name=responses["company_name"]
+        .astype(object)
+        .where(responses["company_name"].notna(), OTHER_NAME),
+    )
     tables = kpis.summary_tables(responses, as_of=as_of, rng=np.random.default_rng(seed))
     resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution")
     refunds = kpis.survival_curves(responses, as_of=as_of, metric="refund_time")
@@ -107,6 +118,130 @@ def at_risk_table(curves: pd.DataFrame, *, days=AT_RISK_DAYS, by: str = "company
         index = np.searchsorted(times, np.asarray(days, dtype=float), side="left")
         rows[label] = [int(at_risk[i]) if i < len(times) else 0 for i in index]
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{d}" for d in days])
+
+
+# --- disclosure control ---------------------------------------------------------------------
+
+UNLISTED = "unlisted"  # sector and origin of a company outside the reference list ("other")
+PUBLIC_MIN_CELL = 10  # as the published snapshot: no figure resting on fewer responses
+
+IDENTITY_COLUMNS = ("company", "company_name", "sector", "origin", "n", "group", "companies")
+_EXTRA_PREFIXES = (
+    ("resolved_within_", "resolution"),
+    ("refunded_within_", "refund_time"),
+    ("wasted_km_", "wasted_km"),
+)
+_FAMILY_NAMES = tuple(family.name for family in kpis.FAMILIES) + ("wasted_km",)
+FAMILY_LABELS = {family.name: family.label for family in kpis.FAMILIES}
+FAMILY_LABELS["wasted_km"] = "kilometres driven for nothing"
+
+
+def family_of(column: str) -> str | None:
+    """The metric family a column of the kpis table belongs to (None for identity columns)."""
+    if column in IDENTITY_COLUMNS:
+        return None
+    for prefix, family in _EXTRA_PREFIXES:
+        if column.startswith(prefix):
+            return family
+    matches = [name for name in _FAMILY_NAMES if column.startswith(name + "_")]
+    return max(matches, key=len) if matches else None
+
+
+def metric_layout(table: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """Families in table order with their columns; a family without its ``_n`` base is left out
+    (a column that cannot be tied to a base is never published)."""
+    layout: dict[str, list[str]] = {}
+    for column in table.columns:
+        family = family_of(column)
+        if family is not None:
+            layout.setdefault(family, []).append(column)
+    return [(f, cols) for f, cols in layout.items() if f"{f}_n" in cols]
+
+
+def company_suppression(companies, layout, min_cell) -> dict[str, np.ndarray]:
+    small_company = companies["n"].to_numpy() < min_cell
+    return {
+        family: small_company | (companies[f"{family}_n"].to_numpy() < min_cell)
+        for family, _ in layout
+    }
+
+
+def group_suppression(groups, companies, company_hidden, layout, min_cell):
+    """A group cell is suppressed when its own base is small, or when the suppressed company
+    cells of the group hold between 1 and ``min_cell - 1`` responses: publishing the group and
+    its other companies would give those away by difference."""
+    keys = (companies["sector"].astype(str) + "/" + companies["origin"].astype(str)).to_numpy()
+    group_keys = groups["group"].astype(str).to_numpy()
+    small_group = groups["n"].to_numpy() < min_cell
+    hidden = {}
+    for family, _ in layout:
+        base = companies[f"{family}_n"].to_numpy()
+        shown = pd.Series(np.where(company_hidden[family], 0, base)).groupby(keys).sum()
+        group_base = groups[f"{family}_n"].to_numpy()
+        residual = group_base - shown.reindex(group_keys).fillna(0).to_numpy()
+        hidden[family] = (
+            small_group | (group_base < min_cell) | ((residual > 0) & (residual < min_cell))
+        )
+    return hidden
+
+
+def protect(view: Dashboard, *, min_cell: int = PUBLIC_MIN_CELL) -> Dashboard:
+    """The view as the public may see it: every figure resting on fewer than ``min_cell``
+    responses is masked (NaN, with ``<family>_suppressed``), as in the published snapshot.
+
+    A company under ``min_cell`` keeps only its n; a group cell is masked too when the masked
+    companies inside it would be given away by difference; curves stop before the first day
+    with fewer than ``min_cell`` incidents at risk; distributions of masked companies go.
+    """
+    if view.n == 0:
+        return view
+    layout = metric_layout(view.companies)
+    company_hidden = company_suppression(view.companies, layout, min_cell)
+    group_hidden = group_suppression(view.groups, view.companies, company_hidden, layout, min_cell)
+    companies = _masked(view.companies, layout, company_hidden)
+    groups = _masked(view.groups, layout, group_hidden)
+    ids = view.companies["company"].astype(str).to_numpy()
+
+    def visible(family: str) -> set[str]:
+        return set(ids[~company_hidden[family]])
+
+    def cut(curves: pd.DataFrame, family: str) -> pd.DataFrame:
+        if curves.empty:
+            return curves
+        shown = curves[curves["company"].astype(str).isin(visible(family))]
+        at_risk_ok = shown.groupby("company", observed=True)["n_at_risk"].transform(
+            lambda at_risk: np.minimum.accumulate(at_risk.to_numpy()) >= min_cell
+        )
+        return shown[at_risk_ok.astype(bool)]
+
+    naive = view.naive[view.naive["company"].astype(str).isin(visible("resolution"))].copy()
+    naive.loc[naive["naive_n"] < min_cell, "naive_mean_days"] = np.nan
+    trips = view.trips[view.trips["company"].astype(str).isin(visible("wasted_trips"))]
+    return Dashboard(
+        as_of=view.as_of,
+        n=view.n,
+        companies=companies,
+        groups=groups,
+        resolution_curves=cut(view.resolution_curves, "resolution"),
+        refund_curves=cut(view.refund_curves, "refund_time"),
+        naive=naive,
+        trips=trips,
+    )
+
+
+def _masked(table: pd.DataFrame, layout, hidden: dict[str, np.ndarray]) -> pd.DataFrame:
+    out = table.copy()
+    for family, columns in layout:
+        mask = hidden[family]
+        for column in columns:
+            if column == f"{family}_n" or column.endswith("_small_base"):
+                continue
+            if column.endswith("_flag"):
+                out.loc[mask, column] = ""
+            elif pd.api.types.is_numeric_dtype(out[column]):
+                out.loc[mask, column] = np.nan
+        out[f"{family}_suppressed"] = mask
+    return out
 
 
 # --- display -------------------------------------------------------------------------------
@@ -187,7 +322,15 @@ GROUP_LABELS = {
     "isp/foreign": ("Fournisseurs d'accès étrangers", "Foreign internet providers"),
     "retailer/fr": ("Commerçants français", "French retailers"),
     "retailer/foreign": ("Commerçants étrangers", "Foreign retailers"),
+    f"{UNLISTED}/{UNLISTED}": ("Entreprises hors liste", "Companies outside the list"),
 }
+
+
+def company_label(company: str, name: str, locale: str) -> str:
+    """The display name of a company; companies outside the list are pooled as "other"."""
+    if company == "other":
+        return OTHER_LABELS[1] if locale == "en" else OTHER_LABELS[0]
+    return str(name)
 
 
 def group_label(group: str, locale: str) -> str:
@@ -207,9 +350,13 @@ def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "com
         labels = [group_label(g, locale) for g in table["group"]]
     else:
         heading = "Company" if english else "Entreprise"
-        labels = table[label_column].to_numpy()
+        labels = [
+            company_label(c, name, locale)
+            for c, name in zip(table["company"], table[label_column], strict=True)
+        ]
     out = pd.DataFrame({heading: labels, "n": table["n"].to_numpy()})
     small = "small base" if english else "petite base"
+    masked = "masked" if english else "masqué"
     for family, estimate, low, high, percent, digits, fr, en in HEADLINE:
         label = en if english else fr
         scale = 100.0 if percent else 1.0
@@ -219,14 +366,18 @@ def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "com
             for lo, hi in zip(table[low], table[high], strict=True)
         ]
         marks = []
-        for flag, is_small, n in zip(
+        hidden = table.get(f"{family}_suppressed", pd.Series(False, index=table.index))
+        for flag, is_small, n, is_hidden in zip(
             table[f"{family}_vs_others_flag"],
             table[f"{family}_small_base"],
             table[f"{family}_n"],
+            hidden,
             strict=True,
         ):
             mark = MARKS.get(flag or "", "")
-            if bool(is_small):
+            if bool(is_hidden):
+                mark = f"{masked} (n={int(n)} < {PUBLIC_MIN_CELL})"
+            elif bool(is_small):
                 mark = (mark + " " if mark else "") + f"{small} (n={int(n)})"
             marks.append(mark)
         out[f"{label} · signe" if not english else f"{label} · mark"] = marks

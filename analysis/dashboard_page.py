@@ -213,8 +213,26 @@ if n == 0:
     )
     st.stop()
 
+if not signed_in():
+    # The public sees what a published snapshot would show: nothing resting on fewer than
+    # 10 responses, so that no filter combination can single out one respondent.
+    view = dashboard.protect(view)
+    st.caption(
+        tr(
+            f"Vue publique : tout chiffre reposant sur moins de {dashboard.PUBLIC_MIN_CELL} "
+            "réponses est masqué. Les chercheurs connectés voient tout.",
+            f"Public view: any figure resting on fewer than {dashboard.PUBLIC_MIN_CELL} "
+            "responses is masked. Signed-in researchers see everything.",
+        )
+    )
 table, groups = view.companies, view.groups
-names = dict(zip(table["company"], table["company_name"], strict=True))
+names = {
+    company: dashboard.company_label(company, name, locale)
+    for company, name in zip(table["company"], table["company_name"], strict=True)
+}
+design = groups[
+    groups["sector"].isin(charts.SECTOR_LABELS) & groups["origin"].isin(charts.ORIGIN_LABELS)
+]
 
 
 def forest(family: str) -> None:
@@ -299,7 +317,7 @@ with tabs[1]:
     at_risk = dashboard.at_risk_table(view.resolution_curves)
     at_risk.index = [names.get(i, i) for i in at_risk.index]
     st.dataframe(at_risk, width="stretch", key="at_risk")
-    naive = view.naive
+    naive = view.naive.assign(company_name=view.naive["company"].map(names))
     st.info(
         tr(
             "**Pourquoi pas une simple moyenne ?** Faire la moyenne des seuls incidents résolus "
@@ -351,12 +369,18 @@ with tabs[3]:
         ),
         width="stretch",
     )
-    km = table[["company_name", "wasted_km_total", "wasted_km_n"]].rename(
-        columns={
-            "company_name": tr("Entreprise", "Company"),
-            "wasted_km_total": tr("Kilomètres pour rien (total)", "Kilometres for nothing (total)"),
-            "wasted_km_n": "n",
-        }
+    km = (
+        table[["company_name", "wasted_km_total", "wasted_km_n"]]
+        .assign(company_name=table["company"].map(names))
+        .rename(
+            columns={
+                "company_name": tr("Entreprise", "Company"),
+                "wasted_km_total": tr(
+                    "Kilomètres pour rien (total)", "Kilometres for nothing (total)"
+                ),
+                "wasted_km_n": "n",
+            }
+        )
     )
     st.dataframe(km, hide_index=True, width="stretch", key="km")
     forest("useless_visits")
@@ -391,7 +415,7 @@ with tabs[5]:
         metric = charts.METRICS[family]
         st.altair_chart(
             charts.sector_origin_chart(
-                groups,
+                design,
                 estimate=metric.estimate,
                 low=metric.low,
                 high=metric.high,

@@ -147,7 +147,7 @@ _CSV_WRITE = {
     "quoting_style": "needed",
     "quoting_header": "needed",
 }
-UNLISTED = "unlisted"  # sector and origin of a company outside the reference list ("other")
+UNLISTED = dashboard.UNLISTED
 
 
 class SnapshotRefused(Exception):
@@ -467,64 +467,12 @@ def build_snapshot(
     )
 
 
-_IDENTITY = ("company", "company_name", "sector", "origin", "n", "group", "companies")
-_EXTRA_PREFIXES = (
-    ("resolved_within_", "resolution"),
-    ("refunded_within_", "refund_time"),
-    ("wasted_km_", "wasted_km"),
-)
-_FAMILY_NAMES = tuple(family.name for family in kpis.FAMILIES) + ("wasted_km",)
-_FAMILY_LABELS = {family.name: family.label for family in kpis.FAMILIES}
-_FAMILY_LABELS["wasted_km"] = "kilometres driven for nothing"
-
-
-def _family_of(column: str) -> str | None:
-    """The metric family a column of the kpis table belongs to (None for identity columns)."""
-    if column in _IDENTITY:
-        return None
-    for prefix, family in _EXTRA_PREFIXES:
-        if column.startswith(prefix):
-            return family
-    matches = [name for name in _FAMILY_NAMES if column.startswith(name + "_")]
-    return max(matches, key=len) if matches else None
-
-
-def _layout(table: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """Families in table order with their columns; a family without its ``_n`` base is left out
-    (a column that cannot be tied to a base is never published)."""
-    layout: dict[str, list[str]] = {}
-    for column in table.columns:
-        family = _family_of(column)
-        if family is not None:
-            layout.setdefault(family, []).append(column)
-    return [(f, cols) for f, cols in layout.items() if f"{f}_n" in cols]
-
-
-def _company_suppression(companies, layout, min_cell) -> dict[str, np.ndarray]:
-    small_company = companies["n"].to_numpy() < min_cell
-    return {
-        family: small_company | (companies[f"{family}_n"].to_numpy() < min_cell)
-        for family, _ in layout
-    }
-
-
-def _group_suppression(groups, companies, company_hidden, layout, min_cell):
-    """A group cell is suppressed when its own base is small, or when the suppressed company
-    cells of the group hold between 1 and ``min_cell - 1`` responses: publishing the group and
-    its other companies would give those away by difference."""
-    keys = (companies["sector"].astype(str) + "/" + companies["origin"].astype(str)).to_numpy()
-    group_keys = groups["group"].astype(str).to_numpy()
-    small_group = groups["n"].to_numpy() < min_cell
-    hidden = {}
-    for family, _ in layout:
-        base = companies[f"{family}_n"].to_numpy()
-        shown = pd.Series(np.where(company_hidden[family], 0, base)).groupby(keys).sum()
-        group_base = groups[f"{family}_n"].to_numpy()
-        residual = group_base - shown.reindex(group_keys).fillna(0).to_numpy()
-        hidden[family] = (
-            small_group | (group_base < min_cell) | ((residual > 0) & (residual < min_cell))
-        )
-    return hidden
+# Disclosure control is shared with the public dashboard (analysis/dashboard.py).
+_family_of = dashboard.family_of
+_layout = dashboard.metric_layout
+_company_suppression = dashboard.company_suppression
+_group_suppression = dashboard.group_suppression
+_FAMILY_LABELS = dashboard.FAMILY_LABELS
 
 
 def _kind(series: pd.Series) -> str:

@@ -115,7 +115,40 @@ def test_real_responses_only_hide_synthetic_by_default(db_path):
     companies = headline(at)
     assert list(companies["Entreprise"]) == ["Free"]
     assert companies["n"].tolist() == [3]
-    assert "petite base (n=3)" in companies.iloc[0].to_string()
+    # Three responses: the public sees the base, every figure masked.
+    assert "masqué (n=3 < 10)" in companies.iloc[0].to_string()
+
+
+def test_the_public_cannot_single_out_a_respondent(db_path):
+    """One respondent found by narrow filters: the public sees n only; researchers see all."""
+    store = storage.connect(db_path)
+    for _ in range(40):
+        submit(store, {**story_answers(), "company": "orange"}, fill_seconds=300)
+    submit(store, {**story_answers(), "csat": 1, "nps": 0}, fill_seconds=300)  # the one at Free
+    at = open_dashboard()
+    at.multiselect(key="company").select("free").run()
+    public = headline(at)
+    assert public["n"].tolist() == [1]
+    for column in ("Satisfaction (1-5)", "NPS", "Déplacements pour rien par incident"):
+        assert public[column].isna().all(), column
+    assert all("masqué" in mark for mark in public["NPS · signe"])
+    assert "Vue publique" in " ".join(c.value for c in at.caption)
+    sign_in(at, db_path)
+    researcher = headline(at)
+    assert researcher["Satisfaction (1-5)"].tolist() == [1.0]
+    assert researcher["NPS"].tolist() == [-100.0]
+
+
+def test_companies_outside_the_list_are_named_and_kept_out_of_the_design(db_path):
+    store = storage.connect(db_path)
+    for name in ("Box Bidule", "Fibre Truc") * 6:
+        submit(
+            store, {**story_answers(), "company": "other", "company_other": name}, fill_seconds=300
+        )
+    at = open_dashboard()
+    assert headline(at)["Entreprise"].tolist() == ["Autres entreprises (hors liste)"]
+    assert at.dataframe[1].value["Groupe"].tolist() == ["Entreprises hors liste"]
+    assert "None" not in str(at.dataframe[1].value)
 
 
 def test_the_english_switch_reaches_the_dashboard(demo_db):
