@@ -70,7 +70,9 @@ def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
         page.locator(".st-key-researcher_token input").fill(token)
         page.locator(".st-key-researcher_token input").press("Enter")
         page.locator(".st-key-sign_in button").click()
+        expect(page.get_by_text("Vue publique")).to_have_count(0)  # signed in: full view
+        expect(page.get_by_role("tab", name="Données")).to_have_count(1)  # rerun finished
         page.get_by_role("tab", name="Données").click()
-        expect(page.get_by_text(HOSTILE, exact=True)).to_be_visible()
+        expect(page.get_by_test_id("stText").filter(has_text=HOSTILE)).to_be_visible()
         page.wait_for_timeout(500)
     assert dialogs == []
