@@ -13,6 +13,7 @@ import codecs
 import csv
 import multiprocessing as mp
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,8 +32,8 @@ from survey.validation import Response, paris_today, validate_answers
 
 MAX_FILE_BYTES = 2_000_000_000
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-TRUE_WORDS = {"true", "yes", "oui", "vrai", "1", "y", "o", "x"}
-FALSE_WORDS = {"false", "no", "non", "faux", "0", "n"}
+TRUE_WORDS = {"true", "yes", "oui", "vrai", "1", "y", "o", "x", "on", "t"}
+FALSE_WORDS = {"false", "no", "non", "faux", "0", "n", "off", "f"}
 DONT_KNOW_WORDS = {
     "",
     "nsp",
@@ -213,12 +214,29 @@ def _first_non_utf8_byte(path: Path, *, chunk: int = 1 << 22) -> int | None:
     return None
 
 
-def _cleaner(column: str):
-    """A function turning one distinct raw value of ``column`` into what the model reads.
+@dataclass(frozen=True)
+class Unreadable:
+    """A value the importer could not put in canonical form, kept as typed for the message.
 
-    Values the function cannot make sense of are passed on as typed, so the model reports
-    them next to their field.
+    The model refuses it for dates, numbers and yes/no, so the row is rejected with a reason
+    instead of reaching the database in a form that pydantic would accept and DuckDB would
+    not (``on``, a Unix timestamp, ``1_000``...).
     """
+
+    typed: str
+
+    def __str__(self) -> str:
+        return self.typed
+
+
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d*)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _cleaner(column: str):
+    """A function turning one distinct raw value of ``column`` into what the model reads:
+    canonical text (``true``, ``2023-07-10``, ``12.5``, a choice's value) or, when that is not
+    possible, an :class:`Unreadable` that the model reports next to its field."""
     if column == SUBMITTED_COLUMN:
         return lambda raw: _date_text(raw.strip()[:10])
     q = qn.QUESTIONS[column]
@@ -229,14 +247,26 @@ def _cleaner(column: str):
 
         def yes_no(raw: str):
             folded = _fold(raw)
-            return "true" if folded in TRUE_WORDS else "false" if folded in FALSE_WORDS else raw
+            if folded in TRUE_WORDS:
+                return "true"
+            return "false" if folded in FALSE_WORDS else Unreadable(raw)
 
         return yes_no
     if q.kind == "date":
-        return lambda raw: _date_text(raw.strip())
+
+        def iso(raw: str):
+            text = _date_text(raw.strip())
+            return text if _ISO_DATE.match(text) else Unreadable(raw)
+
+        return iso
     if q.kind in ("int", "float"):
-        # Decimal commas ("12,5") are French; thousands separators are not accepted.
-        return lambda raw: raw.strip().replace(",", ".")
+
+        def number(raw: str):
+            # Decimal commas ("12,5") are French; thousands separators are not accepted.
+            text = raw.strip().replace(",", ".")
+            return text if _NUMBER.match(text) else Unreadable(raw)
+
+        return number
     return str.strip
 
 
@@ -382,7 +412,10 @@ def import_file(
         if dry_run or store is None:
             report.already_imported = store.count_imported(incoming) if store else 0
         else:
-            report.already_imported = store.insert_imported(incoming, today=today)
+            try:
+                report.already_imported = store.insert_imported(incoming, today=today)
+            except storage.DataRejected as exc:
+                raise ImportRefused(f"{path.name}: {exc}; nothing was imported") from exc
         report.stored = int(keep.sum()) - report.already_imported
     report.report_path = _write_rejections(path, report.rejections)
     return report

@@ -221,6 +221,10 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+class DataRejected(ValueError):
+    """The database refused a value (a type it cannot read); nothing of the batch was kept."""
+
+
 class StoreBusy(RuntimeError):
     """The database stayed locked by another process for longer than the retry allows."""
 
@@ -522,6 +526,11 @@ class Store:
                     [today, today, QUESTIONNAIRE_VERSION, source],
                 ).fetchall()[0][0]
                 con.execute("COMMIT")
+            except duckdb.ConversionException as exc:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
+                reason = str(exc).splitlines()[0]
+                raise DataRejected(f"a value could not be stored ({reason})") from exc
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")

@@ -195,7 +195,7 @@ def test_a_failure_mid_transaction_leaves_nothing_half_imported(store):
             "submitted_on": [None] * 3,
         }
     )
-    with pytest.raises(Exception, match="(?i)conver|cast|two"):
+    with pytest.raises(storage.DataRejected, match="could not be stored"):
         store.insert_imported(frame, today=TODAY)
     assert store.count(ALL) == 0
     store.insert_imported(frame.iloc[:2], today=TODAY)
@@ -267,3 +267,18 @@ def test_a_byte_order_mark_and_leading_zeros_are_read(store, tmp_path):
     assert (report.stored, report.rejected_rows) == (1, 0)
     row = store.fetch_responses().iloc[0]
     assert (row["company"], row["wasted_trips"], row["department"]) == ("free", 7, "06")
+
+
+def test_values_pydantic_would_accept_but_the_database_not_are_rejected_by_row(store, tmp_path):
+    """on/off are yes/no; a Unix timestamp, 1_000 or a date with a time are not answers."""
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        "company,problem,started_on,status,consent_research,blamed_third_party,wasted_trips\n"
+        "free,outage,2023-07-10,ongoing,yes,off,1\n"
+        "free,outage,1690848000,ongoing,on,yes,1_000\n"
+        "sfr,outage,2023-07-10T00:00:00,ongoing,yes,,2\n"
+    )
+    report = import_file(path, store, today=TODAY)
+    assert report.stored == 1
+    assert rejections(report) == {(3, "started_on"), (3, "wasted_trips"), (4, "started_on")}
+    assert bool(store.fetch_responses()["blamed_third_party"][0]) is False
