@@ -29,11 +29,21 @@ def oidc_configured() -> bool:
         return False
 
 
+def oidc_researcher() -> bool:
+    """Signed in with the provider *and* on the researchers' list: a provider such as Google
+    lets anyone log in, so [clientroi] researchers (e-mails) or researcher_domains decide."""
+    if not getattr(st.user, "is_logged_in", False):
+        return False
+    email = str(getattr(st.user, "email", "") or "").lower()
+    allowed = st.secrets.get("clientroi", {})
+    emails = {e.lower() for e in allowed.get("researchers", [])}
+    domains = {d.lower().lstrip("@") for d in allowed.get("researcher_domains", [])}
+    return bool(email) and (email in emails or email.rpartition("@")[2] in domains)
+
+
 st.session_state["oidc"] = oidc_configured()
 st.session_state["researcher_signed_in"] = (
-    bool(getattr(st.user, "is_logged_in", False))
-    if st.session_state["oidc"]
-    else bool(st.session_state.get("researcher"))
+    oidc_researcher() if st.session_state["oidc"] else bool(st.session_state.get("researcher"))
 )
 
 pages = [

@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             load = reply.strip().lower() in ("", "y", "yes", "o", "oui")
         if load:
             _load_demo(store, args.demo_rows, seed=42)
-    retention = int(os.environ.get("CLIENTROI_CONTACT_RETENTION_DAYS", "365"))
+    retention = _retention_days()
     forgotten = store.purge_contacts(older_than_days=retention)
     if forgotten:
         print(f"Forgot {forgotten} contact e-mails older than {retention} days (retention)")
@@ -165,8 +165,19 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention_days() -> int:
+    text = os.environ.get("CLIENTROI_CONTACT_RETENTION_DAYS", "365")
+    if not text.strip().isdigit():
+        raise CommandError(
+            f"CLIENTROI_CONTACT_RETENTION_DAYS must be a number of days, not {text!r}"
+        )
+    return int(text)
+
+
 def cmd_purge_contacts(args: argparse.Namespace) -> int:
     path = _existing_db(args)
+    if args.days is None:
+        args.days = _retention_days()
     removed = storage.connect(path).purge_contacts(older_than_days=args.days)
     print(f"Forgot {removed} contact e-mails stored more than {args.days} days ago")
     return 0
@@ -281,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--days",
         type=int,
-        default=int(os.environ.get("CLIENTROI_CONTACT_RETENTION_DAYS", "365")),
+        default=None,
         help="retention in days (default: $CLIENTROI_CONTACT_RETENTION_DAYS or 365)",
     )
     purge.set_defaults(func=cmd_purge_contacts)

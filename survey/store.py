@@ -404,15 +404,18 @@ class Store:
                     )
                 con.execute("COMMIT")
             except (duckdb.ConstraintException, duckdb.TransactionException):
-                # Another thread stored the same key between our check and our commit.
+                # Another thread is storing the same key (a double click reaching two threads):
+                # its row becomes visible once it commits, so look again for a moment.
                 with contextlib.suppress(duckdb.Error):
                     con.execute("ROLLBACK")
-                existing = con.execute(
-                    "SELECT response_id FROM responses WHERE submission_key = ?",
-                    [meta.submission_key],
-                ).fetchone()
-                if existing:
-                    return Receipt(str(existing[0]), created=False)
+                for _ in range(50):
+                    existing = con.execute(
+                        "SELECT response_id FROM responses WHERE submission_key = ?",
+                        [meta.submission_key],
+                    ).fetchall()
+                    if existing:
+                        return Receipt(str(existing[0][0]), created=False)
+                    time.sleep(0.01)
                 raise
             except BaseException:
                 with contextlib.suppress(duckdb.Error):

@@ -87,3 +87,11 @@ def test_the_console_script_is_installed():
     assert result.returncode == 0
     for command in ("serve", "demo", "export", "delete", "codebook"):
         assert command in result.stdout
+
+
+def test_a_bad_retention_setting_is_one_clear_line(db_path, monkeypatch, capsys):
+    storage.connect(db_path)
+    monkeypatch.setenv("CLIENTROI_CONTACT_RETENTION_DAYS", "abc")
+    assert cli.main(["purge-contacts", "--db", str(db_path)]) == 1
+    assert "must be a number of days" in capsys.readouterr().err
+    assert cli.main(["codebook"]) == 0  # other commands are not affected

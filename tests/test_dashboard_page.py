@@ -156,3 +156,22 @@ def test_the_english_switch_reaches_the_dashboard(demo_db):
     at.segmented_control(key="locale").set_value("en").run()
     assert at.title[0].value == "Dashboard"
     assert "Company" in headline(at).columns
+
+
+def test_with_an_identity_provider_the_token_box_gives_way_to_its_sign_in(demo_db):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-only",
+        "client_id": "client",
+        "client_secret": "secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at.secrets["clientroi"] = {"researchers": ["someone@example.org"]}
+    at.run()
+    at.switch_page(DASHBOARD).run()
+    assert not at.exception, at.exception
+    assert [b for b in at.button if b.key == "sign_in_oidc"]
+    assert not [t for t in at.text_input if t.key == "researcher_token"]
+    assert at.session_state["researcher_signed_in"] is False
+    assert table(at, "response_id") is None

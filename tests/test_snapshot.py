@@ -717,10 +717,6 @@ def test_the_publish_page_previews_then_publishes(world):
     )
 
 
-@pytest.mark.skipif(
-    "analysis/publish_page.py" not in (ROOT / "app.py").read_text(encoding="utf-8"),
-    reason="app.py does not route the publish page yet",
-)
 def test_the_publish_page_through_the_app(world, monkeypatch):
     monkeypatch.setenv("CLIENTROI_DB", str(world.db))
     at = AppTest.from_file(APP, default_timeout=120).run()
