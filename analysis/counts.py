@@ -178,7 +178,9 @@ def _bca_mean(values, counts, *, rng, n_resamples: int, level: float):
     sum_squares = float(counts @ deviations**2)
     standard_error = math.sqrt(sum_squares / (n - 1) / n) if n > 1 else math.nan
     if np.count_nonzero(counts) < 2:
-        return estimate, estimate, estimate, standard_error
+        # One distinct value: every resample gives the same mean, which says nothing about
+        # the uncertainty. Not estimable, as R's boot.ci refuses it (no zero-width interval).
+        return estimate, math.nan, math.nan, standard_error
     draws = _resample_counts(counts, n_resamples, rng)
     sums = draws @ values
     below = int(np.count_nonzero(sums < total))
@@ -203,7 +205,7 @@ def _bca_ratio(numerators, denominators, counts, *, rng, n_resamples: int, level
         math.sqrt(n / (n - 1) * float(counts @ residuals**2)) / den_total if n > 1 else math.nan
     )
     if np.count_nonzero(counts) < 2:
-        return estimate, estimate, estimate, standard_error
+        return estimate, math.nan, math.nan, standard_error  # not estimable, as for the mean
     draws = _resample_counts(counts, n_resamples, rng)
     num_star = draws @ numerators
     den_star = draws @ denominators
@@ -321,8 +323,8 @@ def mean_with_ci(
     jackknife, in closed form per distinct value:
     :math:`a = \\sum (x_i - \\bar x)^3 / (6 [\\sum (x_i - \\bar x)^2]^{3/2})`. The bounds are
     the :math:`\\Phi(z_0 + (z_0 + z_\\alpha)/(1 - a(z_0 + z_\\alpha)))` quantiles of the
-    resampled means (linear interpolation). When all values are equal the interval is that
-    value, with a ``RuntimeWarning``.
+    resampled means (linear interpolation). When all values are equal the interval is not
+    estimable (NaN bounds, with a ``RuntimeWarning``), as R's ``boot.ci`` refuses such data.
 
     References
     ----------
@@ -349,7 +351,7 @@ def mean_with_ci(
         warnings.warn("No values: the mean is undefined.", RuntimeWarning, stacklevel=2)
     elif np.ptp(array) == 0:
         warnings.warn(
-            "All values are equal: the bootstrap interval is degenerate.",
+            "All values are equal: the bootstrap interval is not estimable (NaN).",
             RuntimeWarning,
             stacklevel=2,
         )

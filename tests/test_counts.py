@@ -163,10 +163,12 @@ def test_mean_interval_is_reproducible_and_seed_dependent():
     assert first.n_resamples == 2000 and first.method == "BCa bootstrap"
 
 
-def test_mean_of_identical_values_warns_and_is_degenerate():
+def test_mean_of_identical_values_warns_and_has_no_interval():
+    """Like R's boot.ci, which refuses all-equal data: no zero-width interval is shown."""
     with pytest.warns(RuntimeWarning, match="All values are equal"):
         result = mean_with_ci([2, 2, 2], rng=0)
-    assert tuple(result.confidence_interval) == (2.0, 2.0)
+    assert result.estimate == 2.0
+    assert all(math.isnan(bound) for bound in result.confidence_interval)
     with pytest.warns(RuntimeWarning, match="No values"):
         empty = mean_with_ci([], rng=0)
     assert math.isnan(empty.estimate)
