@@ -86,57 +86,42 @@ def filter_widgets(only_synthetic: bool) -> storage.Filters:
     company_rows = qn.companies()
     names = {row["id"]: row["name"] for row in company_rows}
     question = qn.QUESTIONS
-    chosen_companies = side.multiselect(
-        tr("Entreprises", "Companies"),
-        list(names),
-        format_func=names.get,
-        key="company",
-        bind="query-params",
-        placeholder=tr("Toutes", "All"),
-    )
-    sectors = side.multiselect(
-        tr("Secteur", "Sector"),
-        ["isp", "retailer"],
-        format_func={
-            "isp": tr("Fournisseurs d'accès", "Internet providers"),
-            "retailer": tr("Commerce", "Retail"),
-        }.get,
-        key="sector",
-        bind="query-params",
-        placeholder=tr("Tous", "All"),
-    )
-    origins = side.multiselect(
-        tr("Origine", "Origin"),
-        ["fr", "foreign"],
-        format_func={"fr": tr("Française", "French"), "foreign": tr("Étrangère", "Foreign")}.get,
-        key="origin",
-        bind="query-params",
-        placeholder=tr("Toutes", "All"),
-    )
-    problems = side.multiselect(
-        question["problem"].label(locale),
-        list(question["problem"].choice_values()),
-        format_func=lambda v: question["problem"].choice_label(v, locale),
-        key="problem",
-        bind="query-params",
-        placeholder=tr("Tous", "All"),
-    )
-    services = side.multiselect(
-        question["service"].label(locale),
-        list(question["service"].choice_values()),
-        format_func=lambda v: question["service"].choice_label(v, locale),
-        key="service",
-        bind="query-params",
-        placeholder=tr("Tous", "All"),
-    )
-    departments = side.multiselect(
-        tr("Départements", "Départements"),
-        list(question["department"].choice_values()),
-        format_func=lambda v: question["department"].choice_label(v, locale),
-        key="department",
-        bind="query-params",
-        placeholder=tr("Tous", "All"),
-    )
+    sector_names = {k: charts.pick(v, locale) for k, v in charts.SECTOR_LABELS.items()}
+    origin_names = {"fr": tr("Française", "French"), "foreign": tr("Étrangère", "Foreign")}
+    every = tr("Tous", "All")
+    chosen: dict[str, tuple[str, ...]] = {}
+    # (filter, widget key = URL parameter, label, options, label of an option)
+    for field, key, label, options, label_of in (
+        ("companies", "company", tr("Entreprises", "Companies"), list(names), names.get),
+        ("sectors", "sector", tr("Secteur", "Sector"), list(sector_names), sector_names.get),
+        ("origins", "origin", tr("Origine", "Origin"), list(origin_names), origin_names.get),
+        *(
+            (
+                field,
+                qid,
+                question[qid].label(locale)
+                if qid != "department"
+                else tr("Départements", "Départements"),
+                list(question[qid].choice_values()),
+                lambda value, qid=qid: question[qid].choice_label(value, locale),
+            )
+            for field, qid in (
+                ("problems", "problem"),
+                ("services", "service"),
+                ("departments", "department"),
+            )
+        ),
+    ):
+        chosen[field] = tuple(
+            side.multiselect(
+                label,
+                options,
+                format_func=label_of,
+                key=key,
+                bind="query-params",
+                placeholder=tr("Toutes", "All") if key in ("company", "origin") else every,
+            )
+        )
     started_from = side.date_input(
         tr("Début du problème, à partir du", "Problem started from"),
         value=None,
@@ -171,12 +156,7 @@ def filter_widgets(only_synthetic: bool) -> storage.Filters:
         bind="query-params",
     )
     return storage.Filters(
-        companies=tuple(chosen_companies),
-        sectors=tuple(sectors),
-        origins=tuple(origins),
-        problems=tuple(problems),
-        services=tuple(services),
-        departments=tuple(departments),
+        **chosen,
         started_from=started_from,
         started_to=started_to,
         include_synthetic=synthetic,
