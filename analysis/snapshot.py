@@ -1192,11 +1192,8 @@ _MONTHS = {
         "July", "August", "September", "October", "November", "December",
     ),
 }  # fmt: skip
-_SECTORS = {
-    "isp": ("Fournisseurs d'accès", "Internet providers"),
-    "retailer": ("Commerce", "Retail"),
-}
-_ORIGINS = {"fr": ("Françaises", "French"), "foreign": ("Étrangères", "Foreign")}
+_SECTORS = charts.SECTOR_LABELS  # (fr, en), shared with the dashboard
+_ORIGINS = charts.ORIGIN_LABELS
 
 
 def _t(locale: str, fr: str, en: str) -> str:

@@ -12,8 +12,7 @@ from datetime import date
 import pytest
 
 import cli
-from survey import store as storage
-from survey.demo import iter_frames
+from bench.conftest import build_database
 
 TODAY = date(2026, 6, 15)
 
@@ -21,11 +20,8 @@ TODAY = date(2026, 6, 15)
 @pytest.fixture(scope="module", params=[100_000, 1_000_000], ids=["100k", "1M"])
 def web_database(request, tmp_path_factory):
     path = tmp_path_factory.mktemp(f"web{request.param}") / "bench.duckdb"
-    store = storage.connect(path)
-    for frame in iter_frames(request.param, seed=42, today=TODAY):
-        frame["source"] = "web"  # real-looking rows: synthetic ones are never published
-        store.insert_frame(frame)
-    return path
+    # Real-looking rows: synthetic ones are never published.
+    return build_database(path, request.param, source="web")
 
 
 def test_publish(benchmark, web_database, tmp_path_factory):

@@ -13,8 +13,14 @@ TODAY = date(2026, 6, 15)
 @pytest.fixture(scope="session", params=[100_000, 1_000_000], ids=["100k", "1M"])
 def demo_database(request, tmp_path_factory):
     path = tmp_path_factory.mktemp(f"rows{request.param}_") / "bench.duckdb"
+    return build_database(path, request.param)
+
+
+def build_database(path, rows: int, *, source: str = "synthetic"):
+    """A DuckDB file of ``rows`` demo responses (``source`` "web" makes them publishable)."""
     store = storage.connect(path)
-    for frame in iter_frames(request.param, seed=42, today=TODAY):
+    for frame in iter_frames(rows, seed=42, today=TODAY):
+        frame["source"] = source
         store.insert_frame(frame)
     return path
 
