@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 QUESTIONNAIRE_VERSION = 1
@@ -19,7 +20,7 @@ DEFAULT_LOCALE = "fr"
 TIME_ZONE = "Europe/Paris"
 EARLIEST_DATE = date(2000, 1, 1)
 NARRATIVE_MAX_CHARS = 5000
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "data" / "reference"
+REFERENCE_DIR = Path(str(resources.files("survey") / "reference"))  # package data: survives a wheel
 
 
 @dataclass(frozen=True)
@@ -149,14 +150,14 @@ YES_NO = (_c("yes", "Oui", "Yes"), _c("no", "Non", "No"))
 
 @cache
 def companies() -> tuple[dict, ...]:
-    """The reference list of companies (data/reference/companies.csv)."""
+    """The reference list of companies (survey/reference/companies.csv)."""
     with open(REFERENCE_DIR / "companies.csv", encoding="utf-8", newline="") as f:
         return tuple(dict(row) for row in csv.DictReader(f))
 
 
 @cache
 def departments() -> tuple[dict, ...]:
-    """The 101 French départements (data/reference/departments.csv)."""
+    """The 101 French départements (survey/reference/departments.csv)."""
     with open(REFERENCE_DIR / "departments.csv", encoding="utf-8", newline="") as f:
         return tuple(dict(row) for row in csv.DictReader(f))
 
@@ -889,7 +890,7 @@ def codebook() -> list[dict]:
                     for c in q.choices
                 ]
                 if q.id not in ("department",)
-                else "see data/reference/departments.csv",
+                else "see survey/reference/departments.csv",
                 "minimum": q.minimum,
                 "maximum": q.maximum,
                 "max_length": q.max_length,
