@@ -1,11 +1,18 @@
 """The web face of Client Roi: page config, language switch, cached store, who is signed in,
 then routing. Pages read ``locale``, ``store``, ``oidc`` and ``researcher_signed_in`` from the
-session state set here."""
+session state set here. Every string shown here comes from the catalogue (survey/messages/)."""
+
+import logging
 
 import streamlit as st
 
-from survey import questionnaire as qn
+from survey import i18n
 from survey import store as storage
+from survey.i18n import t
+
+# Once per process: basicConfig does nothing when the root logger already has a handler, so
+# Streamlit's rerun of this script on every interaction adds no second handler.
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @st.cache_resource(show_spinner=False)
@@ -16,7 +23,7 @@ def open_store(path: str) -> storage.Store:
 
 if "locale" not in st.session_state:
     requested = st.query_params.get("lang")
-    st.session_state["locale"] = requested if requested in qn.LOCALES else qn.DEFAULT_LOCALE
+    st.session_state["locale"] = requested if requested in i18n.LOCALES else i18n.DEFAULT_LOCALE
 locale = st.session_state["locale"]
 st.session_state["store"] = open_store(str(storage.default_db_path()))
 
@@ -48,23 +55,24 @@ st.session_state["researcher_signed_in"] = (
 
 pages = [
     st.Page(
-        "survey/form_page.py", title=qn.ui("form_page", locale), url_path="temoigner", default=True
+        "survey/form_page.py", title=t("app.page.form", locale), url_path="temoigner", default=True
     ),
-    st.Page("survey/delete_page.py", title=qn.ui("delete_page", locale), url_path="supprimer"),
+    st.Page("survey/delete_page.py", title=t("app.page.delete", locale), url_path="supprimer"),
     st.Page(
-        "analysis/dashboard_page.py", title=qn.ui("dashboard_page", locale), url_path="tableau"
+        "analysis/dashboard_page.py", title=t("app.page.dashboard", locale), url_path="tableau"
     ),
-    st.Page("analysis/publish_page.py", title=qn.ui("publish_page", locale), url_path="publier"),
+    st.Page("analysis/publish_page.py", title=t("app.page.publish", locale), url_path="publier"),
 ]
 page = st.navigation(pages, position="top")
 st.set_page_config(
-    page_title=f"{page.title} · Client Roi",
+    page_title=t("app.browser_title", locale, page=page.title),
     page_icon=":material/support_agent:",
     layout="wide" if page.url_path == "tableau" else "centered",
 )
 st.segmented_control(
-    qn.ui("language", locale),
-    qn.LOCALES,
+    t("language", locale),
+    i18n.LOCALES,
+    # Each language named in itself (autonyms), the same whatever the current locale.
     format_func={"fr": "Français", "en": "English"}.get,
     key="locale",
     required=True,

@@ -1,11 +1,13 @@
 """The respondent's page: one experience, told in five short steps, saved once."""
 
+import logging
 import time
 
 import streamlit as st
 
 from survey import questionnaire as qn
 from survey import store as storage
+from survey.i18n import integer, t
 from survey.validation import paris_today, rate_limited, step_problems, validate_answers
 
 locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
@@ -13,6 +15,10 @@ store: storage.Store = st.session_state["store"]
 state = st.session_state
 DONT_KNOW = "dont_know"
 YES_NO_DK = (True, False, DONT_KNOW)
+# A page script runs as __main__: name the logger after the module it is.
+log = logging.getLogger("survey.form_page")
+YES, NO = (choice.label for choice in qn.YES_NO)
+dont_know = t("form.dont_know", locale)
 
 # The honeypot is hidden from people (and from screen readers); bots fill it in.
 st.html("<style>.st-key-hp_box{display:none !important}</style>")
@@ -65,7 +71,7 @@ def ask(q: qn.Question, errors: dict) -> None:
             q.choice_values(),
             index=None,
             format_func=lambda v: q.choice_label(v, locale),
-            placeholder=qn.ui("choose", locale),
+            placeholder=t("form.choose", locale),
             **common,
         )
     elif q.kind == "choice":
@@ -82,10 +88,9 @@ def ask(q: qn.Question, errors: dict) -> None:
             YES_NO_DK,
             index=None,
             horizontal=True,
-            format_func=lambda v: {
-                True: "Oui" if locale == "fr" else "Yes",
-                False: "Non" if locale == "fr" else "No",
-            }.get(v, qn.ui("dont_know", locale)),
+            format_func=lambda v: (
+                YES(locale) if v is True else NO(locale) if v is False else dont_know
+            ),
             **common,
         )
     elif q.kind == "int" and q.maximum is not None and q.maximum <= 10 and q.minimum is not None:
@@ -104,7 +109,7 @@ def ask(q: qn.Question, errors: dict) -> None:
             value=None,
             step=1 if q.kind == "int" else 1.0,
             format=None if q.kind == "int" else "%.0f" if q.id == "wasted_km" else "%.2f",
-            placeholder=qn.ui("dont_know", locale),
+            placeholder=dont_know,
             **common,
         )
     elif q.kind == "date":
@@ -137,7 +142,7 @@ def show_step(section: qn.Section, errors: dict) -> None:
             continue
         if q.group and q.group not in group_shown:
             group_shown.add(q.group)
-            st.markdown(f"**{qn.ui(q.group + '_label', locale)}**")
+            st.markdown(f"**{qn.GROUPS[q.group](locale)}**")
         ask(q, errors)
 
 
@@ -183,6 +188,8 @@ def on_submit() -> None:
     try:
         receipt = store.insert_response(outcome.response, meta)
     except Exception:  # noqa: BLE001  (the respondent must never lose the answers)
+        # The key finds the attempt again; the answers stay out of the log.
+        log.exception("saving a response failed (submission key %s)", meta.submission_key)
         state["form_save_failed"] = True
         return
     state["form_receipt"] = receipt
@@ -194,41 +201,47 @@ def on_submit() -> None:
 if "form_step" not in state:
     new_form()
 
-st.title(qn.ui("form_title", locale))
+st.title(t("form.title", locale))
 
 if state.get("form_receipt"):
-    st.success(qn.ui("thanks_title", locale), icon=":material/check_circle:")
-    st.write(qn.ui("deletion_code_intro", locale))
+    st.success(t("form.thanks", locale), icon=":material/check_circle:")
+    st.write(t("form.deletion_code_intro", locale))
     st.code(state["form_deletion_code"], language=None)
-    st.write(qn.ui("deletion_code_use", locale))
-    st.button(qn.ui("new_response", locale), on_click=new_form, key="form_again")
+    st.write(t("form.deletion_code_use", locale))
+    st.button(t("form.new_response", locale), on_click=new_form, key="form_again")
     st.stop()
 
 step: int = state["form_step"]
 errors: dict = state.get("form_errors", {})
 total = len(qn.SECTIONS)
 if step == 0:
-    st.info(qn.ui("privacy", locale), icon=":material/lock:")
+    st.info(t("form.privacy", locale), icon=":material/lock:")
 st.progress(
     (step + 1) / total,
-    text=qn.ui("step", locale, n=step + 1, total=total, title=qn.SECTIONS[step].title(locale)),
+    text=t(
+        "form.step",
+        locale,
+        n=integer(step + 1, locale),
+        total=integer(total, locale),
+        title=qn.SECTIONS[step].title(locale),
+    ),
 )
 if (state.pop("form_failed", False) or (errors and step < total)) and errors:
-    st.warning(qn.ui("fix_errors", locale), icon=":material/edit:")
+    st.warning(t("form.fix_errors", locale), icon=":material/edit:")
 if state.pop("form_rate_limited", False):
-    st.error(qn.ui("rate_limited", locale), icon=":material/hourglass_top:")
+    st.error(t("form.rate_limited", locale), icon=":material/hourglass_top:")
 if state.pop("form_save_failed", False):
-    st.error(qn.ui("save_error", locale), icon=":material/cloud_off:")
+    st.error(t("form.save_error", locale), icon=":material/cloud_off:")
 
 show_step(qn.SECTIONS[step], errors)
 
 with st.container(key="hp_box"):
-    st.text_input(qn.ui("honeypot", locale), key="form_hp", persist_state="session")
+    st.text_input(t("form.honeypot", locale), key="form_hp", persist_state="session")
 
 back, forward = st.columns(2)
 if step > 0:
     back.button(
-        qn.ui("back", locale),
+        t("form.back", locale),
         on_click=go,
         args=(step - 1,),
         key="form_back",
@@ -236,7 +249,7 @@ if step > 0:
     )
 if step < total - 1:
     forward.button(
-        qn.ui("next", locale),
+        t("form.next", locale),
         on_click=on_next,
         args=(step,),
         key="form_next",
@@ -245,7 +258,7 @@ if step < total - 1:
     )
 else:
     forward.button(
-        qn.ui("submit", locale),
+        t("form.submit", locale),
         on_click=on_submit,
         key="form_submit",
         type="primary",

@@ -14,9 +14,11 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from survey import i18n
+from survey.i18n import DEFAULT_LOCALE as DEFAULT_LOCALE  # the same objects as the catalogue's
+from survey.i18n import LOCALES as LOCALES
+
 QUESTIONNAIRE_VERSION = 1
-LOCALES = ("fr", "en")
-DEFAULT_LOCALE = "fr"
 TIME_ZONE = "Europe/Paris"
 EARLIEST_DATE = date(2000, 1, 1)
 NARRATIVE_MAX_CHARS = 5000
@@ -204,6 +206,8 @@ CONTACT_GROUP = Text(
 ESCALATION_GROUP = Text(
     "Avez-vous fait appel à un recours extérieur ?", "Did you turn to an outside body?"
 )
+# The stem shown above the questions that share a ``group``.
+GROUPS: dict[str, Text] = {"contacts": CONTACT_GROUP, "escalations": ESCALATION_GROUP}
 
 FIELDS: tuple[Question, ...] = (
     # --- company and context ---------------------------------------------------------------
@@ -701,155 +705,45 @@ def exported_columns() -> tuple[str, ...]:
 
 
 # --- interface strings ------------------------------------------------------------------------
-
-UI: dict[str, Text] = {
-    "app_title": Text("Client Roi", "Client Roi"),
-    "form_page": Text("Témoigner", "Tell your story"),
-    "delete_page": Text("Supprimer ma réponse", "Delete my response"),
-    "dashboard_page": Text("Tableau de bord", "Dashboard"),
-    "publish_page": Text("Publier", "Publish"),
-    "language": Text("Langue", "Language"),
-    "form_title": Text("Votre expérience de service client", "Your customer-service experience"),
-    "privacy": Text(
-        "**Ce que nous gardons.** Vos réponses, sans nom ni adresse ni adresse IP, pour comparer "
-        "les services clients avec des statistiques publiques. Votre e-mail, seulement si vous le "
-        "donnez, est conservé à part et n'est jamais publié. À la fin, vous recevez un code "
-        "personnel qui permet de supprimer votre réponse à tout moment. Environ 5 minutes.",
-        "**What we keep.** Your answers, without name, address or IP address, to compare "
-        "customer services with public statistics. Your e-mail, only if you give it, is stored "
-        "apart and never published. At the end you get a personal code that lets you delete your "
-        "response at any time. About 5 minutes.",
-    ),
-    "step": Text("Étape {n} sur {total} : {title}", "Step {n} of {total}: {title}"),
-    "next": Text("Suivant", "Next"),
-    "back": Text("Précédent", "Back"),
-    "submit": Text("Envoyer mon témoignage", "Send my story"),
-    "dont_know": Text("Je ne sais pas", "Don't know"),
-    "choose": Text("Choisir…", "Choose…"),
-    "fix_errors": Text(
-        "Certaines réponses sont à corriger : voir les messages en rouge. Rien n'a été effacé.",
-        "Some answers need fixing: see the messages in red. Nothing was erased.",
-    ),
-    "thanks_title": Text(
-        "Merci, votre témoignage est enregistré.", "Thank you, your story is saved."
-    ),
-    "deletion_code_intro": Text(
-        "Voici votre code de suppression. Notez-le : il ne sera plus jamais affiché, et nous ne "
-        "pouvons pas le retrouver.",
-        "Here is your deletion code. Write it down: it will never be shown again and we cannot "
-        "recover it.",
-    ),
-    "deletion_code_use": Text(
-        "Pour supprimer votre réponse, ouvrez « Supprimer ma réponse » et saisissez ce code.",
-        "To delete your response, open “Delete my response” and enter this code.",
-    ),
-    "new_response": Text("Raconter une autre expérience", "Tell another experience"),
-    "honeypot": Text("Ne pas remplir ce champ", "Leave this field empty"),
-    "save_error": Text(
-        "L'enregistrement a échoué. Vos réponses sont conservées : réessayez dans un instant.",
-        "Saving failed. Your answers are kept: try again in a moment.",
-    ),
-    "rate_limited": Text(
-        "Trop d'envois depuis cette page en peu de temps : réessayez dans une heure. Vos "
-        "réponses sont conservées.",
-        "Too many responses sent from this page in a short time: try again in an hour. Your "
-        "answers are kept.",
-    ),
-    "escalations_label": ESCALATION_GROUP,
-    "contacts_label": CONTACT_GROUP,
-    "delete_title": Text("Supprimer ma réponse", "Delete my response"),
-    "delete_intro": Text(
-        "Saisissez le code reçu à la fin du questionnaire. La réponse et l'e-mail éventuel sont "
-        "effacés définitivement.",
-        "Enter the code you received at the end of the survey. The response and any e-mail are "
-        "erased for good.",
-    ),
-    "delete_code": Text("Code de suppression", "Deletion code"),
-    "delete_button": Text("Supprimer définitivement", "Delete for good"),
-    "delete_done": Text("Votre réponse a été supprimée.", "Your response has been deleted."),
-    "delete_unknown": Text(
-        "Aucune réponse ne correspond à ce code (déjà supprimée, ou code mal recopié).",
-        "No response matches this code (already deleted, or mistyped).",
-    ),
-    "synthetic_banner": Text(
-        "Données de démonstration (synthétiques)", "Demonstration data (synthetic)"
-    ),
-}
-
-
-def ui(key: str, locale: str, **params) -> str:
-    text = UI[key](locale)
-    return text.format(**params) if params else text
-
-
-# Error messages, keyed by error code; parameters are filled with str.format.
-ERRORS: dict[str, Text] = {
-    "required": Text("Cette réponse est obligatoire.", "This answer is required."),
-    "invalid": Text("Réponse non valable.", "Invalid answer."),
-    "not_a_choice": Text(
-        "Choisissez une réponse dans la liste.", "Choose an answer from the list."
-    ),
-    "not_a_number": Text("Saisissez un nombre.", "Enter a number."),
-    "not_whole": Text("Saisissez un nombre entier.", "Enter a whole number."),
-    "not_a_date": Text("Saisissez une date (JJ/MM/AAAA).", "Enter a date (YYYY-MM-DD)."),
-    "not_yes_no": Text("Répondez oui ou non.", "Answer yes or no."),
-    "too_small": Text("Minimum : {minimum}.", "Minimum: {minimum}."),
-    "too_large": Text("Maximum : {maximum}.", "Maximum: {maximum}."),
-    "too_long": Text(
-        "Texte trop long : {length} caractères, maximum {max_length}.",
-        "Text too long: {length} characters, maximum {max_length}.",
-    ),
-    "in_future": Text("Cette date est dans le futur.", "This date is in the future."),
-    "too_early": Text("Date antérieure au 01/01/2000.", "Date before 2000-01-01."),
-    "ended_before_started": Text(
-        "La date de fin est avant la date de début.", "The end date is before the start date."
-    ),
-    "ended_on_required": Text(
-        "Indiquez la date de fin (le problème n'est plus en cours).",
-        "Give the end date (the problem is no longer ongoing).",
-    ),
-    "not_applicable": Text(
-        "Cette question ne s'applique pas à vos autres réponses.",
-        "This question does not apply given your other answers.",
-    ),
-    "useless_exceeds_visits": Text(
-        "Plus de visites pour rien que de visites au total.",
-        "More useless visits than visits in total.",
-    ),
-    "received_exceeds_promised": Text(
-        "Plus de rappels reçus que de rappels promis.",
-        "More callbacks received than promised.",
-    ),
-    "km_without_trips": Text(
-        "Des kilomètres sans déplacement : indiquez le nombre de déplacements.",
-        "Kilometres without trips: give the number of trips.",
-    ),
-    "obtained_exceeds_requested": Text(
-        "Montant obtenu supérieur au montant demandé (cochez « geste commercial » si c'en est un).",
-        "Amount obtained above the amount requested (answer “goodwill gesture” if it was one).",
-    ),
-    "refund_before_request": Text(
-        "Le remboursement est daté d'avant la demande.", "The refund is dated before the request."
-    ),
-    "request_before_problem": Text(
-        "La demande est datée d'avant le début du problème.",
-        "The request is dated before the problem started.",
-    ),
-    "consent_required": Text(
-        "Votre accord est nécessaire pour enregistrer la réponse.",
-        "Your agreement is needed to save the response.",
-    ),
-    "invalid_email": Text("Adresse e-mail non valable.", "Invalid e-mail address."),
-    "other_company_name": Text("Indiquez le nom de l'entreprise.", "Give the company's name."),
-}
+# Every string outside the questions themselves lives in the catalogue survey/messages/*.toml,
+# read through survey.i18n.t; only the error codes' wording is reached from here.
 
 
 def error_message(code: str, locale: str, **params) -> str:
-    template = ERRORS.get(code, ERRORS["invalid"])(locale)
+    """The message of an error ``code`` of :mod:`survey.validation` in ``locale``.
+
+    The wording is the catalogue's ``error.<code>``; an unknown code gives the generic
+    ``error.invalid``. Numbers and dates in ``params`` are written the locale's way
+    (:func:`survey.i18n.number`, :func:`survey.i18n.date`); a missing parameter leaves its
+    placeholder as it is rather than failing, since the message is shown to a respondent.
+
+    Examples
+    --------
+    >>> error_message("too_large", "fr", maximum=100000.0)
+    'Maximum : 100\u202f000.'
+    >>> error_message("too_early", "en", earliest=date(2000, 1, 1))
+    'Date before 2000-01-01.'
+    """
+    key = f"error.{code}"
+    if key not in i18n.catalogue():
+        key = "error.invalid"
+    shown = {name: _localised(value, locale) for name, value in params.items()}
     try:
-        return template.format(**params)
+        return i18n.t(key, locale, **shown)
     except (KeyError, IndexError):
-        return template
+        return i18n.t(key, locale)
+
+
+def _localised(value: object, locale: str) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return i18n.integer(value, locale)
+    if isinstance(value, float):
+        return i18n.number(value, locale, digits=0 if value.is_integer() else 2)
+    if isinstance(value, date):
+        return i18n.date(value, locale)
+    return str(value)
 
 
 # --- codebook -------------------------------------------------------------------------------

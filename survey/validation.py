@@ -53,6 +53,7 @@ class Problem:
     params: dict = field(default_factory=dict)
 
     def message(self, locale: str) -> str:
+        """The problem in words, in ``locale``, numbers and dates written the locale's way."""
         return error_message(self.code, locale, **self.params)
 
 
@@ -102,7 +103,7 @@ def cross_field_problems(values: dict[str, Any], *, today: date) -> list[Problem
             if v(q.id) > today:
                 add(q.id, "in_future")
             elif v(q.id) < EARLIEST_DATE:
-                add(q.id, "too_early")
+                add(q.id, "too_early", earliest=EARLIEST_DATE)
         if v(q.id) is not None and not q.applies(values):
             add(q.id, "not_applicable")
 
@@ -215,17 +216,14 @@ def _problem_from_pydantic(field_id: str, error: dict, value: Any) -> Problem:
     code = _PYDANTIC_CODES.get(error["type"], "invalid")
     q = QUESTIONS[field_id]
     params: dict[str, Any] = {}
-    if code == "too_small":
-        params["minimum"] = _fmt(q.minimum)
-    elif code == "too_large":
-        params["maximum"] = _fmt(q.maximum)
+    # Raw numbers: Problem.message writes them the respondent's way ("100 000" or "100,000").
+    if code == "too_small" and q.minimum is not None:
+        params["minimum"] = q.minimum
+    elif code == "too_large" and q.maximum is not None:
+        params["maximum"] = q.maximum
     elif code == "too_long":
         params = {"length": len(str(value)), "max_length": q.max_length}
     return Problem(field_id, code, params)
-
-
-def _fmt(number: float | None) -> str:
-    return f"{number:g}" if number is not None else ""
 
 
 def _blank(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 import json
 
+from survey import i18n
 from survey import questionnaire as qn
 
 # Every field named in PRODUCT.md section 2.
@@ -80,12 +81,34 @@ def test_every_question_has_both_languages_and_a_known_section():
             assert q.shown_if[0] in qn.QUESTIONS
 
 
-def test_interface_strings_and_errors_are_translated():
-    for table in (qn.UI, qn.ERRORS):
-        for name, text in table.items():
-            assert text.fr and text.en, name
+def test_error_messages_come_from_the_catalogue_with_localised_numbers():
     assert qn.error_message("too_large", "fr", maximum=5) == "Maximum : 5."
     assert qn.error_message("too_large", "en", maximum=5) == "Maximum: 5."
+    # Numbers and dates are written the locale's way (narrow no-break space in French).
+    assert qn.error_message("too_large", "fr", maximum=100000.0) == "Maximum : 100\u202f000."
+    assert qn.error_message("too_large", "en", maximum=100000.0) == "Maximum: 100,000."
+    assert qn.error_message("too_small", "fr", minimum=0.5) == "Minimum : 0,50."
+    assert qn.error_message("too_early", "fr", earliest=qn.EARLIEST_DATE) == (
+        "Date antérieure au 01/01/2000."
+    )
+    assert qn.error_message("too_early", "en", earliest=qn.EARLIEST_DATE) == (
+        "Date before 2000-01-01."
+    )
+    # An unknown code is the generic message; a missing parameter keeps its placeholder.
+    assert qn.error_message("no_such_code", "fr") == "Réponse non valable."
+    assert qn.error_message("too_large", "en") == "Maximum: {maximum}."
+
+
+def test_locales_are_the_catalogue_s_own():
+    assert qn.LOCALES is i18n.LOCALES
+    assert qn.DEFAULT_LOCALE is i18n.DEFAULT_LOCALE
+
+
+def test_every_question_group_has_a_stem_in_both_languages():
+    groups = {q.group for q in qn.FIELDS if q.group}
+    assert groups == set(qn.GROUPS)
+    for text in qn.GROUPS.values():
+        assert text.fr.strip() and text.en.strip()
 
 
 def test_companies_cover_the_sector_by_origin_design():

@@ -90,8 +90,12 @@ def test_bounds_and_types_give_translated_messages():
         "narrative": "too_long",
     }
     assert outcome.errors("fr")["csat"] == "Maximum : 5."
-    assert outcome.errors("en")["narrative"] == "Text too long: 5001 characters, maximum 5000."
-    assert outcome.errors("fr")["narrative"].startswith("Texte trop long")
+    # Counts written the respondent's way (issue 9): "5,001" in English, "5 001" in French.
+    assert outcome.errors("en")["narrative"] == "Text too long: 5,001 characters, maximum 5,000."
+    assert outcome.errors("fr")["narrative"] == (
+        "Texte trop long : 5\u202f001 caractères, maximum 5\u202f000."
+    )
+    assert outcome.errors("fr")["hours_spent"] == "Maximum : 1\u202f000."
 
 
 def test_refund_rules():
