@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
 from survey import questionnaire as qn
 from survey import store as storage
 
+# Installed from a wheel, app.py sits beside this file in site-packages, and the pages it
+# names (survey/form_page.py...) inside the installed packages.
 APP = Path(__file__).resolve().parent / "app.py"
+log = logging.getLogger("clientroi.cli")
 
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +34,11 @@ def _db(args: argparse.Namespace) -> Path:
 
 
 class CommandError(Exception):
-    """A one-line reason to stop, printed as ``error: ...`` with exit code 1."""
+    """A one-line reason to stop, printed as ``error: ...`` with ``exit_code`` (1)."""
+
+    def __init__(self, message: str, *, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _existing_db(args: argparse.Namespace) -> Path:
@@ -64,6 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"{storage.researcher_token_path(path)}):\n    {token}"
     )
     env = dict(os.environ, CLIENTROI_DB=str(path.resolve()))
+    # Installed, the app's folder is site-packages: watching it for edits would mean watching
+    # every imported library. A source checkout keeps Streamlit's reload on save.
+    watcher = "none" if _installed(APP) else "auto"
     command = [
         sys.executable,
         "-m",
@@ -76,9 +88,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--server.fileWatcherType",
+        watcher,
     ]
     print(f"Serving Client Roi at http://localhost:{args.port}")
     return subprocess.call(command, env=env)
+
+
+def _installed(path: Path) -> bool:
+    purelib = Path(sysconfig.get_paths()["purelib"]).resolve()
+    return path.is_relative_to(purelib)
 
 
 def _load_demo(store: storage.Store, rows: int, *, seed: int) -> None:
@@ -97,26 +116,24 @@ def _load_demo(store: storage.Store, rows: int, *, seed: int) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     if args.rows < 1:
-        print("error: --rows must be at least 1", file=sys.stderr)
-        return 2
+        raise CommandError("--rows must be at least 1", exit_code=2)
     _load_demo(storage.connect(_db(args)), args.rows, seed=args.seed)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     path = _existing_db(args)
-    rows = storage.connect(path).export(args.out, fmt=args.format)
+    rows = storage.connect(path).export(args.out, fmt=args.format, lang=args.lang)
     print(f"Exported {rows:,} responses to {args.out} (no e-mails, no deletion codes)")
     return 0
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
     path = _existing_db(args)
-    if storage.connect(path).delete_response(args.code):
-        print("Deleted the response matching this code, and its e-mail if any.")
-        return 0
-    print("error: no response matches this code", file=sys.stderr)
-    return 1
+    if not storage.connect(path).delete_response(args.code):
+        raise CommandError("no response matches this code")
+    print("Deleted the response matching this code, and its e-mail if any.")
+    return 0
 
 
 def cmd_codebook(args: argparse.Namespace) -> int:
@@ -130,37 +147,25 @@ def cmd_codebook(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from survey.importer import ImportRefused, import_file
+    from survey.importer import import_file
 
     path = _db(args)
     store = None if args.dry_run and not path.exists() else storage.connect(path)
-    try:
-        report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
-    except ImportRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
     print(report.summary())
     return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
     path = _existing_db(args)
-    try:
-        out = storage.connect(path).backup(args.out)
-    except FileExistsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    out = storage.connect(path).backup(args.out)
     print(f"Backed up {path} to {out} (Parquet; it holds contact e-mails: keep it private)")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
     path = _db(args)
-    try:
-        store = storage.restore(args.backup, path)
-    except (FileExistsError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    store = storage.restore(args.backup, path)
     print(f"Restored {store.count():,} responses into {path}")
     return 0
 
@@ -187,15 +192,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from analysis import snapshot
 
     path = _db(args)
-    try:
-        as_of = snapshot.parse_as_of(args.as_of)
-        store = snapshot.open_database(path)
-        out = args.out if args.out is not None else path.parent / "snapshots"
-        publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
-    except (snapshot.SnapshotRefused, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    as_of = snapshot.parse_as_of(args.as_of)
+    store = snapshot.open_database(path)
+    out = args.out if args.out is not None else path.parent / "snapshots"
+    publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
     published = publication.snapshot
+    log.info(
+        "publication %s: %d responses as of %s, min cell %d, input SHA-256 %s (%s)",
+        publication.folder,
+        published.rows,
+        published.as_of,
+        args.min_cell,
+        published.input_sha256,
+        "new" if publication.created else "already there, identical",
+    )
     if publication.created:
         print(
             f"Published {published.rows:,} responses as of {published.as_of} to "
@@ -232,8 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export responses (no e-mails, no hashes)")
     _db_argument(export)
-    export.add_argument("--format", choices=("csv", "parquet"), required=True)
+    export.add_argument(
+        "--format",
+        choices=storage.EXPORT_FORMATS,
+        required=True,
+        help="csv, parquet, sav (SPSS) or dta (Stata; both with variable and value labels)",
+    )
     export.add_argument("--out", type=Path, required=True)
+    export.add_argument(
+        "--lang", choices=qn.LOCALES, default="fr", help="language of SPSS and Stata labels"
+    )
     export.set_defaults(func=cmd_export)
 
     publish = commands.add_parser(
@@ -299,13 +317,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures a command reports in one line: bad input, a busy, missing or existing file,
+    a refused import or publication. Anything else is a bug and keeps its traceback."""
+    errors: list[type[BaseException]] = [CommandError, storage.StoreBusy, ValueError, OSError]
+    snapshot = sys.modules.get("analysis.snapshot")  # imported only by the commands using it
+    if snapshot is not None:
+        errors.append(snapshot.SnapshotRefused)
+    return tuple(errors)
+
+
 def main(argv: list[str] | None = None) -> int:
+    storage.configure_logging()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (storage.StoreBusy, CommandError) as exc:
+    except _expected_errors() as exc:
+        log.debug("clientroi %s stopped", args.command, exc_info=exc)
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_code", 1)
 
 
 if __name__ == "__main__":

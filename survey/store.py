@@ -13,14 +13,18 @@ import contextlib
 import csv
 import hashlib
 import hmac
+import logging
 import os
+import re
 import secrets
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,9 +34,10 @@ import pandas as pd
 import pyarrow as pa
 
 from survey.questionnaire import (
+    LOCALES,
     METADATA,
-    PRIVATE_COLUMNS,
     QUESTIONNAIRE_VERSION,
+    QUESTIONS,
     REFERENCE_DIR,
     SOURCES,
     TIME_ZONE,
@@ -48,6 +53,59 @@ YIELD_SECONDS = 0.15  # how long the file stays free for another process
 # Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+log = logging.getLogger("clientroi.store")
+
+
+def configure_logging(level: str | int | None = None) -> logging.Logger:
+    """Send Client Roi's log records (loggers ``clientroi.*``) to standard error, once.
+
+    ``level`` defaults to ``$CLIENTROI_LOG_LEVEL`` or ``INFO``. Called by the command line and
+    the app; calling it again only changes the level. Records never hold answers: a failed
+    save names the submission key and the exception, not what was typed.
+    """
+    level = level or os.environ.get("CLIENTROI_LOG_LEVEL") or "INFO"
+    if isinstance(level, str):
+        if level.upper() not in logging.getLevelNamesMapping():
+            raise ValueError(f"`level` must be a logging level name such as INFO, not {level!r}.")
+        level = level.upper()
+    logger = logging.getLogger("clientroi")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StandardErrorHandler) for h in logger.handlers):
+        handler = _StandardErrorHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+    return logger
+
+
+class _StandardErrorHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (as logging's last
+    resort does), so a replaced stderr (a test's capture, Streamlit's) is followed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _transaction(con: Any) -> Iterator[Any]:
+    """BEGIN ... COMMIT, or ROLLBACK on any exception (re-raised). The one transaction block."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
 
 
 def default_db_path() -> Path:
@@ -182,43 +240,49 @@ class DataVersion:
     last_submitted_at: datetime | None
 
 
-# --- schema -----------------------------------------------------------------------------------
+# --- schema ---------------------------------------------------------------------------------
+
+_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def _responses_table_sql() -> str:
-    columns = [f"{name} {sql_type}" for name, sql_type, _ in METADATA]
-    columns += [f"{name} {sql_type}" for name, sql_type in PRIVATE_COLUMNS]
-    columns += [f"{q.id} {q.sql_type}" for q in response_questions(version=1)]
-    columns[0] += " PRIMARY KEY"
-    return "CREATE TABLE responses (\n  " + ",\n  ".join(columns) + "\n)"
+@dataclass(frozen=True)
+class Migration:
+    """One released migration: frozen SQL text in ``survey/migrations/NNNN_name.sql``."""
+
+    version: int
+    name: str  # the file name
+    description: str  # the first comment line, after "Migration NNNN:"
+    sql: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
 
 
-# Numbered migrations, applied in order on connect; never edit one that has shipped.
-MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
-    (
-        1,
-        "responses, contacts, reference tables",
-        (
-            _responses_table_sql(),
-            "CREATE UNIQUE INDEX responses_submission_key ON responses (submission_key)",
-            "CREATE UNIQUE INDEX responses_deletion_hash ON responses (deletion_hash)",
-            "CREATE INDEX responses_fingerprint ON responses (fingerprint)",
-            """CREATE TABLE contacts (
-                 response_id UUID PRIMARY KEY,
-                 contact_email VARCHAR NOT NULL,
-                 stored_on DATE NOT NULL
-               )""",
-            """CREATE TABLE companies (
-                 id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, "group" VARCHAR,
-                 sector VARCHAR NOT NULL, origin VARCHAR NOT NULL, aliases VARCHAR
-               )""",
-            """CREATE TABLE departments (
-                 code VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, region VARCHAR NOT NULL
-               )""",
-        ),
-    ),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+def migrations() -> tuple[Migration, ...]:
+    """The released migrations, in order, read from the package (works from a wheel).
+
+    A released file is never edited: ``tests/test_migrations.py`` records each file's SHA-256,
+    and checks that the migrated schema equals the one ``survey/questionnaire.py`` defines, so
+    a new or changed question needs a new numbered file.
+    """
+    found = []
+    for entry in (resources.files("survey") / "migrations").iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if not match:
+            continue
+        sql = entry.read_text(encoding="utf-8")
+        first = sql.splitlines()[0] if sql else ""
+        description = first.removeprefix("--").strip().partition(":")[2].strip().rstrip(".")
+        found.append(Migration(int(match.group(1)), entry.name, description, sql))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1, 2, 3... without gaps: {versions}")
+    return tuple(found)
+
+
+SCHEMA_VERSION = migrations()[-1].version
 
 
 class DataRejected(ValueError):
@@ -259,6 +323,7 @@ class Store:
         self._opened_at = 0.0
         self._users = 0
         self._last_used = 0.0
+        self._closer: threading.Thread | None = None  # one per open period, not per operation
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
@@ -311,6 +376,12 @@ class Store:
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
                 self._database = self._open()
+                if self.keep_open > 0 and self._closer is None:
+                    self._closer = threading.Thread(
+                        target=self._close_when_idle, name=f"clientroi-idle-{self.path.name}"
+                    )
+                    self._closer.daemon = True
+                    self._closer.start()
             self._users += 1
             cursor = self._database.cursor()
         try:
@@ -322,20 +393,27 @@ class Store:
             with self._state:
                 self._users -= 1
                 self._last_used = time.monotonic()
-                if self._users == 0:
-                    if self.keep_open <= 0:
-                        self._close_locked()
-                    else:
-                        timer = threading.Timer(self.keep_open, self._close_if_idle)
-                        timer.daemon = True
-                        timer.start()
+                if self._users == 0 and self.keep_open <= 0:
+                    self._close_locked()
                 self._state.notify_all()
 
-    def _close_if_idle(self) -> None:
+    def _close_when_idle(self) -> None:
+        """The idle closer: one thread while the file is open (``keep_open`` > 0). It closes
+        the file once no operation has run for ``keep_open`` seconds, then ends; the next
+        operation reopens the file and starts a new one."""
         with self._state:
-            idle = time.monotonic() - self._last_used >= self.keep_open * 0.99
-            if self._users == 0 and idle:
-                self._close_locked()
+            try:
+                while self._database is not None:
+                    if self._users:
+                        self._state.wait()  # woken when an operation ends
+                        continue
+                    idle = time.monotonic() - self._last_used
+                    if idle >= self.keep_open:
+                        self._close_locked()
+                        break
+                    self._state.wait(self.keep_open - idle)
+            finally:
+                self._closer = None
 
     def _close_locked(self) -> None:
         if self._database is not None:
@@ -380,47 +458,51 @@ class Store:
             f"INSERT INTO responses ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)})"
         )
-        with self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                existing = con.execute(
-                    "SELECT response_id FROM responses WHERE submission_key = ?",
-                    [meta.submission_key],
-                ).fetchone()
-                if existing:
-                    con.execute("ROLLBACK")
-                    return Receipt(str(existing[0]), created=False)
-                if fingerprint is not None:
-                    row["flag_duplicate"] = (
-                        con.execute(
-                            "SELECT count(*) FROM responses WHERE fingerprint = ?", [fingerprint]
-                        ).fetchone()[0]
-                        > 0
-                    )
-                con.execute(sql, [row[c] for c in columns])
-                if email:
-                    con.execute(
-                        "INSERT INTO contacts VALUES (?, ?, ?)", [response_id, email, now.date()]
-                    )
-                con.execute("COMMIT")
-            except (duckdb.ConstraintException, duckdb.TransactionException):
-                # Another thread is storing the same key (a double click reaching two threads):
-                # its row becomes visible once it commits, so look again for a moment.
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                for _ in range(50):
-                    existing = con.execute(
-                        "SELECT response_id FROM responses WHERE submission_key = ?",
-                        [meta.submission_key],
-                    ).fetchall()
-                    if existing:
-                        return Receipt(str(existing[0][0]), created=False)
-                    time.sleep(0.01)
-                raise
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
+        try:
+            with self._connection() as con:
+                try:
+                    with _transaction(con):
+                        existing = con.execute(
+                            "SELECT response_id FROM responses WHERE submission_key = ?",
+                            [meta.submission_key],
+                        ).fetchone()
+                        if existing:
+                            return Receipt(str(existing[0]), created=False)
+                        if fingerprint is not None:
+                            row["flag_duplicate"] = (
+                                con.execute(
+                                    "SELECT count(*) FROM responses WHERE fingerprint = ?",
+                                    [fingerprint],
+                                ).fetchone()[0]
+                                > 0
+                            )
+                        con.execute(sql, [row[c] for c in columns])
+                        if email:
+                            con.execute(
+                                "INSERT INTO contacts VALUES (?, ?, ?)",
+                                [response_id, email, now.date()],
+                            )
+                except (duckdb.ConstraintException, duckdb.TransactionException):
+                    # Another thread is storing the same key (a double click reaching two
+                    # threads): its row becomes visible once it commits, so look again.
+                    for _ in range(50):
+                        existing = con.execute(
+                            "SELECT response_id FROM responses WHERE submission_key = ?",
+                            [meta.submission_key],
+                        ).fetchall()
+                        if existing:
+                            return Receipt(str(existing[0][0]), created=False)
+                        time.sleep(0.01)
+                    raise
+        except Exception as exc:
+            # The key and the exception, never the answers (they may be personal).
+            log.error(
+                "saving a response failed (submission key %s): %s",
+                meta.submission_key,
+                type(exc).__name__,
+                exc_info=exc,
+            )
+            raise
         return Receipt(response_id, created=True)
 
     def insert_frame(self, frame: pd.DataFrame) -> int:
@@ -436,26 +518,21 @@ class Store:
         derived = {"company_name", "sector", "origin", "contact_email"}
         known = set(self.columns())
         total = 0
-        with self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for frame in frames:
-                    columns = [c for c in frame.columns if c not in derived]
-                    unknown = set(columns) - known
-                    if unknown:
-                        raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
-                    con.register("incoming_frame", frame[columns])
+        with self._connection() as con, _transaction(con):
+            for frame in frames:
+                columns = [c for c in frame.columns if c not in derived]
+                unknown = set(columns) - known
+                if unknown:
+                    raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
+                con.register("incoming_frame", frame[columns])
+                try:
                     con.execute(
                         f"INSERT INTO responses ({', '.join(columns)}) "
                         f"SELECT {', '.join(columns)} FROM incoming_frame"
                     )
+                finally:
                     con.unregister("incoming_frame")
-                    total += len(frame)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
+                total += len(frame)
         return total
 
     def _imported_rows_sql(self, names: list[str]) -> str:
@@ -516,28 +593,21 @@ class Store:
         )
         with self._connection() as con:
             con.register("incoming_rows", frame)
-            con.execute("BEGIN TRANSACTION")
             try:
-                inserted = con.execute(
-                    f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
-                    f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-                    f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
-                    f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
-                    f"NULL, false, false, false, n.row_key, {select} "
-                    f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
-                    f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
-                    [today, today, QUESTIONNAIRE_VERSION, source],
-                ).fetchall()[0][0]
-                con.execute("COMMIT")
+                with _transaction(con):
+                    inserted = con.execute(
+                        f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
+                        f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
+                        f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
+                        f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
+                        f"NULL, false, false, false, n.row_key, {select} "
+                        f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
+                        f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
+                        [today, today, QUESTIONNAIRE_VERSION, source],
+                    ).fetchall()[0][0]
             except duckdb.ConversionException as exc:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
                 reason = str(exc).splitlines()[0]
                 raise DataRejected(f"a value could not be stored ({reason})") from exc
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
             finally:
                 con.unregister("incoming_rows")
         return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
@@ -545,15 +615,13 @@ class Store:
     def delete_response(self, code: str) -> bool:
         """Delete the response (and its e-mail) matching a deletion code. True if one was."""
         digest = hash_code(code)
-        with self._connection() as con:
-            con.execute("BEGIN TRANSACTION")
+        with self._connection() as con, _transaction(con):
             found = con.execute(
                 "SELECT response_id FROM responses WHERE deletion_hash = ?", [digest]
             ).fetchone()
             if found:
                 con.execute("DELETE FROM contacts WHERE response_id = ?", [found[0]])
                 con.execute("DELETE FROM responses WHERE response_id = ?", [found[0]])
-            con.execute("COMMIT")
         return found is not None
 
     def purge_contacts(self, *, older_than_days: int) -> int:
@@ -683,29 +751,63 @@ class Store:
                 'SELECT id, name, "group", sector, origin FROM companies ORDER BY name'
             ).df()
 
-    def export(self, out: str | os.PathLike, *, fmt: str, filters: Filters | None = None) -> int:
-        """Write responses to CSV or Parquet: no e-mail, no hash; CSV text made formula-safe.
+    def export(
+        self,
+        out: str | os.PathLike,
+        *,
+        fmt: str,
+        filters: Filters | None = None,
+        lang: str = "fr",
+    ) -> int:
+        """Write responses to a file researchers open: no e-mail, no hash. Returns the rows.
 
-        By default every stored response is exported (synthetic and flagged included, with
-        their ``source`` and flag columns so a reader can filter).
+        Parameters
+        ----------
+        out : path
+            The file to write (its folder is created).
+        fmt : {"csv", "parquet", "sav", "dta"}
+            CSV (text made formula-safe for spreadsheets), Parquet, SPSS (``.sav``) or Stata
+            (``.dta``, version 15). SPSS and Stata files carry variable labels and value labels
+            from the questionnaire in ``lang``.
+        filters : Filters, optional
+            By default every stored response (synthetic and flagged included, with their
+            ``source`` and flag columns so a reader can filter).
+        lang : {"fr", "en"}
+            Language of the labels (SPSS and Stata only).
+
+        Returns
+        -------
+        int
+            How many responses were written.
+
+        Notes
+        -----
+        In SPSS and Stata files a choice is an integer code with a value label (Stata allows
+        no text value labels): the codes of :func:`value_codes`, 1, 2, 3... in the
+        questionnaire's order of choices; yes/no answers are 1 (yes) and 0 (no). "Don't know"
+        (NULL) stays a missing value, except in text columns, which neither format can mark
+        missing (they hold an empty text). Dates stay dates; ``submitted_at`` is Paris time.
+        Stata variable names have at most 32 characters and labels at most 80 (a longer label
+        is shortened, ending with "…").
         """
-        if fmt not in ("csv", "parquet"):
-            raise ValueError("`fmt` must be 'csv' or 'parquet'.")
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"`fmt` must be one of {EXPORT_FORMATS}, not {fmt!r}.")
+        if lang not in LOCALES:
+            raise ValueError(f"`lang` must be one of {LOCALES}, not {lang!r}.")
         filters = filters or Filters(include_synthetic=True, include_flagged=True)
         where, params = filters.where()
         text_columns = {q.id for q in response_questions() if q.sql_type == "VARCHAR"}
         selected = []
+        formula_params: list[str] = []
         for column in exported_columns():
             if fmt == "csv" and column in text_columns:
                 selected.append(
                     f"CASE WHEN left(r.{column}, 1) IN ({', '.join('?' for _ in FORMULA_PREFIXES)}) "
                     f"THEN '''' || r.{column} ELSE r.{column} END AS {column}"
                 )
+                formula_params += FORMULA_PREFIXES
             else:
                 selected.append(f"r.{column}")
-        formula_params = list(FORMULA_PREFIXES) * sum(
-            1 for c in exported_columns() if fmt == "csv" and c in text_columns
-        )
         query = (
             f"SELECT {', '.join(selected)} FROM responses r "
             f"LEFT JOIN companies c ON c.id = r.company WHERE {where} "
@@ -719,11 +821,93 @@ class Store:
             import pyarrow.csv as pa_csv
 
             pa_csv.write_csv(table, out)
-        else:
+        elif fmt == "parquet":
             import pyarrow.parquet as pq
 
             pq.write_table(table, out)
+        else:
+            _write_labelled(table, out, fmt=fmt, lang=lang)
+        log.info("exported %d responses to %s (%s)", table.num_rows, out.name, fmt)
         return table.num_rows
+
+
+EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")
+STATA_NAME_MAX = 32
+STATA_LABEL_MAX = 80
+_YES_NO_LABELS = {"fr": {1: "Oui", 0: "Non"}, "en": {1: "Yes", 0: "No"}}
+
+
+def value_codes(question_id: str) -> dict[str, int]:
+    """The integer code of each choice in SPSS and Stata exports: 1, 2, 3... in the
+    questionnaire's order of choices.
+
+    >>> value_codes("status")
+    {'resolved': 1, 'ongoing': 2, 'abandoned': 3}
+    """
+    question = QUESTIONS.get(question_id)
+    if question is None or not question.choices:
+        raise ValueError(f"`question_id` {question_id!r} is not a question with choices.")
+    return {choice.value: code for code, choice in enumerate(question.choices, start=1)}
+
+
+def _shortened(label: str, limit: int) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
+    """An SPSS or Stata file with variable and value labels (pyreadstat)."""
+    import pyreadstat
+
+    frame = table.to_pandas(date_as_object=False)
+    metadata_labels = {name: label(lang) for name, _, label in METADATA}
+    sql_types = {name: sql_type for name, sql_type, _ in METADATA}
+    sql_types.update({q.id: q.sql_type for q in response_questions()})
+    limit = STATA_LABEL_MAX if fmt == "dta" else 256
+    column_labels: list[str] = []
+    value_labels: dict[str, dict[int, str]] = {}
+    for column in frame.columns:
+        if fmt == "dta" and len(column) > STATA_NAME_MAX:
+            raise ValueError(
+                f"column {column!r} is longer than Stata's {STATA_NAME_MAX} characters"
+            )
+        question = QUESTIONS.get(column)
+        column_labels.append(
+            _shortened(question.label(lang) if question else metadata_labels[column], limit)
+        )
+        values = frame[column]
+        if question is not None and question.choices:
+            codes = value_codes(column)
+            frame[column] = values.map(codes).astype("float64")
+            value_labels[column] = {codes[c.value]: c.label(lang) for c in question.choices}
+        elif sql_types[column] == "BOOLEAN":
+            frame[column] = values.map({True: 1.0, False: 0.0}).astype("float64")
+            value_labels[column] = dict(_YES_NO_LABELS[lang])
+        elif sql_types[column] == "TIMESTAMPTZ":
+            frame[column] = values.dt.tz_convert(TIME_ZONE).dt.tz_localize(None)
+        elif sql_types[column] == "DATE":  # a date format, not a date-time
+            frame[column] = pd.Series(values.dt.date, dtype=object).where(values.notna(), None)
+        elif sql_types[column] == "UUID":
+            frame[column] = values.astype(str)
+        elif sql_types[column] == "VARCHAR":
+            frame[column] = values.fillna("")
+    title = f"Client Roi responses (questionnaire version {QUESTIONNAIRE_VERSION})"
+    if fmt == "sav":
+        pyreadstat.write_sav(
+            frame,
+            str(out),
+            file_label=title,
+            column_labels=column_labels,
+            variable_value_labels=value_labels,
+        )
+    else:
+        pyreadstat.write_dta(
+            frame,
+            str(out),
+            file_label=_shortened(title, STATA_LABEL_MAX),
+            column_labels=column_labels,
+            variable_value_labels=value_labels,
+            version=15,
+        )
 
 
 def _names(frame: pd.DataFrame | pa.Table) -> list[str]:
@@ -746,20 +930,16 @@ def _migrate(con: Any) -> None:
         "version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMPTZ)"
     )
     done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-    for version, description, statements in MIGRATIONS:
-        if version in done:
+    for migration in migrations():
+        if migration.version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for statement in statements:
-                con.execute(statement)
+        with _transaction(con):
+            con.execute(migration.sql)
             con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, now())", [version, description]
+                "INSERT INTO schema_migrations VALUES (?, ?, now())",
+                [migration.version, migration.description],
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        log.info("applied migration %s", migration.name)
 
 
 def _load_reference(con: Any) -> None:
@@ -769,13 +949,12 @@ def _load_reference(con: Any) -> None:
             rows = list(csv.DictReader(f))
         columns = list(rows[0])
         quoted = ", ".join(f'"{c}"' for c in columns)
-        con.execute("BEGIN TRANSACTION")
-        con.execute(f"DELETE FROM {table}")
-        con.executemany(
-            f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
-            [[row[c] or None for c in columns] for row in rows],
-        )
-        con.execute("COMMIT")
+        with _transaction(con):
+            con.execute(f"DELETE FROM {table}")
+            con.executemany(
+                f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
+                [[row[c] or None for c in columns] for row in rows],
+            )
 
 
 def restore(backup_dir: str | os.PathLike, target: str | os.PathLike) -> Store:
