@@ -12,136 +12,36 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from analysis import metrics
+from survey import i18n
+
 HORIZON_DAYS = 365
 WIDTH = "container"
 
 
-@dataclass(frozen=True)
-class Metric:
-    """One metric as the dashboard and the published report draw it, in French and English."""
+# --- kept until the snapshot imports metrics/disclosure -------------------------------------
+# A chart's metric is an estimate of the catalogue (analysis/metrics.py): family, estimate,
+# low, high, n, percent, title and axis as (fr, en) pairs.
+Metric = metrics.Estimate
+SECTOR_LABELS = metrics.SECTOR_LABELS
+ORIGIN_LABELS = metrics.ORIGIN_LABELS
+# --- end of the names kept for the snapshot --------------------------------------------------
 
-    family: str  # kpis family: its n is ``<family>_n``
-    estimate: str  # column of the estimate
-    percent: bool
-    title: tuple[str, str]  # (fr, en)
-    axis: tuple[str, str]
-    low: str = ""
-    high: str = ""
-
-    def __post_init__(self):
-        stem = (
-            self.estimate.removesuffix("_days")
-            if self.estimate.endswith("median_days")
-            else self.family
-        )
-        object.__setattr__(self, "low", self.low or f"{stem}_low")
-        object.__setattr__(self, "high", self.high or f"{stem}_high")
-
-    @property
-    def n(self) -> str:
-        return f"{self.family}_n"
-
-
-_WILSON = ("part (IC de Wilson 95 %)", "share (95% Wilson CI)")
-_BCA = ("moyenne (IC bootstrap BCa 95 %)", "mean (95% BCa bootstrap CI)")
-
-# The metrics drawn one dot and interval per company (forest plots) and in the 2 x 2 design.
-METRICS: dict[str, Metric] = {
-    m.family: m
-    for m in (
-        Metric(
-            "resolution",
-            "resolution_median_days",
-            False,
-            ("Médiane de résolution (jours)", "Median days to resolution"),
-            (
-                "jours (IC 95 %, Brookmeyer-Crowley log-log)",
-                "days (95% CI, Brookmeyer-Crowley log-log)",
-            ),
-        ),
-        Metric(
-            "refund_success",
-            "refund_success_share",
-            True,
-            (
-                "Remboursement obtenu (total ou partiel), demandes tranchées",
-                "Refund obtained (full or partial), decided requests",
-            ),
-            ("part des demandes (IC de Wilson 95 %)", "share of requests (95% Wilson CI)"),
-        ),
-        Metric(
-            "wasted_trips",
-            "wasted_trips_mean",
-            False,
-            (
-                "Déplacements pour rien par incident (boutique, point relais)",
-                "Wasted trips per incident (shop, relay point)",
-            ),
-            _BCA,
-        ),
-        Metric(
-            "useless_visits",
-            "useless_visits_mean",
-            False,
-            (
-                "Visites de technicien pour rien par incident",
-                "Useless technician visits per incident",
-            ),
-            _BCA,
-        ),
-        Metric(
-            "effort",
-            "effort_mean",
-            False,
-            (
-                "Effort du client (1 très facile – 7 très difficile)",
-                "Customer effort (1 very easy – 7 very hard)",
-            ),
-            _BCA,
-        ),
-        Metric(
-            "false_resolved",
-            "false_resolved_share",
-            True,
-            (
-                "Incidents déclarés « résolus » à tort au moins une fois",
-                "Incidents falsely declared “resolved” at least once",
-            ),
-            ("part des incidents (IC de Wilson 95 %)", "share of incidents (95% Wilson CI)"),
-        ),
-        Metric(
-            "callbacks_kept",
-            "callbacks_kept_ratio",
-            True,
-            ("Rappels promis effectivement reçus", "Promised callbacks actually received"),
-            (
-                "part des rappels promis (IC bootstrap 95 %)",
-                "share of promised callbacks (95% bootstrap CI)",
-            ),
-        ),
-        Metric(
-            "csat_satisfied",
-            "csat_satisfied_share",
-            True,
-            ("Satisfaits (4 ou 5 sur 5)", "Satisfied (4 or 5 of 5)"),
-            _WILSON,
-        ),
-    )
-}
-SECTOR_ORIGIN_METRICS = ("resolution", "refund_success", "csat_satisfied")
-SECTOR_LABELS = {
-    "isp": ("Fournisseurs d'accès", "Internet providers"),
-    "retailer": ("Commerce", "Retail"),
-}
-ORIGIN_LABELS = {"fr": ("Françaises", "French"), "foreign": ("Étrangères", "Foreign")}
-SECTOR_ORIGIN_INTRO = (
-    "Le témoignage d'origine demandait : le service client est-il mauvais en France, ou est-ce "
-    "le secteur ? Chaque case réunit les entreprises d'un secteur et d'une origine ; comparer "
-    "les lignes isole le secteur, comparer les colonnes isole l'origine.",
-    "The founding story asked: is customer service bad in France, or is it the sector? Each "
-    "cell pools the companies of one sector and one origin; comparing rows isolates the sector, "
-    "comparing columns isolates the origin.",
+# The metrics drawn one dot and interval per company (forest plots) and in the 2 x 2 design:
+# the headline estimate of each catalogue metric, by metric name.
+FOREST_METRICS = (
+    "resolution",
+    "refund_success",
+    "wasted_trips",
+    "useless_visits",
+    "effort",
+    "false_resolved",
+    "callbacks_kept",
+    "csat_satisfied",
 )
+METRICS: dict[str, metrics.Estimate] = {name: metrics.METRIC[name].main for name in FOREST_METRICS}
+SECTOR_ORIGIN_METRICS = ("resolution", "refund_success", "csat_satisfied")
+SECTOR_ORIGIN_INTRO = i18n.pair("dashboard.design.intro")
 
 
 @dataclass(frozen=True)
@@ -155,27 +55,19 @@ class Curve:
     y_title: tuple[str, str]
 
 
+def _curve(metric: str, horizon: int) -> Curve:
+    return Curve(
+        metric,
+        horizon,
+        i18n.pair(f"dashboard.curve.{metric}.title"),
+        i18n.pair(f"dashboard.curve.{metric}.x_title"),
+        i18n.pair(f"dashboard.curve.{metric}.y_title"),
+    )
+
+
 CURVES: dict[str, Curve] = {
-    "resolution": Curve(
-        "resolution",
-        365,
-        (
-            "Part des incidents non résolus au fil des jours (Kaplan-Meier)",
-            "Share of incidents not yet resolved, by day (Kaplan-Meier)",
-        ),
-        ("jours depuis le début du problème", "days since the problem started"),
-        ("non résolus", "not resolved"),
-    ),
-    "refund_time": Curve(
-        "refund_time",
-        180,
-        (
-            "Demandes pas encore remboursées au fil des jours (refus : jamais remboursées)",
-            "Requests not yet refunded, by day (refusals: never refunded)",
-        ),
-        ("jours depuis la demande", "days since the request"),
-        ("pas encore remboursées", "not yet refunded"),
-    ),
+    "resolution": _curve("resolution", 365),
+    "refund_time": _curve("refund_time", 180),
 }
 
 

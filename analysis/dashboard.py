@@ -13,14 +13,37 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from analysis import kpis
+from analysis import disclosure, kpis, metrics
+from survey import i18n
 
 AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
 OTHER_NAME = "other"  # the name of companies outside the reference list, until displayed
-OTHER_LABELS = ("Autres entreprises (hors liste)", "Other companies (not listed)")
 # What the views read: the storage layer adds company_name, sector and origin to every row.
 COLUMNS = [c for c in kpis.REQUIRED_COLUMNS if c not in ("sector", "origin")]
 DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
+
+# --- kept until the snapshot imports metrics/disclosure -------------------------------------
+# The names below moved to analysis/metrics.py and analysis/disclosure.py; they stay here so
+# that analysis/snapshot.py keeps working until it imports them from their new home.
+UNLISTED = metrics.UNLISTED
+PUBLIC_MIN_CELL = disclosure.MIN_CELL
+IDENTITY_COLUMNS = metrics.IDENTITY_COLUMNS
+OTHER_LABELS = metrics.OTHER_LABELS
+GROUP_LABELS = metrics.GROUP_LABELS
+FAMILY_LABELS = {metric.name: metric.label("en") for metric in metrics.METRICS}
+family_of = metrics.family_of
+metric_layout = disclosure.metric_layout
+company_suppression = disclosure.company_suppression
+group_suppression = disclosure.group_suppression
+protect = disclosure.protect
+_masked = disclosure.masked
+group_label = metrics.group_label
+company_label = metrics.company_label
+# (family, estimate, low, high, percent, digits, label fr, label en), as the report reads it
+HEADLINE = tuple(
+    (f.family, f.estimate, f.low, f.high, f.percent, f.digits, *f.short) for f in metrics.HEADLINE
+)
+# --- end of the names kept for the snapshot --------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -120,265 +143,66 @@ def at_risk_table(curves: pd.DataFrame, *, days=AT_RISK_DAYS, by: str = "company
     return pd.DataFrame.from_dict(rows, orient="index", columns=[f"{d}" for d in days])
 
 
-# --- disclosure control ---------------------------------------------------------------------
-
-UNLISTED = "unlisted"  # sector and origin of a company outside the reference list ("other")
-PUBLIC_MIN_CELL = 10  # as the published snapshot: no figure resting on fewer responses
-
-IDENTITY_COLUMNS = ("company", "company_name", "sector", "origin", "n", "group", "companies")
-_EXTRA_PREFIXES = (
-    ("resolved_within_", "resolution"),
-    ("refunded_within_", "refund_time"),
-    ("wasted_km_", "wasted_km"),
-)
-_FAMILY_NAMES = tuple(family.name for family in kpis.FAMILIES) + ("wasted_km",)
-FAMILY_LABELS = {family.name: family.label for family in kpis.FAMILIES}
-FAMILY_LABELS["wasted_km"] = "kilometres driven for nothing"
-
-
-def family_of(column: str) -> str | None:
-    """The metric family a column of the kpis table belongs to (None for identity columns)."""
-    if column in IDENTITY_COLUMNS:
-        return None
-    for prefix, family in _EXTRA_PREFIXES:
-        if column.startswith(prefix):
-            return family
-    matches = [name for name in _FAMILY_NAMES if column.startswith(name + "_")]
-    return max(matches, key=len) if matches else None
-
-
-def metric_layout(table: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """Families in table order with their columns; a family without its ``_n`` base is left out
-    (a column that cannot be tied to a base is never published)."""
-    layout: dict[str, list[str]] = {}
-    for column in table.columns:
-        family = family_of(column)
-        if family is not None:
-            layout.setdefault(family, []).append(column)
-    return [(f, cols) for f, cols in layout.items() if f"{f}_n" in cols]
-
-
-def company_suppression(companies, layout, min_cell) -> dict[str, np.ndarray]:
-    small_company = companies["n"].to_numpy() < min_cell
-    return {
-        family: small_company | (companies[f"{family}_n"].to_numpy() < min_cell)
-        for family, _ in layout
-    }
-
-
-def group_suppression(groups, companies, company_hidden, layout, min_cell):
-    """A group cell is suppressed when its own base is small, or when the suppressed company
-    cells of the group hold between 1 and ``min_cell - 1`` responses: publishing the group and
-    its other companies would give those away by difference."""
-    keys = (companies["sector"].astype(str) + "/" + companies["origin"].astype(str)).to_numpy()
-    group_keys = groups["group"].astype(str).to_numpy()
-    small_group = groups["n"].to_numpy() < min_cell
-    hidden = {}
-    for family, _ in layout:
-        base = companies[f"{family}_n"].to_numpy()
-        shown = pd.Series(np.where(company_hidden[family], 0, base)).groupby(keys).sum()
-        group_base = groups[f"{family}_n"].to_numpy()
-        residual = group_base - shown.reindex(group_keys).fillna(0).to_numpy()
-        hidden[family] = (
-            small_group | (group_base < min_cell) | ((residual > 0) & (residual < min_cell))
-        )
-    return hidden
-
-
-def protect(view: Dashboard, *, min_cell: int = PUBLIC_MIN_CELL) -> Dashboard:
-    """The view as the public may see it: every figure resting on fewer than ``min_cell``
-    responses is masked (NaN, with ``<family>_suppressed``), as in the published snapshot.
-
-    A company under ``min_cell`` keeps only its n; a group cell is masked too when the masked
-    companies inside it would be given away by difference; curves stop before the first day
-    with fewer than ``min_cell`` incidents at risk; distributions of masked companies go.
-    """
-    if view.n == 0:
-        return view
-    layout = metric_layout(view.companies)
-    company_hidden = company_suppression(view.companies, layout, min_cell)
-    group_hidden = group_suppression(view.groups, view.companies, company_hidden, layout, min_cell)
-    companies = _masked(view.companies, layout, company_hidden)
-    groups = _masked(view.groups, layout, group_hidden)
-    ids = view.companies["company"].astype(str).to_numpy()
-
-    def visible(family: str) -> set[str]:
-        return set(ids[~company_hidden[family]])
-
-    def cut(curves: pd.DataFrame, family: str) -> pd.DataFrame:
-        if curves.empty:
-            return curves
-        shown = curves[curves["company"].astype(str).isin(visible(family))]
-        at_risk_ok = shown.groupby("company", observed=True)["n_at_risk"].transform(
-            lambda at_risk: np.minimum.accumulate(at_risk.to_numpy()) >= min_cell
-        )
-        return shown[at_risk_ok.astype(bool)]
-
-    naive = view.naive[view.naive["company"].astype(str).isin(visible("resolution"))].copy()
-    naive.loc[naive["naive_n"] < min_cell, "naive_mean_days"] = np.nan
-    trips = view.trips[view.trips["company"].astype(str).isin(visible("wasted_trips"))]
-    return Dashboard(
-        as_of=view.as_of,
-        n=view.n,
-        companies=companies,
-        groups=groups,
-        resolution_curves=cut(view.resolution_curves, "resolution"),
-        refund_curves=cut(view.refund_curves, "refund_time"),
-        naive=naive,
-        trips=trips,
-    )
-
-
-def _masked(table: pd.DataFrame, layout, hidden: dict[str, np.ndarray]) -> pd.DataFrame:
-    out = table.copy()
-    for family, columns in layout:
-        mask = hidden[family]
-        for column in columns:
-            if column == f"{family}_n" or column.endswith("_small_base"):
-                continue
-            if column.endswith("_flag"):
-                out.loc[mask, column] = ""
-            elif pd.api.types.is_numeric_dtype(out[column]):
-                out.loc[mask, column] = np.nan
-        out[f"{family}_suppressed"] = mask
-    return out
-
-
 # --- display -------------------------------------------------------------------------------
 
 MARKS = {"better": "▲", "worse": "▼", "": ""}
 
 
-def _interval(low, high, *, percent: bool = False, digits: int = 0) -> str:
+def _interval(low, high, locale: str, *, percent: bool = False, digits: int = 0) -> str:
+    """``[low–high]`` in the locale's numbers; "NA" for a bound not reached (as R prints it)."""
     if low is None or high is None or pd.isna(low) and pd.isna(high):
         return ""
     scale = 100 if percent else 1
 
     def fmt(x):
-        return "NA" if pd.isna(x) else f"{x * scale:.{digits}f}"
+        return "NA" if pd.isna(x) else i18n.number(x * scale, locale, digits=digits)
 
     return f"[{fmt(low)}–{fmt(high)}]"
-
-
-HEADLINE = (
-    # (family, estimate column, low, high, percent, digits, label fr, label en)
-    (
-        "resolution",
-        "resolution_median_days",
-        "resolution_median_low",
-        "resolution_median_high",
-        False,
-        0,
-        "Médiane de résolution (jours)",
-        "Median days to resolution",
-    ),
-    (
-        "resolution",
-        "resolved_within_30d_share",
-        "resolved_within_30d_low",
-        "resolved_within_30d_high",
-        True,
-        0,
-        "Résolus en 30 jours (%)",
-        "Resolved within 30 days (%)",
-    ),
-    (
-        "refund_success",
-        "refund_success_share",
-        "refund_success_low",
-        "refund_success_high",
-        True,
-        0,
-        "Remboursement obtenu (%)",
-        "Refund obtained (%)",
-    ),
-    (
-        "wasted_trips",
-        "wasted_trips_mean",
-        "wasted_trips_low",
-        "wasted_trips_high",
-        False,
-        2,
-        "Déplacements pour rien par incident",
-        "Wasted trips per incident",
-    ),
-    (
-        "false_resolved",
-        "false_resolved_share",
-        "false_resolved_low",
-        "false_resolved_high",
-        True,
-        0,
-        "Faux « résolu » (%)",
-        "False “resolved” (%)",
-    ),
-    ("csat", "csat_mean", "csat_low", "csat_high", False, 2, "Satisfaction (1-5)", "CSAT (1-5)"),
-    ("nps", "nps_score", "nps_low", "nps_high", False, 0, "NPS", "NPS"),
-)
-
-
-GROUP_LABELS = {
-    "isp/fr": ("Fournisseurs d'accès français", "French internet providers"),
-    "isp/foreign": ("Fournisseurs d'accès étrangers", "Foreign internet providers"),
-    "retailer/fr": ("Commerçants français", "French retailers"),
-    "retailer/foreign": ("Commerçants étrangers", "Foreign retailers"),
-    f"{UNLISTED}/{UNLISTED}": ("Entreprises hors liste", "Companies outside the list"),
-}
-
-
-def company_label(company: str, name: str, locale: str) -> str:
-    """The display name of a company; companies outside the list are pooled as "other"."""
-    if company == "other":
-        return OTHER_LABELS[1] if locale == "en" else OTHER_LABELS[0]
-    return str(name)
-
-
-def group_label(group: str, locale: str) -> str:
-    fr, en = GROUP_LABELS.get(group, (group, group))
-    return en if locale == "en" else fr
 
 
 def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "company_name"):
     """The headline table for people: numbers stay numbers (sortable), intervals as text.
 
-    Each metric gives three columns: the estimate, its 95% interval, and a mark: ▲ / ▼ when it
-    differs from all others after Benjamini-Hochberg, "petite base" / "small base" when n < 30.
+    Each figure of ``metrics.HEADLINE`` gives three columns: the estimate, its 95% interval,
+    and a mark: ▲ / ▼ when it differs from all others after Benjamini-Hochberg, "petite base" /
+    "small base" when n < 30, "masqué" / "masked" when the disclosure control hid it.
     """
-    english = locale == "en"
     if label_column == "group":
-        heading = "Group" if english else "Groupe"
+        heading = i18n.t("dashboard.headline.group", locale)
         labels = [group_label(g, locale) for g in table["group"]]
     else:
-        heading = "Company" if english else "Entreprise"
+        heading = i18n.t("dashboard.headline.company", locale)
         labels = [
             company_label(c, name, locale)
             for c, name in zip(table["company"], table[label_column], strict=True)
         ]
     out = pd.DataFrame({heading: labels, "n": table["n"].to_numpy()})
-    small = "small base" if english else "petite base"
-    masked = "masked" if english else "masqué"
-    for family, estimate, low, high, percent, digits, fr, en in HEADLINE:
-        label = en if english else fr
-        scale = 100.0 if percent else 1.0
-        out[label] = (table[estimate].astype(float) * scale).round(digits).to_numpy()
-        out[f"{label} · IC 95 %" if not english else f"{label} · 95% CI"] = [
-            _interval(lo, hi, percent=percent, digits=digits)
-            for lo, hi in zip(table[low], table[high], strict=True)
+    for figure in metrics.HEADLINE:
+        metric = metrics.METRIC[figure.family]
+        label = figure.text("short", locale)
+        scale = 100.0 if figure.percent else 1.0
+        out[label] = (table[figure.estimate].astype(float) * scale).round(figure.digits).to_numpy()
+        out[i18n.t("dashboard.headline.ci_column", locale, label=label)] = [
+            _interval(lo, hi, locale, percent=figure.percent, digits=figure.digits)
+            for lo, hi in zip(table[figure.low], table[figure.high], strict=True)
         ]
         marks = []
-        hidden = table.get(f"{family}_suppressed", pd.Series(False, index=table.index))
+        hidden = table.get(metric.suppressed, pd.Series(False, index=table.index))
         for flag, is_small, n, is_hidden in zip(
-            table[f"{family}_vs_others_flag"],
-            table[f"{family}_small_base"],
-            table[f"{family}_n"],
-            hidden,
-            strict=True,
+            table[metric.flag], table[metric.small_base], table[metric.n], hidden, strict=True
         ):
             mark = MARKS.get(flag or "", "")
+            count = i18n.integer(n, locale)
             if bool(is_hidden):
-                mark = f"{masked} (n={int(n)} < {PUBLIC_MIN_CELL})"
+                mark = i18n.t(
+                    "dashboard.headline.masked",
+                    locale,
+                    n=count,
+                    min_cell=i18n.integer(disclosure.MIN_CELL, locale),
+                )
             elif bool(is_small):
-                mark = (mark + " " if mark else "") + f"{small} (n={int(n)})"
+                small = i18n.t("dashboard.headline.small_base", locale, n=count)
+                mark = (mark + " " if mark else "") + small
             marks.append(mark)
-        out[f"{label} · signe" if not english else f"{label} · mark"] = marks
+        out[i18n.t("dashboard.headline.mark_column", locale, label=label)] = marks
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import warnings
 import zlib
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import metrics
 from analysis.counts import (
     DEFAULT_RESAMPLES,
     _bca_mean,
@@ -66,14 +66,14 @@ SMALL_BASE = 30
 CONFIDENCE_LEVEL = 0.95
 SIGNIFICANCE_LEVEL = 0.05
 """False discovery rate of the "vs all others" flags (Benjamini-Hochberg, across the table)."""
-RESOLVED_WITHIN_DAYS = (2, 7, 30, 90)
-REFUNDED_WITHIN_DAYS = 30
-RMST_HORIZON_DAYS = 90
+RESOLVED_WITHIN_DAYS = metrics.RESOLVED_WITHIN_DAYS
+REFUNDED_WITHIN_DAYS = metrics.REFUNDED_WITHIN_DAYS
+RMST_HORIZON_DAYS = metrics.RMST_HORIZON_DAYS
 MEDIAN_METHOD = "log-log"  # PRODUCT.md section 4: median CI, Brookmeyer-Crowley on log-log scale
 
 
 class Family(NamedTuple):
-    """A metric family: its kind decides its estimates and its "vs all others" test."""
+    """A compared metric as the table build dispatches it (read from ``analysis.metrics``)."""
 
     name: str
     kind: str  # "survival", "share", "mean", "ratio"
@@ -81,25 +81,12 @@ class Family(NamedTuple):
     label: str
 
 
-FAMILIES: tuple[Family, ...] = (
-    Family("resolution", "survival", True, "time to resolution (days)"),
-    Family("refund_success", "share", True, "refund obtained, full or partial"),
-    Family("refund_full", "share", True, "full refund"),
-    Family("refund_time", "survival", True, "time to refund (days)"),
-    Family("wasted_trips", "mean", False, "wasted trips per incident"),
-    Family("wasted_trips_any", "share", False, "incidents with at least one wasted trip"),
-    Family("useless_visits", "mean", False, "useless technician visits per incident"),
-    Family("useless_visits_any", "share", False, "incidents with a useless technician visit"),
-    Family("callbacks_kept", "ratio", True, "promised callbacks received"),
-    Family("false_resolved", "share", False, 'incidents falsely declared "resolved"'),
-    Family("loaner_offered", "share", True, "loaner equipment offered"),
-    Family("loaner_obtained", "share", True, "loaner obtained, when offered"),
-    Family("loaner_cut", "share", False, "loaner cut before resolution, when obtained"),
-    Family("csat", "mean", True, "satisfaction, 1-5"),
-    Family("csat_satisfied", "share", True, "satisfied (4 or 5 out of 5)"),
-    Family("effort", "mean", False, "effort, 1 (very easy) to 7 (very hard)"),
-    Family("nps", "mean", True, "net promoter score, -100 to 100"),
+FAMILIES: tuple[Family, ...] = tuple(
+    Family(metric.name, metric.kind, metric.higher_is_better, metric.label("en"))
+    for metric in metrics.METRICS
+    if metric.compared
 )
+"""The metrics with a "vs all others" comparison, in table order (from the catalogue)."""
 _FAMILY = {family.name: family for family in FAMILIES}
 
 REQUIRED_COLUMNS = (
@@ -193,16 +180,19 @@ def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A yes/no column as 1.0 / 0.0 / NaN, whatever its storage.
 
     Accepts numpy ``bool``, pandas nullable ``boolean``, numbers 1/0/NaN, and ``object`` columns
-    holding True/False/None/NaN.
+    holding True/False/None/NaN/``pd.NA``.
     """
     series = frame[column]
     if series.dtype == bool or isinstance(series.dtype, pd.BooleanDtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
     if series.dtype == object:
-        values = series.to_numpy()
+        values = series.to_numpy(dtype=object)
         missing = pd.isna(values)
-        true = values == True  # noqa: E712  (elementwise on objects: True, 1, 1.0, np.True_)
-        false = values == False  # noqa: E712
+        # pd.NA compares to NA, not to a bool: compare the known values only (None == True
+        # is plainly False)
+        known = np.where(missing, None, values)
+        true = np.asarray(known == True, dtype=bool)  # noqa: E712  (True, 1, 1.0, np.True_)
+        false = np.asarray(known == False, dtype=bool)  # noqa: E712
         if np.any(~(missing | true | false)):
             raise ValueError(f"`responses['{column}']` must hold True, False or missing values.")
         return np.where(true, 1.0, np.where(false, 0.0, np.nan))
@@ -339,6 +329,9 @@ class _Totals(NamedTuple):
 def _survival_counts(units: _Units, durations, events, in_scope) -> _SurvivalCounts:
     """Count table of one time-to-event metric; out-of-range durations are counted as excluded."""
     usable = in_scope & np.isfinite(durations) & (durations >= 0)
+    if durations.size == 0:  # no rows at all: the event table has no times
+        empty = np.zeros((units.k, 0), dtype=np.int64)
+        return _SurvivalCounts(np.empty(0), empty, empty, np.zeros(units.k, dtype=np.int64))
     codes = units.masked(usable)
     times, n_events, n_removed = _event_table(
         np.where(usable, durations, 0.0), events & usable, codes, units.k + 1
@@ -539,6 +532,7 @@ def _survival_columns(name: str, counts: _SurvivalCounts) -> dict:
     estimates = {key: np.full(k, np.nan) for key in ("median", "median_low", "median_high")}
     shares = {day: np.full((3, k), np.nan) for day in within}
     rmst = np.full((3, k), np.nan)
+    days = np.array(within, dtype=float)
     for unit in range(k):
         if counts.removed[unit].sum() == 0:
             continue
@@ -546,10 +540,14 @@ def _survival_columns(name: str, counts: _SurvivalCounts) -> dict:
         median = curve.median(confidence_level=CONFIDENCE_LEVEL, method=MEDIAN_METHOD)
         estimates["median"][unit] = median.estimate
         estimates["median_low"][unit], estimates["median_high"][unit] = median.confidence_interval
-        at = curve.survival_at(np.array(within, dtype=float), method=MEDIAN_METHOD)
-        low, high = at.confidence_interval
-        for i, day in enumerate(within):
-            shares[day][:, unit] = (1.0 - at.estimate[i], 1.0 - high[i], 1.0 - low[i])
+        # S(t) is unknown (NaN) past the last follow-up unless the curve reached 0: ask only
+        # for the days it knows, so that no warning is raised and silenced
+        known = (days <= curve.time[-1]) | (curve.survival[-1] == 0)
+        if known.any():
+            at = curve.survival_at(days[known], method=MEDIAN_METHOD)
+            low, high = at.confidence_interval
+            for i, day in enumerate(np.asarray(within)[known]):
+                shares[int(day)][:, unit] = (1.0 - at.estimate[i], 1.0 - high[i], 1.0 - low[i])
         if name == "resolution" and (
             curve.time[-1] >= RMST_HORIZON_DAYS or curve.survival[-1] == 0
         ):
@@ -589,8 +587,8 @@ def _logrank_vs_others(counts: _SurvivalCounts):
     valid = (expected > 0) & (rest_expected > 0) & (diagonal > 0)
     overall = (math.nan, 0, math.nan)
     if k >= 2:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        # a unit without expected events makes a 0/0 in the k-group statistic's pieces
+        with np.errstate(divide="ignore", invalid="ignore"):
             overall = _chi_square_from_components(observed, expected, variance)
     return np.where(valid, pvalue, np.nan), difference, overall
 
@@ -712,37 +710,36 @@ def _build_table(
     tests: dict = {}
     family_p: dict = {}
     family_effect: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for family in FAMILIES:
-            if family.name not in prepared.stats:
-                continue
-            counts = prepared.stats[family.name].collapse(matrix)
-            if family.kind == "survival":
-                block = _survival_columns(family.name, counts)
-                pvalue, effect, overall = _logrank_vs_others(counts)
-                tests[family.name] = _overall("log-rank", overall)
-            elif family.kind == "share":
-                block, pvalue, effect, overall = _share_columns(family.name, counts)
-                tests[family.name] = _overall("Pearson's chi-square", overall)
-            elif family.kind == "mean":
-                block, pvalue, effect, overall = _mean_columns(
-                    family.name, counts, labels, entropy, n_resamples
-                )
-                tests[family.name] = _overall("Kruskal-Wallis H", overall)
-            else:
-                block, pvalue, effect, overall = _ratio_columns(
-                    family.name, counts, labels, entropy, n_resamples
-                )
-            n_column = block[f"{family.name}_n"]
-            block[f"{family.name}_small_base"] = np.asarray(n_column) < SMALL_BASE
-            columns.update(block)
-            family_p[family.name] = np.asarray(pvalue, dtype=float)
-            family_effect[family.name] = np.asarray(effect, dtype=float)
-            if family.name == "wasted_trips" and "wasted_km" in prepared.stats:
-                km = prepared.stats["wasted_km"].collapse(matrix)
-                columns["wasted_km_total"] = km.total
-                columns["wasted_km_n"] = km.n
+    for family in FAMILIES:
+        if family.name not in prepared.stats:
+            continue
+        counts = prepared.stats[family.name].collapse(matrix)
+        if family.kind == "survival":
+            block = _survival_columns(family.name, counts)
+            pvalue, effect, overall = _logrank_vs_others(counts)
+            tests[family.name] = _overall("log-rank", overall)
+        elif family.kind == "share":
+            block, pvalue, effect, overall = _share_columns(family.name, counts)
+            tests[family.name] = _overall("Pearson's chi-square", overall)
+        elif family.kind == "mean":
+            block, pvalue, effect, overall = _mean_columns(
+                family.name, counts, labels, entropy, n_resamples
+            )
+            tests[family.name] = _overall("Kruskal-Wallis H", overall)
+        else:
+            block, pvalue, effect, overall = _ratio_columns(
+                family.name, counts, labels, entropy, n_resamples
+            )
+        n_column = block[f"{family.name}_n"]
+        block[f"{family.name}_small_base"] = np.asarray(n_column) < SMALL_BASE
+        columns.update(block)
+        family_p[family.name] = np.asarray(pvalue, dtype=float)
+        family_effect[family.name] = np.asarray(effect, dtype=float)
+    for metric in metrics.METRICS:
+        if metric.kind == "total" and metric.name in prepared.stats:
+            totals = prepared.stats[metric.name].collapse(matrix)
+            columns[metric.main.estimate] = totals.total
+            columns[metric.n] = totals.n
     # one Benjamini-Hochberg family: every "vs all others" comparison of the table
     names = list(family_p)
     stacked = np.concatenate([family_p[name] for name in names]) if names else np.empty(0)
@@ -778,30 +775,8 @@ def _clean(value):
 
 
 def _ordered_columns(columns: dict) -> list[str]:
-    """Family by family: estimates, then n and small base, then the comparison."""
-    ordered = []
-    for family in FAMILIES:
-        prefixes = [family.name + "_"]
-        if family.name == "resolution":
-            prefixes.append("resolved_within_")
-        if family.name == "refund_time":
-            prefixes.append("refunded_within_")
-        if family.name == "wasted_trips":
-            prefixes.append("wasted_km_")
-        mine = [
-            c
-            for c in columns
-            if any(c.startswith(p) for p in prefixes)
-            and not any(
-                c.startswith(other.name + "_") and len(other.name) > len(family.name)
-                for other in FAMILIES
-            )
-        ]
-        tail = [c for c in mine if "_vs_others_" in c]
-        marks = [c for c in mine if c.endswith("_small_base")]
-        body = [c for c in mine if c not in tail and c not in marks]
-        ordered += body + marks + tail
-    return ordered
+    """Metric by metric, in catalogue order (``analysis.metrics.Metric.columns``)."""
+    return metrics.ordered(columns)
 
 
 # --- public API -------------------------------------------------------------------------------
@@ -903,7 +878,9 @@ def company_table(
         p-value is below 0.05). Time-to-event families also give ``_events`` and
         ``_excluded`` (missing or negative durations, left out and counted).
         ``attrs`` holds ``as_of``, the exclusion counts, the k-group tests across companies
-        (log-rank, chi-square, Kruskal-Wallis) and the settings.
+        (log-rank, chi-square, Kruskal-Wallis) and the settings. A selection with no row
+        left (nothing submitted by ``as_of``, or no rows at all) gives the table with its
+        columns and no row, and ``attrs["empty_reason"]`` says why (None otherwise).
 
     Notes
     -----
@@ -991,9 +968,22 @@ def group_table(
     return _group_table(_prepare(frame, as_of_day), as_of_day, entropy, resamples)
 
 
+def _empty_reason(prepared: _Prepared) -> str | None:
+    """Why a table has no row: None when it has rows."""
+    if prepared.units.k:
+        return None
+    excluded = prepared.excluded
+    if excluded["submitted_after_as_of"] or excluded["missing_submitted_on"]:
+        return "no response submitted on or before `as_of`"
+    if excluded["missing_company"]:
+        return "no response names a company"
+    return "no responses"
+
+
 def _attrs(prepared: _Prepared, as_of_day: int, entropy: int, n_resamples: int, tests) -> dict:
     return {
         "as_of": str(np.datetime64(as_of_day, "D")),
+        "empty_reason": _empty_reason(prepared),
         "excluded": dict(prepared.excluded),
         "overall_tests": tests,
         "n_resamples": n_resamples,
