@@ -29,7 +29,7 @@ Examples
 >>> fit.names
 ('intrcpt', 'x1')
 >>> round(float(fit.coefficients[1]), 4), fit.dof
-(0.3333, 3.0)
+(0.3032, 3.0)
 """
 
 from __future__ import annotations
@@ -207,7 +207,9 @@ class MetaRegressionResult:
         for name in ("coefficients", "standard_errors", "statistics", "pvalues", "covariance"):
             object.__setattr__(self, name, _freeze(getattr(self, name)))
         low, high = self.confidence_interval
-        object.__setattr__(self, "confidence_interval", ConfidenceInterval(_freeze(low), _freeze(high)))
+        object.__setattr__(
+            self, "confidence_interval", ConfidenceInterval(_freeze(low), _freeze(high))
+        )
 
     def contrast(self, vector, *, confidence_level: float | None = None) -> ContrastResult:
         """The linear combination ``vector' beta`` with its standard error, interval and test.
@@ -231,8 +233,8 @@ class MetaRegressionResult:
         >>> fit = meta_regression([1.0, 1.2, 2.1, 2.4, 2.0], [0.2, 0.3, 0.2, 0.3, 0.25],
         ...                       [0, 0, 1, 1, 1])
         >>> res = fit.contrast([1, 1])  # the mean of the group with x1 = 1
-        >>> round(res.estimate, 4)
-        2.1533
+        >>> round(res.estimate, 4), round(res.standard_error, 4)  # R: predict(fit, newmods=1)
+        (2.1333, 0.095)
         """
         level = self.confidence_level if confidence_level is None else _level(confidence_level)
         weights = np.asarray(vector, dtype=float)
@@ -325,8 +327,10 @@ def _tau2_reml(y, vi, X) -> tuple[float, int, bool]:
         if iterations > _MAXITER:
             converged = False
             break
-    if converged and tau2 > _THRESHOLD and (
-        _reml_loglik(y, vi, X, 0.0) - _reml_loglik(y, vi, X, tau2) > _LL_TOLERANCE
+    if (
+        converged
+        and tau2 > _THRESHOLD
+        and (_reml_loglik(y, vi, X, 0.0) - _reml_loglik(y, vi, X, tau2) > _LL_TOLERANCE)
     ):
         warnings.warn(
             "Fisher scoring may have stopped at a local maximum; tau2 set to 0 (as metafor).",
@@ -461,7 +465,7 @@ def meta_regression(
     >>> ablat = [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]
     >>> fit = meta_regression(yi, np.sqrt(vi), ablat, names=["ablat"])
     >>> print(np.round(fit.coefficients, 4), round(fit.tau2, 4))
-    [ 0.2515 -0.0291] 0.0764
+    [ 0.2514 -0.0291] 0.0764
     """
     y, se, X, all_names = _validate_meta(yi, sei, moderators, method, test, names)
     level = _level(confidence_level)
@@ -778,9 +782,13 @@ def design_effects(
         )
     keep = ~(no_estimate | no_se)
     y, se = estimate[keep], standard_error[keep]
-    cell_codes = pd.Series(
-        list(zip(rows["sector"].astype(str), rows["origin"].astype(str), strict=True))
-    )[keep].map({cell: i for i, cell in enumerate(CELLS)}).to_numpy()
+    cell_codes = (
+        pd.Series(list(zip(rows["sector"].astype(str), rows["origin"].astype(str), strict=True)))[
+            keep
+        ]
+        .map({cell: i for i, cell in enumerate(CELLS)})
+        .to_numpy()
+    )
     counts = np.bincount(cell_codes, minlength=len(CELLS))
     present = np.flatnonzero(counts > 0)
 
@@ -814,10 +822,9 @@ def design_effects(
         n_a, n_b = int(counts[list(side_a)].sum()), int(counts[list(side_b)].sum())
         smallest = int(cells_used[np.argmin(counts[cells_used])])
         empty = [CELLS[c] for c in cells_used if counts[c] == 0]
-        if empty:
-            reason = "no company in " + ", ".join(f"{s}/{o}" for s, o in empty)
-        else:
-            reason = reason_all
+        reason = (
+            ("no company in " + ", ".join(f"{s}/{o}" for s, o in empty)) if empty else reason_all
+        )
         if reason:
             effects.append(
                 Effect(name, *(math.nan,) * 5, n_a, n_b, False, False, reason, CELLS[smallest])
@@ -856,3 +863,640 @@ def design_effects(
         excluded=excluded,
         model=model,
     )
+
+
+# --- standardisation to a common problem mix ------------------------------------------------
+
+_CELL_COLUMNS = ("company", "sector", "problem", "estimate", "standard_error", "n")
+_MISSING = ("drop", "renormalise")
+
+
+@dataclass(frozen=True)
+class StandardisedResult:
+    """Per-company figures directly standardised to one mix of problem types.
+
+    Attributes
+    ----------
+    shared_types : tuple of str
+        The problem types used (met in both sectors, or as given).
+    weights : dict
+        The common mix: the pooled share of each shared type among all companies' responses
+        in the shared types (sums to 1).
+    dropped : tuple of (company, missing types)
+        Companies left out because a shared type had no usable estimate (``missing="drop"``).
+    missing : str
+        How a company lacking a shared type was handled.
+    """
+
+    shared_types: tuple[str, ...]
+    weights: Mapping[str, float]
+    dropped: tuple[tuple[str, tuple[str, ...]], ...]
+    missing: str
+    frame: pd.DataFrame = field(repr=False)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per company kept: its passed-through columns (``metric``, ``origin`` when
+        given), ``company, sector, estimate, standard_error, n`` (responses in the shared
+        types), ``coverage`` (their share of the company's responses), ``types_used``
+        ("|"-joined) and ``complete`` (every shared type present). Ready for
+        :func:`design_effects`. A fresh copy at each call."""
+        return self.frame.copy()
+
+
+def _validate_cells(cells, shared_types, missing):
+    if not isinstance(cells, pd.DataFrame):
+        raise ValueError("`cells` must be a DataFrame.")
+    absent = [c for c in _CELL_COLUMNS if c not in cells.columns]
+    if absent:
+        raise ValueError(f"`cells` lacks the columns {absent}.")
+    if missing not in _MISSING:
+        raise ValueError(f"`missing` must be one of {_MISSING}.")
+    if "metric" in cells.columns and cells["metric"].nunique() > 1:
+        raise ValueError("`cells` holds several metrics; pass the rows of one metric.")
+    if cells.duplicated(["company", "problem"]).any():
+        raise ValueError("`cells` has more than one row for a company and problem type.")
+    per_company = cells.groupby("company")["sector"].nunique()
+    if (per_company > 1).any():
+        raise ValueError("`cells` gives some companies more than one sector.")
+    bad_sector = sorted(set(cells["sector"].astype(str)) - set(SECTORS))
+    if bad_sector:
+        raise ValueError(f"`cells` has sectors {bad_sector}; expected {SECTORS}.")
+    n = pd.to_numeric(cells["n"], errors="coerce")
+    if n.isna().any() or (n < 0).any():
+        raise ValueError("`cells` column `n` must hold non-negative counts.")
+    if shared_types is not None:
+        if isinstance(shared_types, str):
+            raise ValueError("`shared_types` must be a sequence of problem types, not a string.")
+        shared_types = tuple(str(t) for t in shared_types)
+        unknown = sorted(set(shared_types) - set(cells["problem"].astype(str)))
+        if not shared_types or unknown:
+            raise ValueError(
+                f"`shared_types` must be problem types of `cells`; unknown: {unknown}."
+            )
+    return shared_types
+
+
+def standardise(
+    cells: pd.DataFrame, *, shared_types: Sequence[str] | None = None, missing: str = "drop"
+) -> StandardisedResult:
+    """Directly standardise each company's figure to the common mix of shared problem types.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        One row per company x problem type, columns ``company, sector, problem, estimate,
+        standard_error, n`` (``metric`` and ``origin`` are carried through when present).
+    shared_types : sequence of str, optional
+        The problem types to standardise over. Default: the types with a usable estimate in
+        at least one internet provider and at least one retailer.
+    missing : {"drop", "renormalise"}, optional
+        A company with no usable estimate (``n == 0``, NaN estimate or standard error, or no
+        row) for some shared type is dropped (default; listed in ``dropped``), or kept with the
+        weights of the types it has, renormalised to 1 (``complete`` is then False and its
+        figure no longer refers to the common mix).
+
+    Returns
+    -------
+    StandardisedResult
+        ``.table`` per company, ``.weights``, ``.shared_types``, ``.dropped``.
+
+    Notes
+    -----
+    With ``w_t = sum_c n_ct / sum_c sum_s n_cs`` over the shared types ``s`` (all companies
+    pooled), company ``c``'s standardised figure is ``sum_t w_t y_ct`` with standard error
+    ``sqrt(sum_t w_t^2 se_ct^2)``: its strata rest on disjoint responses, hence independent.
+    Standardisation removes the part of a sector gap due to a different mix of problem types,
+    and only within the types both sectors meet; sector and problem type are nearly collinear
+    (outages are an internet matter, lost parcels a retail one), so the shared types cover a
+    minority of responses (``coverage``), and what standardisation cannot do is say how the
+    sectors would compare on the types only one of them meets. Nor does it adjust for anything
+    other than the problem type.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cells = pd.DataFrame({
+    ...     "company": ["a", "a", "a", "b", "b", "b"],
+    ...     "sector": ["isp"] * 3 + ["retailer"] * 3,
+    ...     "problem": ["billing", "cancellation", "outage", "billing", "cancellation", "delivery"],
+    ...     "estimate": [30.0, 40.0, 60.0, 20.0, 10.0, 15.0],
+    ...     "standard_error": [3.0, 4.0, 2.0, 2.0, 1.0, 1.0],
+    ...     "n": [10, 30, 60, 30, 30, 40]})
+    >>> res = standardise(cells)
+    >>> res.shared_types, {t: round(w, 3) for t, w in res.weights.items()}
+    (('billing', 'cancellation'), {'billing': 0.4, 'cancellation': 0.6})
+    >>> res.table[["company", "estimate", "coverage"]].round(2).to_numpy().tolist()
+    [['a', 36.0, 0.4], ['b', 14.0, 0.6]]
+    """
+    shared_given = _validate_cells(cells, shared_types, missing)
+    frame = cells.assign(
+        company=cells["company"].astype(str),
+        problem=cells["problem"].astype(str),
+        estimate=pd.to_numeric(cells["estimate"], errors="coerce"),
+        standard_error=pd.to_numeric(cells["standard_error"], errors="coerce"),
+        n=pd.to_numeric(cells["n"]),
+    )
+    usable = (
+        (frame["n"] > 0)
+        & np.isfinite(frame["estimate"])
+        & np.isfinite(frame["standard_error"])
+        & (frame["standard_error"] >= 0)
+    )
+    if shared_given is None:
+        met = frame.loc[usable].groupby("problem")["sector"].nunique()
+        shared = tuple(sorted(met.index[met == len(SECTORS)]))
+        if not shared:
+            raise ValueError("`cells` has no problem type met by both sectors: nothing to share.")
+    else:
+        shared = shared_given
+    companies = frame.drop_duplicates("company").set_index("company")
+    total_n = frame.groupby("company")["n"].sum()
+    in_shared = frame.loc[usable & frame["problem"].isin(shared)]
+    n_ct = in_shared.pivot(index="company", columns="problem", values="n")
+    n_ct = n_ct.reindex(index=companies.index, columns=list(shared))
+    pooled = n_ct.sum(axis=0)
+    if pooled.sum() <= 0:
+        raise ValueError("`cells` has no response in the shared problem types.")
+    weights = pooled / pooled.sum()
+    estimate = in_shared.pivot(index="company", columns="problem", values="estimate").reindex_like(
+        n_ct
+    )
+    se = in_shared.pivot(index="company", columns="problem", values="standard_error").reindex_like(
+        n_ct
+    )
+    present = n_ct.notna()
+    complete = present.all(axis=1)
+    w_ct = present.to_numpy() * weights.to_numpy()[None, :]
+    if missing == "renormalise":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w_ct = w_ct / w_ct.sum(axis=1, keepdims=True)
+        keep = present.any(axis=1).to_numpy()
+    else:
+        keep = complete.to_numpy()
+    standardised = np.nansum(w_ct * estimate.to_numpy(), axis=1)
+    standard_error = np.sqrt(np.nansum(w_ct**2 * se.to_numpy() ** 2, axis=1))
+    n_shared = n_ct.sum(axis=1).to_numpy()
+    shared_arr = np.array(shared, dtype=object)
+    types_used = ["|".join(shared_arr[row]) for row in present.to_numpy()]
+    out = pd.DataFrame(
+        {
+            "company": companies.index,
+            "sector": companies["sector"].astype(str).to_numpy(),
+            "estimate": standardised,
+            "standard_error": standard_error,
+            "n": n_shared.astype(int),
+            "coverage": n_shared / total_n.reindex(companies.index).to_numpy(),
+            "types_used": types_used,
+            "complete": complete.to_numpy(),
+        }
+    )
+    for carried in ("origin", "metric"):
+        if carried in companies.columns:
+            out.insert(0 if carried == "metric" else 2, carried, companies[carried].to_numpy())
+    missing_types = [tuple(shared_arr[~row]) for row in present.to_numpy()]
+    dropped = tuple(
+        (company, types)
+        for company, types, kept in zip(companies.index, missing_types, keep, strict=True)
+        if not kept
+    )
+    return StandardisedResult(
+        shared_types=shared,
+        weights={t: float(w) for t, w in weights.items()},
+        dropped=dropped,
+        missing=missing,
+        frame=out.loc[keep].reset_index(drop=True),
+    )
+
+
+# --- market weights and group figures -------------------------------------------------------
+
+
+def market_weights(*, metric: str = "fixed_broadband_subscribers") -> pd.DataFrame:
+    """Each listed company's market figure as a weight, with its source and date.
+
+    Parameters
+    ----------
+    metric : str, optional
+        The figure of ``survey/reference/market_figures.csv`` to weight by (fixed broadband
+        subscribers, in millions, by default).
+
+    Returns
+    -------
+    DataFrame
+        One row per company of ``companies.csv``: ``company, name, group, sector, origin,
+        weight`` (NaN when the file has no figure), ``unit, as_of, source`` and ``note``
+        (why a figure is missing).
+
+    Notes
+    -----
+    The reference file holds Arcep's fixed broadband figures for Orange, Free, SFR and Bouygues
+    Télécom at the end of 2021 (and a national total, which weights no company). Sub-brands
+    (Sosh, RED by SFR, B&You) have no figure of their own; the operator figure may include
+    them, so they are not given their group's figure (that would count those subscribers
+    twice). Mobile-only providers and retailers have no figure: their groups have no weighted
+    mean.
+
+    Examples
+    --------
+    >>> weights = market_weights()
+    >>> orange = weights.set_index("company").loc["orange"]
+    >>> float(orange["weight"]), orange["unit"], orange["as_of"]
+    (12.5, 'million', '2021-12-31')
+    >>> int(weights["weight"].notna().sum())
+    4
+    """
+    folder = resources.files("survey") / "reference"
+    with (folder / "companies.csv").open(encoding="utf-8") as handle:
+        companies = pd.read_csv(handle, dtype=str, keep_default_na=False)
+    with (folder / "market_figures.csv").open(encoding="utf-8") as handle:
+        figures = pd.read_csv(handle, dtype={"company": str, "as_of": str})
+    if metric not in set(figures["metric"]):
+        raise ValueError(f"`metric` {metric!r} is not in market_figures.csv.")
+    figures = figures.loc[(figures["metric"] == metric) & figures["company"].notna()]
+    out = companies[["id", "name", "group", "sector", "origin"]].rename(columns={"id": "company"})
+    out = out.merge(
+        figures[["company", "value", "unit", "as_of", "source"]], on="company", how="left"
+    ).rename(columns={"value": "weight"})
+    group_figure = out.loc[out["weight"].notna()].set_index("group")["name"].to_dict()
+    has_group = out["group"].map(group_figure)
+    out["note"] = np.where(
+        out["weight"].notna(),
+        "",
+        np.where(
+            has_group.notna() & out["weight"].isna(),
+            "no figure of its own; the group's figure ("
+            + has_group.fillna("")
+            + ") may include it",
+            f"no {metric} figure in market_figures.csv",
+        ),
+    )
+    return out
+
+
+def _weights_map(weights) -> pd.Series:
+    if isinstance(weights, pd.DataFrame):
+        if not {"company", "weight"} <= set(weights.columns):
+            raise ValueError("`weights` as a DataFrame needs the columns `company` and `weight`.")
+        series = weights.set_index(weights["company"].astype(str))["weight"]
+    elif isinstance(weights, pd.Series):
+        series = weights.copy()
+        series.index = series.index.astype(str)
+    elif isinstance(weights, Mapping):
+        series = pd.Series(dict(weights), dtype=float)
+        series.index = series.index.astype(str)
+    else:
+        raise ValueError("`weights` must be a mapping, a Series or a DataFrame of company weights.")
+    series = pd.to_numeric(series, errors="coerce").astype(float)
+    if series.index.duplicated().any():
+        raise ValueError("`weights` gives some companies more than one weight.")
+    if (series < 0).any() or np.isinf(series).any():
+        raise ValueError("`weights` must be finite and non-negative (NaN for no weight).")
+    return series
+
+
+def group_figures(
+    inputs: pd.DataFrame,
+    weights,
+    *,
+    metric: str | None = None,
+    confidence_level: float = 0.95,
+) -> pd.DataFrame:
+    """For each sector x origin group, the unweighted and the market-weighted mean figure.
+
+    Parameters
+    ----------
+    inputs : DataFrame
+        One row per company, as for :func:`design_effects` (``company, sector, origin,
+        estimate, standard_error``; ``metric`` selects the rows when given).
+    weights : mapping, Series or DataFrame
+        Company -> weight (e.g. subscribers), or :func:`market_weights`'s table. A company
+        absent or with a NaN weight has no weight.
+    metric : str, optional
+        The metric to keep when ``inputs`` holds several.
+    confidence_level : float, optional
+        Level of the normal intervals (0.95).
+
+    Returns
+    -------
+    DataFrame
+        One row per non-empty group: ``sector, origin, companies``, ``unweighted_mean``,
+        ``unweighted_se``, ``unweighted_low``, ``unweighted_high``, ``companies_weighted``,
+        ``weighted_mean``, ``weighted_se``, ``weighted_low``, ``weighted_high``,
+        ``weight_total`` and ``without_weight`` (the companies left out of the weighted mean,
+        "|"-joined).
+
+    Notes
+    -----
+    The unweighted mean gives each company the same say: it describes *companies*. The
+    weighted mean ``sum w_i y_i / sum w_i`` describes *customers*: what a subscriber of the
+    group meets on average. Both are figures about the listed companies themselves (a finite,
+    named population), so their standard errors carry the sampling error of each company's
+    estimate only: ``sqrt(sum se_i^2) / m`` and ``sqrt(sum w_i^2 se_i^2) / sum w_i``. A
+    random-effects standard error (adding ``tau2``) would answer another question, about
+    companies *like* these; that question is the meta-regression's (:func:`design_effects`), so
+    it is not repeated here. A group whose companies have no weight has NaN weighted figures.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> inputs = pd.DataFrame({"company": ["orange", "free", "sosh"], "sector": "isp",
+    ...                        "origin": "fr", "estimate": [40.0, 30.0, 50.0],
+    ...                        "standard_error": [2.0, 3.0, 4.0]})
+    >>> row = group_figures(inputs, {"orange": 3.0, "free": 1.0}).iloc[0]
+    >>> float(row.unweighted_mean), float(row.weighted_mean), row.without_weight
+    (40.0, 37.5, 'sosh')
+    """
+    if not isinstance(inputs, pd.DataFrame):
+        raise ValueError("`inputs` must be a DataFrame.")
+    needed = ("company", "sector", "origin", "estimate", "standard_error")
+    absent = [c for c in needed if c not in inputs.columns]
+    if absent:
+        raise ValueError(f"`inputs` lacks the columns {absent}.")
+    rows = inputs
+    if metric is not None:
+        if "metric" not in inputs.columns:
+            raise ValueError("`metric` given but `inputs` has no `metric` column.")
+        rows = inputs.loc[inputs["metric"] == metric]
+        if rows.empty:
+            raise ValueError(f"`metric` {metric!r} has no row in `inputs`.")
+    elif "metric" in inputs.columns and inputs["metric"].nunique() > 1:
+        raise ValueError("`inputs` holds several metrics: choose one with `metric`.")
+    if rows["company"].duplicated().any():
+        raise ValueError("`inputs` has more than one row for some companies.")
+    level = _level(confidence_level)
+    z = float(stats.norm.isf((1 - level) / 2))
+    weight = _weights_map(weights)
+    frame = pd.DataFrame(
+        {
+            "sector": rows["sector"].astype(str).to_numpy(),
+            "origin": rows["origin"].astype(str).to_numpy(),
+            "company": rows["company"].astype(str).to_numpy(),
+            "y": pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(dtype=float),
+            "se": pd.to_numeric(rows["standard_error"], errors="coerce").to_numpy(dtype=float),
+        }
+    )
+    frame["w"] = frame["company"].map(weight).astype(float)
+    weighted = frame["w"].notna() & (frame["w"] > 0)
+    frame["wy"] = frame["w"].where(weighted) * frame["y"]
+    frame["w2se2"] = (frame["w"].where(weighted) * frame["se"]) ** 2
+    frame["se2"] = frame["se"] ** 2
+    frame["w_used"] = frame["w"].where(weighted)
+    frame["no_weight"] = frame["company"].where(~weighted)
+    grouped = frame.groupby(["sector", "origin"], sort=False)
+    out = grouped.agg(
+        companies=("company", "size"),
+        unweighted_mean=("y", "mean"),
+        se2=("se2", "sum"),
+        companies_weighted=("w_used", "count"),
+        wy=("wy", "sum"),
+        w2se2=("w2se2", "sum"),
+        weight_total=("w_used", "sum"),
+    )
+    out["unweighted_se"] = np.sqrt(out["se2"]) / out["companies"]
+    has_weight = out["companies_weighted"] > 0
+    out["weighted_mean"] = (out["wy"] / out["weight_total"]).where(has_weight)
+    out["weighted_se"] = (np.sqrt(out["w2se2"]) / out["weight_total"]).where(has_weight)
+    for prefix in ("unweighted", "weighted"):
+        out[f"{prefix}_low"] = out[f"{prefix}_mean"] - z * out[f"{prefix}_se"]
+        out[f"{prefix}_high"] = out[f"{prefix}_mean"] + z * out[f"{prefix}_se"]
+    out["without_weight"] = grouped["no_weight"].agg(lambda s: "|".join(s.dropna()))
+    out = out.reset_index()
+    order = {cell: i for i, cell in enumerate(CELLS)}
+    out = out.iloc[
+        np.argsort(
+            [
+                order.get(cell, len(order))
+                for cell in zip(out["sector"], out["origin"], strict=True)
+            ],
+            kind="stable",
+        )
+    ]
+    columns = [
+        "sector", "origin", "companies", "unweighted_mean", "unweighted_se", "unweighted_low",
+        "unweighted_high", "companies_weighted", "weighted_mean", "weighted_se", "weighted_low",
+        "weighted_high", "weight_total", "without_weight",
+    ]  # fmt: skip
+    return out[columns].reset_index(drop=True)
+
+
+# --- the verdict in words -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricDescription:
+    """What :func:`verdict` needs to know of a metric.
+
+    Attributes
+    ----------
+    lower_is_better : bool
+        Direction of the metric (days without resolution: lower is better).
+    unit : str
+        ``"days"`` or ``"points"`` (percentage points): the message ``design.unit.<unit>``.
+    scale : float
+        Multiplies an estimate before it is written (100 turns a share into points).
+    digits : int
+        Decimals written.
+    verbs : str
+        The messages ``design.verb.<verbs>.better``, ``.worse`` and ``.same``.
+    """
+
+    lower_is_better: bool
+    unit: str
+    scale: float
+    digits: int
+    verbs: str
+
+
+#: the metrics the verdict can describe; the metric catalogue may later provide this
+METRIC_DESCRIPTIONS = {
+    "resolution_unresolved90_days": MetricDescription(True, "days", 1.0, 1, "resolution"),
+    "resolved_within_30d_share": MetricDescription(False, "points", 100.0, 1, "resolved_30d"),
+    "refund_success_share": MetricDescription(False, "points", 100.0, 1, "refund"),
+}
+
+
+def _effects_from_table(table: pd.DataFrame) -> tuple[str, list[Effect], dict]:
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"`effects` lacks the columns {missing}.")
+    if table["metric"].nunique() != 1:
+        raise ValueError("`effects` must hold the effects of one metric.")
+    if sorted(table["effect"]) != sorted(EFFECTS):
+        raise ValueError(f"`effects` must hold exactly the effects {EFFECTS}.")
+    by_name = table.set_index("effect")
+    counts = {  # the four cells, read back from the origin effects' sides
+        ("isp", "foreign"): int(by_name.at["origin_within_isp", "companies_a"]),
+        ("isp", "fr"): int(by_name.at["origin_within_isp", "companies_b"]),
+        ("retailer", "foreign"): int(by_name.at["origin_within_retailer", "companies_a"]),
+        ("retailer", "fr"): int(by_name.at["origin_within_retailer", "companies_b"]),
+    }
+    effects = []
+    for name in EFFECTS:
+        row = by_name.loc[name]
+        used = [CELLS[i] for i in np.flatnonzero(_EFFECT_WEIGHTS[name])]
+        smallest = min(used, key=lambda cell: counts[cell])
+        estimable = bool(np.isfinite(float(row["estimate"])))
+        effects.append(
+            Effect(
+                name=name,
+                estimate=float(row["estimate"]),
+                low=float(row["low"]),
+                high=float(row["high"]),
+                standard_error=math.nan,
+                p_value=float(row["p_value"]),
+                companies_a=int(row["companies_a"]),
+                companies_b=int(row["companies_b"]),
+                identifiable=bool(row["identifiable"]) and estimable,
+                estimable=estimable,
+                reason="",
+                smallest_cell=smallest,
+            )
+        )
+    return str(table["metric"].iloc[0]), effects, counts
+
+
+def _effect_sentence(effect: Effect, counts, description, locale, min_companies) -> str:
+    key = f"design.effect.{effect.name}"
+    if not effect.estimable:
+        empty = [
+            cell
+            for cell in CELLS
+            if counts[cell] == 0 and _EFFECT_WEIGHTS[effect.name][CELLS.index(cell)]
+        ]
+        context = i18n.t(f"{key}.context", locale)
+        if empty:
+            group = i18n.t(f"design.group.{empty[0][0]}_{empty[0][1]}", locale)
+            return i18n.t("design.sentence.empty_cell", locale, context=context, group=group)
+        return i18n.t(
+            "design.sentence.not_estimable", locale, context=context,
+            companies=i18n.integer(sum(counts.values()), locale),
+        )  # fmt: skip
+    sign = 0 if effect.estimate == 0 else (1 if effect.estimate > 0 else -1)
+    better = sign < 0 if description.lower_is_better else sign > 0
+    direction = "same" if sign == 0 else ("better" if better else "worse")
+    verb_key = (
+        "design.interaction" if effect.name == "interaction" else f"design.verb.{description.verbs}"
+    )
+    compare = i18n.t(
+        f"{key}.compare", locale, verb=i18n.t(f"{verb_key}.{direction}", locale),
+        n_a=i18n.integer(effect.companies_a, locale), n_b=i18n.integer(effect.companies_b, locale),
+    )  # fmt: skip
+
+    def written(value):
+        return i18n.number(value * description.scale, locale, digits=description.digits)
+
+    figures = i18n.t(
+        "design.figures", locale, estimate=written(effect.estimate), low=written(effect.low),
+        high=written(effect.high), unit=i18n.t(f"design.unit.{description.unit}", locale),
+    )  # fmt: skip
+    if not effect.identifiable:
+        few = i18n.plural(counts[effect.smallest_cell], "design.few", locale)
+        group = i18n.t(f"design.group.{effect.smallest_cell[0]}_{effect.smallest_cell[1]}", locale)
+        return i18n.t(
+            "design.sentence.not_identifiable", locale, compare=compare, few=few, group=group,
+            figures=figures,
+        )  # fmt: skip
+    if effect.clear:
+        return i18n.t("design.sentence.clear", locale, compare=compare, figures=figures)
+    return i18n.t("design.sentence.unclear", locale, compare=compare, figures=figures)
+
+
+def _closing(effects: Mapping[str, Effect]) -> str:
+    def status(names):
+        chosen = [effects[n] for n in names]
+        if any(e.clear for e in chosen):
+            return "clear"
+        return "unclear" if any(e.identifiable for e in chosen) else "not_identifiable"
+
+    origin, sector = status(_ORIGIN_EFFECTS), status(_SECTOR_EFFECTS)
+    if origin == "not_identifiable" and sector == "not_identifiable":
+        return "not_identifiable"
+    if origin == "clear" and sector == "clear":
+        return "both"
+    if sector == "clear":
+        return "sector" if origin == "unclear" else "sector_only"
+    if origin == "clear":
+        return "country" if sector == "unclear" else "country_only"
+    return "cannot_tell"
+
+
+def verdict(
+    effects,
+    *,
+    locale: str,
+    metric_description: MetricDescription | None = None,
+) -> list[str]:
+    """The answer in words: one sentence per effect and a closing sentence.
+
+    Parameters
+    ----------
+    effects : DesignEffects or DataFrame
+        The result of :func:`design_effects`, or its ``.table`` (one metric).
+    locale : {"fr", "en"}
+        Language of the sentences (figures written by :func:`survey.i18n.number`).
+    metric_description : MetricDescription, optional
+        Direction, unit and words of the metric; default from :data:`METRIC_DESCRIPTIONS`.
+
+    Returns
+    -------
+    list of str
+        Five sentences (in the order of :data:`EFFECTS`), one naming the companies left out
+        when there are some, and the closing sentence.
+
+    Notes
+    -----
+    Each sentence names the comparison, the direction (from the metric's direction), the
+    difference "side a minus side b" with its 95% interval, and the companies on each side. It
+    says the survey cannot tell when the interval includes 0, and that the companies are too
+    few when the smallest group involved holds fewer than three (not identifiable), whatever
+    the interval. The closing sentence weighs the *clear* effects (identifiable, interval
+    excluding 0): an origin effect clear in either sector points to the country, a sector effect
+    clear among French or foreign companies to the sector; both, either, or neither ("cannot
+    tell"); when no effect on one side is identifiable the sentence says the companies are too
+    few to judge that side. The intervals are not adjusted for the four comparisons.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({
+    ...     "metric": "resolution_unresolved90_days", "effect": list(EFFECTS),
+    ...     "estimate": [2.4, -3.0, -20.0, -18.0, -5.4], "low": [-65.0, -9.0, -27.0, -30.0, -60.0],
+    ...     "high": [60.0, 3.0, -13.0, -6.0, 50.0], "p_value": [0.9, 0.3, 0.001, 0.01, 0.8],
+    ...     "companies_a": [2, 3, 3, 3, 6], "companies_b": [8, 3, 8, 2, 10],
+    ...     "identifiable": [False, True, True, False, False], "tau2": 4.0, "i2": 50.0,
+    ...     "method": "REML, Knapp-Hartung t(12)"})
+    >>> sentences = verdict(table, locale="en")
+    >>> print(sentences[0])
+    Among internet providers, the foreign companies (2) resolve more slowly than the French ones (8), but 2 companies are too few to speak of foreign internet providers (difference 2.4 days, 95% interval −65.0 to 60.0).
+    >>> print(sentences[-1])
+    Taken together, the data point to the sector rather than the country.
+    """
+    if locale not in i18n.LOCALES:
+        raise ValueError(f"`locale` must be one of {i18n.LOCALES}.")
+    excluded: tuple = ()
+    if isinstance(effects, DesignEffects):
+        metric, listed, counts = effects.metric, list(effects.effects), dict(effects.cell_counts)
+        excluded = effects.excluded
+    elif isinstance(effects, pd.DataFrame):
+        metric, listed, counts = _effects_from_table(effects)
+    else:
+        raise ValueError("`effects` must be a DesignEffects result or its table.")
+    if metric_description is None:
+        if metric not in METRIC_DESCRIPTIONS:
+            raise ValueError(
+                f"`metric_description` is needed: {metric!r} is not in METRIC_DESCRIPTIONS."
+            )
+        metric_description = METRIC_DESCRIPTIONS[metric]
+    elif not isinstance(metric_description, MetricDescription):
+        raise ValueError("`metric_description` must be a MetricDescription.")
+    sentences = [
+        _effect_sentence(effect, counts, metric_description, locale, MIN_COMPANIES)
+        for effect in listed
+    ]
+    if excluded:
+        sentences.append(
+            i18n.t("design.sentence.excluded", locale, companies=", ".join(c for c, _ in excluded))
+        )
+    sentences.append(i18n.t(f"design.closing.{_closing({e.name: e for e in listed})}", locale))
+    return sentences
