@@ -2,17 +2,14 @@
 then routing. Pages read ``locale``, ``store``, ``oidc`` and ``researcher_signed_in`` from the
 session state set here. Every string shown here comes from the catalogue (survey/messages/)."""
 
-import logging
-
 import streamlit as st
 
 from survey import i18n
 from survey import store as storage
 from survey.i18n import t
 
-# Once per process: basicConfig does nothing when the root logger already has a handler, so
-# Streamlit's rerun of this script on every interaction adds no second handler.
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+# The shared setup (one stderr handler, level from $CLIENTROI_LOG_LEVEL): safe on every rerun.
+storage.configure_logging()
 
 
 @st.cache_resource(show_spinner=False)

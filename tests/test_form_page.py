@@ -213,3 +213,39 @@ def test_a_session_is_rate_limited_and_repeats_are_flagged(app, store):
     assert len(frame) == 5
     # Same session, same company, problem and start date: the repeats are flagged.
     assert frame["flag_duplicate"].tolist() == [False, True, True, True, True]
+
+
+def test_a_failed_save_keeps_the_answers_and_logs_the_key_not_the_answers(
+    app, store, monkeypatch, caplog
+):
+    def refuse(self, response, meta):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage.Store, "insert_response", refuse)
+    fill_first_two_steps(app)
+    key = app.session_state["form_submission_key"]
+    with caplog.at_level("ERROR", logger="survey.form_page"):
+        finish(app)
+    assert not app.success
+    assert [e.value for e in app.error] == [
+        "L'enregistrement a échoué. Vos réponses sont conservées : réessayez dans un instant."
+    ]
+    assert app.checkbox(key="q_consent_research").value is True  # nothing lost
+    records = [r for r in caplog.records if r.name == "survey.form_page"]
+    assert [r.levelname for r in records] == ["ERROR"]
+    assert key in records[0].getMessage()
+    assert records[0].exc_info[1].args == ("disk full",)
+    logged = caplog.text
+    for answer in ("orange", "outage", "2024-02-01", "refused"):
+        assert answer not in logged
+    assert store.count() == 0
+
+
+def test_the_frame_and_the_delete_page_in_english(app):
+    app.segmented_control(key="locale").set_value("en").run()
+    assert app.segmented_control(key="locale").label == "Language"
+    app.switch_page("survey/delete_page.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Delete my response"
+    assert app.text_input(key="delete_code").label == "Deletion code"
+    assert app.button(key="delete_button").label == "Delete for good"
