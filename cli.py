@@ -17,7 +17,7 @@ from survey import store as storage
 # Installed from a wheel, app.py sits beside this file in site-packages, and the pages it
 # names (survey/form_page.py...) inside the installed packages.
 APP = Path(__file__).resolve().parent / "app.py"
-log = logging.getLogger("clientroi.cli")
+log = logging.getLogger("clientroi")
 
 
 def _db_argument(parser: argparse.ArgumentParser) -> None:
@@ -327,9 +327,19 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+def log_file(args: argparse.Namespace) -> Path:
+    """Where the command line logs: ``$CLIENTROI_LOG_FILE`` or ``clientroi.log`` beside the
+    database (publications, imports, exports and failures, with their time)."""
+    configured = os.environ.get("CLIENTROI_LOG_FILE")
+    if configured:
+        return Path(configured)
+    database = getattr(args, "db", None) or storage.default_db_path()
+    return Path(database).parent / "clientroi.log"
+
+
 def main(argv: list[str] | None = None) -> int:
-    storage.configure_logging()
     args = build_parser().parse_args(argv)
+    storage.configure_logging(file=log_file(args))
     try:
         return args.func(args)
     except _expected_errors() as exc:

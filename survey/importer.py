@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
+import logging
 import multiprocessing as mp
 import os
 import re
@@ -53,6 +56,11 @@ _NO_COLUMN = (
     "started_on, status, consent_research, or their French or English labels)"
 )
 PARALLEL_ROWS = 50_000  # below this, validating in one process is faster than forking
+DELIMITERS = (",", ";", "\t")
+SNIFF_ROWS = 20  # rows of the file's start read with each candidate separator
+SNIFF_BYTES = 1 << 16
+
+log = logging.getLogger(__name__)
 
 
 class ImportRefused(ValueError):
@@ -162,7 +170,7 @@ def read_table(path: Path) -> pa.Table:
         frame.columns = [str(c) for c in frame.columns]
         return pa.Table.from_pandas(frame.astype(str), preserve_index=False)
     with open(path, "rb") as f:
-        head = f.read(1 << 16)
+        head = f.read(SNIFF_BYTES)
     if b"\x00" in head[:4096]:
         raise ImportRefused(f"{path.name}: binary content, not a CSV or Excel table")
     bad_byte = _first_non_utf8_byte(path)
@@ -172,9 +180,8 @@ def read_table(path: Path) -> pa.Table:
         )
     if not head.strip(b"\xef\xbb\xbf \t\r\n"):
         raise ImportRefused(f"{path.name}: the file is empty")
-    first_line = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
-    delimiter = max((",", ";", "\t"), key=first_line.count)
-    header = next(csv.reader([first_line], delimiter=delimiter))
+    sample = head.decode("utf-8-sig", errors="ignore")  # a character cut at the end
+    delimiter, header = choose_delimiter(sample, complete=len(head) < SNIFF_BYTES)
     if not any(_fold(name) in _header_map() for name in header):
         raise ImportRefused(_NO_COLUMN.format(name=path.name))
     if len(set(header)) != len(header):
@@ -194,6 +201,44 @@ def read_table(path: Path) -> pa.Table:
         raise ImportRefused(
             f"{path.name}: not a readable table ({str(exc).splitlines()[0]})"
         ) from exc
+
+
+def choose_delimiter(sample: str, *, complete: bool = True) -> tuple[str, list[str]]:
+    r"""The separator of a CSV file, from its first lines, and the header it gives.
+
+    Each candidate (comma, semicolon, tab) parses the first rows; the one whose header maps
+    the most columns to questions wins, then the one giving the most rows as wide as the
+    header, then the one :class:`csv.Sniffer` picks. Counting characters of the first line is
+    not enough: French labels hold commas ("Déplacements pour rien (boutique, point relais)")
+    in files separated by semicolons. ``complete`` is False when ``sample`` is the cut start
+    of a longer file (its last row is then left out).
+
+    >>> choose_delimiter("Entreprise;Déplacements pour rien (boutique, point relais)\nfree;2\n")
+    (';', ['Entreprise', 'Déplacements pour rien (boutique, point relais)'])
+    """
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:  # the sniffer gives up on short or irregular samples
+        sniffed = None
+    headers = _header_map()
+    best: tuple[tuple[int, int, bool], str, list[str]] | None = None
+    for delimiter in DELIMITERS:
+        reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter)
+        try:
+            rows = list(itertools.islice(reader, SNIFF_ROWS + 1))
+        except csv.Error:  # a stray carriage return: Arrow's reader will say what is wrong
+            first_line = sample.splitlines()[0] if sample else ""
+            rows = [next(csv.reader([first_line], delimiter=delimiter), [])]
+        if not complete and len(rows) > 1:
+            rows = rows[:-1]
+        header = rows[0] if rows else []
+        mapped = len({headers[_fold(name)] for name in header if _fold(name) in headers})
+        as_wide = sum(len(row) == len(header) for row in rows[1:] if row)
+        score = (mapped, as_wide, delimiter == sniffed)
+        if best is None or score > best[0]:
+            best = (score, delimiter, header)
+    assert best is not None  # DELIMITERS is not empty
+    return best[1], best[2]
 
 
 def _first_non_utf8_byte(path: Path, *, chunk: int = 1 << 22) -> int | None:
@@ -369,9 +414,22 @@ def import_file(
     """Validate every row of ``path`` with the form's model; store the valid ones in one
     transaction (unless ``dry_run``); write the reasons for rejected rows next to the file.
 
-    Raises :class:`ImportRefused` when the file cannot be read as a table at all.
+    Raises :class:`ImportRefused` when the file cannot be read as a table at all (logged
+    as a warning with its one-line reason).
     """
     path = Path(path)
+    try:
+        report = _import(path, store, dry_run=dry_run, locale=locale, today=today)
+    except ImportRefused as exc:
+        log.warning("import refused: %s", exc)
+        raise
+    log.info("import: %s", report.summary())
+    return report
+
+
+def _import(
+    path: Path, store: storage.Store | None, *, dry_run: bool, locale: str, today: date | None
+) -> ImportReport:
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
     table = read_table(path)

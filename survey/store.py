@@ -55,28 +55,39 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-log = logging.getLogger("clientroi.store")
+log = logging.getLogger(__name__)
 
 
-def configure_logging(level: str | int | None = None) -> logging.Logger:
-    """Send Client Roi's log records (loggers ``clientroi.*``) to standard error, once.
+def configure_logging(
+    level: str | int | None = None, *, file: str | os.PathLike | None = None
+) -> logging.Logger:
+    """Send log records, one line each, to standard error or to ``file``; safe to repeat.
 
-    ``level`` defaults to ``$CLIENTROI_LOG_LEVEL`` or ``INFO``. Called by the command line and
-    the app; calling it again only changes the level. Records never hold answers: a failed
+    ``level`` defaults to ``$CLIENTROI_LOG_LEVEL`` or ``INFO``. Configures the root logger
+    (as :func:`logging.basicConfig` would) with one Client Roi handler: a second call replaces
+    it, so a Streamlit rerun adds nothing. The app logs to standard error; the command line to
+    a file (its standard error is for the one-line messages meant for the person typing). The
+    file and its folder are created on the first record. Records never hold answers: a failed
     save names the submission key and the exception, not what was typed.
+
+    >>> logger = configure_logging("warning")
+    >>> logger.level == logging.WARNING
+    True
     """
     level = level or os.environ.get("CLIENTROI_LOG_LEVEL") or "INFO"
     if isinstance(level, str):
         if level.upper() not in logging.getLevelNamesMapping():
             raise ValueError(f"`level` must be a logging level name such as INFO, not {level!r}.")
         level = level.upper()
-    logger = logging.getLogger("clientroi")
-    logger.setLevel(level)
-    if not any(isinstance(h, _StandardErrorHandler) for h in logger.handlers):
-        handler = _StandardErrorHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-    return logger
+    root = logging.getLogger()
+    root.setLevel(level)
+    for old in [h for h in root.handlers if isinstance(h, _StandardErrorHandler | _LogFile)]:
+        root.removeHandler(old)
+        old.close()
+    handler = _StandardErrorHandler() if file is None else _LogFile(Path(file))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    return root
 
 
 class _StandardErrorHandler(logging.StreamHandler):
@@ -93,6 +104,18 @@ class _StandardErrorHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:
         pass
+
+
+class _LogFile(logging.FileHandler):
+    """Appends to a UTF-8 file opened (and its folder made) at the first record only, so a
+    command that logs nothing leaves no file behind."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def _open(self):
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
 
 
 @contextlib.contextmanager
@@ -842,7 +865,7 @@ def value_codes(question_id: str) -> dict[str, int]:
     questionnaire's order of choices.
 
     >>> value_codes("status")
-    {'resolved': 1, 'ongoing': 2, 'abandoned': 3}
+    {'resolved': 1, 'ongoing': 2, 'unresolved': 3}
     """
     question = QUESTIONS.get(question_id)
     if question is None or not question.choices:

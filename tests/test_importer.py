@@ -145,7 +145,7 @@ def test_a_ten_megabyte_narrative_rejects_its_row_only(store, tmp_path):
     report = import_file(path, store, today=TODAY)
     assert report.stored == 1
     assert rejections(report) == {(3, "narrative")}
-    assert "10000000 characters" in report.rejections[0].reason
+    assert "10,000,000 characters" in report.rejections[0].reason  # localised numbers
 
 
 def test_excel_files_are_read(store, tmp_path):
@@ -282,3 +282,61 @@ def test_values_pydantic_would_accept_but_the_database_not_are_rejected_by_row(s
     assert report.stored == 1
     assert rejections(report) == {(3, "started_on"), (3, "wasted_trips"), (4, "started_on")}
     assert bool(store.fetch_responses()["blamed_third_party"][0]) is False
+
+
+def test_a_french_header_with_more_commas_than_semicolons(store, tmp_path, caplog):
+    """French labels hold commas; the file is separated by semicolons. Counting characters of
+    the first line picked the comma and refused the file ("no recognised column")."""
+    labels = [
+        qn.QUESTIONS[qid].label.fr
+        for qid in (
+            "company",
+            "problem",
+            "started_on",
+            "status",
+            "consent_research",
+            "wasted_trips",
+            "wasted_km",
+            "loaner_offered",
+        )
+    ]
+    header = ";".join(
+        [*labels, "Remarques (texte libre, facultatif, jamais publié, ni cité, ni vendu)"]
+    )
+    assert header.count(",") > header.count(";")
+    path = tmp_path / "export_fr.csv"
+    path.write_text(
+        header
+        + "\n"
+        + "Free;Plus de service (panne);10/07/2023;Toujours en cours;Oui;2;40,5;Oui;\n",
+        encoding="utf-8",
+    )
+    report = import_file(path, store, today=TODAY)
+    assert (report.stored, report.rejected_rows) == (1, 0)
+    assert report.ignored_columns == [
+        "Remarques (texte libre, facultatif, jamais publié, ni cité, ni vendu)"
+    ]
+    row = store.fetch_responses().iloc[0]
+    assert (row["company"], row["wasted_trips"], row["wasted_km"]) == ("free", 2, 40.5)
+    assert bool(row["loaner_offered"]) is True
+
+
+def test_the_separator_is_the_one_that_maps_most_columns():
+    from survey.importer import choose_delimiter
+
+    commas = "company,problem,started_on,status\nfree,outage,2023-07-10,ongoing\n"
+    assert choose_delimiter(commas) == (",", ["company", "problem", "started_on", "status"])
+    tabs = commas.replace(",", "\t")
+    assert choose_delimiter(tabs)[0] == "\t"
+    # A cut sample: the last, partial row does not count.
+    assert choose_delimiter(commas + "sfr,out", complete=False)[0] == ","
+
+
+def test_a_refused_import_is_logged(store, tmp_path, caplog):
+    path = copy("not_a_table.csv", tmp_path)
+    with caplog.at_level("WARNING", logger="survey.importer"), pytest.raises(ImportRefused):
+        import_file(path, store, today=TODAY)
+    (record,) = [r for r in caplog.records if r.name == "survey.importer"]
+    assert record.levelname == "WARNING"
+    assert "import refused" in record.getMessage()
+    assert "no recognised column" in record.getMessage()
