@@ -130,7 +130,12 @@ class Uses:
         function = functions.get(target) or (attr if head in modules and attr in LOOKUPS else None)
         last = target.rsplit(".", 1)[-1]
         if function is not None:
-            key = text_of(argument(call, LOOKUPS[function], "key"))
+            node = argument(call, LOOKUPS[function], "key")
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+                head = text_of(node.left)  # t("dashboard.tab." + name, ...)
+                if head and head.endswith("."):
+                    self.prefixes.add(head)
+            key = text_of(node)
             if key is None:
                 return
             if function == "plural":
@@ -155,7 +160,10 @@ class Uses:
     def read_template(self, path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         for _, key in TEMPLATE_LOOKUP.findall(text):
-            self.ask(key, path)
+            if key.endswith("."):  # t("report.file." ~ name): a family chosen at run time
+                self.prefixes.add(key)
+            else:
+                self.ask(key, path)
         for base in TEMPLATE_PLURAL.findall(text):
             self.plural_bases.add(base)
             self.ask(f"{base}.one", path)
@@ -172,6 +180,8 @@ class Uses:
             # Reached through its code (qn.error_message builds the key): judged by the codes
             # the validation can produce, not by the f-string that joins them.
             return key.removeprefix(ERROR_PREFIX) in self.error_codes
+        if "." in base and base in self.literals:
+            return True  # f"{stem}.{choice}" with stem = "design.interaction": a family
         return any(key.startswith(prefix) for prefix in self.prefixes if prefix != ERROR_PREFIX)
 
 
@@ -317,3 +327,39 @@ def test_survey_pages_hand_streamlit_no_literal_text(page):
         shown = positional + [k.value for k in node.keywords if k.arg in SHOWN_KEYWORDS]
         literal += [f"line {node.lineno}: {ast.unparse(v)}" for v in shown if has_text(v)]
     assert literal == []
+
+
+METHODOLOGY = {locale: ROOT / "docs" / f"methodology.{locale}.md" for locale in i18n.LOCALES}
+CODE_SPAN = re.compile(r"`[^`]+`")
+
+
+def outline(text: str) -> dict:
+    """What two translations of the methodology must share: headings, code, formulas, tables,
+    references."""
+    return {
+        "headings": [len(h) for h in re.findall(r"^(#+) ", text, re.M)],
+        "section_numbers": re.findall(r"^#+ (\d+(?:\.\d+)?)", text, re.M),
+        "code": sorted(CODE_SPAN.findall(text)),
+        "display_formulas": text.count("$$"),
+        "table_rows": len(re.findall(r"^\|", text, re.M)),
+        "references": len(re.findall(r"^- [A-Z]", text, re.M)),
+    }
+
+
+def test_the_methodology_says_the_same_thing_in_both_languages():
+    texts = {locale: path.read_text(encoding="utf-8") for locale, path in METHODOLOGY.items()}
+    assert texts["fr"].splitlines()[0] == "*[English version](methodology.en.md)*"
+    assert texts["en"].splitlines()[0] == "*[Version française](methodology.fr.md)*"
+    assert texts["fr"].splitlines()[2] == "# Méthodologie"
+    assert outline(texts["fr"]) == outline(texts["en"])
+
+
+def test_the_french_methodology_writes_numbers_the_french_way():
+    prose = CODE_SPAN.sub("", METHODOLOGY["fr"].read_text(encoding="utf-8"))
+    prose = re.sub(r"^#.*$", "", prose, flags=re.M)
+    prose = re.sub(r"(section|scipy) \d+\.\d+", "", prose)
+    assert re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", prose) == []
+    assert re.findall(r"\d%", prose) == []  # a (narrow no-break) space before %
+    for written in ("0,05", "1{,}96", "0,5", "2\u202f000", "95\u202f%", "intervalle de confiance"):
+        assert written in prose
+    assert "censure" in prose and "censuré" in prose
