@@ -14,13 +14,20 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
-from analysis.proportions import (
-    ConfidenceInterval,
-    TestResult,
-    _validate_confidence_level,
+from analysis._kernels import (
+    DEFAULT_RESAMPLES,
+    bca_mean,
+    bca_ratio,
+    grouped_value_counts,
+    kruskal_from_counts,
+    mann_whitney_from_counts,
+    validate_confidence_level,
+    validate_resamples,
+    validate_rng,
 )
+from analysis.proportions import ConfidenceInterval, TestResult
 
 __all__ = [
     "MeanResult",
@@ -32,10 +39,15 @@ __all__ = [
     "ratio_with_ci",
 ]
 
-DEFAULT_RESAMPLES = 2000
-# whole-number values are tabulated with a bincount while their range stays this small
-_MAX_BINCOUNT_RANGE = 1 << 20
 
+# kept until kpis imports _kernels
+_bca_mean = bca_mean
+_bca_ratio = bca_ratio
+_grouped_value_counts = grouped_value_counts
+_kruskal_from_counts = kruskal_from_counts
+_mann_whitney_from_counts = mann_whitney_from_counts
+_validate_resamples = validate_resamples
+_validate_rng = validate_rng
 
 # --- validation -------------------------------------------------------------------------------
 
@@ -54,47 +66,7 @@ def _validate_values(values, name: str) -> np.ndarray:
     return array
 
 
-def _validate_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.default_rng(int(rng))
-    raise ValueError("`rng` must be a numpy.random.Generator or a non-negative integer seed.")
-
-
-def _validate_resamples(n_resamples) -> int:
-    if (
-        isinstance(n_resamples, bool)
-        or not isinstance(n_resamples, (int, np.integer))
-        or n_resamples < 100
-    ):
-        raise ValueError("`n_resamples` must be an integer of at least 100.")
-    return int(n_resamples)
-
-
 # --- frequency tables -------------------------------------------------------------------------
-
-
-def _grouped_value_counts(values: np.ndarray, codes=None, n_groups: int = 1):
-    """Distinct values (sorted) and their counts per group, shape (n_groups, m)."""
-    if values.size == 0:
-        return np.empty(0), np.zeros((n_groups, 0), dtype=np.int64)
-    low = float(values.min())
-    span = float(values.max()) - low
-    if span < _MAX_BINCOUNT_RANGE and np.array_equal(values, np.floor(values)):
-        width = int(span) + 1
-        index = (values - low).astype(np.int64)
-        if codes is not None:
-            index = codes * width + index
-        table = np.bincount(index, minlength=n_groups * width).reshape(n_groups, width)
-        present = table.sum(axis=0) > 0
-        return np.arange(width, dtype=float)[present] + low, table[:, present]
-    distinct, inverse = np.unique(values, return_inverse=True)
-    index = inverse.reshape(-1)
-    if codes is not None:
-        index = codes * distinct.size + index
-    table = np.bincount(index, minlength=n_groups * distinct.size)
-    return distinct, table.reshape(n_groups, distinct.size)
 
 
 def _pair_counts(numerators: np.ndarray, denominators: np.ndarray, codes=None, n_groups: int = 1):
@@ -113,115 +85,6 @@ def _pair_counts(numerators: np.ndarray, denominators: np.ndarray, codes=None, n
         den_values[cells % den_values.size],
         table[:, present],
     )
-
-
-# --- bootstrap on a frequency table ------------------------------------------------------------
-
-
-def _resample_counts(counts: np.ndarray, n_resamples: int, rng: np.random.Generator):
-    """Frequencies of each distinct value in ``n_resamples`` resamples of the rows, (B, m).
-
-    Drawing n rows with replacement is a multinomial draw over the distinct values; when there
-    are nearly as many distinct values as rows, indices are drawn instead (same distribution).
-    """
-    n = int(counts.sum())
-    m = counts.size
-    if m * 8 <= n or m <= 16:
-        return rng.multinomial(n, counts / n, size=n_resamples)
-    rows = np.repeat(np.arange(m), counts)
-    draws = np.empty((n_resamples, m), dtype=np.int64)
-    chunk = max(1, (1 << 22) // n)
-    for start in range(0, n_resamples, chunk):
-        stop = min(start + chunk, n_resamples)
-        picked = rows[rng.integers(0, n, size=(stop - start, n))]
-        offsets = np.arange(stop - start)[:, None] * m
-        flat = np.bincount((picked + offsets).ravel(), minlength=(stop - start) * m)
-        draws[start:stop] = flat.reshape(stop - start, m)
-    return draws
-
-
-def _acceleration(jackknife: np.ndarray, counts: np.ndarray) -> float:
-    """BCa acceleration from leave-one-out values, one per distinct value, weighted by counts."""
-    weights = counts.astype(float)
-    mean = np.sum(weights * jackknife) / weights.sum()
-    spread = mean - jackknife
-    denominator = 6.0 * np.sum(weights * spread**2) ** 1.5
-    if not denominator > 0 or not np.isfinite(denominator):
-        return 0.0
-    return float(np.sum(weights * spread**3) / denominator)
-
-
-def _bca_bounds(resampled, below: int, equal: int, acceleration: float, level: float):
-    """BCa percentile bounds; ties with the estimate count half in the bias correction."""
-    n_resamples = resampled.size
-    z0 = special.ndtri((below + 0.5 * equal) / n_resamples)
-    z_low, z_high = special.ndtri((1.0 - level) / 2.0), special.ndtri((1.0 + level) / 2.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        alpha_low = special.ndtr(z0 + (z0 + z_low) / (1.0 - acceleration * (z0 + z_low)))
-        alpha_high = special.ndtr(z0 + (z0 + z_high) / (1.0 - acceleration * (z0 + z_high)))
-    if not (np.isfinite(alpha_low) and np.isfinite(alpha_high)):
-        return math.nan, math.nan
-    low, high = np.quantile(resampled, [alpha_low, alpha_high])
-    return float(low), float(high)
-
-
-def _bca_mean(values, counts, *, rng, n_resamples: int, level: float):
-    """(estimate, low, high, standard error) of the mean from a frequency table."""
-    present = counts > 0  # resample only the values this unit has: its result then depends
-    values, counts = values[present], counts[present]  # on its own rows alone
-    n = int(counts.sum())
-    if n == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    total = float(counts @ values)
-    estimate = total / n
-    deviations = values - estimate
-    sum_squares = float(counts @ deviations**2)
-    standard_error = math.sqrt(sum_squares / (n - 1) / n) if n > 1 else math.nan
-    if np.count_nonzero(counts) < 2:
-        # One distinct value: every resample gives the same mean, which says nothing about
-        # the uncertainty. Not estimable, as R's boot.ci refuses it (no zero-width interval).
-        return estimate, math.nan, math.nan, standard_error
-    draws = _resample_counts(counts, n_resamples, rng)
-    sums = draws @ values
-    below = int(np.count_nonzero(sums < total))
-    equal = int(np.count_nonzero(sums == total))
-    jackknife = (total - values) / (n - 1)
-    low, high = _bca_bounds(sums / n, below, equal, _acceleration(jackknife, counts), level)
-    return estimate, low, high, standard_error
-
-
-def _bca_ratio(numerators, denominators, counts, *, rng, n_resamples: int, level: float):
-    """(estimate, low, high, linearised standard error) of sum(num) / sum(den), pair table."""
-    present = counts > 0
-    numerators, denominators, counts = numerators[present], denominators[present], counts[present]
-    n = int(counts.sum())
-    num_total = float(counts @ numerators)
-    den_total = float(counts @ denominators)
-    if n == 0 or den_total == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    estimate = num_total / den_total
-    residuals = numerators - estimate * denominators
-    standard_error = (
-        math.sqrt(n / (n - 1) * float(counts @ residuals**2)) / den_total if n > 1 else math.nan
-    )
-    if np.count_nonzero(counts) < 2:
-        return estimate, math.nan, math.nan, standard_error  # not estimable, as for the mean
-    draws = _resample_counts(counts, n_resamples, rng)
-    num_star = draws @ numerators
-    den_star = draws @ denominators
-    valid = den_star > 0
-    # compare num*/den* with N/D without division, so exact ties are recognised
-    cross = num_star * den_total - num_total * den_star
-    below = int(np.count_nonzero(cross[valid] < 0))
-    equal = int(np.count_nonzero(cross[valid] == 0))
-    ratios = num_star[valid] / den_star[valid]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        jackknife = (num_total - numerators) / (den_total - denominators)
-    acceleration = _acceleration(jackknife, counts) if np.all(np.isfinite(jackknife)) else 0.0
-    if ratios.size < 2:
-        return estimate, math.nan, math.nan, standard_error
-    low, high = _bca_bounds(ratios, below, equal, acceleration, level)
-    return estimate, low, high, standard_error
 
 
 # --- public results ---------------------------------------------------------------------------
@@ -344,9 +207,9 @@ def mean_with_ci(
     True
     """
     array = _validate_values(values, "values")
-    generator = _validate_rng(rng)
-    level = _validate_confidence_level(confidence_level)
-    resamples = _validate_resamples(n_resamples)
+    generator = validate_rng(rng)
+    level = validate_confidence_level(confidence_level)
+    resamples = validate_resamples(n_resamples)
     if array.size == 0:
         warnings.warn("No values: the mean is undefined.", RuntimeWarning, stacklevel=2)
     elif np.ptp(array) == 0:
@@ -355,8 +218,8 @@ def mean_with_ci(
             RuntimeWarning,
             stacklevel=2,
         )
-    distinct, table = _grouped_value_counts(array)
-    estimate, low, high, standard_error = _bca_mean(
+    distinct, table = grouped_value_counts(array)
+    estimate, low, high, standard_error = bca_mean(
         distinct, table[0], rng=generator, n_resamples=resamples, level=level
     )
     return MeanResult(
@@ -411,7 +274,10 @@ def ratio_with_ci(
     leaving out one response, in closed form per distinct pair. The ``standard_error`` is the
     linearised (delta-method) one of the ratio estimator,
     :math:`\\sqrt{\\tfrac{n}{n-1} \\sum (y_i - R x_i)^2} / \\sum x_i` (Cochran 1977, section
-    6.3), used by :func:`compare_ratios`.
+    6.3), used by :func:`compare_ratios`. When every response has the same ratio (e.g. no
+    promised callback was ever kept), every resample gives that ratio again: the interval is
+    not estimable (NaN bounds, with a ``RuntimeWarning``) rather than of zero width, as for
+    :func:`mean_with_ci`.
 
     References
     ----------
@@ -429,15 +295,21 @@ def ratio_with_ci(
     0.286
     """
     num, den = _validate_ratio(numerators, denominators)
-    generator = _validate_rng(rng)
-    level = _validate_confidence_level(confidence_level)
-    resamples = _validate_resamples(n_resamples)
+    generator = validate_rng(rng)
+    level = validate_confidence_level(confidence_level)
+    resamples = validate_resamples(n_resamples)
     if num.size == 0 or den.sum() == 0:
         warnings.warn(
             "The denominators sum to zero: the ratio is undefined.", RuntimeWarning, stacklevel=2
         )
+    elif np.all(num * den.sum() == num.sum() * den):
+        warnings.warn(
+            "Every response has the same ratio: the bootstrap interval is not estimable (NaN).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     num_values, den_values, table = _pair_counts(num, den)
-    estimate, low, high, standard_error = _bca_ratio(
+    estimate, low, high, standard_error = bca_ratio(
         num_values, den_values, table[0], rng=generator, n_resamples=resamples, level=level
     )
     return RatioResult(
@@ -508,40 +380,6 @@ def _wald(first, second) -> tuple[float, float]:
 # --- rank tests -------------------------------------------------------------------------------
 
 
-def _midranks(total_counts: np.ndarray) -> np.ndarray:
-    """Average rank of each distinct value, given the pooled frequency of each (sorted)."""
-    cumulative = np.cumsum(total_counts, dtype=float)
-    return cumulative - (total_counts - 1) / 2.0
-
-
-def _tie_term(total_counts: np.ndarray) -> float:
-    t = total_counts.astype(float)
-    return float(np.sum(t**3 - t))
-
-
-def _mann_whitney_from_counts(table: np.ndarray, *, continuity: bool = True):
-    """U of row 0 against row 1 and its two-sided p-value, from a (2, m) frequency table.
-
-    Also works row-wise on a stack: ``table`` of shape (2, ..., m).
-    """
-    x, y = table[0].astype(float), table[1].astype(float)
-    total = x + y
-    n_x, n_y = x.sum(axis=-1), y.sum(axis=-1)
-    n = n_x + n_y
-    ranks = np.cumsum(total, axis=-1) - (total - 1) / 2.0
-    u = np.sum(x * ranks, axis=-1) - n_x * (n_x + 1) / 2.0
-    tie = np.sum(total**3 - total, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(n_x * n_y / 12.0 * ((n + 1) - tie / (n * (n - 1))))
-        shift = np.abs(u - n_x * n_y / 2.0)
-        if continuity:
-            shift = shift - 0.5
-        z = shift / sigma
-        pvalue = np.minimum(2.0 * special.ndtr(-z), 1.0)
-    pvalue = np.where(sigma > 0, pvalue, np.nan)
-    return u, pvalue
-
-
 def mann_whitney(x, y, *, continuity: bool = True) -> TestResult:
     """Mann-Whitney (Wilcoxon rank-sum) test, two-sided, normal approximation with ties.
 
@@ -590,29 +428,11 @@ def mann_whitney(x, y, *, continuity: bool = True) -> TestResult:
         warnings.warn("An empty sample: no Mann-Whitney test.", RuntimeWarning, stacklevel=2)
         return TestResult(math.nan, math.nan, math.nan, "Mann-Whitney U")
     codes = np.concatenate([np.zeros(first.size, np.int64), np.ones(second.size, np.int64)])
-    _, table = _grouped_value_counts(np.concatenate([first, second]), codes, 2)
-    u, pvalue = _mann_whitney_from_counts(table, continuity=continuity)
+    _, table = grouped_value_counts(np.concatenate([first, second]), codes, 2)
+    u, pvalue = mann_whitney_from_counts(table, continuity=continuity)
     if np.isnan(pvalue):
         warnings.warn("All values are tied: no Mann-Whitney test.", RuntimeWarning, stacklevel=2)
     return TestResult(float(u), float(pvalue), math.nan, "Mann-Whitney U")
-
-
-def _kruskal_from_counts(table: np.ndarray) -> tuple[float, float, float]:
-    """H, degrees of freedom and p-value from a (k, m) frequency table (empty rows dropped)."""
-    table = table[table.sum(axis=1) > 0]
-    k = table.shape[0]
-    if k < 2:
-        return math.nan, math.nan, math.nan
-    total = table.sum(axis=0)
-    n = float(total.sum())
-    ranks = _midranks(total)
-    rank_sums = table @ ranks
-    sizes = table.sum(axis=1).astype(float)
-    correction = 1.0 - _tie_term(total) / (n**3 - n)
-    if not correction > 0:
-        return math.nan, float(k - 1), math.nan
-    h = (12.0 / (n * (n + 1)) * np.sum(rank_sums**2 / sizes) - 3.0 * (n + 1)) / correction
-    return float(h), float(k - 1), float(stats.chi2.sf(h, k - 1))
 
 
 def kruskal_wallis(*samples) -> TestResult:
@@ -654,8 +474,8 @@ def kruskal_wallis(*samples) -> TestResult:
         raise ValueError("`samples` must be at least two samples.")
     arrays = [_validate_values(sample, f"samples[{i}]") for i, sample in enumerate(samples)]
     codes = np.concatenate([np.full(a.size, i, dtype=np.int64) for i, a in enumerate(arrays)])
-    _, table = _grouped_value_counts(np.concatenate(arrays), codes, len(arrays))
-    h, dof, pvalue = _kruskal_from_counts(table)
+    _, table = grouped_value_counts(np.concatenate(arrays), codes, len(arrays))
+    h, dof, pvalue = kruskal_from_counts(table)
     if math.isnan(pvalue):
         warnings.warn(
             "Fewer than two non-empty samples, or all values tied: no Kruskal-Wallis test.",

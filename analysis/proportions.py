@@ -15,6 +15,14 @@ from typing import NamedTuple
 import numpy as np
 from scipy import special, stats
 
+from analysis._kernels import (
+    chi_square,
+    fisher_pvalue,
+    validate_confidence_level,
+    wilson,
+    z_value,
+)
+
 __all__ = [
     "ConfidenceInterval",
     "IntervalEstimate",
@@ -107,19 +115,12 @@ class TestResult:
 _WILSON_METHODS = ("wilson", "wilsoncc", "exact")
 _NEWCOMBE_METHODS = ("newcombe", "newcombe-cc")
 
-
-def _validate_confidence_level(confidence_level) -> float:
-    try:
-        level = float(confidence_level)
-    except (TypeError, ValueError):
-        level = math.nan
-    if not 0.0 < level < 1.0:
-        raise ValueError("`confidence_level` must be between 0 and 1.")
-    return level
-
-
-def _z_value(confidence_level: float) -> float:
-    return float(special.ndtri(0.5 + confidence_level / 2.0))
+# kept until kpis imports _kernels
+_validate_confidence_level = validate_confidence_level
+_z_value = z_value
+_wilson = wilson
+_fisher_pvalue = fisher_pvalue
+_chi_square = chi_square
 
 
 def _validate_count(value, name: str) -> int:
@@ -145,39 +146,6 @@ def _validate_proportion(successes, n, names=("successes", "n")) -> tuple[int, i
 # --- vectorised interval formulas (arrays of counts in, arrays of bounds out) -------------------
 
 
-def _wilson(successes, n, z: float, *, continuity: bool = False):
-    """Wilson score interval for arrays of counts; NaN where ``n == 0``.
-
-    With ``continuity=True`` this is Newcombe's (1998) method 4, i.e. R's
-    ``prop.test(correct=TRUE)`` interval with the full 1/2 correction.
-    """
-    k = np.asarray(successes, dtype=float)
-    total = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_hat = k / total
-        z2n = z * z / (2.0 * total)
-        shift = 0.5 / total if continuity else 0.0
-        p_up = p_hat + shift
-        p_lo = p_hat - shift
-        denominator = 1.0 + 2.0 * z2n
-        high = (
-            p_up
-            + z2n
-            + z * np.sqrt(np.clip(p_up * (1 - p_up), 0, None) / total + z2n / (2 * total))
-        ) / denominator
-        low = (
-            p_lo
-            + z2n
-            - z * np.sqrt(np.clip(p_lo * (1 - p_lo), 0, None) / total + z2n / (2 * total))
-        ) / denominator
-    high = np.where(p_up >= 1.0, 1.0, high)
-    low = np.where(p_lo <= 0.0, 0.0, low)
-    empty = total == 0
-    low = np.where(empty, np.nan, low)
-    high = np.where(empty, np.nan, high)
-    return low, high
-
-
 def _clopper_pearson(successes, n, confidence_level: float):
     k = np.asarray(successes, dtype=float)
     total = np.asarray(n, dtype=float)
@@ -192,14 +160,14 @@ def _clopper_pearson(successes, n, confidence_level: float):
 def _proportion_interval(successes, n, confidence_level: float, method: str):
     if method == "exact":
         return _clopper_pearson(successes, n, confidence_level)
-    return _wilson(successes, n, _z_value(confidence_level), continuity=method == "wilsoncc")
+    return wilson(successes, n, z_value(confidence_level), continuity=method == "wilsoncc")
 
 
 def _newcombe(k1, n1, k2, n2, confidence_level: float, *, continuity: bool = False):
     """Newcombe's hybrid score interval for p1 - p2 (his methods 10 and 11), vectorised."""
-    z = _z_value(confidence_level)
-    l1, u1 = _wilson(k1, n1, z, continuity=continuity)
-    l2, u2 = _wilson(k2, n2, z, continuity=continuity)
+    z = z_value(confidence_level)
+    l1, u1 = wilson(k1, n1, z, continuity=continuity)
+    l2, u2 = wilson(k2, n2, z, continuity=continuity)
     with np.errstate(divide="ignore", invalid="ignore"):
         p1 = np.asarray(k1, dtype=float) / np.asarray(n1, dtype=float)
         p2 = np.asarray(k2, dtype=float) / np.asarray(n2, dtype=float)
@@ -248,7 +216,7 @@ class ProportionResult:
         ConfidenceInterval
             NaN bounds (with a ``RuntimeWarning``) when ``n == 0``.
         """
-        level = _validate_confidence_level(confidence_level)
+        level = validate_confidence_level(confidence_level)
         if method not in _WILSON_METHODS:
             raise ValueError(f"`method` must be one of {', '.join(map(repr, _WILSON_METHODS))}.")
         if self.n == 0:
@@ -348,7 +316,7 @@ class ProportionDifferenceResult:
         -------
         ConfidenceInterval
         """
-        level = _validate_confidence_level(confidence_level)
+        level = validate_confidence_level(confidence_level)
         if method not in _NEWCOMBE_METHODS:
             raise ValueError(f"`method` must be one of {', '.join(map(repr, _NEWCOMBE_METHODS))}.")
         if self.n1 == 0 or self.n2 == 0:
@@ -428,68 +396,6 @@ def _validate_table(table) -> np.ndarray:
     return counts
 
 
-def _fisher_pvalue(a: int, b: int, c: int, d: int) -> float:
-    """Two-sided p-value of Fisher's exact test for [[a, b], [c, d]], as R's ``fisher.test``.
-
-    The p-value sums the hypergeometric probabilities of every table, with the same margins,
-    that is no more likely than the observed one (relative tolerance 1e-7, as R). The
-    probabilities rise then fall, so that set is two tails: each is found by bisection on the
-    log-probability and summed with the hypergeometric distribution function.
-    """
-    total, row, column = a + b + c + d, a + b, a + c
-    low, high = max(0, column - (total - row)), min(row, column)
-    if low == high:
-        return 1.0
-
-    def log_probability(x: int) -> float:  # up to a constant
-        return -(
-            math.lgamma(x + 1)
-            + math.lgamma(row - x + 1)
-            + math.lgamma(column - x + 1)
-            + math.lgamma(total - row - column + x + 1)
-        )
-
-    threshold = log_probability(a) + math.log1p(1e-7)
-    mode = min(max((column + 1) * (row + 1) // (total + 2), low), high)
-    if log_probability(mode) <= threshold:
-        return 1.0
-    # left tail: largest x <= mode with probability <= threshold (probabilities rise up to mode)
-    lo, hi = low - 1, mode  # invariant: lo qualifies (or is below the support), hi does not
-    while hi - lo > 1:
-        middle = (lo + hi) // 2
-        if log_probability(middle) <= threshold:
-            lo = middle
-        else:
-            hi = middle
-    left = lo
-    # right tail: smallest x >= mode with probability <= threshold (they fall after mode)
-    lo, hi = mode, high + 1
-    while hi - lo > 1:
-        middle = (lo + hi) // 2
-        if log_probability(middle) <= threshold:
-            hi = middle
-        else:
-            lo = middle
-    right = hi
-    pvalue = 0.0
-    if left >= low:
-        pvalue += float(stats.hypergeom.cdf(left, total, row, column))
-    if right <= high:
-        pvalue += float(stats.hypergeom.sf(right - 1, total, row, column))
-    return min(pvalue, 1.0)
-
-
-def _chi_square(counts: np.ndarray) -> tuple[float, float]:
-    """Pearson's chi-square for a k x 2 table without continuity correction."""
-    rows = counts.sum(axis=1, keepdims=True)
-    columns = counts.sum(axis=0, keepdims=True)
-    expected = rows * columns / counts.sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = float(np.sum((counts - expected) ** 2 / expected))
-    dof = (counts.shape[0] - 1) * (counts.shape[1] - 1)
-    return statistic, float(dof)
-
-
 def compare_proportions(table) -> TestResult:
     """Test whether a share differs between groups.
 
@@ -537,7 +443,7 @@ def compare_proportions(table) -> TestResult:
         return TestResult(math.nan, math.nan, math.nan, "no test")
     if counts.shape[0] == 2:
         a, b, c, d = (int(v) for v in counts.ravel())
-        pvalue = _fisher_pvalue(a, b, c, d)
+        pvalue = fisher_pvalue(a, b, c, d)
         if min(a + c, b + d) == 0:
             odds_ratio = math.nan
         else:
@@ -560,7 +466,7 @@ def compare_proportions(table) -> TestResult:
             RuntimeWarning,
             stacklevel=2,
         )
-    statistic, dof = _chi_square(counts)
+    statistic, dof = chi_square(counts)
     return TestResult(statistic, float(stats.chi2.sf(statistic, dof)), dof, "Pearson's chi-square")
 
 

@@ -14,9 +14,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
+from analysis._kernels import acceleration, grouped_value_counts
 from analysis.counts import (
-    _acceleration,
-    _grouped_value_counts,
     _pair_counts,
     compare_ratios,
     kruskal_wallis,
@@ -100,14 +99,14 @@ def test_frequency_tables_count_every_row():
     rng = np.random.default_rng(2)
     values = rng.integers(-3, 9, 5000).astype(float)
     codes = rng.integers(0, 4, 5000)
-    distinct, table = _grouped_value_counts(values, codes, 4)
+    distinct, table = grouped_value_counts(values, codes, 4)
     for group in range(4):
         expected_values, expected_counts = np.unique(values[codes == group], return_counts=True)
         present = table[group] > 0
         assert distinct[present].tolist() == expected_values.tolist()
         assert table[group][present].tolist() == expected_counts.tolist()
     halves = values / 2  # not whole numbers: the np.unique path
-    distinct, table = _grouped_value_counts(halves, codes, 4)
+    distinct, table = grouped_value_counts(halves, codes, 4)
     assert table.sum() == 5000
     assert_allclose(distinct, np.unique(halves))
 
@@ -123,8 +122,8 @@ def test_acceleration_equals_the_explicit_jackknife():
     leave_one_out = (values.sum() - values) / (n - 1)
     spread = leave_one_out.mean() - leave_one_out
     explicit = np.sum(spread**3) / (6 * np.sum(spread**2) ** 1.5)
-    distinct, table = _grouped_value_counts(values)
-    closed_form = _acceleration((values.sum() - distinct) / (n - 1), table[0])
+    distinct, table = grouped_value_counts(values)
+    closed_form = acceleration((values.sum() - distinct) / (n - 1), table[0])
     assert_allclose(closed_form, explicit, rtol=1e-12)
 
 
@@ -203,7 +202,7 @@ def test_ratio_estimate_jackknife_and_linearised_standard_error():
     spread = leave_one_out.mean() - leave_one_out
     explicit = np.sum(spread**3) / (6 * np.sum(spread**2) ** 1.5)
     num, den, table = _pair_counts(received, promised)
-    closed_form = _acceleration((received.sum() - num) / (promised.sum() - den), table[0])
+    closed_form = acceleration((received.sum() - num) / (promised.sum() - den), table[0])
     assert_allclose(closed_form, explicit, rtol=1e-12)
 
 

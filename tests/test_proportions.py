@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 from scipy import stats
 
+from analysis._kernels import fisher_pvalue
 from analysis.proportions import (
     ConfidenceInterval,
-    _fisher_pvalue,
     adjust_pvalues,
     compare_proportions,
     proportion,
@@ -138,7 +138,7 @@ def test_fisher_pvalue_equals_scipy_on_random_tables():
         scale = rng.choice([4, 15, 60, 500, 50_000])
         a, b, c, d = (int(v) for v in rng.integers(0, scale, 4))
         expected = stats.fisher_exact([[a, b], [c, d]]).pvalue
-        got = _fisher_pvalue(a, b, c, d)
+        got = fisher_pvalue(a, b, c, d)
         if expected > 1e-250:
             assert_allclose(got, expected, rtol=1e-9, err_msg=str((a, b, c, d)))
         else:

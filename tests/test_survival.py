@@ -340,8 +340,12 @@ def test_survival_at_reads_the_step_function():
     curve = kaplan_meier(AML["maintained"]["time"], AML["maintained"]["status"])
     before = curve.survival_at(5, method="log")
     assert before.estimate == 1.0
-    assert tuple(before.confidence_interval) == (1.0, 1.0)
-    assert math.isnan(curve.survival_at(5).confidence_interval.low)  # log-log at S = 1, as R
+    # S = 1 before the first event: Wilson's "0 of 11 resolved", not R's zero-width [1, 1]
+    wilson_high = 1.96**2 / (11 + 1.96**2)
+    for method in ("log", "log-log", "plain"):
+        low, high = curve.survival_at(5, method=method).confidence_interval
+        assert_allclose((low, high), (1 - wilson_high, 1.0), rtol=1e-4)
+    assert before.boundary
     assert curve.survival_at(9).estimate == curve.survival[0]
     assert curve.survival_at(12.9).estimate == curve.survival[0]
     assert_allclose(curve.survival_at(161).estimate, curve.survival[-1])
