@@ -1004,65 +1004,66 @@ def standardise(
         & (frame["standard_error"] >= 0)
     )
     if shared_given is None:
-        met = frame.loc[usable].groupby("problem")["sector"].nunique()
+        met = frame.loc[usable, ["problem", "sector"]].drop_duplicates()["problem"].value_counts()
         shared = tuple(sorted(met.index[met == len(SECTORS)]))
         if not shared:
             raise ValueError("`cells` has no problem type met by both sectors: nothing to share.")
     else:
         shared = shared_given
-    companies = frame.drop_duplicates("company").set_index("company")
-    total_n = frame.groupby("company")["n"].sum()
-    in_shared = frame.loc[usable & frame["problem"].isin(shared)]
-    n_ct = in_shared.pivot(index="company", columns="problem", values="n")
-    n_ct = n_ct.reindex(index=companies.index, columns=list(shared))
+    company_codes, company_names = pd.factorize(frame["company"])
+    first_rows = np.unique(company_codes, return_index=True)[1]
+    first = frame.iloc[first_rows]
+    type_codes = frame["problem"].map({t: i for i, t in enumerate(shared)}).to_numpy(dtype=float)
+    in_shared = usable.to_numpy() & np.isfinite(type_codes)
+    rows_c, rows_t = company_codes[in_shared], type_codes[in_shared].astype(int)
+    shape = (len(company_names), len(shared))
+    n_ct, estimate, se = np.zeros(shape), np.full(shape, np.nan), np.full(shape, np.nan)
+    present = np.zeros(shape, dtype=bool)
+    n_ct[rows_c, rows_t] = frame["n"].to_numpy(dtype=float)[in_shared]
+    estimate[rows_c, rows_t] = frame["estimate"].to_numpy(dtype=float)[in_shared]
+    se[rows_c, rows_t] = frame["standard_error"].to_numpy(dtype=float)[in_shared]
+    present[rows_c, rows_t] = True
     pooled = n_ct.sum(axis=0)
     if pooled.sum() <= 0:
         raise ValueError("`cells` has no response in the shared problem types.")
     weights = pooled / pooled.sum()
-    estimate = in_shared.pivot(index="company", columns="problem", values="estimate").reindex_like(
-        n_ct
-    )
-    se = in_shared.pivot(index="company", columns="problem", values="standard_error").reindex_like(
-        n_ct
-    )
-    present = n_ct.notna()
     complete = present.all(axis=1)
-    w_ct = present.to_numpy() * weights.to_numpy()[None, :]
+    w_ct = present * weights[None, :]
     if missing == "renormalise":
         with np.errstate(invalid="ignore", divide="ignore"):
             w_ct = w_ct / w_ct.sum(axis=1, keepdims=True)
-        keep = present.any(axis=1).to_numpy()
+        keep = present.any(axis=1)
     else:
-        keep = complete.to_numpy()
-    standardised = np.nansum(w_ct * estimate.to_numpy(), axis=1)
-    standard_error = np.sqrt(np.nansum(w_ct**2 * se.to_numpy() ** 2, axis=1))
-    n_shared = n_ct.sum(axis=1).to_numpy()
+        keep = complete
+    standardised = np.nansum(w_ct * estimate, axis=1)
+    standard_error = np.sqrt(np.nansum(w_ct**2 * se**2, axis=1))
+    n_shared = n_ct.sum(axis=1)
+    total_n = np.bincount(company_codes, weights=frame["n"].to_numpy(dtype=float))
     shared_arr = np.array(shared, dtype=object)
-    types_used = ["|".join(shared_arr[row]) for row in present.to_numpy()]
+    types_used = ["|".join(shared_arr[row]) for row in present]  # one per company
     out = pd.DataFrame(
         {
-            "company": companies.index,
-            "sector": companies["sector"].astype(str).to_numpy(),
+            "company": np.asarray(company_names, dtype=object),
+            "sector": first["sector"].astype(str).to_numpy(),
             "estimate": standardised,
             "standard_error": standard_error,
             "n": n_shared.astype(int),
-            "coverage": n_shared / total_n.reindex(companies.index).to_numpy(),
+            "coverage": n_shared / total_n,
             "types_used": types_used,
-            "complete": complete.to_numpy(),
+            "complete": complete,
         }
     )
     for carried in ("origin", "metric"):
-        if carried in companies.columns:
-            out.insert(0 if carried == "metric" else 2, carried, companies[carried].to_numpy())
-    missing_types = [tuple(shared_arr[~row]) for row in present.to_numpy()]
+        if carried in first.columns:
+            out.insert(0 if carried == "metric" else 2, carried, first[carried].to_numpy())
     dropped = tuple(
-        (company, types)
-        for company, types, kept in zip(companies.index, missing_types, keep, strict=True)
+        (str(company), tuple(shared_arr[~row]))
+        for company, row, kept in zip(company_names, present, keep, strict=True)
         if not kept
     )
     return StandardisedResult(
         shared_types=shared,
-        weights={t: float(w) for t, w in weights.items()},
+        weights={t: float(w) for t, w in zip(shared, weights, strict=True)},
         dropped=dropped,
         missing=missing,
         frame=out.loc[keep].reset_index(drop=True),
@@ -1227,57 +1228,54 @@ def group_figures(
     level = _level(confidence_level)
     z = float(stats.norm.isf((1 - level) / 2))
     weight = _weights_map(weights)
-    frame = pd.DataFrame(
+    sector = rows["sector"].astype(str).to_numpy()
+    origin = rows["origin"].astype(str).to_numpy()
+    cell_index = {cell: i for i, cell in enumerate(CELLS)}
+    codes = np.array([cell_index.get(cell, -1) for cell in zip(sector, origin, strict=True)])
+    if np.any(codes < 0):
+        raise ValueError(f"`inputs` must have sectors in {SECTORS} and origins in {ORIGINS}.")
+    company = rows["company"].astype(str).to_numpy()
+    y = pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(dtype=float)
+    se = pd.to_numeric(rows["standard_error"], errors="coerce").to_numpy(dtype=float)
+    w = pd.Series(company).map(weight).to_numpy(dtype=float)
+    weighted = np.isfinite(w) & (w > 0)
+    w = np.where(weighted, w, 0.0)
+
+    def per_cell(values):
+        return np.bincount(codes, weights=values, minlength=len(CELLS))
+
+    count = np.bincount(codes, minlength=len(CELLS))
+    count_weighted = np.bincount(codes[weighted], minlength=len(CELLS))
+    weight_total = per_cell(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unweighted_mean = per_cell(y) / count
+        unweighted_se = np.sqrt(per_cell(se**2)) / count
+        weighted_mean = per_cell(np.where(weighted, w * y, 0.0)) / weight_total
+        weighted_se = np.sqrt(per_cell(np.where(weighted, (w * se) ** 2, 0.0))) / weight_total
+    weighted_mean = np.where(count_weighted > 0, weighted_mean, np.nan)
+    weighted_se = np.where(count_weighted > 0, weighted_se, np.nan)
+    without = [
+        "|".join(company[(codes == i) & ~weighted]) for i in range(len(CELLS))
+    ]  # four cells, not a loop over responses
+    out = pd.DataFrame(
         {
-            "sector": rows["sector"].astype(str).to_numpy(),
-            "origin": rows["origin"].astype(str).to_numpy(),
-            "company": rows["company"].astype(str).to_numpy(),
-            "y": pd.to_numeric(rows["estimate"], errors="coerce").to_numpy(dtype=float),
-            "se": pd.to_numeric(rows["standard_error"], errors="coerce").to_numpy(dtype=float),
+            "sector": [s for s, _ in CELLS],
+            "origin": [o for _, o in CELLS],
+            "companies": count,
+            "unweighted_mean": unweighted_mean,
+            "unweighted_se": unweighted_se,
+            "unweighted_low": unweighted_mean - z * unweighted_se,
+            "unweighted_high": unweighted_mean + z * unweighted_se,
+            "companies_weighted": count_weighted,
+            "weighted_mean": weighted_mean,
+            "weighted_se": weighted_se,
+            "weighted_low": weighted_mean - z * weighted_se,
+            "weighted_high": weighted_mean + z * weighted_se,
+            "weight_total": weight_total,
+            "without_weight": without,
         }
     )
-    frame["w"] = frame["company"].map(weight).astype(float)
-    weighted = frame["w"].notna() & (frame["w"] > 0)
-    frame["wy"] = frame["w"].where(weighted) * frame["y"]
-    frame["w2se2"] = (frame["w"].where(weighted) * frame["se"]) ** 2
-    frame["se2"] = frame["se"] ** 2
-    frame["w_used"] = frame["w"].where(weighted)
-    frame["no_weight"] = frame["company"].where(~weighted)
-    grouped = frame.groupby(["sector", "origin"], sort=False)
-    out = grouped.agg(
-        companies=("company", "size"),
-        unweighted_mean=("y", "mean"),
-        se2=("se2", "sum"),
-        companies_weighted=("w_used", "count"),
-        wy=("wy", "sum"),
-        w2se2=("w2se2", "sum"),
-        weight_total=("w_used", "sum"),
-    )
-    out["unweighted_se"] = np.sqrt(out["se2"]) / out["companies"]
-    has_weight = out["companies_weighted"] > 0
-    out["weighted_mean"] = (out["wy"] / out["weight_total"]).where(has_weight)
-    out["weighted_se"] = (np.sqrt(out["w2se2"]) / out["weight_total"]).where(has_weight)
-    for prefix in ("unweighted", "weighted"):
-        out[f"{prefix}_low"] = out[f"{prefix}_mean"] - z * out[f"{prefix}_se"]
-        out[f"{prefix}_high"] = out[f"{prefix}_mean"] + z * out[f"{prefix}_se"]
-    out["without_weight"] = grouped["no_weight"].agg(lambda s: "|".join(s.dropna()))
-    out = out.reset_index()
-    order = {cell: i for i, cell in enumerate(CELLS)}
-    out = out.iloc[
-        np.argsort(
-            [
-                order.get(cell, len(order))
-                for cell in zip(out["sector"], out["origin"], strict=True)
-            ],
-            kind="stable",
-        )
-    ]
-    columns = [
-        "sector", "origin", "companies", "unweighted_mean", "unweighted_se", "unweighted_low",
-        "unweighted_high", "companies_weighted", "weighted_mean", "weighted_se", "weighted_low",
-        "weighted_high", "weight_total", "without_weight",
-    ]  # fmt: skip
-    return out[columns].reset_index(drop=True)
+    return out.loc[count > 0].reset_index(drop=True)
 
 
 # --- the verdict in words -------------------------------------------------------------------
