@@ -429,6 +429,39 @@ def test_an_empty_selection_gives_an_empty_table(responses):
     table = company_table(responses, as_of="2000-01-01", rng=1)
     assert len(table) == 0
     assert "resolution_median_days" in table.columns
+    assert table.attrs["empty_reason"] == "no response submitted on or before `as_of`"
+
+
+def test_no_rows_at_all_give_an_empty_table_with_its_reason(responses):
+    """The audit's case: zero rows used to raise numpy's "zero-size array" error."""
+    tables = summary_tables(responses.head(0), as_of=AS_OF, rng=1)
+    for table in (tables.companies, tables.groups):
+        assert len(table) == 0
+        assert "nps_vs_others_flag" in table.columns
+        assert table.attrs["empty_reason"] == "no responses"
+    assert company_table(responses, as_of=AS_OF, rng=1, n_resamples=200).attrs[
+        "empty_reason"
+    ] is None
+
+
+def test_yes_no_objects_holding_pandas_na_are_read_as_missing(responses, tables):
+    objects = responses.copy()
+    for column in ("refund_requested", "loaner_offered", "loaner_obtained"):
+        objects[column] = objects[column].astype(object).where(objects[column].notna(), pd.NA)
+        assert objects[column].map(lambda v: v is pd.NA).any()
+    again = company_table(objects, as_of=AS_OF, rng=20250630)
+    pd.testing.assert_frame_equal(again, tables.companies.reset_index(drop=True))
+
+
+def test_a_table_build_raises_no_warning_and_silences_none_globally(responses):
+    """Streamlit runs sessions in threads: the build must not touch the warning filters
+    (``warnings.catch_warnings`` is process-wide), and it must raise no warning either."""
+    before = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200)
+        summary_tables(responses[responses["company"] == "zeta"], as_of=AS_OF, rng=1)
+    assert list(warnings.filters) == before
 
 
 # --- curves ----------------------------------------------------------------------------------
