@@ -1354,7 +1354,7 @@ def _effects_from_table(table: pd.DataFrame) -> tuple[str, list[Effect], dict]:
     return str(table["metric"].iloc[0]), effects, counts
 
 
-def _effect_sentence(effect: Effect, counts, description, locale, min_companies) -> str:
+def _effect_sentence(effect: Effect, counts, description, locale) -> str:
     key = f"design.effect.{effect.name}"
     if not effect.estimable:
         empty = [
@@ -1488,10 +1488,7 @@ def verdict(
         metric_description = METRIC_DESCRIPTIONS[metric]
     elif not isinstance(metric_description, MetricDescription):
         raise ValueError("`metric_description` must be a MetricDescription.")
-    sentences = [
-        _effect_sentence(effect, counts, metric_description, locale, MIN_COMPANIES)
-        for effect in listed
-    ]
+    sentences = [_effect_sentence(effect, counts, metric_description, locale) for effect in listed]
     if excluded:
         sentences.append(
             i18n.t("design.sentence.excluded", locale, companies=", ".join(c for c, _ in excluded))
