@@ -448,6 +448,7 @@ class Store:
         with self._state:
             self._state.wait_for(lambda: self._users == 0)
             self._close_locked()
+            self._state.notify_all()  # the idle closer, if any, ends
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -547,14 +548,13 @@ class Store:
                 unknown = set(columns) - known
                 if unknown:
                     raise ValueError(f"`frame` has unknown columns: {sorted(unknown)}")
+                # (On an error the cursor, and what is registered on it, is closed.)
                 con.register("incoming_frame", frame[columns])
-                try:
-                    con.execute(
-                        f"INSERT INTO responses ({', '.join(columns)}) "
-                        f"SELECT {', '.join(columns)} FROM incoming_frame"
-                    )
-                finally:
-                    con.unregister("incoming_frame")
+                con.execute(
+                    f"INSERT INTO responses ({', '.join(columns)}) "
+                    f"SELECT {', '.join(columns)} FROM incoming_frame"
+                )
+                con.unregister("incoming_frame")
                 total += len(frame)
         return total
 

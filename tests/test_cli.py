@@ -95,3 +95,39 @@ def test_a_bad_retention_setting_is_one_clear_line(db_path, monkeypatch, capsys)
     assert cli.main(["purge-contacts", "--db", str(db_path)]) == 1
     assert "must be a number of days" in capsys.readouterr().err
     assert cli.main(["codebook"]) == 0  # other commands are not affected
+
+
+def test_a_publication_is_logged_to_the_log_file(db_path, tmp_path, caplog):
+    storage.connect(db_path)
+    cli.main(["demo", "--rows", "200", "--db", str(db_path)])
+    store = storage.connect(db_path)
+    for _ in range(3):
+        submit(store, story_answers(), fill_seconds=300)
+    out = tmp_path / "snapshots"
+    argv = ["publish", "--out", str(out), "--min-cell", "1", "--as-of", "2026-12-01"]
+    with caplog.at_level("INFO", logger="clientroi"):
+        assert cli.main([*argv, "--db", str(db_path)]) == 0
+    (record,) = [r for r in caplog.records if r.name == "clientroi"]
+    assert "publication" in record.getMessage()
+    assert "3 responses" in record.getMessage()
+    log_text = (db_path.parent / "clientroi.log").read_text(encoding="utf-8")
+    assert "publication" in log_text and "INFO clientroi" in log_text
+
+
+def test_errors_are_one_line_with_unchanged_exit_codes(db_path, tmp_path, capsys):
+    storage.connect(db_path)
+    backup = tmp_path / "backup"
+    assert cli.main(["backup", "--out", str(backup), "--db", str(db_path)]) == 0
+    capsys.readouterr()
+    cases = [
+        (["backup", "--out", str(backup)], 1, "not empty"),
+        (["restore", str(backup)], 1, "already exists"),
+        (["restore", str(tmp_path / "nothing")], 1, "not a Client Roi backup"),
+        (["demo", "--rows", "0"], 2, "--rows must be at least 1"),
+        (["publish", "--as-of", "yesterday"], 1, ""),
+    ]
+    for argv, code, message in cases:
+        assert cli.main([*argv, "--db", str(db_path)]) == code, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, (argv, err)
+        assert message in err
