@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +257,25 @@ def test_compare_ratios_is_a_wald_test_on_linearised_variances():
 def test_input_checks(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    ("received", "promised"),
+    [([0, 0, 0, 0], [1, 2, 3, 1]), ([1, 2, 3, 1], [1, 2, 3, 1]), ([1, 2, 2], [2, 4, 4])],
+)
+def test_ratio_with_one_ratio_for_every_response_is_not_estimable(received, promised):
+    """Every response has the same ratio (none kept, all kept, always half): every resample
+    gives it again, so no zero-width [0, 0] or [1, 1] but NaN bounds, as for the mean."""
+    with pytest.warns(RuntimeWarning, match="not estimable"):
+        result = ratio_with_ci(received, promised, rng=1)
+    assert result.estimate == sum(received) / sum(promised)
+    assert math.isnan(result.confidence_interval.low)
+    assert math.isnan(result.confidence_interval.high)
+
+
+def test_ratio_with_two_ratios_keeps_its_interval():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ratio_with_ci([0, 1, 0, 1, 1], [1, 1, 1, 1, 2], rng=1)
+    low, high = result.confidence_interval
+    assert low < result.estimate < high

@@ -442,3 +442,187 @@ def test_methods_reject_bad_options():
         curve.rmst(-1)
     with pytest.raises(ValueError, match="`t` must not be NaN"):
         curve.survival_at(np.nan)
+
+
+# --- delayed entry (left truncation) -----------------------------------------------------------
+
+COMPETING = json.loads((Path(__file__).parent / "reference" / "competing_r.json").read_text())
+HEART = COMPETING["heart_km"]
+HEART_LOGRANK = COMPETING["heart_logrank"]
+
+
+def test_kaplan_meier_with_delayed_entry_against_R_heart():
+    """R (survival 3.5-3): km <- survfit(Surv(start, stop, event) ~ 1, data=heart) and the
+    same with conf.type="log-log": time, n.risk, n.event, surv, std.err, lower, upper;
+    summary(km)$table median, 0.95LCL, 0.95UCL (competing_r.json, heart_km)."""
+    curve = kaplan_meier(HEART["stop"], HEART["event"], entry=HEART["start"])
+    assert_allclose(curve.time, HEART["time"])
+    assert_array_equal(curve.n_at_risk, HEART["n_risk"])
+    assert_array_equal(curve.n_events, HEART["n_event"])
+    assert_allclose(curve.survival, HEART["surv"], atol=1e-12)
+    assert_allclose(curve.standard_error_log, HEART["std_err"], atol=1e-12)
+    for method, suffix in (("log", ""), ("log-log", "_loglog")):
+        low, high = curve.confidence_band(method=method)
+        assert_allclose(low, HEART[f"lower{suffix}"], atol=1e-9)
+        assert_allclose(high, HEART[f"upper{suffix}"], atol=1e-9)
+    median = curve.median()
+    assert (median.estimate, *median.confidence_interval) == (
+        HEART["median"],
+        HEART["median_lower"],
+        HEART["median_upper"],
+    )
+    median = curve.median(method="log-log")
+    assert tuple(median.confidence_interval) == (
+        HEART["median_loglog_lower"],
+        HEART["median_loglog_upper"],
+    )
+
+
+def test_logrank_with_delayed_entry_against_R_coxph_score():
+    """R: coxph(Surv(start, stop, event) ~ surgery, data=heart, ties="exact")$score, and with
+    factor(g3), three age groups; survdiff refuses counting-process data, and the exact-ties
+    score test is the log-rank (checked without entry: survdiff(Surv(stop, event) ~ surgery)
+    $chisq equals coxph(Surv(stop, event) ~ surgery, ties="exact")$score)."""
+    assert_allclose(HEART_LOGRANK["no_entry_survdiff"], HEART_LOGRANK["no_entry_score"])
+    two = logrank(HEART["stop"], HEART["event"], HEART["surgery"], entry=HEART["start"])
+    assert_allclose(two.statistic, HEART_LOGRANK["score_surgery"], rtol=1e-9)
+    three = logrank(HEART["stop"], HEART["event"], HEART_LOGRANK["groups3"], entry=HEART["start"])
+    assert_allclose(three.statistic, HEART_LOGRANK["score_groups3"], rtol=1e-9)
+    assert three.dof == 2
+    plain = logrank(HEART["stop"], HEART["event"], HEART["surgery"])
+    assert_allclose(plain.statistic, HEART_LOGRANK["no_entry_survdiff"], rtol=1e-9)
+
+
+def naive_kaplan_meier_with_entry(time, event, entry):
+    """Plain loops: at each exit time, n = #{entry < t <= exit}, d = events at t."""
+    survival, greenwood, rows = 1.0, 0.0, []
+    for t in sorted(set(time)):
+        n = sum(1 for i in range(len(time)) if entry[i] < t <= time[i])
+        d = sum(1 for i in range(len(time)) if time[i] == t and event[i])
+        survival *= 1 - d / n
+        if d and n > d:
+            greenwood += d / (n * (n - d))
+        rows.append((t, n, d, survival, math.sqrt(greenwood)))
+    return rows
+
+
+def naive_logrank_with_entry(time, event, group, entry):
+    """Plain loops: observed, expected and the hypergeometric variance over the risk sets."""
+    levels = sorted(set(group))
+    k = len(levels)
+    observed, expected = [0.0] * k, [0.0] * k
+    variance = [[0.0] * k for _ in range(k)]
+    for t in sorted({time[i] for i in range(len(time)) if event[i]}):
+        risk = [sum(1 for i in range(len(time)) if group[i] == g and entry[i] < t <= time[i])
+                for g in levels]  # fmt: skip
+        dead = [sum(1 for i in range(len(time)) if group[i] == g and time[i] == t and event[i])
+                for g in levels]  # fmt: skip
+        n, d = sum(risk), sum(dead)
+        for a in range(k):
+            observed[a] += dead[a]
+            expected[a] += d * risk[a] / n
+            if n > 1:
+                for b in range(k):
+                    delta = 1.0 if a == b else 0.0
+                    variance[a][b] += d * (n - d) / (n - 1) * risk[a] / n * (delta - risk[b] / n)
+    u = np.subtract(observed, expected)[1:]
+    v = np.array(variance)[1:, 1:]
+    return float(u @ np.linalg.solve(v, u))
+
+
+def _random_entry_data(rng, n_groups=1):
+    n = int(rng.integers(6, 40))
+    time = rng.integers(1, 15, size=n).astype(float)
+    event = rng.random(n) < 0.7
+    late = rng.random(n) < 0.35
+    entry = np.where(late, np.floor(rng.random(n) * time), 0.0)
+    group = rng.integers(0, n_groups, size=n)
+    return time, event, entry, group
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_kaplan_meier_with_entry_equals_naive_loops(seed):
+    time, event, entry, _ = _random_entry_data(np.random.default_rng(seed))
+    curve = kaplan_meier(time, event, entry=entry)
+    rows = naive_kaplan_meier_with_entry(time.tolist(), event.tolist(), entry.tolist())
+    assert_array_equal(curve.time, [r[0] for r in rows])
+    assert_array_equal(curve.n_at_risk, [r[1] for r in rows])
+    assert_array_equal(curve.n_events, [r[2] for r in rows])
+    assert_allclose(curve.survival, [r[3] for r in rows], atol=1e-12)
+    finite = curve.survival > 0
+    assert_allclose(curve.standard_error_log[finite], np.array([r[4] for r in rows])[finite])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_logrank_with_entry_equals_naive_loops(seed):
+    rng = np.random.default_rng(1000 + seed)
+    time, event, entry, group = _random_entry_data(rng, n_groups=3)
+    group[:3] = [0, 1, 2]
+    event[:3] = True
+    entry[:3] = 0.0
+    fast = logrank(time, event, group, entry=entry)
+    if not np.all(fast.expected > 0):
+        pytest.skip("a group without expected events is left out, as survdiff does")
+    slow = naive_logrank_with_entry(time.tolist(), event.tolist(), group.tolist(), entry.tolist())
+    assert_allclose(fast.statistic, slow, rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ([0, 1], "`entry` must have the same length"),
+        ([0, -1, 0], "`entry` must be non-negative"),
+        ([0, np.inf, 0], "`entry` must be finite"),
+        (["a", "b", "c"], "`entry` must be numbers"),
+        ([9, 9, 9], "`entry` must be before the exit time"),
+    ],
+)
+def test_entry_input_checks(entry, match):
+    with pytest.raises(ValueError, match=match):
+        kaplan_meier([1, 2, 3], [1, 0, 1], entry=entry)
+    with pytest.raises(ValueError, match=match):
+        logrank([1, 2, 3], [1, 0, 1], [0, 1, 1], entry=entry)
+
+
+def test_entry_not_before_exit_is_left_out_with_a_warning_as_R():
+    """R: Surv(c(2, 1), c(1, 3), c(1, 1)) warns "Stop time must be > start time, NA created"
+    and survfit leaves the NA out."""
+    with pytest.warns(RuntimeWarning, match="1 unit"):
+        curve = kaplan_meier([1, 3, 4, 5], [1, 1, 0, 1], entry=[2, 0, 0, 1])
+    kept = kaplan_meier([3, 4, 5], [1, 0, 1], entry=[0, 0, 1])
+    assert_array_equal(curve.survival, kept.survival)
+
+
+# --- intervals where the curve sits at 0 or 1 ------------------------------------------------
+
+
+def test_none_resolved_within_two_days_has_a_wilson_interval():
+    """0 of 10 resolved by day 2: S = 1 and R prints [1, 1] (summary(survfit(...,
+    conf.type="log-log"), times=2)); here [1 - 27.8%, 1], Wilson's for 0 of 10."""
+    curve = kaplan_meier([5, 6, 7, 8, 9, 10, 12, 13, 15, 20], [1] * 10)
+    at = curve.survival_at(2)
+    assert at.estimate == 1.0 and at.boundary
+    assert_allclose(tuple(at.confidence_interval), (1 - 1.96**2 / (10 + 1.96**2), 1), rtol=1e-4)
+    assert "Wilson" in at.method
+    inside = curve.survival_at(9)  # strictly inside (0, 1): R's log-log values
+    assert not inside.boundary and "Wilson" not in inside.method
+
+
+def test_curve_at_zero_has_a_wilson_interval_on_the_last_risk_set():
+    """The non-maintained aml arm ends with its last unit resolved (S = 0; R prints NA)."""
+    curve = kaplan_meier(AML["nonmaintained"]["time"], AML["nonmaintained"]["status"])
+    at = curve.survival_at([45, 100])
+    assert at.estimate.tolist() == [0.0, 0.0]
+    assert at.boundary.tolist() == [True, True]
+    assert_allclose(at.confidence_interval.high, 1.96**2 / (1 + 1.96**2), rtol=1e-4)
+    assert at.confidence_interval.low.tolist() == [0.0, 0.0]
+
+
+def test_survival_at_extend_carries_the_last_estimate_and_marks_it():
+    curve = kaplan_meier(AML["maintained"]["time"], AML["maintained"]["status"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at = curve.survival_at([30, 161, 200], extend=True)
+    assert at.extended.tolist() == [False, False, True]
+    assert at.estimate[2] == curve.survival[-1]
+    assert at.confidence_interval.low[2] == at.confidence_interval.low[1]
