@@ -91,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--server.fileWatcherType",
         watcher,
     ]
-    print(f"Serving Client Roi at http://localhost:{args.port}")
+    print(f"Serving Client Roi at http://localhost:{args.port}", flush=True)  # before Streamlit's
     return subprocess.call(command, env=env)
 
 
