@@ -240,20 +240,17 @@ def competing_patterns(
     """
     grid, exit_index, entry_index = time_grid(durations, n_groups, entry)
     width = grid.size
-    removed_anywhere = np.bincount(exit_index, minlength=width) > 0
-    kept = np.flatnonzero(removed_anywhere)
-    # grid index -> index among kept times (exits), and -> first kept time after an entry
-    kept_upto = np.cumsum(removed_anywhere)
-    last = kept_upto[exit_index] - 1
-    first = np.zeros_like(last) if entry_index is None else kept_upto[entry_index]
-    m = kept.size
     states = n_causes + 1
-    group = np.zeros_like(last) if codes is None else np.asarray(codes, dtype=np.int64)
-    key_size = n_groups * m * (m if entry_index is not None else 1) * states
-    key = group * m + last
+    # key = ((group * width + entry) * width + exit) * states + cause, on the full grid
+    key = np.multiply(exit_index, states, dtype=np.int64)
+    key += causes
+    span = width * states
     if entry_index is not None:
-        key = key * m + first
-    key = key * states + causes
+        key += entry_index * span
+        span *= width
+    if codes is not None:
+        key += np.multiply(codes, span, dtype=np.int64)
+    key_size = n_groups * span
     if key_size <= max(_MAX_BINCOUNT_CELLS, 4 * durations.size):
         counts = np.bincount(key, minlength=key_size)
         present = np.flatnonzero(counts)
@@ -261,12 +258,19 @@ def competing_patterns(
     else:
         present, count = np.unique(key, return_counts=True)
     cause, rest = present % states, present // states
+    exit_full, rest = rest % width, rest // width
     if entry_index is not None:
-        first_p, rest = rest % m, rest // m
+        entry_full, group = rest % width, rest // width
     else:
-        first_p = np.zeros_like(rest)
-    last_p, group_p = rest % m, rest // m
-    return CompetingPatterns(grid[kept], group_p, first_p, last_p, cause, count)
+        entry_full, group = None, rest
+    removed_anywhere = np.zeros(width, dtype=bool)
+    removed_anywhere[exit_full] = True
+    # full grid index -> index among the exit times, and -> first exit time after an entry
+    kept_upto = np.cumsum(removed_anywhere)
+    last = kept_upto[exit_full] - 1
+    first = np.zeros_like(last) if entry_full is None else kept_upto[entry_full]
+    kept = np.flatnonzero(removed_anywhere)
+    return CompetingPatterns(grid[kept], group, first, last, cause, count)
 
 
 def patterns_from_counts(times, n_events, n_censored) -> CompetingPatterns:

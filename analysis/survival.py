@@ -440,6 +440,22 @@ def _restricted_mean(time, survival, n_at_risk, n_events, tau: float) -> tuple[f
 
 
 def _validate_durations(durations, resolved) -> tuple[np.ndarray, np.ndarray]:
+    times = _validate_exit_times(durations)
+    events = np.asarray(resolved)
+    if events.shape != times.shape:
+        raise ValueError("`resolved` must have the same length as `durations`.")
+    if events.dtype != bool:
+        try:
+            numeric = events.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError("`resolved` must be booleans (True = resolved).") from None
+        if not np.isin(numeric, (0.0, 1.0)).all():
+            raise ValueError("`resolved` must be booleans (True = resolved).")
+        events = numeric == 1.0
+    return times, events
+
+
+def _validate_exit_times(durations) -> np.ndarray:
     times = np.asarray(durations)
     if times.dtype.kind not in "iu":  # whole numbers stay integers: no conversion, no check
         try:
@@ -455,18 +471,7 @@ def _validate_durations(durations, resolved) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("`durations` must be finite: drop missing durations first.")
     if low < 0:
         raise ValueError("`durations` must be non-negative.")
-    events = np.asarray(resolved)
-    if events.shape != times.shape:
-        raise ValueError("`resolved` must have the same length as `durations`.")
-    if events.dtype != bool:
-        try:
-            numeric = events.astype(float)
-        except (TypeError, ValueError):
-            raise ValueError("`resolved` must be booleans (True = resolved).") from None
-        if not np.isin(numeric, (0.0, 1.0)).all():
-            raise ValueError("`resolved` must be booleans (True = resolved).")
-        events = numeric == 1.0
-    return times, events
+    return times
 
 
 def _validate_entry(entry, times: np.ndarray):
@@ -999,7 +1004,7 @@ def _validate_causes(causes, size: int) -> tuple[np.ndarray, int]:
         if not np.all(np.isfinite(numeric)) or np.any(numeric != np.floor(numeric)):
             raise ValueError("`causes` must be integers: 0 censored, 1, 2, ... the outcomes.")
         codes = numeric.astype(np.int64)
-    if np.any(codes < 0):
+    if codes.min() < 0:
         raise ValueError("`causes` must be non-negative: 0 censored, 1, 2, ... the outcomes.")
     n_causes = int(codes.max())
     if n_causes < 1:
@@ -1075,7 +1080,7 @@ def aalen_johansen(durations, causes, *, entry=None) -> CompetingRisksResult:
     These are R's ``pstate``, ``std.err`` and ``rmean`` / ``se(rmean)`` from
     ``survfit(Surv(days, factor(outcome)) ~ 1, influence = TRUE)``.
     """
-    times, _ = _validate_durations(durations, np.zeros(np.shape(durations), dtype=bool))
+    times = _validate_exit_times(durations)
     codes, n_causes = _validate_causes(causes, times.size)
     starts, keep = _validate_entry(entry, times)
     if keep is not None:

@@ -6,7 +6,9 @@ Two ways to run it (the machine and the figures go to docs/benchmarks.md):
     .venv/bin/python bench/bench_stats.py            # a Markdown table on stdout
 
 Both check, on the same data, that Kaplan-Meier and the log-rank test equal lifelines'
-(relative difference below 1e-9) before timing anything. Timings are never asserted.
+(relative difference below 1e-9) before timing anything. Timings are never asserted. The
+Aalen-Johansen rows (resolved vs ended without resolution) are timed against Kaplan-Meier on
+the same rows, with and without delayed entry, and the company-level kernel for all companies.
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analysis._kernels import aj_from_patterns, aj_time_in_state, competing_patterns  # noqa: E402
 from analysis.kpis import company_table, summary_tables  # noqa: E402
-from analysis.survival import kaplan_meier, logrank  # noqa: E402
+from analysis.survival import aalen_johansen, kaplan_meier, logrank  # noqa: E402
 from survey.demo import generate_frame  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
 TODAY = date(2026, 6, 15)
 SEED = 42
 TOLERANCE = 1e-9
+# incidents begun before this day enter the survey late, on it (delayed entry)
+LAUNCH = date(2025, 1, 1)
 
 
 @cache
@@ -55,6 +60,30 @@ def resolution(rows: int):
     durations = stop - days("started_on")  # whole days, int64, for both libraries
     codes, _ = pd.factorize(frame["company"], sort=True)
     return durations, status == "resolved", codes
+
+
+@cache
+def competing(rows: int):
+    """Causes (1 resolved, 2 ended without resolution, 0 ongoing) and late entries, in days."""
+    frame = demo(rows)
+    durations, _, codes = resolution(rows)
+    status = frame["status"].to_numpy()
+    causes = np.where(status == "resolved", 1, np.where(status == "ongoing", 0, 2))
+    started = frame["started_on"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    launch = np.datetime64(LAUNCH, "D").astype(np.int64)
+    entry = np.clip(launch - started, 0, None)
+    keep = entry < durations  # the others were over before the launch: never observed
+    return durations, causes, codes, entry, keep
+
+
+def company_incidence(rows: int):
+    """The company-table kernel: every company's curves, errors and time lost to 90 days."""
+    durations, causes, codes, entry, keep = competing(rows)
+    n_groups = int(codes.max()) + 1
+    patterns = competing_patterns(
+        durations[keep], causes[keep], codes[keep], n_groups, entry=entry[keep], n_causes=2
+    )
+    return aj_from_patterns(patterns, n_groups, 2), aj_time_in_state(patterns, n_groups, 2, 90.0)
 
 
 # --- equality with lifelines -----------------------------------------------------------------
@@ -150,6 +179,20 @@ if pytest is not None:
         )
 
     @sizes
+    def test_aalen_johansen_engine(benchmark, rows):
+        durations, causes, *_ = competing(rows)
+        benchmark(aalen_johansen, durations, causes)
+
+    @sizes
+    def test_aalen_johansen_delayed_entry(benchmark, rows):
+        durations, causes, _, entry, keep = competing(rows)
+        benchmark(aalen_johansen, durations[keep], causes[keep], entry=entry[keep])
+
+    @sizes
+    def test_aalen_johansen_companies(benchmark, rows):
+        benchmark(company_incidence, rows)
+
+    @sizes
     def test_company_table(benchmark, rows):
         frame = demo(rows)
         benchmark.pedantic(
@@ -213,6 +256,24 @@ def main(argv=None) -> None:
         print(
             f"| {rows:,} | log-rank, {codes.max() + 1} companies | {lr * 1e3:.1f} ms | "
             f"{lr_ll * 1e3:.0f} ms | {lr_ll / lr:.0f}x | {check_logrank(rows):.1e} |"
+        )
+        durations_c, causes, _, entry, keep = competing(rows)
+        aj = _timed(lambda: aalen_johansen(durations_c, causes), args.repeat)  # noqa: B023
+        print(
+            f"| {rows:,} | Aalen-Johansen, 2 outcomes | {aj * 1e3:.1f} ms | | {km / aj:.2f}x of KM | |"
+        )
+        d, c, e = durations_c[keep], causes[keep], entry[keep]
+        km_e = _timed(lambda: kaplan_meier(d, c == 1, entry=e), args.repeat)  # noqa: B023
+        aj_e = _timed(lambda: aalen_johansen(d, c, entry=e), args.repeat)  # noqa: B023
+        print(f"| {rows:,} | Kaplan-Meier, delayed entry | {km_e * 1e3:.1f} ms | | | |")
+        print(
+            f"| {rows:,} | Aalen-Johansen, delayed entry | {aj_e * 1e3:.1f} ms | | "
+            f"{km_e / aj_e:.2f}x of KM | |"
+        )
+        groups = _timed(lambda: company_incidence(rows), args.repeat)  # noqa: B023
+        print(
+            f"| {rows:,} | Aalen-Johansen kernel, {codes.max() + 1} companies, entry, RMTL 90 | "
+            f"{groups * 1e3:.1f} ms | | | |"
         )
         table = _timed(lambda: company_table(frame, as_of=TODAY, rng=1), args.repeat)  # noqa: B023
         both = _timed(lambda: summary_tables(frame, as_of=TODAY, rng=1), args.repeat)  # noqa: B023
