@@ -95,7 +95,7 @@ def reference_reports() -> dict[str, str]:
     """The two reports of the reference data set, as of the tests' fixed day."""
     snap = snapshot.build_snapshot(reference_responses(), as_of=TODAY)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(snapshot, "software_versions", lambda: dict(SOFTWARE))
+        patch.setattr(snapshot.describe, "software_versions", lambda: dict(SOFTWARE))
         files = snapshot.render(snap)
     return {locale: files[name].decode("utf-8") for locale, name in REPORTS.items()}
 

@@ -1,0 +1,536 @@
+"""What a snapshot publishes: the responses that may be published, their input hash, and the
+published (suppressed) tables of one :class:`Snapshot`, before any file is written.
+
+Suppression convention: a value resting on fewer than ``min_cell`` responses (its own metric
+base ``<family>_n``) is replaced, together with its interval, test and base, by the marker
+``suppressed`` in the CSV files, by null in Parquet with ``<family>_suppressed = true``, and by
+"masqué" / "suppressed" in the reports. A company under ``min_cell`` responses shows its ``n``
+only. Group cells are also suppressed when the suppressed company cells of the group would
+otherwise be recoverable by difference (secondary suppression). Survival curves are published
+per company only and stop before the first day with fewer than ``min_cell`` incidents at risk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from analysis import dashboard, kpis
+from survey import i18n
+from survey import store as storage
+
+SEED = dashboard.DEFAULT_SEED
+"""Seed of the bootstrap intervals: the dashboard's, so both show the same intervals."""
+DEFAULT_MIN_CELL = 10
+SUPPRESSED = "suppressed"
+"""The marker written in CSV files in place of every suppressed value."""
+SIGNIFICANT_DIGITS = 6
+UNLISTED = dashboard.UNLISTED
+
+# The columns a snapshot reads, with the Arrow type of their canonical form (the input hash).
+INPUT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("response_id", pa.string()),
+    ("submitted_on", pa.date32()),
+    ("company", pa.string()),
+    ("company_name", pa.string()),
+    ("sector", pa.string()),
+    ("origin", pa.string()),
+    ("status", pa.string()),
+    ("started_on", pa.date32()),
+    ("ended_on", pa.date32()),
+    ("refund_requested", pa.bool_()),
+    ("refund_outcome", pa.string()),
+    ("refund_requested_on", pa.date32()),
+    ("refund_received_on", pa.date32()),
+    ("wasted_trips", pa.int64()),
+    ("wasted_km", pa.float64()),
+    ("technician_visits_useless", pa.int64()),
+    ("callbacks_promised", pa.int64()),
+    ("callbacks_received", pa.int64()),
+    ("false_resolved_count", pa.int64()),
+    ("loaner_offered", pa.bool_()),
+    ("loaner_obtained", pa.bool_()),
+    ("loaner_cut_before_resolution", pa.bool_()),
+    ("csat", pa.int64()),
+    ("effort", pa.int64()),
+    ("nps", pa.int64()),
+)
+# Read only to check, once more, that every row may be published.
+ELIGIBILITY_COLUMNS = (
+    "source",
+    "flag_honeypot",
+    "flag_too_fast",
+    "flag_duplicate",
+    "consent_research",
+)
+# company_name, sector and origin come from the reference list, joined by the store.
+JOINED_COLUMNS = ("company_name", "sector", "origin")
+FETCHED_COLUMNS = (
+    tuple(n for n, _ in INPUT_COLUMNS if n not in JOINED_COLUMNS) + ELIGIBILITY_COLUMNS
+)
+CANONICAL_CSV = {
+    "include_header": True,
+    "delimiter": ",",
+    "eol": "\n",
+    "null_string": "",
+    "quoting_style": "needed",
+    "quoting_header": "needed",
+}
+"""``pyarrow.csv.WriteOptions`` of the canonical input rows (the input hash)."""
+
+
+class SnapshotRefused(Exception):
+    """A snapshot cannot be published; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a snapshot publishes, before it is turned into files (see :func:`render`).
+
+    Attributes
+    ----------
+    as_of : datetime.date
+        Responses submitted on or before this day (Paris time).
+    min_cell : int
+        Smallest number of responses a published value may rest on.
+    seed : int
+        Seed of the bootstrap intervals.
+    rows : int
+        Responses used.
+    input_sha256 : str
+        SHA-256 of the canonical input rows (:func:`input_sha256`).
+    submitted_from, submitted_to : datetime.date
+        First and last submission day among the responses used.
+    kpis : pandas.DataFrame
+        The published table: one row per company then per sector x origin group, suppressed
+        cells null and flagged in ``<family>_suppressed``.
+    curves : pandas.DataFrame
+        The published Kaplan-Meier curves per company (``metric`` resolution or refund_time);
+        a curve that is suppressed entirely is one row with ``suppressed`` true.
+    settings : dict
+        The statistics' settings (confidence level, small base, resamples...).
+    """
+
+    as_of: date
+    min_cell: int
+    seed: int
+    rows: int
+    input_sha256: str
+    submitted_from: date
+    submitted_to: date
+    kpis: pd.DataFrame
+    curves: pd.DataFrame
+    settings: dict
+
+    @property
+    def name(self) -> str:
+        """The folder name: ``<as_of>-<first 8 hex of the input hash>``."""
+        return f"{self.as_of.isoformat()}-{self.input_sha256[:8]}"
+
+    @property
+    def companies(self) -> pd.DataFrame:
+        return self.kpis[self.kpis["level"] == "company"].reset_index(drop=True)
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        return self.kpis[self.kpis["level"] == "group"].reset_index(drop=True)
+
+    def n_per_company(self) -> dict[str, int]:
+        return {
+            str(c): int(n) for c, n in zip(self.companies["id"], self.companies["n"], strict=True)
+        }
+
+    def overview(self, locale: str = "fr") -> pd.DataFrame:
+        """What would be published, per company then group: its n, whether its figures are
+        shown (n >= min_cell) and how many of its metric families are suppressed."""
+        flags = [c for c in self.kpis.columns if c.endswith("_suppressed")]
+        return pd.DataFrame(
+            {
+                "level": self.kpis["level"].to_numpy(),
+                "name": display_names(self.kpis, locale),
+                "n": self.kpis["n"].astype(int).to_numpy(),
+                "shown": (self.kpis["n"] >= self.min_cell).to_numpy(dtype=bool),
+                "suppressed_metrics": self.kpis[flags].sum(axis=1).astype(int).to_numpy(),
+                "metrics": len(flags),
+            }
+        )
+
+    def suppressed_cells(self) -> dict[str, int]:
+        """Number of suppressed (row, metric family) cells per level."""
+        flags = [c for c in self.kpis.columns if c.endswith("_suppressed")]
+        counts = self.kpis.groupby("level")[flags].sum().sum(axis=1)
+        return {level: int(counts.get(level, 0)) for level in ("company", "group")}
+
+
+# --- names shown to people --------------------------------------------------------------------
+
+
+def group_name(group: str, locale: str) -> str:
+    """A sector x origin group as people read it ("Commerçants français")."""
+    if group == f"{UNLISTED}/{UNLISTED}":
+        return i18n.t("report.group_unlisted", locale)
+    return dashboard.group_label(group, locale)
+
+
+def display_name(level: str, unit: str, name, locale: str) -> str:
+    """A published row's name: the group's label, the company's name, or the neutral label of
+    companies outside the list (their free-text names are never published)."""
+    if level == "group":
+        return group_name(unit, locale)
+    if isinstance(name, str) and name:
+        return name
+    if unit == dashboard.OTHER_NAME:
+        return i18n.t("report.company_other", locale)
+    return str(unit)
+
+
+def display_names(rows: pd.DataFrame, locale: str) -> list[str]:
+    """:func:`display_name` of every row of a published table."""
+    return [
+        display_name(level, str(unit), name, locale)
+        for level, unit, name in zip(rows["level"], rows["id"], rows["name"], strict=True)
+    ]
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def qualifying_filters(as_of: date) -> storage.Filters:
+    """The only responses a snapshot may use: consented, unflagged, real, up to ``as_of``."""
+    return storage.Filters(
+        include_synthetic=False, include_flagged=False, consented_only=True, submitted_to=as_of
+    )
+
+
+def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
+    """The publishable responses as of ``as_of``, with only the columns a snapshot reads."""
+    # In a fixed order (ordered=True): floating-point totals (kilometres) are summed in row
+    # order, and an unordered parallel scan could change their last bits from run to run.
+    return store.fetch_responses(
+        qualifying_filters(as_of), columns=list(FETCHED_COLUMNS), ordered=True
+    )
+
+
+def open_database(path: str | os.PathLike) -> storage.Store:
+    """The store at ``path``, read-only; refuses when there is no database there."""
+    path = Path(path)
+    if not path.is_file():
+        raise SnapshotRefused(f"no database at {path}")
+    return storage.connect(path, read_only=True)
+
+
+# --- the input hash ---------------------------------------------------------------------------
+
+
+class _HashingSink(io.RawIOBase):
+    """A write-only file that feeds SHA-256 instead of keeping the bytes."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return len(data)
+
+
+def _canonical_table(responses: pd.DataFrame) -> pa.Table:
+    arrays = []
+    for name, kind in INPUT_COLUMNS:
+        series = responses[name]
+        if pa.types.is_date32(kind):
+            values = pd.to_datetime(series)
+            if isinstance(values.dtype, pd.DatetimeTZDtype):
+                values = values.dt.tz_localize(None)
+            array = pa.array(values.to_numpy().astype("datetime64[D]"), from_pandas=True)
+        elif pa.types.is_integer(kind):
+            array = pa.array(pd.to_numeric(series), from_pandas=True).cast(kind)
+        else:
+            array = pa.array(series, type=kind, from_pandas=True)
+        arrays.append(array.cast(kind))
+    return pa.Table.from_arrays(arrays, names=[name for name, _ in INPUT_COLUMNS])
+
+
+def input_sha256(responses: pd.DataFrame) -> str:
+    """SHA-256 of the canonical form of the input rows (the recipe is in ``manifest.json``).
+
+    The columns of :data:`INPUT_COLUMNS`, cast to their Arrow types, rows sorted by
+    ``response_id``, written by ``pyarrow.csv.write_csv`` (header, ``,``, ``\\n``, missing
+    values empty, strings quoted, dates ``YYYY-MM-DD``, booleans ``true``/``false``), hashed.
+    Free text, e-mails and quality flags are not part of it.
+    """
+    table = _canonical_table(responses).sort_by([("response_id", "ascending")])
+    sink = _HashingSink()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(**CANONICAL_CSV))
+    return sink.digest.hexdigest()
+
+
+# --- building ---------------------------------------------------------------------------------
+
+
+def validate_min_cell(min_cell) -> int:
+    if isinstance(min_cell, bool) or not isinstance(min_cell, (int, np.integer)) or min_cell < 1:
+        raise ValueError("`min_cell` must be a whole number of at least 1.")
+    return int(min_cell)
+
+
+def parse_as_of(text: str | None) -> date | None:
+    """``--as-of`` as a date (None stays None: today)."""
+    return None if text is None else validate_as_of(text)
+
+
+def validate_as_of(as_of) -> date:
+    if isinstance(as_of, str):
+        try:
+            return date.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError("`as_of` must be a date (YYYY-MM-DD).") from None
+    if isinstance(as_of, pd.Timestamp):
+        return as_of.date()
+    if isinstance(as_of, date):
+        return as_of if type(as_of) is date else date(as_of.year, as_of.month, as_of.day)
+    raise ValueError("`as_of` must be a date (YYYY-MM-DD).")
+
+
+def _check_publishable(responses: pd.DataFrame, as_of: date) -> None:
+    """Refuse rows that no snapshot may hold, whoever fetched them."""
+    missing = [c for c in FETCHED_COLUMNS + JOINED_COLUMNS if c not in responses.columns]
+    if missing:
+        raise ValueError(f"`responses` lacks the columns: {', '.join(missing)}.")
+    problems = []
+    if responses["source"].eq("synthetic").any():
+        problems.append("synthetic rows")
+    flagged = responses[["flag_honeypot", "flag_too_fast", "flag_duplicate"]].fillna(True)
+    if flagged.astype(bool).any(axis=None):
+        problems.append("flagged rows")
+    if not responses["consent_research"].fillna(False).astype(bool).all():
+        problems.append("rows without research consent")
+    submitted = pd.to_datetime(responses["submitted_on"])
+    if submitted.isna().any() or (submitted > pd.Timestamp(as_of)).any():
+        problems.append("rows submitted after `as_of` or undated")
+    if problems:
+        raise ValueError(
+            f"`responses` holds {', '.join(problems)}, which may not be published; "
+            "read them with `fetch_qualifying`."
+        )
+
+
+def build_snapshot(
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    min_cell: int = DEFAULT_MIN_CELL,
+    seed: int = SEED,
+) -> Snapshot:
+    """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        The publishable responses (:func:`fetch_qualifying`), with the columns
+        :data:`FETCHED_COLUMNS` and the store's ``company_name``, ``sector``, ``origin``.
+        Rows that may not be published (synthetic, flagged, unconsented, after ``as_of``) are
+        refused with ``ValueError``, not dropped.
+    as_of : datetime.date or str
+        The snapshot's date.
+    min_cell : int, default 10
+        A value resting on fewer responses than this is suppressed.
+    seed : int
+        Seed of the bootstrap intervals.
+
+    Returns
+    -------
+    Snapshot
+
+    Raises
+    ------
+    SnapshotRefused
+        When ``responses`` is empty.
+
+    Examples
+    --------
+    >>> from survey.demo import generate_frame
+    >>> frame = generate_frame(400, seed=1, today=date(2026, 6, 15)).assign(source="web")
+    >>> frame = frame[~frame["flag_too_fast"]]  # flagged rows may not be published
+    >>> snap = build_snapshot(frame, as_of="2026-06-15", min_cell=10)
+    >>> snap.name.startswith("2026-06-15-"), snap.rows
+    (True, 400)
+    >>> companies = snap.companies.set_index("id")
+    >>> int(companies.loc["orange", "n"]), float(companies.loc["orange", "resolution_median_days"])
+    (68, 12.0)
+    >>> int(companies.loc["starlink", "n"]), bool(companies.loc["starlink", "resolution_suppressed"])
+    (6, True)
+    >>> bool(np.isnan(companies.loc["starlink", "resolution_median_days"]))  # suppressed
+    True
+    """
+    as_of = validate_as_of(as_of)
+    min_cell = validate_min_cell(min_cell)
+    if not isinstance(responses, pd.DataFrame):
+        raise ValueError("`responses` must be a pandas DataFrame.")
+    if responses.empty:
+        raise SnapshotRefused(
+            f"no response qualifies as of {as_of.isoformat()} (consented, unflagged, "
+            "non-synthetic, submitted on or before that day)"
+        )
+    _check_publishable(responses, as_of)
+    digest = input_sha256(responses)
+    frame = responses.assign(
+        sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
+    )
+    tables = kpis.summary_tables(frame, as_of=as_of, rng=np.random.default_rng(seed))
+    companies, groups = tables.companies, tables.groups
+    layout = dashboard.metric_layout(companies)
+    company_hidden = dashboard.company_suppression(companies, layout, min_cell)
+    group_hidden = dashboard.group_suppression(groups, companies, company_hidden, layout, min_cell)
+    published = pd.concat(
+        [
+            _published_rows(companies, "company", layout, company_hidden),
+            _published_rows(groups, "group", layout, group_hidden),
+        ],
+        ignore_index=True,
+    )
+    curves = _published_curves(frame, companies, company_hidden, as_of, min_cell)
+    submitted = pd.to_datetime(responses["submitted_on"])
+    attrs = companies.attrs
+    settings = {
+        "confidence_level": attrs.get("confidence_level", kpis.CONFIDENCE_LEVEL),
+        "small_base": attrs.get("small_base", kpis.SMALL_BASE),
+        "false_discovery_rate": attrs.get("significance_level", kpis.SIGNIFICANCE_LEVEL),
+        "bootstrap_resamples": attrs.get("n_resamples"),
+        "median_interval": attrs.get("median_method", kpis.MEDIAN_METHOD),
+        "resolved_within_days": list(kpis.RESOLVED_WITHIN_DAYS),
+        "rmst_horizon_days": kpis.RMST_HORIZON_DAYS,
+    }
+    return Snapshot(
+        as_of=as_of,
+        min_cell=min_cell,
+        seed=int(seed),
+        rows=len(responses),
+        input_sha256=digest,
+        submitted_from=submitted.min().date(),
+        submitted_to=submitted.max().date(),
+        kpis=published,
+        curves=curves,
+        settings=settings,
+    )
+
+
+def _kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_float_dtype(series):
+        return "number"
+    return "string"
+
+
+def _round_significant(values: np.ndarray) -> np.ndarray:
+    """Floats rounded to 6 significant digits, so CSV and Parquet hold the same numbers."""
+    out = np.array(values, dtype=float)
+    finite = np.isfinite(out) & (out != 0)
+    out[finite] = [float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in out[finite]]
+    return out
+
+
+def _typed(values, kind: str, hidden: np.ndarray) -> pd.Series:
+    if kind == "integer":
+        series = pd.Series(values, dtype="Int64")
+        series[hidden] = pd.NA
+    elif kind == "number":
+        series = pd.Series(_round_significant(values))
+        series[hidden] = np.nan
+    elif kind == "boolean":
+        series = pd.Series(values, dtype="boolean")
+        series[hidden] = pd.NA
+    else:
+        series = pd.Series(np.asarray(values, dtype=object))
+        series[hidden] = None
+    return series
+
+
+def _flags(flags: pd.Series, p_adj: pd.Series) -> np.ndarray:
+    """kpis writes "" for both "not significant" and "no test": say "none" for the first."""
+    values = flags.fillna("").astype(str).to_numpy(dtype=object)
+    untested = p_adj.isna().to_numpy()
+    return np.where(values != "", values, np.where(untested, None, "none"))
+
+
+def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
+    if level == "company":
+        names = [name if isinstance(name, str) else None for name in table["company_name"].tolist()]
+        identity = {
+            "id": table["company"].astype(str).to_numpy(dtype=object),
+            "name": names,
+            "companies": [None] * len(table),
+        }
+    else:
+        identity = {
+            "id": table["group"].astype(str).to_numpy(dtype=object),
+            "name": [group_name(g, "en") for g in table["group"]],
+            "companies": table["companies"].astype(str).to_numpy(dtype=object),
+        }
+    columns: dict[str, pd.Series] = {
+        "level": pd.Series([level] * len(table), dtype=object),
+        "id": pd.Series(identity["id"], dtype=object),
+        "name": pd.Series(identity["name"], dtype=object),
+        "sector": pd.Series(table["sector"].astype(str).to_numpy(), dtype=object),
+        "origin": pd.Series(table["origin"].astype(str).to_numpy(), dtype=object),
+        "companies": pd.Series(identity["companies"], dtype=object),
+        "n": pd.Series(table["n"].to_numpy(), dtype="Int64"),
+    }
+    for family, family_columns in layout:
+        mask = hidden[family]
+        for column in family_columns:
+            values = table[column]
+            kind = _kind(values)
+            if column.endswith("_vs_others_flag"):
+                values = _flags(values, table[column.replace("_flag", "_p_adj")])
+            columns[column] = _typed(np.asarray(values), kind, mask)
+        columns[f"{family}_suppressed"] = pd.Series(mask, dtype=bool)
+    return pd.DataFrame(columns)
+
+
+def _published_curves(frame, companies, hidden, as_of, min_cell) -> pd.DataFrame:
+    """Company curves, each cut before its first point with fewer than ``min_cell`` at risk."""
+    pieces = []
+    for metric in ("resolution", "refund_time"):
+        curves = kpis.survival_curves(frame, as_of=as_of, metric=metric, by="company")
+        by_company = dict(tuple(curves.groupby("company", sort=False))) if len(curves) else {}
+        for position, company in enumerate(companies["company"].astype(str)):
+            curve = by_company.get(company)
+            if hidden[metric][position] or curve is None:
+                pieces.append(
+                    pd.DataFrame({"metric": [metric], "company": [company], "suppressed": [True]})
+                )
+                continue
+            at_risk = curve["n_at_risk"].to_numpy()
+            kept = curve[np.minimum.accumulate(at_risk) >= min_cell]
+            pieces.append(kept.assign(metric=metric, suppressed=False))
+    columns = ["metric", "company", "time", "n_at_risk", "n_events", "n_censored"]
+    columns += ["survival", "low", "high", "suppressed"]
+    curves = pd.concat(pieces, ignore_index=True).reindex(columns=columns)
+    out = pd.DataFrame(
+        {
+            "metric": curves["metric"].astype(object),
+            "company": curves["company"].astype(object),
+            "time": pd.Series(np.round(curves["time"].to_numpy(dtype=float)), dtype="Int64"),
+        }
+    )
+    for column in ("n_at_risk", "n_events", "n_censored"):
+        out[column] = pd.Series(curves[column].to_numpy(dtype=float), dtype="Int64")
+    for column in ("survival", "low", "high"):
+        out[column] = _round_significant(curves[column].to_numpy(dtype=float))
+    out["suppressed"] = curves["suppressed"].astype(bool).to_numpy()
+    return out
