@@ -241,36 +241,72 @@ def competing_patterns(
     grid, exit_index, entry_index = time_grid(durations, n_groups, entry)
     width = grid.size
     states = n_causes + 1
-    # key = ((group * width + entry) * width + exit) * states + cause, on the full grid
+    budget = max(_MAX_BINCOUNT_CELLS, 4 * durations.size)
+    if entry_index is None:
+        exit_full, group, cause, count = _count_patterns(
+            exit_index, causes, codes, n_groups, width, states, budget
+        )
+        entry_full = np.zeros_like(exit_full)
+    else:
+        # most units enter at the start: count them without the entry dimension, the few late
+        # ones with it, so the table stays small
+        late = entry_index > 0
+        on_time = ~late
+        pick = (lambda a: None if a is None else a[on_time]) if late.any() else (lambda a: a)
+        exit_a, group_a, cause_a, count_a = _count_patterns(
+            pick(exit_index), pick(causes), pick(codes), n_groups, width, states, budget
+        )
+        if late.any():
+            exit_b, group_b, cause_b, count_b = _count_patterns(
+                exit_index[late],
+                causes[late],
+                None if codes is None else codes[late],
+                n_groups * width,
+                width,
+                states,
+                budget,
+                extra=entry_index[late]
+                if codes is None
+                else codes[late] * width + entry_index[late],
+            )
+            entry_b, group_b = group_b % width, group_b // width
+        else:
+            exit_b = group_b = cause_b = count_b = entry_b = np.zeros(0, dtype=np.int64)
+        exit_full = np.concatenate([exit_a, exit_b])
+        entry_full = np.concatenate([np.zeros_like(exit_a), entry_b])
+        group = np.concatenate([group_a, group_b])
+        cause = np.concatenate([cause_a, cause_b])
+        count = np.concatenate([count_a, count_b])
+    removed_anywhere = np.zeros(width, dtype=bool)
+    removed_anywhere[exit_full] = True
+    # full grid index -> index among the exit times, and -> first exit time after an entry
+    kept_upto = np.cumsum(removed_anywhere)
+    last = kept_upto[exit_full] - 1
+    first = kept_upto[entry_full] if entry_index is not None else np.zeros_like(last)
+    kept = np.flatnonzero(removed_anywhere)
+    return CompetingPatterns(grid[kept], group, first, last, cause, count)
+
+
+def _count_patterns(exit_index, causes, codes, n_groups, width, states, budget, extra=None):
+    """Distinct (group, exit, cause) cells and their counts: one bincount, or one unique.
+
+    ``extra`` (optional) replaces ``codes`` as the slowest-varying key (group and entry).
+    """
     key = np.multiply(exit_index, states, dtype=np.int64)
     key += causes
     span = width * states
-    if entry_index is not None:
-        key += entry_index * span
-        span *= width
-    if codes is not None:
-        key += np.multiply(codes, span, dtype=np.int64)
+    outer = codes if extra is None else extra
+    if outer is not None:
+        key += np.multiply(outer, span, dtype=np.int64)
     key_size = n_groups * span
-    if key_size <= max(_MAX_BINCOUNT_CELLS, 4 * durations.size):
+    if key_size <= budget:
         counts = np.bincount(key, minlength=key_size)
         present = np.flatnonzero(counts)
         count = counts[present]
     else:
         present, count = np.unique(key, return_counts=True)
     cause, rest = present % states, present // states
-    exit_full, rest = rest % width, rest // width
-    if entry_index is not None:
-        entry_full, group = rest % width, rest // width
-    else:
-        entry_full, group = None, rest
-    removed_anywhere = np.zeros(width, dtype=bool)
-    removed_anywhere[exit_full] = True
-    # full grid index -> index among the exit times, and -> first exit time after an entry
-    kept_upto = np.cumsum(removed_anywhere)
-    last = kept_upto[exit_full] - 1
-    first = np.zeros_like(last) if entry_full is None else kept_upto[entry_full]
-    kept = np.flatnonzero(removed_anywhere)
-    return CompetingPatterns(grid[kept], group, first, last, cause, count)
+    return rest % width, rest // width, cause, count
 
 
 def patterns_from_counts(times, n_events, n_censored) -> CompetingPatterns:
