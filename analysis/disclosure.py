@@ -124,6 +124,9 @@ def masked(table: pd.DataFrame, layout, hidden: dict[str, np.ndarray]) -> pd.Dat
                 continue
             if column == metric.flag:
                 out.loc[mask, column] = ""
+            elif pd.api.types.is_bool_dtype(out[column]):
+                if mask.any():  # a hidden mark is unknown, not False
+                    out[column] = out[column].astype("boolean").mask(mask)
             elif pd.api.types.is_numeric_dtype(out[column]):
                 out.loc[mask, column] = np.nan
         out[metric.suppressed] = mask

@@ -21,30 +21,29 @@ import pandas as pd
 from scipy import stats
 
 from analysis import metrics
-from analysis.counts import (
+from analysis._kernels import (
     DEFAULT_RESAMPLES,
-    _bca_mean,
-    _bca_ratio,
-    _grouped_value_counts,
-    _kruskal_from_counts,
-    _mann_whitney_from_counts,
-    _validate_resamples,
-    _validate_rng,
+    CompetingPatterns,
+    aj_from_patterns,
+    aj_time_in_state,
+    boundary_wilson,
+    competing_patterns,
+    confidence_band,
+    validate_band_method,
 )
-from analysis.proportions import (
-    _chi_square,
-    _fisher_pvalue,
-    _validate_confidence_level,
-    _wilson,
-    _z_value,
-    adjust_pvalues,
-)
-from analysis.survival import (
-    _chi_square_from_components,
-    _event_table,
-    _kaplan_meier_from_counts,
-    _logrank_components,
-)
+from analysis._kernels import bca_mean as _bca_mean
+from analysis._kernels import bca_ratio as _bca_ratio
+from analysis._kernels import chi_square as _chi_square
+from analysis._kernels import fisher_pvalue as _fisher_pvalue
+from analysis._kernels import grouped_value_counts as _grouped_value_counts
+from analysis._kernels import kruskal_from_counts as _kruskal_from_counts
+from analysis._kernels import mann_whitney_from_counts as _mann_whitney_from_counts
+from analysis._kernels import validate_confidence_level as _validate_confidence_level
+from analysis._kernels import validate_resamples as _validate_resamples
+from analysis._kernels import validate_rng as _validate_rng
+from analysis._kernels import wilson as _wilson
+from analysis._kernels import z_value as _z_value
+from analysis.proportions import adjust_pvalues
 
 __all__ = [
     "CONFIDENCE_LEVEL",
@@ -69,7 +68,9 @@ SIGNIFICANCE_LEVEL = 0.05
 RESOLVED_WITHIN_DAYS = metrics.RESOLVED_WITHIN_DAYS
 REFUNDED_WITHIN_DAYS = metrics.REFUNDED_WITHIN_DAYS
 RMST_HORIZON_DAYS = metrics.RMST_HORIZON_DAYS
-MEDIAN_METHOD = "log-log"  # PRODUCT.md section 4: median CI, Brookmeyer-Crowley on log-log scale
+MEDIAN_METHOD = "log"  # the median of the cumulative incidence, from its pointwise log interval
+METHODOLOGY_VERSION = 2
+"""2: competing outcomes (Aalen-Johansen), delayed entry, effect sizes beside every flag."""
 
 
 class Family(NamedTuple):
@@ -280,18 +281,6 @@ def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
 # --- sufficient statistics per company ---------------------------------------------------------
 
 
-class _SurvivalCounts(NamedTuple):
-    times: np.ndarray
-    events: np.ndarray  # (k, m)
-    removed: np.ndarray  # (k, m)
-    excluded: np.ndarray  # (k,)
-
-    def collapse(self, matrix):
-        return _SurvivalCounts(
-            self.times, matrix @ self.events, matrix @ self.removed, matrix @ self.excluded
-        )
-
-
 class _ShareCounts(NamedTuple):
     successes: np.ndarray
     n: np.ndarray
@@ -326,18 +315,265 @@ class _Totals(NamedTuple):
         return _Totals(matrix @ self.total, matrix @ self.n)
 
 
-def _survival_counts(units: _Units, durations, events, in_scope) -> _SurvivalCounts:
-    """Count table of one time-to-event metric; out-of-range durations are counted as excluded."""
+# --- competing outcomes (Aalen-Johansen) -------------------------------------------------------
+#
+# Times are shifted by one day inside the kernels: an incident followed from day 0 enters at -1,
+# so it is at risk on day 0 as in R's right-censored ``Surv(time, status)``, while an incident
+# that began before the launch enters at its delay exactly as ``Surv(entry, exit, status)``
+# (at risk on the days after it). Every time read back is shifted again.
+
+CAUSES = 2  # 1: the wanted outcome (resolved, refund received); 2: the other (gave up, refused)
+
+
+class _CompetingCounts(NamedTuple):
+    patterns: CompetingPatterns  # group = unit code
+    units: int
+    excluded: np.ndarray  # (k,) in scope but not placeable (missing or impossible dates)
+    late: np.ndarray  # (k,) entering late (began before the launch)
+
+    def collapse(self, matrix):
+        unit_of = np.argmax(matrix, axis=0) if matrix.size else np.zeros(0, dtype=np.int64)
+        p = self.patterns
+        grouped = CompetingPatterns(p.times, unit_of[p.group], p.first, p.last, p.cause, p.count)
+        return _CompetingCounts(
+            grouped, matrix.shape[0], matrix @ self.excluded, matrix @ self.late
+        )
+
+    def rest(self):
+        """For each unit u, the patterns of every other unit, labelled u ("all others")."""
+        p, k = self.patterns, self.units
+        owner = np.repeat(np.arange(k), p.group.size)
+        keep = np.tile(p.group, k) != owner
+        pick = np.tile(np.arange(p.group.size), k)[keep]
+        return CompetingPatterns(
+            p.times, owner[keep], p.first[pick], p.last[pick], p.cause[pick], p.count[pick]
+        )
+
+
+def _competing_counts(units: _Units, durations, causes, in_scope, entry=None) -> _CompetingCounts:
+    """Pattern table of a metric with competing outcomes; unplaceable rows counted as excluded.
+
+    ``entry`` (days from the start of the problem to the launch, 0 when it began after) makes
+    the incidents that began before the launch enter late; one that ended before the launch
+    could not have been reported under that rule and is excluded (and counted).
+    """
     usable = in_scope & np.isfinite(durations) & (durations >= 0)
-    if durations.size == 0:  # no rows at all: the event table has no times
-        empty = np.zeros((units.k, 0), dtype=np.int64)
-        return _SurvivalCounts(np.empty(0), empty, empty, np.zeros(units.k, dtype=np.int64))
+    if entry is not None:
+        usable &= (entry <= 0) | (durations > entry)
     codes = units.masked(usable)
-    times, n_events, n_removed = _event_table(
-        np.where(usable, durations, 0.0), events & usable, codes, units.k + 1
-    )
+    keep = codes < units.k
     excluded = np.bincount(units.masked(in_scope & ~usable), minlength=units.k + 1)[: units.k]
-    return _SurvivalCounts(times, n_events[: units.k], n_removed[: units.k], excluded)
+    late = np.zeros(units.k, dtype=np.int64)
+    if not keep.any():
+        empty = np.zeros(0, dtype=np.int64)
+        patterns = CompetingPatterns(np.empty(0), empty, empty, empty, empty, empty)
+        return _CompetingCounts(patterns, units.k, excluded, late)
+    exits = durations[keep] + 1.0
+    entries = None
+    if entry is not None:
+        delayed = entry[keep] > 0
+        late = np.bincount(codes[keep][delayed], minlength=units.k)
+        if delayed.any():
+            entries = np.where(delayed, entry[keep] + 1.0, 0.0)
+    patterns = competing_patterns(
+        exits,
+        causes[keep].astype(np.int64),
+        codes[keep],
+        units.k,
+        entry=entries,
+        n_causes=CAUSES,
+    )
+    return _CompetingCounts(patterns, units.k, excluded, late)
+
+
+class _Curves(NamedTuple):
+    """Aalen-Johansen curves of every unit on the shared grid of (original) days."""
+
+    time: np.ndarray  # (m,) days
+    n_at_risk: np.ndarray  # (k, m)
+    probability: np.ndarray  # (k, 3, m): no outcome yet, outcome 1, outcome 2
+    standard_error: np.ndarray  # (k, 3, m)
+    last: np.ndarray  # (k,) index of each unit's last exit time (-1 when it has none)
+    n: np.ndarray  # (k,) units entering the metric
+
+
+def _curves(patterns: CompetingPatterns, k: int) -> _Curves:
+    if patterns.count.size == 0:
+        return _Curves(
+            np.empty(0),
+            np.zeros((k, 0)),
+            np.zeros((k, CAUSES + 1, 0)),
+            np.zeros((k, CAUSES + 1, 0)),
+            np.full(k, -1),
+            np.zeros(k, dtype=np.int64),
+        )
+    curves = aj_from_patterns(patterns, k, CAUSES)
+    removed = curves.n_events.sum(axis=1) + curves.n_censored
+    seen = removed > 0
+    last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
+    n = np.bincount(patterns.group, patterns.count, minlength=k).astype(np.int64)
+    return _Curves(
+        curves.time - 1.0, curves.n_at_risk, curves.probability, curves.standard_error, last, n
+    )
+
+
+def _incidence_at(curves: _Curves, cause: int, days, z: float):
+    """F_cause at each of ``days`` for every unit: (estimate, low, high, se, extended), (k, d).
+
+    Log interval as R's multi-state ``summary(fit, times = t)`` (F exp(+-z se / F), capped at
+    1); where F is 0 or 1 the interval is Wilson's for "0 of n" on the risk set. A day after a
+    unit's last time gives its last estimate, marked ``extended`` (R's ``extend = TRUE``).
+    """
+    days = np.asarray(days, dtype=float)
+    k = curves.probability.shape[0]
+    index = np.searchsorted(curves.time, days, side="right") - 1  # (d,)
+    started = index >= 0
+    safe = np.clip(index, 0, None)
+    if curves.time.size == 0:
+        nan = np.full((k, days.size), np.nan)
+        return nan, nan, nan, nan, np.zeros((k, days.size), dtype=bool)
+    estimate = np.where(started, curves.probability[:, cause, safe], 0.0)
+    se = np.where(started, curves.standard_error[:, cause, safe], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_log = np.where(se == 0, 0.0, se / estimate)
+        low = estimate * np.exp(-z * se_log)
+        high = np.minimum(1.0, estimate * np.exp(z * se_log))
+    nxt = np.minimum(index + 1, curves.time.size - 1)
+    n_next = curves.n_at_risk[:, nxt]
+    n_here = curves.n_at_risk[:, safe]
+    boundary = (estimate == 0) | (estimate == 1)
+    if boundary.any():
+        w_low, w_high = boundary_wilson(estimate, np.where(estimate == 1, n_here, n_next), z)
+        low, high = np.where(boundary, w_low, low), np.where(boundary, w_high, high)
+    last_time = np.where(curves.last >= 0, curves.time[np.clip(curves.last, 0, None)], -np.inf)
+    extended = days[None, :] > last_time[:, None]
+    empty = curves.n == 0
+    estimate, low, high, se = (
+        np.where(empty[:, None], np.nan, a) for a in (estimate, low, high, se)
+    )
+    return estimate, low, high, se, extended & ~empty[:, None]
+
+
+def _incidence_median(curves: _Curves, cause: int, z: float):
+    """First day F_cause reaches 1/2, with the days where its upper and lower bounds do."""
+    k = curves.probability.shape[0]
+    out = np.full((3, k), np.nan)
+    if curves.time.size == 0:
+        return out
+    estimate = curves.probability[:, cause]
+    se = curves.standard_error[:, cause]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_log = np.where(se == 0, 0.0, se / estimate)
+        low = estimate * np.exp(-z * se_log)
+        high = np.minimum(1.0, estimate * np.exp(z * se_log))
+    half = 0.5 - 1e-12
+    for row, values in enumerate((estimate, high, low)):
+        reached = values >= half
+        first = np.argmax(reached, axis=1)
+        out[row] = np.where(reached.any(axis=1), curves.time[first], np.nan)
+    out[:, curves.n == 0] = np.nan
+    return out
+
+
+def _time_without(patterns: CompetingPatterns, k: int, tau: float):
+    """Restricted mean days without outcome 1 within ``tau`` (tau minus the mean time lost to
+    it, R's ``print(fit, rmean = tau)``) and its standard error, per unit."""
+    if patterns.count.size == 0:
+        return np.full(k, np.nan), np.full(k, np.nan)
+    estimate, standard_error = aj_time_in_state(patterns, k, CAUSES, tau + 1.0)
+    n = np.bincount(patterns.group, patterns.count, minlength=k)
+    without = np.where(n > 0, tau - estimate[:, 1], np.nan)
+    return without, np.where(n > 0, standard_error[:, 1], np.nan)
+
+
+def _wald_difference(first, first_se, second, second_se, z: float):
+    """Difference of two independent estimates: (difference, low, high, two-sided p)."""
+    difference = first - second
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(first_se**2 + second_se**2)
+        valid = np.isfinite(difference) & np.isfinite(se) & (se > 0)
+        pvalue = np.where(valid, 2.0 * stats.norm.sf(np.abs(difference) / se), np.nan)
+    difference = np.where(valid, difference, np.nan)
+    return difference, difference - z * se, difference + z * se, pvalue
+
+
+def _heterogeneity(estimate, standard_error) -> tuple[float, float, float]:
+    """Wald chi-square of equal estimates across units (units with a standard error only)."""
+    valid = np.isfinite(estimate) & np.isfinite(standard_error) & (standard_error > 0)
+    if valid.sum() < 2:
+        return math.nan, math.nan, math.nan
+    weight = 1.0 / standard_error[valid] ** 2
+    mean = np.sum(weight * estimate[valid]) / weight.sum()
+    statistic = float(np.sum(weight * (estimate[valid] - mean) ** 2))
+    dof = int(valid.sum() - 1)
+    return statistic, dof, float(stats.chi2.sf(statistic, dof))
+
+
+def _competing_columns(name: str, counts: _CompetingCounts):
+    """Median, cumulative incidences within fixed days, the comparison measure, and each unit
+    against all the others pooled."""
+    k = counts.units
+    z = _z_value(CONFIDENCE_LEVEL)
+    curves = _curves(counts.patterns, k)
+    resolution = name == "resolution"
+    within = RESOLVED_WITHIN_DAYS if resolution else (REFUNDED_WITHIN_DAYS,)
+    prefix = "resolved_within" if resolution else "refunded_within"
+    n_events = np.bincount(
+        counts.patterns.group[counts.patterns.cause == 1],
+        counts.patterns.count[counts.patterns.cause == 1],
+        minlength=k,
+    ).astype(np.int64)
+    n_other = np.bincount(
+        counts.patterns.group[counts.patterns.cause == 2],
+        counts.patterns.count[counts.patterns.cause == 2],
+        minlength=k,
+    ).astype(np.int64)
+    other = "gave_up" if resolution else "refused"
+    columns = {
+        f"{name}_n": curves.n,
+        f"{name}_events": n_events,
+        f"{name}_{other}": n_other,
+        f"{name}_excluded": counts.excluded,
+    }
+    if resolution:
+        columns[f"{name}_late_entry"] = counts.late
+    median = _incidence_median(curves, 1, z)
+    columns[f"{name}_median_days"] = median[0]
+    columns[f"{name}_median_low"] = median[1]
+    columns[f"{name}_median_high"] = median[2]
+    share, low, high, se, extended = _incidence_at(curves, 1, within, z)
+    for i, day in enumerate(within):
+        columns[f"{prefix}_{day}d_share"] = share[:, i]
+        columns[f"{prefix}_{day}d_low"] = low[:, i]
+        columns[f"{prefix}_{day}d_high"] = high[:, i]
+        columns[f"{name}_within_{day}d_extended"] = extended[:, i]
+    if resolution:
+        gave_up, g_low, g_high, _, _ = _incidence_at(curves, 2, within, z)
+        for i, day in enumerate(within):
+            columns[f"gave_up_within_{day}d_share"] = gave_up[:, i]
+            columns[f"gave_up_within_{day}d_low"] = g_low[:, i]
+            columns[f"gave_up_within_{day}d_high"] = g_high[:, i]
+        tau = float(RMST_HORIZON_DAYS)
+        without, without_se = _time_without(counts.patterns, k, tau)
+        columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_days"] = without
+        columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_low"] = np.clip(
+            without - z * without_se, 0.0, tau
+        )
+        columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_high"] = np.clip(
+            without + z * without_se, 0.0, tau
+        )
+        columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_se"] = without_se
+        rest_without, rest_se = _time_without(counts.rest(), k, tau)
+        size = _wald_difference(without, without_se, rest_without, rest_se, z)
+        overall = _heterogeneity(without, without_se)
+    else:
+        day = float(REFUNDED_WITHIN_DAYS)
+        rest = _curves(counts.rest(), k)
+        rest_share, _, _, rest_se, _ = _incidence_at(rest, 1, [day], z)
+        size = _wald_difference(share[:, 0], se[:, 0], rest_share[:, 0], rest_se[:, 0], z)
+        overall = _heterogeneity(share[:, 0], se[:, 0])
+    difference, diff_low, diff_high, pvalue = size
+    return columns, pvalue, difference, overall, (difference, diff_low, diff_high)
 
 
 def _share_counts(units: _Units, valid, success) -> _ShareCounts:
@@ -388,9 +624,12 @@ class _Prepared:
     units: _Units
     stats: dict
     excluded: dict
+    launch_day: float | None = None
 
 
-def _prepare(frame: pd.DataFrame, as_of_day: int, families=None) -> _Prepared:
+def _prepare(
+    frame: pd.DataFrame, as_of_day: int, families=None, launch_day: float | None = None
+) -> _Prepared:
     """Read the responses once and build the count tables of every requested family."""
     wanted = {family.name for family in FAMILIES} if families is None else set(families)
     units = _units(frame, as_of_day)
@@ -402,13 +641,21 @@ def _prepare(frame: pd.DataFrame, as_of_day: int, families=None) -> _Prepared:
         started = _days(frame, "started_on")
         ended = _days(frame, "ended_on")
         submitted = _days(frame, "submitted_on")
+        # an ongoing incident is followed until its report; the others until they ended
         stop = np.where(status == 1, submitted, np.where(status >= 0, ended, np.nan))
+        causes = np.select([status == 0, status == 2], [1, 2], default=0)
+        entry = None
+        if launch_day is not None:
+            entry = np.where(np.isfinite(started), np.maximum(launch_day - started, 0.0), 0.0)
         # every response enters; an unknown status or a missing or negative duration is
         # left out and counted in resolution_excluded
         everyone = np.ones(stop.size, dtype=bool)
-        stats["resolution"] = _survival_counts(units, stop - started, status == 0, everyone)
+        stats["resolution"] = _competing_counts(units, stop - started, causes, everyone, entry)
         notes["unrecognised_status"] = int(np.count_nonzero(units.masked(status == -2) < units.k))
         notes["missing_status"] = int(np.count_nonzero(units.masked(status == -1) < units.k))
+        if entry is not None:
+            before = (entry > 0) & np.isfinite(stop - started) & (stop - started <= entry)
+            notes["ended_before_launch"] = int(np.count_nonzero(units.masked(before) < units.k))
 
     outcome = None
     if wanted & {"refund_success", "refund_full", "refund_time"}:
@@ -426,14 +673,14 @@ def _prepare(frame: pd.DataFrame, as_of_day: int, families=None) -> _Prepared:
         received_on = _days(frame, "refund_received_on")
         submitted = _days(frame, "submitted_on")
         paid = (outcome == 0) | (outcome == 1)
-        stop = np.select(
-            [paid, outcome == 3, outcome == 2],
-            [received_on, submitted, float(as_of_day)],
-            default=np.nan,
-        )
+        # received and refused compete; a refusal is known by the report, a pending request is
+        # followed until it: nothing depends on the date the table is computed
+        stop = np.select([paid, outcome == 2, outcome == 3], [received_on, submitted, submitted])
+        stop = np.where(paid | (outcome == 2) | (outcome == 3), stop, np.nan)
+        causes = np.select([paid, outcome == 2], [1, 2], default=0)
         # a request whose outcome is unknown enters the metric but cannot be placed: excluded
         in_scope = (outcome >= 0) | (requested == 1)
-        stats["refund_time"] = _survival_counts(units, stop - asked_on, paid, in_scope)
+        stats["refund_time"] = _competing_counts(units, stop - asked_on, causes, in_scope)
 
     if wanted & {"wasted_trips", "wasted_trips_any"}:
         trips = _non_negative(_numbers(frame, "wasted_trips"), "wasted_trips", notes, units)
@@ -490,7 +737,7 @@ def _prepare(frame: pd.DataFrame, as_of_day: int, families=None) -> _Prepared:
         # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
         category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
         stats["nps"] = _value_counts(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
-    return _Prepared(units, stats, {**units.excluded, **notes})
+    return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
 
 
 def _non_negative(values, column, notes, units) -> np.ndarray:
@@ -519,78 +766,16 @@ def _stream(entropy: int, family: str, label: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key))
 
 
-def _survival_columns(name: str, counts: _SurvivalCounts) -> dict:
-    """Median, shares within fixed days and RMST per unit, and the log-rank vs all others."""
-    k = counts.events.shape[0]
-    columns = {
-        f"{name}_n": counts.removed.sum(axis=1),
-        f"{name}_events": counts.events.sum(axis=1),
-        f"{name}_excluded": counts.excluded,
-    }
-    within = RESOLVED_WITHIN_DAYS if name == "resolution" else (REFUNDED_WITHIN_DAYS,)
-    prefix = "resolved_within" if name == "resolution" else "refunded_within"
-    estimates = {key: np.full(k, np.nan) for key in ("median", "median_low", "median_high")}
-    shares = {day: np.full((3, k), np.nan) for day in within}
-    rmst = np.full((3, k), np.nan)
-    days = np.array(within, dtype=float)
-    for unit in range(k):
-        if counts.removed[unit].sum() == 0:
-            continue
-        curve = _kaplan_meier_from_counts(counts.times, counts.events[unit], counts.removed[unit])
-        median = curve.median(confidence_level=CONFIDENCE_LEVEL, method=MEDIAN_METHOD)
-        estimates["median"][unit] = median.estimate
-        estimates["median_low"][unit], estimates["median_high"][unit] = median.confidence_interval
-        # S(t) is unknown (NaN) past the last follow-up unless the curve reached 0: ask only
-        # for the days it knows, so that no warning is raised and silenced
-        known = (days <= curve.time[-1]) | (curve.survival[-1] == 0)
-        if known.any():
-            at = curve.survival_at(days[known], method=MEDIAN_METHOD)
-            low, high = at.confidence_interval
-            for i, day in enumerate(np.asarray(within)[known]):
-                shares[int(day)][:, unit] = (1.0 - at.estimate[i], 1.0 - high[i], 1.0 - low[i])
-        if name == "resolution" and (
-            curve.time[-1] >= RMST_HORIZON_DAYS or curve.survival[-1] == 0
-        ):
-            result = curve.rmst(RMST_HORIZON_DAYS)
-            rmst[:, unit] = (result.estimate, *result.confidence_interval)
-    columns[f"{name}_median_days"] = estimates["median"]
-    columns[f"{name}_median_low"] = estimates["median_low"]
-    columns[f"{name}_median_high"] = estimates["median_high"]
-    for day in within:
-        columns[f"{prefix}_{day}d_share"] = shares[day][0]
-        columns[f"{prefix}_{day}d_low"] = shares[day][1]
-        columns[f"{prefix}_{day}d_high"] = shares[day][2]
-    if name == "resolution":
-        columns[f"{name}_rmst{RMST_HORIZON_DAYS}_days"] = rmst[0]
-        columns[f"{name}_rmst{RMST_HORIZON_DAYS}_low"] = rmst[1]
-        columns[f"{name}_rmst{RMST_HORIZON_DAYS}_high"] = rmst[2]
-    return columns
-
-
-def _logrank_vs_others(counts: _SurvivalCounts):
-    """Each unit against all the others pooled: (p-value, O - E) per unit, and the k-group test.
-
-    For unit c against the rest, O - E and its variance are the c-th entries of the k-group
-    computation (expected events and the diagonal of the variance matrix), as R's ``survdiff``
-    would give on the two-group data.
-    """
-    k = counts.events.shape[0]
-    if k == 0 or counts.events.sum() == 0:
-        return np.full(k, np.nan), np.zeros(k), (math.nan, 0, math.nan)
-    observed, expected, variance = _logrank_components(counts.events, counts.removed)
-    rest_expected = expected.sum() - expected
-    diagonal = np.diag(variance)
-    difference = observed - expected
+def newcombe(k1, n1, k2, n2, z: float):
+    """Newcombe's hybrid score interval for p1 - p2 (his method 10), vectorised."""
+    l1, u1 = _wilson(k1, n1, z)
+    l2, u2 = _wilson(k2, n2, z)
     with np.errstate(divide="ignore", invalid="ignore"):
-        statistic = difference**2 / diagonal
-    pvalue = stats.chi2.sf(statistic, 1)
-    valid = (expected > 0) & (rest_expected > 0) & (diagonal > 0)
-    overall = (math.nan, 0, math.nan)
-    if k >= 2:
-        # a unit without expected events makes a 0/0 in the k-group statistic's pieces
-        with np.errstate(divide="ignore", invalid="ignore"):
-            overall = _chi_square_from_components(observed, expected, variance)
-    return np.where(valid, pvalue, np.nan), difference, overall
+        p1, p2 = np.asarray(k1) / np.asarray(n1), np.asarray(k2) / np.asarray(n2)
+    delta = p1 - p2
+    return delta - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), delta + np.sqrt(
+        (u1 - p1) ** 2 + (p2 - l2) ** 2
+    )
 
 
 def _share_columns(name: str, counts: _ShareCounts):
@@ -621,7 +806,13 @@ def _share_columns(name: str, counts: _ShareCounts):
     if table.shape[0] >= 2 and np.all(table.sum(axis=0) > 0):
         statistic, dof = _chi_square(table.astype(float))
         overall = (statistic, dof, float(stats.chi2.sf(statistic, dof)))
-    return columns, pvalues, effect, overall
+    rest_s, rest_n = total_s - counts.successes, total_n - counts.n
+    diff_low, diff_high = newcombe(counts.successes, counts.n, rest_s, rest_n, z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        difference = share - rest_s / rest_n
+    valid = (counts.n > 0) & (rest_n > 0)
+    size = tuple(np.where(valid, a, np.nan) for a in (difference, diff_low, diff_high))
+    return columns, pvalues, effect, overall, size
 
 
 def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
@@ -651,7 +842,27 @@ def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
     effect = u - n * (n.sum() - n) / 2.0
     pvalue = np.where((n > 0) & (n.sum() - n > 0), pvalue, np.nan)
     h, dof, p_all = _kruskal_from_counts(counts.table)
-    return columns, pvalue, effect, (h, dof, p_all)
+    size = _mean_difference(counts.values, counts.table, rest, counts.scale)
+    return columns, pvalue, effect, (h, dof, p_all), size
+
+
+def _mean_difference(values, table, rest, scale: float):
+    """Difference of means, unit minus all others, with a normal (Welch) 95% interval."""
+
+    def moments(rows):
+        n = rows.sum(axis=1).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = rows @ values / n
+            variance = (rows @ values**2 - n * mean**2) / (n - 1)
+        return mean, np.where(n > 1, np.maximum(variance, 0.0) / n, np.nan)
+
+    mean, variance = moments(table)
+    rest_mean, rest_variance = moments(rest)
+    z = _z_value(CONFIDENCE_LEVEL)
+    difference, low, high, _ = _wald_difference(
+        mean, np.sqrt(variance), rest_mean, np.sqrt(rest_variance), z
+    )
+    return difference * scale, low * scale, high * scale
 
 
 def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
@@ -681,6 +892,8 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
     rest = counts.table.sum(axis=0) - counts.table
     pvalue = np.full(k, np.nan)
     effect = np.zeros(k)
+    size = np.full((3, k), np.nan)
+    z_level = _z_value(CONFIDENCE_LEVEL)
     for unit in range(k):
         r1, v1 = estimate[unit], variance[unit]
         r2, v2 = _linearised_from_table(counts.numerators, counts.denominators, rest[unit])
@@ -689,7 +902,9 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
             z = (r1 - r2) / math.sqrt(total)
             pvalue[unit] = math.erfc(abs(z) / math.sqrt(2.0))
             effect[unit] = r1 - r2
-    return columns, pvalue, effect, (math.nan, math.nan, math.nan)
+            half = z_level * math.sqrt(total)
+            size[:, unit] = (r1 - r2, r1 - r2 - half, r1 - r2 + half)
+    return columns, pvalue, effect, (math.nan, math.nan, math.nan), tuple(size)
 
 
 def _linearised_from_table(numerators, denominators, counts) -> tuple[float, float]:
@@ -710,26 +925,32 @@ def _build_table(
     tests: dict = {}
     family_p: dict = {}
     family_effect: dict = {}
+    family_size: dict = {}
     for family in FAMILIES:
         if family.name not in prepared.stats:
             continue
         counts = prepared.stats[family.name].collapse(matrix)
         if family.kind == "survival":
-            block = _survival_columns(family.name, counts)
-            pvalue, effect, overall = _logrank_vs_others(counts)
-            tests[family.name] = _overall("log-rank", overall)
+            block, pvalue, effect, overall, size = _competing_columns(family.name, counts)
+            method = (
+                "Wald chi-square, restricted mean days without resolution"
+                if family.name == "resolution"
+                else "Wald chi-square, cumulative incidence at 30 days"
+            )
+            tests[family.name] = _overall(method, overall)
         elif family.kind == "share":
-            block, pvalue, effect, overall = _share_columns(family.name, counts)
+            block, pvalue, effect, overall, size = _share_columns(family.name, counts)
             tests[family.name] = _overall("Pearson's chi-square", overall)
         elif family.kind == "mean":
-            block, pvalue, effect, overall = _mean_columns(
+            block, pvalue, effect, overall, size = _mean_columns(
                 family.name, counts, labels, entropy, n_resamples
             )
             tests[family.name] = _overall("Kruskal-Wallis H", overall)
         else:
-            block, pvalue, effect, overall = _ratio_columns(
+            block, pvalue, effect, overall, size = _ratio_columns(
                 family.name, counts, labels, entropy, n_resamples
             )
+        family_size[family.name] = size
         n_column = block[f"{family.name}_n"]
         block[f"{family.name}_small_base"] = np.asarray(n_column) < SMALL_BASE
         columns.update(block)
@@ -754,6 +975,10 @@ def _build_table(
         columns[f"{name}_vs_others_p"] = family_p[name]
         columns[f"{name}_vs_others_p_adj"] = p_adj
         columns[f"{name}_vs_others_flag"] = flag
+        difference, low, high = family_size[name]
+        columns[f"{name}_vs_others_diff"] = np.asarray(difference, dtype=float)
+        columns[f"{name}_vs_others_diff_low"] = np.asarray(low, dtype=float)
+        columns[f"{name}_vs_others_diff_high"] = np.asarray(high, dtype=float)
     ordered = _ordered_columns(columns)
     body = pd.DataFrame({column: columns[column] for column in ordered}, index=unit_frame.index)
     return pd.concat([unit_frame, body], axis=1), tests
@@ -798,16 +1023,31 @@ class KpiTables:
     groups: pd.DataFrame
 
 
-def _validate_table_options(responses, as_of, rng, n_resamples):
+def _validate_launch(launch) -> float | None:
+    """Day number of the survey's launch, or None (no incident enters late)."""
+    if launch is None:
+        return None
+    try:
+        return float(_validate_as_of(launch))
+    except ValueError:
+        raise ValueError("`launch` must be a date or None.") from None
+
+
+def _validate_table_options(responses, as_of, rng, n_resamples, launch=None):
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
     generator = _validate_rng(rng)
     resamples = _validate_resamples(n_resamples)
-    return frame, as_of_day, generator, resamples
+    return frame, as_of_day, generator, resamples, _validate_launch(launch)
 
 
 def summary_tables(
-    responses: pd.DataFrame, *, as_of, rng, n_resamples: int = DEFAULT_RESAMPLES
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    rng,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    launch=None,
 ) -> KpiTables:
     """The company table and the sector x origin table from one reading of ``responses``.
 
@@ -828,11 +1068,11 @@ def summary_tables(
         ``companies`` and ``groups``, each exactly as :func:`company_table` and
         :func:`group_table` return them for the same arguments.
     """
-    frame, as_of_day, generator, resamples = _validate_table_options(
-        responses, as_of, rng, n_resamples
+    frame, as_of_day, generator, resamples, launch_day = _validate_table_options(
+        responses, as_of, rng, n_resamples, launch
     )
     entropy = int(generator.integers(0, 2**63))
-    prepared = _prepare(frame, as_of_day)
+    prepared = _prepare(frame, as_of_day, launch_day=launch_day)
     return KpiTables(
         _company_table(prepared, as_of_day, entropy, resamples),
         _group_table(prepared, as_of_day, entropy, resamples),
@@ -840,7 +1080,12 @@ def summary_tables(
 
 
 def company_table(
-    responses: pd.DataFrame, *, as_of, rng, n_resamples: int = DEFAULT_RESAMPLES
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    rng,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    launch=None,
 ) -> pd.DataFrame:
     """One row per company with every metric, its n, a small-base mark and "vs all others" flags.
 
@@ -923,15 +1168,22 @@ def company_table(
     >>> bool(table["resolution_small_base"].all())
     True
     """
-    frame, as_of_day, generator, resamples = _validate_table_options(
-        responses, as_of, rng, n_resamples
+    frame, as_of_day, generator, resamples, launch_day = _validate_table_options(
+        responses, as_of, rng, n_resamples, launch
     )
     entropy = int(generator.integers(0, 2**63))
-    return _company_table(_prepare(frame, as_of_day), as_of_day, entropy, resamples)
+    return _company_table(
+        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples
+    )
 
 
 def group_table(
-    responses: pd.DataFrame, *, as_of, rng, n_resamples: int = DEFAULT_RESAMPLES
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    rng,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    launch=None,
 ) -> pd.DataFrame:
     """One row per sector x origin group (e.g. French ISPs), with the same columns as
     :func:`company_table` after ``group, sector, origin, companies, n``.
@@ -961,11 +1213,13 @@ def group_table(
     0            isp/fr  free, orange  2                  1
     1  retailer/foreign        amazon  1                  1
     """
-    frame, as_of_day, generator, resamples = _validate_table_options(
-        responses, as_of, rng, n_resamples
+    frame, as_of_day, generator, resamples, launch_day = _validate_table_options(
+        responses, as_of, rng, n_resamples, launch
     )
     entropy = int(generator.integers(0, 2**63))
-    return _group_table(_prepare(frame, as_of_day), as_of_day, entropy, resamples)
+    return _group_table(
+        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples
+    )
 
 
 def _empty_reason(prepared: _Prepared) -> str | None:
@@ -992,6 +1246,12 @@ def _attrs(prepared: _Prepared, as_of_day: int, entropy: int, n_resamples: int, 
         "small_base": SMALL_BASE,
         "significance_level": SIGNIFICANCE_LEVEL,
         "median_method": MEDIAN_METHOD,
+        "launch": (
+            None
+            if prepared.launch_day is None
+            else str(np.datetime64(int(prepared.launch_day), "D"))
+        ),
+        "methodology_version": METHODOLOGY_VERSION,
     }
 
 
@@ -1051,9 +1311,14 @@ def survival_curves(
     metric: str = "resolution",
     by: str = "company",
     confidence_level: float = CONFIDENCE_LEVEL,
-    method: str = "log-log",
+    method: str = "log",
+    launch=None,
 ) -> pd.DataFrame:
-    """Kaplan-Meier curves per company (or group), tidy, ready to draw.
+    """Curves of the share still without the outcome per company (or group), tidy, to draw.
+
+    The share still without resolution (or refund) at t is 1 minus the Aalen-Johansen
+    cumulative incidence of resolution (refund received), with giving up (refusal) as the
+    competing outcome: an incident that ended without a fix stays "not resolved" for ever.
 
     Parameters
     ----------
@@ -1064,25 +1329,27 @@ def survival_curves(
     metric : {"resolution", "refund_time"}
     by : {"company", "group"}
     confidence_level : float, default 0.95
-    method : {"log-log", "log", "plain"}
-        Pointwise band (R's ``conf.type``).
+    method : {"log", "log-log", "plain"}
+        Scale of the pointwise interval of the cumulative incidence (R's default for
+        multi-state curves is "log").
+    launch : datetime.date, optional
+        Launch of the survey: incidents that began before it enter late (resolution only).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``company`` (or ``group``), ``time`` (days), ``n_at_risk``, ``n_events``,
-        ``n_censored``, ``survival`` (share not yet resolved), ``low``, ``high``: one row per
-        distinct time of each curve, preceded by a row at day 0 with survival 1. For drawing,
-        the band is 1 where the survival is 1 (R leaves it undefined under log-log).
+        Columns ``company`` (or ``group``), ``time`` (days), ``n_at_risk``, ``n_events``
+        (outcomes), ``n_other`` (competing outcomes), ``n_censored``, ``survival`` (share
+        still without the outcome), ``low``, ``high``, ``other`` (share with the competing
+        outcome by then): one row per time at which the unit has an exit, preceded by a row at
+        day 0 with survival 1.
     """
     if metric not in ("resolution", "refund_time"):
         raise ValueError("`metric` must be 'resolution' or 'refund_time'.")
     if by not in ("company", "group"):
         raise ValueError("`by` must be 'company' or 'group'.")
     level = _validate_confidence_level(confidence_level)
-    from analysis.survival import _confidence_band, _validate_band_method
-
-    _validate_band_method(method)
+    validate_band_method(method)
     needed = {
         "resolution": (
             "company",
@@ -1106,7 +1373,7 @@ def survival_curves(
     }[metric]
     frame = _validate_frame(responses, needed)
     as_of_day = _validate_as_of(as_of)
-    prepared = _prepare(frame, as_of_day, families=[metric])
+    prepared = _prepare(frame, as_of_day, families=[metric], launch_day=_validate_launch(launch))
     units = prepared.units
     if by == "company":
         labels, matrix = units.labels, np.eye(units.k, dtype=np.int64)
@@ -1114,45 +1381,62 @@ def survival_curves(
         keys, matrix = _group_keys(units)
         labels = [f"{sector}/{origin}" for sector, origin in keys]
     counts = prepared.stats[metric].collapse(matrix)
-    pieces = []
+    columns = [by, "time", "n_at_risk", "n_events", "n_other", "n_censored"]
+    columns += ["survival", "low", "high", "other"]
+    if counts.patterns.count.size == 0:
+        return pd.DataFrame(columns=columns)
+    curves = aj_from_patterns(counts.patterns, len(labels), CAUSES)
     z = _z_value(level)
-    for unit, label in enumerate(labels):
-        if counts.removed[unit].sum() == 0:
+    incidence, incidence_se = curves.probability[:, 1], curves.standard_error[:, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se_log = np.where(incidence_se == 0, 0.0, incidence_se / incidence)
+    low, high = confidence_band(incidence, se_log, z, method)
+    # a band is undefined where nothing has happened yet: the curve is exactly 1 there
+    low = np.where(incidence == 0, 0.0, np.minimum(low, 1.0))
+    high = np.where(incidence == 0, 0.0, np.minimum(high, 1.0))
+    removed = curves.n_events.sum(axis=1) + curves.n_censored
+    pieces = []
+    for unit, label in enumerate(labels):  # a loop over the ~20 units, not over responses
+        used = removed[unit] > 0
+        if not used.any():
             continue
-        curve = _kaplan_meier_from_counts(counts.times, counts.events[unit], counts.removed[unit])
-        low, high = _confidence_band(curve.survival, curve.standard_error_log, z, method)
-        at_one = curve.survival == 1
+        time = curves.time[used] - 1.0
         piece = pd.DataFrame(
             {
-                "time": curve.time,
-                "n_at_risk": curve.n_at_risk,
-                "n_events": curve.n_events,
-                "n_censored": curve.n_censored,
-                "survival": curve.survival,
-                "low": np.where(at_one, 1.0, low),
-                "high": np.where(at_one, 1.0, high),
+                "time": time,
+                "n_at_risk": curves.n_at_risk[unit, used].astype(np.int64),
+                "n_events": curves.n_events[unit, 0, used].astype(np.int64),
+                "n_other": curves.n_events[unit, 1, used].astype(np.int64),
+                "n_censored": curves.n_censored[unit, used].astype(np.int64),
+                "survival": 1.0 - incidence[unit, used],
+                "low": 1.0 - high[unit, used],
+                "high": 1.0 - low[unit, used],
+                "other": curves.probability[unit, 2, used],
             }
         )
-        if curve.time[0] > 0:
-            start = pd.DataFrame(
-                {
-                    "time": [0.0],
-                    "n_at_risk": [curve.n_at_risk[0]],
-                    "n_events": [0],
-                    "n_censored": [0],
-                    "survival": [1.0],
-                    "low": [1.0],
-                    "high": [1.0],
-                }
-            )
-            piece = pd.concat([start, piece], ignore_index=True)
+        if time[0] > 0:
+            start = {
+                "time": 0.0,
+                "n_at_risk": int(curves.n_at_risk[unit, used][0]),
+                "n_events": 0,
+                "n_other": 0,
+                "n_censored": 0,
+                "survival": 1.0,
+                "low": 1.0,
+                "high": 1.0,
+                "other": 0.0,
+            }
+            piece = pd.concat([pd.DataFrame([start]), piece], ignore_index=True)
         piece.insert(0, by, label)
         pieces.append(piece)
-    columns = [by, "time", "n_at_risk", "n_events", "n_censored", "survival", "low", "high"]
     if not pieces:
         return pd.DataFrame(columns=columns)
     result = pd.concat(pieces, ignore_index=True)
-    result.attrs = {"as_of": str(np.datetime64(as_of_day, "D")), "metric": metric, "method": method}
+    result.attrs = {
+        "as_of": str(np.datetime64(as_of_day, "D")),
+        "metric": metric,
+        "method": f"Aalen-Johansen, {method} interval",
+    }
     return result
 
 

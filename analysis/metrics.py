@@ -72,8 +72,18 @@ KINDS = ("survival", "share", "mean", "ratio", "total")
 ratio (bootstrap), or a plain total (no interval, no test)."""
 DIRECTIONS = ("higher", "lower")
 """What "better" means: a higher or a lower value."""
-COMPARISON_SUFFIXES = ("vs_others_p", "vs_others_p_adj", "vs_others_flag")
-"""The "vs all others" columns of every compared metric, in table order."""
+COMPARISON_SUFFIXES = (
+    "vs_others_p",
+    "vs_others_p_adj",
+    "vs_others_flag",
+    "vs_others_diff",
+    "vs_others_diff_low",
+    "vs_others_diff_high",
+)
+"""The "vs all others" columns of every compared metric, in table order: the test, its
+Benjamini-Hochberg adjustment, the flag, and the effect size with its 95% interval (unit minus
+all the others: restricted mean days without resolution for resolution, cumulative incidence at
+30 days for refunds, Newcombe difference for shares, difference of means or ratios)."""
 IDENTITY_COLUMNS = ("company", "company_name", "sector", "origin", "n", "group", "companies")
 """Columns of the kpis tables that name the unit rather than measure it."""
 
@@ -264,12 +274,12 @@ def _share(key, family, direction, *, low=None, high=None, estimate=None, **extr
     )
 
 
-def _within(prefix: str, family: str, days: int, key: str) -> Estimate:
+def _within(prefix: str, family: str, days: int, key: str, direction="higher") -> Estimate:
     stem = f"{prefix}_{days}d"
     return _share(
         key,
         family,
-        "higher",
+        direction,
         estimate=f"{stem}_share",
         low=f"{stem}_low",
         high=f"{stem}_high",
@@ -298,7 +308,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "resolution",
         "survival",
-        "higher",
+        "lower",
         (
             Estimate(
                 "resolution_median",
@@ -313,19 +323,30 @@ METRICS: tuple[Metric, ...] = (
                 _within("resolved_within", "resolution", days, "resolved_within")
                 for days in RESOLVED_WITHIN_DAYS
             ),
+            *(
+                _within("gave_up_within", "resolution", days, "gave_up_within", "lower")
+                for days in RESOLVED_WITHIN_DAYS
+            ),
             Estimate(
-                "resolution_rmst",
+                "resolution_unresolved",
                 "resolution",
-                f"resolution_rmst{RMST_HORIZON_DAYS}_days",
-                f"resolution_rmst{RMST_HORIZON_DAYS}_low",
-                f"resolution_rmst{RMST_HORIZON_DAYS}_high",
+                f"resolution_unresolved{RMST_HORIZON_DAYS}_days",
+                f"resolution_unresolved{RMST_HORIZON_DAYS}_low",
+                f"resolution_unresolved{RMST_HORIZON_DAYS}_high",
                 "lower",
                 digits=1,
                 unit="days",
                 params=(("days", RMST_HORIZON_DAYS),),
             ),
         ),
-        counts=("events", "excluded"),
+        counts=(
+            "events",
+            "gave_up",
+            "excluded",
+            "late_entry",
+            *(f"within_{days}d_extended" for days in RESOLVED_WITHIN_DAYS),
+            f"unresolved{RMST_HORIZON_DAYS}_se",
+        ),
     ),
     _simple_share("refund_success", "higher"),
     _simple_share("refund_full", "higher"),
@@ -345,7 +366,7 @@ METRICS: tuple[Metric, ...] = (
             ),
             _within("refunded_within", "refund_time", REFUNDED_WITHIN_DAYS, "refunded_within"),
         ),
-        counts=("events", "excluded"),
+        counts=("events", "refused", "excluded", f"within_{REFUNDED_WITHIN_DAYS}d_extended"),
     ),
     Metric("wasted_trips", "mean", "lower", (_mean("wasted_trips", "lower"),)),
     Metric(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from scipy import stats
 
 from analysis.counts import compare_ratios, mann_whitney, mean_with_ci
 from analysis.kpis import (
@@ -24,7 +25,7 @@ from analysis.kpis import (
     survival_curves,
 )
 from analysis.proportions import adjust_pvalues, compare_proportions, proportion
-from analysis.survival import kaplan_meier, logrank
+from analysis.survival import aalen_johansen
 
 AS_OF = pd.Timestamp("2025-06-30")
 COMPANIES = {
@@ -140,61 +141,121 @@ def resolution_data(frame):
 
 
 def refund_data(frame):
+    """Received and refused compete; a refusal is placed at the report, pending is censored
+    there (methodology version 2): nothing depends on the date of the computation."""
     outcome = frame["refund_outcome"].to_numpy()
     asked = _day_numbers(frame["refund_requested_on"])
+    paid = np.isin(outcome, ["full", "partial"])
     stop = np.select(
-        [np.isin(outcome, ["full", "partial"]), outcome == "pending", outcome == "refused"],
+        [paid, outcome == "pending", outcome == "refused"],
         [
             _day_numbers(frame["refund_received_on"]),
             _day_numbers(frame["submitted_on"]),
-            np.full(len(frame), float(AS_OF.to_datetime64().astype("datetime64[D]").astype(int))),
+            _day_numbers(frame["submitted_on"]),
         ],
         default=np.nan,
     )
-    return stop - asked, np.isin(outcome, ["full", "partial"])
+    return stop - asked, np.select([paid, outcome == "refused"], [1, 2], default=0)
+
+
+def resolution_causes(frame):
+    status = frame["status"].to_numpy()
+    return np.select([status == "resolved", status == "unresolved"], [1, 2], default=0)
 
 
 # --- every cell equals the public functions on that company's rows -----------------------------
 
 
-def test_resolution_cells_equal_kaplan_meier_per_company(responses, companies):
-    durations, resolved = resolution_data(responses)
+@pytest.mark.filterwarnings("ignore:`tau` is beyond:RuntimeWarning")
+def test_resolution_cells_equal_aalen_johansen_per_company(responses, companies):
+    """Every resolution cell equals the public ``aalen_johansen`` (checked against R's
+    multi-state ``survfit`` in tests/test_competing.py) on that company's rows: gave up is a
+    competing outcome; the durations enter shifted by one day so that a same-day outcome is at
+    risk on day 0, as R's ``Surv(time + 1, factor(state))``."""
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
     for company in COMPANIES:
         row = companies.loc[company]
         mask = responses["company"].to_numpy() == company
-        curve = kaplan_meier(durations[mask], resolved[mask])
+        fit = aalen_johansen(durations[mask] + 1.0, causes[mask])
         assert row["resolution_n"] == mask.sum()
-        assert row["resolution_events"] == resolved[mask].sum()
-        median = curve.median(method="log-log")
-        assert_allclose(
-            row[["resolution_median_days", "resolution_median_low", "resolution_median_high"]]
-            .astype(float)
-            .to_numpy(),
-            [median.estimate, *median.confidence_interval],
-            equal_nan=True,
-        )
+        assert row["resolution_events"] == (causes[mask] == 1).sum()
+        assert row["resolution_gave_up"] == (causes[mask] == 2).sum()
         for days in (2, 7, 30, 90):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                at = curve.survival_at(days)
-            assert_allclose(row[f"resolved_within_{days}d_share"], 1 - at.estimate, equal_nan=True)
-            assert_allclose(
-                row[f"resolved_within_{days}d_low"], 1 - at.confidence_interval.high, equal_nan=True
-            )
-        if curve.time[-1] < 90 and curve.survival[-1] > 0:  # follow-up too short: not estimated
-            assert math.isnan(row["resolution_rmst90_days"])
-        else:
-            rmst = curve.rmst(90)
-            assert_allclose(row["resolution_rmst90_days"], rmst.estimate)
-            assert_allclose(row["resolution_rmst90_high"], rmst.confidence_interval.high)
-        others = logrank(durations, resolved, mask)
-        assert_allclose(row["resolution_vs_others_p"], others.pvalue, rtol=1e-9)
+            at = fit.cumulative_incidence_at(days + 1.0, 1, extend=True)
+            assert_allclose(row[f"resolved_within_{days}d_share"], at.estimate)
+            assert_allclose(row[f"resolved_within_{days}d_low"], at.confidence_interval.low)
+            assert_allclose(row[f"resolved_within_{days}d_high"], at.confidence_interval.high)
+            assert row[f"resolution_within_{days}d_extended"] == bool(at.extended)
+            gave_up = fit.cumulative_incidence_at(days + 1.0, 2, extend=True)
+            assert_allclose(row[f"gave_up_within_{days}d_share"], gave_up.estimate)
+        lost = fit.restricted_mean_time_lost(91.0, 1)
+        assert_allclose(row["resolution_unresolved90_days"], 90.0 - lost.estimate)
+        assert_allclose(row["resolution_unresolved90_se"], lost.standard_error)
+        # the median: first day the incidence reaches one half
+        incidence = fit.cumulative_incidence[0]
+        reached = np.flatnonzero(incidence >= 0.5)
+        expected = fit.time[reached[0]] - 1.0 if reached.size else math.nan
+        assert_allclose(row["resolution_median_days"], expected, equal_nan=True)
 
 
-def test_refund_time_follows_the_censoring_rules(responses, companies):
-    """Paid: event at receipt; pending: censored at submission; refused: never refunded,
-    censored at as_of; unknown dates: excluded and counted."""
-    durations, paid = refund_data(responses)
+@pytest.mark.filterwarnings("ignore:`tau` is beyond:RuntimeWarning")
+def test_resolution_compares_each_company_with_the_others_pooled_in_days(responses, companies):
+    """The effect beside the flag: restricted mean days without resolution, company minus the
+    other companies pooled, with a normal interval and a two-sided Wald p-value."""
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
+    for company in COMPANIES:
+        row = companies.loc[company]
+        mask = responses["company"].to_numpy() == company
+        own = aalen_johansen(durations[mask] + 1.0, causes[mask]).restricted_mean_time_lost(91, 1)
+        rest = aalen_johansen(durations[~mask] + 1.0, causes[~mask]).restricted_mean_time_lost(
+            91, 1
+        )
+        difference = rest.estimate - own.estimate  # days without resolution: 90 - lost
+        se = math.hypot(own.standard_error, rest.standard_error)
+        assert_allclose(row["resolution_vs_others_diff"], difference)
+        assert_allclose(row["resolution_vs_others_diff_low"], difference - 1.959963984540054 * se)
+        assert_allclose(
+            row["resolution_vs_others_p"], 2 * stats.norm.sf(abs(difference) / se), rtol=1e-9
+        )
+        if row["resolution_vs_others_flag"]:
+            assert (row["resolution_vs_others_flag"] == "better") == (difference < 0)
+
+
+@pytest.mark.filterwarnings("ignore:`tau` is beyond:RuntimeWarning")
+def test_incidents_that_began_before_the_launch_enter_late(responses):
+    """Delayed entry (R's ``Surv(entry, exit, state)``): an incident that began before the
+    launch is counted only from the launch on; one that ended before it is excluded."""
+    launch = pd.Timestamp("2023-09-01")
+    table = company_table(responses, as_of=AS_OF, rng=1, launch=launch.date()).set_index("company")
+    assert table.attrs["launch"] == "2023-09-01"
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
+    started = _day_numbers(responses["started_on"])
+    launch_day = float(launch.to_datetime64().astype("datetime64[D]").astype(int))
+    entry = np.maximum(launch_day - started, 0.0)
+    for company in COMPANIES:
+        mask = responses["company"].to_numpy() == company
+        kept = mask & ((entry == 0) | (durations > entry))
+        late = kept & (entry > 0)
+        row = table.loc[company]
+        assert row["resolution_late_entry"] == late.sum()
+        assert row["resolution_n"] == kept.sum()
+        fit = aalen_johansen(
+            durations[kept] + 1.0, causes[kept], entry=np.where(late, entry + 1.0, 0.0)[kept]
+        )
+        at = fit.cumulative_incidence_at(31.0, 1, extend=True)
+        assert_allclose(row["resolved_within_30d_share"], at.estimate)
+        assert_allclose(
+            row["resolution_unresolved90_days"], 90 - fit.restricted_mean_time_lost(91, 1).estimate
+        )
+
+
+def test_refund_time_follows_the_competing_rules(responses, companies):
+    """Received: outcome at receipt; refused: the competing outcome, known by the report;
+    pending: censored at the report; unknown dates: excluded and counted."""
+    durations, causes = refund_data(responses)
     requested = responses["refund_requested"].to_numpy(dtype=float, na_value=np.nan) == 1
     in_scope = responses["refund_outcome"].notna().to_numpy() | requested
     usable = in_scope & np.isfinite(durations) & (durations >= 0)
@@ -203,11 +264,18 @@ def test_refund_time_follows_the_censoring_rules(responses, companies):
         row = companies.loc[company]
         assert row["refund_time_n"] == (mask & usable).sum()
         assert row["refund_time_excluded"] == (mask & in_scope & ~usable).sum()
-        curve = kaplan_meier(durations[mask & usable], paid[mask & usable])
-        assert_allclose(
-            row["refund_time_median_days"], curve.median(method="log-log").estimate, equal_nan=True
-        )
-        assert_allclose(row["refunded_within_30d_share"], 1 - curve.survival_at(30).estimate)
+        assert row["refund_time_refused"] == (mask & usable & (causes == 2)).sum()
+        fit = aalen_johansen(durations[mask & usable] + 1.0, causes[mask & usable])
+        at = fit.cumulative_incidence_at(31.0, 1, extend=True)
+        assert_allclose(row["refunded_within_30d_share"], at.estimate)
+
+
+def test_refund_figures_do_not_depend_on_the_date_of_computation(responses):
+    """The same responses computed as of two later dates give the same refund figures."""
+    early = company_table(responses, as_of=AS_OF, rng=1)
+    late = company_table(responses, as_of=AS_OF + pd.Timedelta(days=400), rng=1)
+    columns = [c for c in early.columns if c.startswith(("refund_time", "refunded_within"))]
+    pd.testing.assert_frame_equal(early[columns], late[columns])
 
 
 def test_share_cells_equal_wilson_and_fisher(responses, companies):
@@ -349,11 +417,13 @@ def test_group_table_pools_the_companies_of_each_sector_and_origin(responses, ta
     assert groups.index.tolist() == ["isp/foreign", "isp/fr", "retailer/foreign", "retailer/fr"]
     assert groups.loc["isp/fr", "companies"] == "alpha, beta"
     assert groups["n"].sum() == len(responses)
-    durations, resolved = resolution_data(responses)
-    pooled = (responses["sector"] == "retailer") & (responses["origin"] == "fr")
-    curve = kaplan_meier(durations[pooled.to_numpy()], resolved[pooled.to_numpy()])
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
+    pooled = ((responses["sector"] == "retailer") & (responses["origin"] == "fr")).to_numpy()
+    fit = aalen_johansen(durations[pooled] + 1.0, causes[pooled])
     assert_allclose(
-        groups.loc["retailer/fr", "resolution_median_days"], curve.median(method="log-log").estimate
+        groups.loc["retailer/fr", "resolved_within_30d_share"],
+        fit.cumulative_incidence_at(31.0, 1, extend=True).estimate,
     )
     alone = group_table(responses, as_of=AS_OF, rng=20250630)
     pd.testing.assert_frame_equal(alone, tables.groups)
@@ -439,9 +509,9 @@ def test_no_rows_at_all_give_an_empty_table_with_its_reason(responses):
         assert len(table) == 0
         assert "nps_vs_others_flag" in table.columns
         assert table.attrs["empty_reason"] == "no responses"
-    assert company_table(responses, as_of=AS_OF, rng=1, n_resamples=200).attrs[
-        "empty_reason"
-    ] is None
+    assert (
+        company_table(responses, as_of=AS_OF, rng=1, n_resamples=200).attrs["empty_reason"] is None
+    )
 
 
 def test_yes_no_objects_holding_pandas_na_are_read_as_missing(responses, tables):
@@ -467,17 +537,20 @@ def test_a_table_build_raises_no_warning_and_silences_none_globally(responses):
 # --- curves ----------------------------------------------------------------------------------
 
 
-def test_resolution_curves_are_the_kaplan_meier_steps(responses):
+def test_resolution_curves_are_one_minus_the_cumulative_incidence(responses):
     curves = resolution_curves(responses, as_of=AS_OF)
-    durations, resolved = resolution_data(responses)
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
     mask = responses["company"].to_numpy() == "gamma"
-    curve = kaplan_meier(durations[mask], resolved[mask])
+    fit = aalen_johansen(durations[mask] + 1.0, causes[mask])
     gamma = curves[curves["company"] == "gamma"]
-    if curve.time[0] > 0:
+    if fit.time[0] > 1:
         assert gamma.iloc[0][["time", "survival", "low", "high"]].tolist() == [0.0, 1.0, 1.0, 1.0]
         gamma = gamma.iloc[1:]
-    assert_allclose(gamma["survival"], curve.survival)
-    assert gamma["n_at_risk"].tolist() == curve.n_at_risk.tolist()
+    assert_allclose(gamma["time"], fit.time - 1.0)
+    assert_allclose(gamma["survival"], 1.0 - fit.cumulative_incidence[0])
+    assert_allclose(gamma["other"], fit.cumulative_incidence[1])
+    assert gamma["n_at_risk"].tolist() == fit.n_at_risk.tolist()
     groups = survival_curves(responses, as_of=AS_OF, metric="refund_time", by="group")
     assert set(groups["group"]) == {"isp/foreign", "isp/fr", "retailer/foreign", "retailer/fr"}
 
