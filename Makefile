@@ -3,31 +3,52 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export CLIENTROI_DB ?= data/clientroi.duckdb
+LOCK := requirements/runtime.txt
+LOCK_DEV := requirements/dev.txt
+UV_VERSION := 0.13.9
 
-.PHONY: run test lint format bench chromium clean help
+.PHONY: run test lint format bench chromium clean help lock lock-upgrade
 
 help:
 	@echo "make run    - install if needed, create the database, serve http://localhost:8501"
 	@echo "make test   - install with the dev extras (and Chromium), lint, run every test"
 	@echo "make bench  - benchmarks (pytest-benchmark, lifelines), figures in docs/benchmarks.md"
 	@echo "make lint   - ruff check and format check"
+	@echo "make lock   - update requirements/*.txt after a change in pyproject.toml"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Client Roi needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+# Installs come from the lock files (exact versions, hashes checked: the same database gives
+# byte-identical snapshots on every machine); pyproject.toml keeps the ranges. The project
+# itself is then installed editable without dependencies.
+$(VENV)/.installed: $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: $(LOCK_DEV) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+$(VENV)/.installed-bench: $(VENV)/.installed-dev  # one lock for dev and bench
+	@touch $@
+
+# After a change of the ranges in pyproject.toml: make lock (keeps every other pin);
+# make lock-upgrade moves every pin to the newest version the ranges allow. Commit both files.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' --quiet
+
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(UV_COMPILE) $(UPGRADE) -o $(LOCK)
+	$(UV_COMPILE) $(UPGRADE) --extra dev --extra bench -o $(LOCK_DEV)
+
+lock-upgrade:
+	$(MAKE) lock UPGRADE=--upgrade
 
 run: $(VENV)/.installed
 	$(BIN)/clientroi serve
@@ -52,7 +73,8 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 test: chromium lint
-	$(BIN)/python -m pytest --doctest-modules analysis tests --ignore-glob='analysis/*_page.py'
+	$(BIN)/python -m pytest --doctest-modules analysis survey tests \
+		--ignore-glob='analysis/*_page.py' --ignore-glob='survey/*_page.py'
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest bench --benchmark-only -p no:cacheprovider -o python_files="bench_*.py" --benchmark-columns=min,median,max,rounds

@@ -75,3 +75,13 @@ def test_import_1m_rows_csv(benchmark, demo_database, tmp_path_factory):
         assert report.stored == 1_000_000
 
     benchmark.pedantic(run, setup=setup, rounds=2, iterations=1)
+
+
+@pytest.mark.parametrize("fmt", ["sav", "dta"])
+def test_labelled_export(benchmark, demo_database, tmp_path_factory, fmt):
+    """SPSS and Stata exports with variable and value labels (every row, synthetic included)."""
+    store = storage.connect(demo_database, read_only=True)
+    out = tmp_path_factory.mktemp(f"export_{fmt}") / f"responses.{fmt}"
+    rows = benchmark.pedantic(lambda: store.export(out, fmt=fmt, lang="fr"), rounds=2, iterations=1)
+    assert rows == store.count()
+    benchmark.extra_info["megabytes"] = round(out.stat().st_size / 1e6, 1)
