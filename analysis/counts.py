@@ -40,15 +40,6 @@ __all__ = [
 ]
 
 
-# kept until kpis imports _kernels
-_bca_mean = bca_mean
-_bca_ratio = bca_ratio
-_grouped_value_counts = grouped_value_counts
-_kruskal_from_counts = kruskal_from_counts
-_mann_whitney_from_counts = mann_whitney_from_counts
-_validate_resamples = validate_resamples
-_validate_rng = validate_rng
-
 # --- validation -------------------------------------------------------------------------------
 
 

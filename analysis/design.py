@@ -49,6 +49,7 @@ from survey import i18n
 
 __all__ = [
     "CELLS",
+    "DesignAnswer",
     "EFFECTS",
     "METRIC_DESCRIPTIONS",
     "ContrastResult",
@@ -57,6 +58,7 @@ __all__ = [
     "MetaRegressionResult",
     "MetricDescription",
     "StandardisedResult",
+    "analyse",
     "design_effects",
     "group_figures",
     "market_weights",
@@ -1495,3 +1497,108 @@ def verdict(
         )
     sentences.append(i18n.t(f"design.closing.{_closing({e.name: e for e in listed})}", locale))
     return sentences
+
+
+# --- the whole answer, from per-company x problem-type cells -----------------------------------
+
+
+@dataclass(frozen=True)
+class DesignAnswer:
+    """The answer to "France or the sector?" for every compared metric; see :func:`analyse`.
+
+    Attributes
+    ----------
+    effects : DataFrame
+        :data:`TABLE_COLUMNS` for every metric (five effects each).
+    inputs : DataFrame
+        The standardised company-level values that enter the model: ``metric, company,
+        sector, origin, estimate, standard_error, n, coverage, types_used``.
+    groups : DataFrame
+        :func:`group_figures` for every metric (unweighted and market-weighted), with
+        ``metric``.
+    shared_types : dict
+        Metric -> the problem types used for the standardisation.
+    dropped : dict
+        Metric -> companies left out (missing a shared type, or no usable standard error).
+    weights : DataFrame
+        :func:`market_weights`: each company's weight, with its source and date.
+    """
+
+    effects: pd.DataFrame = field(repr=False)
+    inputs: pd.DataFrame = field(repr=False)
+    groups: pd.DataFrame = field(repr=False)
+    shared_types: Mapping[str, tuple[str, ...]]
+    dropped: Mapping[str, tuple[str, ...]]
+    weights: pd.DataFrame = field(repr=False)
+
+    def verdict(self, metric: str, *, locale: str) -> list[str]:
+        """The sentences of :func:`verdict` for ``metric`` (empty when it was not estimated)."""
+        table = self.effects[self.effects["metric"] == metric]
+        if table.empty:
+            return []
+        return verdict(table.reset_index(drop=True), locale=locale)
+
+
+def analyse(cells: pd.DataFrame, *, metrics: Sequence[str] | None = None) -> DesignAnswer:
+    """Standardise, fit the sector x origin model and weight, for every metric of ``cells``.
+
+    Parameters
+    ----------
+    cells : DataFrame
+        Per company x problem type: ``metric, company, sector, origin, problem, estimate,
+        standard_error, n`` (``analysis.kpis.design_cells``).
+    metrics : sequence of str, optional
+        The metrics to analyse, in this order (default: those of ``cells``, in order).
+
+    Returns
+    -------
+    DesignAnswer
+
+    Notes
+    -----
+    Companies outside the sector x origin design (no sector or origin) are left out. A company
+    whose standardised figure has no positive standard error is left out of the model with its
+    name in ``dropped`` (a zero standard error would give it infinite weight).
+    """
+    frame = cells[cells["sector"].isin(SECTORS) & cells["origin"].isin(ORIGINS)]
+    names = list(dict.fromkeys(frame["metric"])) if metrics is None else list(metrics)
+    weights = market_weights()
+    effects, inputs, groups, shared, dropped = [], [], [], {}, {}
+    for metric in names:
+        rows = frame[frame["metric"] == metric]
+        if rows.empty:
+            continue
+        result = standardise(rows)
+        table = result.table
+        usable = np.isfinite(table["estimate"]) & (table["standard_error"] > 0)
+        shared[metric] = result.shared_types
+        dropped[metric] = tuple(c for c, _ in result.dropped) + tuple(table.loc[~usable, "company"])
+        table = table[usable].reset_index(drop=True)
+        inputs.append(table)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # reported through `dropped`
+            effects.append(design_effects(table, metric=metric).table)
+        groups.append(group_figures(table, weights).assign(metric=metric))
+    input_columns = [
+        "metric",
+        "company",
+        "sector",
+        "origin",
+        "estimate",
+        "standard_error",
+        "n",
+        "coverage",
+        "types_used",
+    ]
+    return DesignAnswer(
+        effects=pd.concat(effects, ignore_index=True)
+        if effects
+        else pd.DataFrame(columns=TABLE_COLUMNS),
+        inputs=pd.concat(inputs, ignore_index=True)[input_columns]
+        if inputs
+        else pd.DataFrame(columns=input_columns),
+        groups=pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(),
+        shared_types=shared,
+        dropped=dropped,
+        weights=weights,
+    )

@@ -628,11 +628,15 @@ class _Prepared:
 
 
 def _prepare(
-    frame: pd.DataFrame, as_of_day: int, families=None, launch_day: float | None = None
+    frame: pd.DataFrame,
+    as_of_day: int,
+    families=None,
+    launch_day: float | None = None,
+    units: _Units | None = None,
 ) -> _Prepared:
     """Read the responses once and build the count tables of every requested family."""
     wanted = {family.name for family in FAMILIES} if families is None else set(families)
-    units = _units(frame, as_of_day)
+    units = _units(frame, as_of_day) if units is None else units
     stats: dict = {}
     notes: dict = {}
 
@@ -1302,6 +1306,109 @@ def _group_table(prepared: _Prepared, as_of_day, entropy, n_resamples) -> pd.Dat
     )
     table.attrs = _attrs(prepared, as_of_day, entropy, n_resamples, tests)
     return table
+
+
+DESIGN_METRICS = (
+    "resolution_unresolved90_days",
+    "resolved_within_30d_share",
+    "refund_success_share",
+)
+"""The figures compared across companies to answer "France or the sector?"."""
+
+
+def _cell_units(units: _Units, frame: pd.DataFrame) -> tuple[_Units, list[str]]:
+    """Units of company x problem type (rows without a problem type left out)."""
+    codes, problems = pd.factorize(frame["problem"].astype(object), use_na_sentinel=True)
+    problems = [str(p) for p in problems]
+    width = max(len(problems), 1)
+    cells = units.k * width
+    valid = (units.codes < units.k) & (codes >= 0)
+    cell_codes = np.where(valid, units.codes * width + codes, cells)
+    repeat = lambda values: [v for v in values for _ in range(width)]  # noqa: E731
+    labels = [f"{c}|{p}" for c in units.labels for p in problems]
+    return (
+        _Units(
+            labels=labels,
+            names=repeat(units.names),
+            sectors=repeat(units.sectors),
+            origins=repeat(units.origins),
+            codes=cell_codes,
+            n=np.bincount(cell_codes, minlength=cells + 1)[:cells],
+            excluded=units.excluded,
+        ),
+        problems,
+    )
+
+
+def design_cells(responses: pd.DataFrame, *, as_of, launch=None) -> pd.DataFrame:
+    """Per company and problem type, the three figures compared across companies, with their
+    standard errors: the input of :func:`analysis.design.standardise`.
+
+    Parameters
+    ----------
+    responses : pandas.DataFrame
+        As for :func:`company_table`, with a ``problem`` column.
+    as_of, launch
+        As for :func:`company_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric, company, sector, origin, problem, estimate, standard_error, n``:
+        ``resolution_unresolved90_days`` (restricted mean days without resolution within 90
+        days, infinitesimal-jackknife standard error), ``resolved_within_30d_share``
+        (Aalen-Johansen cumulative incidence at 30 days) and ``refund_success_share``
+        (binomial standard error :math:`\\sqrt{p(1-p)/n}`); cells without responses are left out.
+    """
+    frame = _validate_frame(responses, (*REQUIRED_COLUMNS, "problem"))
+    as_of_day = _validate_as_of(as_of)
+    launch_day = _validate_launch(launch)
+    company_units = _units(frame, as_of_day)
+    units, problems = _cell_units(company_units, frame)
+    prepared = _prepare(
+        frame,
+        as_of_day,
+        families=["resolution", "refund_success"],
+        launch_day=launch_day,
+        units=units,
+    )
+    z = _z_value(CONFIDENCE_LEVEL)
+    counts = prepared.stats["resolution"]
+    curves = _curves(counts.patterns, units.k)
+    share, _, _, share_se, _ = _incidence_at(curves, 1, [30.0], z)
+    without, without_se = _time_without(counts.patterns, units.k, float(RMST_HORIZON_DAYS))
+    refunds = prepared.stats["refund_success"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        success = refunds.successes / refunds.n
+        success_se = np.sqrt(success * (1.0 - success) / refunds.n)
+    width = max(len(problems), 1)
+    base = pd.DataFrame(
+        {
+            "company": np.repeat(company_units.labels, width),
+            "sector": units.sectors,
+            "origin": units.origins,
+            "problem": problems * company_units.k,
+        }
+    )
+    pieces = []
+    for metric, estimate, se, n in (
+        (DESIGN_METRICS[0], without, without_se, curves.n),
+        (DESIGN_METRICS[1], share[:, 0], share_se[:, 0], curves.n),
+        (DESIGN_METRICS[2], success, success_se, refunds.n),
+    ):
+        piece = base.assign(metric=metric, estimate=estimate, standard_error=se, n=n)
+        pieces.append(piece[piece["n"] > 0])
+    columns = [
+        "metric",
+        "company",
+        "sector",
+        "origin",
+        "problem",
+        "estimate",
+        "standard_error",
+        "n",
+    ]
+    return pd.concat(pieces, ignore_index=True)[columns]
 
 
 def survival_curves(

@@ -115,13 +115,6 @@ class TestResult:
 _WILSON_METHODS = ("wilson", "wilsoncc", "exact")
 _NEWCOMBE_METHODS = ("newcombe", "newcombe-cc")
 
-# kept until kpis imports _kernels
-_validate_confidence_level = validate_confidence_level
-_z_value = z_value
-_wilson = wilson
-_fisher_pvalue = fisher_pvalue
-_chi_square = chi_square
-
 
 def _validate_count(value, name: str) -> int:
     try:

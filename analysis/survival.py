@@ -1102,17 +1102,3 @@ def aalen_johansen(durations, causes, *, entry=None) -> CompetingRisksResult:
         survival_standard_error=curves.standard_error[0, 0],
         patterns=patterns,
     )
-
-
-# kept until kpis imports _kernels
-_chi_square_from_components = chi_square_from_components
-_kaplan_meier_from_counts = SurvivalResult.from_counts
-_logrank_components = logrank_components
-_confidence_band = confidence_band
-_validate_band_method = validate_band_method
-
-
-def _event_table(
-    durations, events, codes=None, n_groups: int = 1
-):  # kept until kpis imports _kernels
-    return tuple(event_table(durations, events, codes, n_groups)[:3])

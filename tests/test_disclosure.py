@@ -50,9 +50,10 @@ def test_a_small_company_keeps_only_its_n(view):
     assert zeta["n"] == 8
     big = public.companies.set_index("company").loc["alpha"]
     assert not big["resolution_suppressed"]
-    assert big["resolution_median_days"] == view.companies.set_index("company").loc[
-        "alpha", "resolution_median_days"
-    ]
+    assert (
+        big["resolution_median_days"]
+        == view.companies.set_index("company").loc["alpha", "resolution_median_days"]
+    )
 
 
 def test_a_metric_with_a_small_base_is_hidden_alone():
@@ -118,9 +119,7 @@ def test_curves_stop_before_fewer_than_min_cell_are_at_risk(view):
     assert "zeta" not in set(public.resolution_curves["company"])
     for _, curve in public.resolution_curves.groupby("company"):
         assert curve["n_at_risk"].min() >= disclosure.MIN_CELL
-    curves = pd.DataFrame(
-        {"company": "a", "time": [0, 1, 2, 3], "n_at_risk": [12, 10, 9, 11]}
-    )
+    curves = pd.DataFrame({"company": "a", "time": [0, 1, 2, 3], "n_at_risk": [12, 10, 9, 11]})
     assert disclosure.cut_curves(curves, {"a"})["time"].tolist() == [0, 1]
 
 
