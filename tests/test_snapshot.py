@@ -32,7 +32,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import cli
-from analysis import dashboard, kpis, snapshot
+from analysis import disclosure, kpis, metrics, snapshot
 from survey import store as storage
 from survey.demo import generate_frame
 from survey.validation import paris_today
@@ -298,7 +298,7 @@ def test_every_value_under_min_cell_is_suppressed_in_every_file(world):
     shown_company_cells_suppressed = 0
     for index, record in enumerate(rows):
         for family in families(record):
-            columns = [c for c in record if dashboard.family_of(c) == family]
+            columns = [c for c in record if metrics.family_of(c) == family]
             columns.remove(f"{family}_suppressed")
             if record[f"{family}_suppressed"] == "true":
                 assert {record[c] for c in columns} == {snapshot.SUPPRESSED}, (record["id"], family)
@@ -561,7 +561,7 @@ def test_every_column_of_the_statistics_is_tied_to_a_base():
     frame = web_frame(600, seed=3)
     tables = kpis.summary_tables(frame, as_of=TODAY, rng=1)
     for table in (tables.companies, tables.groups):
-        layout = dict(dashboard.metric_layout(table))
+        layout = dict(disclosure.metric_layout(table))
         tied = {c for columns in layout.values() for c in columns}
         assert set(table.columns) - tied <= {
             "company",

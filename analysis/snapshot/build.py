@@ -24,17 +24,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from analysis import dashboard, kpis
+from analysis import dashboard, disclosure, kpis, metrics
 from survey import i18n
 from survey import store as storage
 
 SEED = dashboard.DEFAULT_SEED
 """Seed of the bootstrap intervals: the dashboard's, so both show the same intervals."""
-DEFAULT_MIN_CELL = 10
+DEFAULT_MIN_CELL = disclosure.MIN_CELL
 SUPPRESSED = "suppressed"
 """The marker written in CSV files in place of every suppressed value."""
 SIGNIFICANT_DIGITS = 6
-UNLISTED = dashboard.UNLISTED
+UNLISTED = metrics.UNLISTED
 
 # The columns a snapshot reads, with the Arrow type of their canonical form (the input hash).
 INPUT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
@@ -176,9 +176,9 @@ class Snapshot:
 
 def group_name(group: str, locale: str) -> str:
     """A sector x origin group as people read it ("Commerçants français")."""
-    if group == f"{UNLISTED}/{UNLISTED}":
+    if group == metrics.UNLISTED_GROUP:
         return i18n.t("report.group_unlisted", locale)
-    return dashboard.group_label(group, locale)
+    return metrics.group_label(group, locale)
 
 
 def display_name(level: str, unit: str, name, locale: str) -> str:
@@ -188,7 +188,7 @@ def display_name(level: str, unit: str, name, locale: str) -> str:
         return group_name(unit, locale)
     if isinstance(name, str) and name:
         return name
-    if unit == dashboard.OTHER_NAME:
+    if unit == metrics.OTHER_COMPANY:
         return i18n.t("report.company_other", locale)
     return str(unit)
 
@@ -390,9 +390,9 @@ def build_snapshot(
     )
     tables = kpis.summary_tables(frame, as_of=as_of, rng=np.random.default_rng(seed))
     companies, groups = tables.companies, tables.groups
-    layout = dashboard.metric_layout(companies)
-    company_hidden = dashboard.company_suppression(companies, layout, min_cell)
-    group_hidden = dashboard.group_suppression(groups, companies, company_hidden, layout, min_cell)
+    layout = disclosure.metric_layout(companies)
+    company_hidden = disclosure.company_suppression(companies, layout, min_cell)
+    group_hidden = disclosure.group_suppression(groups, companies, company_hidden, layout, min_cell)
     published = pd.concat(
         [
             _published_rows(companies, "company", layout, company_hidden),

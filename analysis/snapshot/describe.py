@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pyarrow as pa
 
-from analysis import dashboard, kpis
+from analysis import kpis, metrics
 from analysis.snapshot.build import INPUT_COLUMNS, SUPPRESSED, Snapshot
 from analysis.snapshot.files import field_kind, sha256
 from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
@@ -72,11 +72,14 @@ _SUFFIX_DESCRIPTIONS = (
 
 
 def describe_column(column: str, min_cell: int) -> str:
+    """The description of a published column in ``datapackage.json``: the metric's label from
+    the catalogue (:mod:`analysis.metrics`) and what the column's suffix means."""
     if column in _FIXED_DESCRIPTIONS:
         text = _FIXED_DESCRIPTIONS[column]
     else:
-        family = dashboard.family_of(column)
-        label = dashboard.FAMILY_LABELS.get(family or "", family or column)
+        metric = metrics.metric_of(column)
+        # the catalogue's English label of the metric (the data dictionary is in English)
+        label = metric.label("en") if metric is not None else column
         within = re.match(r"(resolved|refunded)_within_(\d+)d_", column)
         if within:
             label = f"{label}, share {within.group(1)} within {within.group(2)} days"

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis import dashboard
+from analysis import metrics
 from analysis.snapshot.build import SUPPRESSED
 
 
@@ -37,7 +37,7 @@ def hidden_by_column(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     for column in frame.columns:
         if column.endswith("_suppressed"):
             continue
-        family = dashboard.family_of(column)
+        family = metrics.family_of(column)
         flag = f"{family}_suppressed" if family else None
         if flag in frame.columns:
             hidden[column] = frame[flag].to_numpy(dtype=bool)

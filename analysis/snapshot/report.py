@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from analysis import charts, dashboard
+from analysis import charts, dashboard, metrics
 from analysis.snapshot.build import Snapshot, display_name, display_names, group_name
 from survey import i18n
 from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
@@ -48,8 +48,8 @@ DATA_FILES = (
     "manifest.json",
     "datapackage.json",
 )
-_SECTORS = charts.SECTOR_LABELS  # (fr, en), shared with the dashboard
-_ORIGINS = charts.ORIGIN_LABELS
+_SECTORS = metrics.SECTOR_LABELS  # (fr, en), the catalogue's, as the dashboard
+_ORIGINS = metrics.ORIGIN_LABELS
 # What SVG from vl-convert may not hold to be put in the page as it is.
 _UNSAFE_SVG = re.compile(r"<\s*(script|foreignObject|iframe)\b|\son\w+\s*=|javascript:", re.I)
 
@@ -297,10 +297,11 @@ def sector_origin_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -
 # --- the tables -------------------------------------------------------------------------------
 
 
-def _cell(row, spec, locale: str, small_base: int) -> dict:
-    """One metric of one row for ``table.html.j2``: suppressed, missing, or value with its
+def _cell(row, spec: metrics.Estimate, locale: str, small_base: int) -> dict:
+    """One figure of one row for ``table.html.j2``: suppressed, missing, or value with its
     interval, mark and base."""
-    family, estimate, low, high, is_percent, digits, _, _ = spec
+    family, estimate, low, high = spec.family, spec.estimate, spec.low, spec.high
+    is_percent, digits = spec.percent, spec.digits
     if row[f"{family}_suppressed"]:
         return {"suppressed": True}
 
@@ -348,7 +349,7 @@ def headline_table(rows: pd.DataFrame, snapshot: Snapshot, locale: str, caption:
                 "label": labels[i],
                 "n": i18n.integer(row["n"], locale),
                 "cells": (
-                    [_cell(row, spec, locale, small_base) for spec in dashboard.HEADLINE]
+                    [_cell(row, spec, locale, small_base) for spec in metrics.HEADLINE]
                     if shown
                     else None
                 ),
@@ -358,7 +359,8 @@ def headline_table(rows: pd.DataFrame, snapshot: Snapshot, locale: str, caption:
         "caption": caption,
         "heading": i18n.t("report.column_group" if is_group else "report.column_company", locale),
         "columns": [
-            spec[7] if locale == "en" else french_spaces(spec[6]) for spec in dashboard.HEADLINE
+            spec.short[1] if locale == "en" else french_spaces(spec.short[0])
+            for spec in metrics.HEADLINE
         ],
         "rows": body,
     }
@@ -417,14 +419,14 @@ def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
     figures = {
         "resolution": survival_figure(snapshot, "resolution", locale, fid="fig-resolution"),
         "refund_success": forest_figure(
-            snapshot, charts.METRICS["refund_success"], locale, fid="fig-refund-success"
+            snapshot, metrics.METRIC["refund_success"].main, locale, fid="fig-refund-success"
         ),
         "refund_time": survival_figure(snapshot, "refund_time", locale, fid="fig-refund-time"),
         "wasted_trips": forest_figure(
-            snapshot, charts.METRICS["wasted_trips"], locale, fid="fig-wasted-trips"
+            snapshot, metrics.METRIC["wasted_trips"].main, locale, fid="fig-wasted-trips"
         ),
         "sector_origin": [
-            sector_origin_figure(snapshot, charts.METRICS[family], locale, fid=fid)
+            sector_origin_figure(snapshot, metrics.METRIC[family].main, locale, fid=fid)
             for family, fid in zip(
                 charts.SECTOR_ORIGIN_METRICS,
                 ("fig-so-resolution", "fig-so-refund", "fig-so-satisfied"),
