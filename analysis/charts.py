@@ -310,3 +310,112 @@ def sector_origin_chart(
     )
     text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="text:N", color=text_colour)
     return (cells + text).properties(title=title, width=WIDTH, height=220)
+
+
+def effects_chart(
+    effects: pd.DataFrame,
+    *,
+    labels: dict[str, str],
+    title: str,
+    x_title: str,
+    not_identifiable: str,
+    percent: bool = False,
+) -> alt.LayerChart:
+    """The five sector x origin effects: estimate, 95% interval, companies on each side, and
+    a hollow dot with a note where a side has too few companies to speak of a group."""
+    scale = 100.0 if percent else 1.0
+    data = pd.DataFrame(
+        {
+            "effect": [labels.get(e, e) for e in effects["effect"]],
+            "estimate": effects["estimate"].astype(float) * scale,
+            "low": effects["low"].astype(float) * scale,
+            "high": effects["high"].astype(float) * scale,
+            "sides": [
+                f"{int(a)} / {int(b)}"
+                for a, b in zip(effects["companies_a"], effects["companies_b"], strict=True)
+            ],
+            "mark": np.where(effects["identifiable"].astype(bool), "", not_identifiable),
+            "filled": effects["identifiable"].astype(bool),
+        }
+    )
+    data = data[data["estimate"].notna()]
+    order = [labels.get(e, e) for e in effects["effect"]]
+    y = alt.Y("effect:N", title=None, sort=order)
+    tooltip = [
+        alt.Tooltip("effect:N"),
+        alt.Tooltip("estimate:Q", format=".1f"),
+        alt.Tooltip("low:Q", format=".1f"),
+        alt.Tooltip("high:Q", format=".1f"),
+        alt.Tooltip("sides:N"),
+        alt.Tooltip("mark:N"),
+    ]
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4], color="gray")
+    rules = (
+        alt.Chart(data)
+        .mark_rule(strokeWidth=2)
+        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", tooltip=tooltip)
+    )
+    dots = (
+        alt.Chart(data)
+        .mark_point(size=80, opacity=1, strokeWidth=2)
+        .encode(
+            y=y,
+            x="estimate:Q",
+            fill=alt.condition("datum.filled", alt.value("#1f4e79"), alt.value("white")),
+            color=alt.value("#1f4e79"),
+            tooltip=tooltip,
+        )
+    )
+    notes = (
+        alt.Chart(data)
+        .mark_text(align="left", dx=6, fontSize=10, color="#444")
+        .encode(y=y, x="high:Q", text=alt.Text("label:N"))
+        .transform_calculate(label="datum.sides + (datum.mark ? ' · ' + datum.mark : '')")
+    )
+    return alt.layer(zero.encode(x="x:Q"), rules, dots, notes).properties(
+        title=title, width=WIDTH, height=max(160, 36 * len(data))
+    )
+
+
+def inputs_chart(
+    inputs: pd.DataFrame,
+    *,
+    names: dict[str, str],
+    group_labels: dict[str, str],
+    title: str,
+    x_title: str,
+    percent: bool = False,
+) -> alt.LayerChart:
+    """The standardised company-level values that enter the model, one dot per company with
+    its 95% interval, grouped by sector x origin: "foreign ISPs" shows as the dots it is."""
+    scale = 100.0 if percent else 1.0
+    half = 1.959963984540054 * inputs["standard_error"].astype(float)
+    data = pd.DataFrame(
+        {
+            "name": [names.get(c, c) for c in inputs["company"]],
+            "group": [
+                group_labels.get(f"{s}/{o}", f"{s}/{o}")
+                for s, o in zip(inputs["sector"], inputs["origin"], strict=True)
+            ],
+            "estimate": inputs["estimate"].astype(float) * scale,
+            "low": (inputs["estimate"].astype(float) - half) * scale,
+            "high": (inputs["estimate"].astype(float) + half) * scale,
+            "n": inputs["n"].astype(int),
+        }
+    )
+    y = alt.Y("name:N", title=None, sort=alt.EncodingSortField("group"))
+    color = alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"))
+    tooltip = ["name:N", "group:N", alt.Tooltip("estimate:Q", format=".1f"), "n:Q"]
+    rules = (
+        alt.Chart(data)
+        .mark_rule(strokeWidth=2)
+        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", color=color, tooltip=tooltip)
+    )
+    dots = (
+        alt.Chart(data)
+        .mark_circle(size=70, opacity=1)
+        .encode(y=y, x="estimate:Q", color=color, tooltip=tooltip)
+    )
+    return alt.layer(rules, dots).properties(
+        title=title, width=WIDTH, height=max(160, 22 * len(data))
+    )

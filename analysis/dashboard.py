@@ -7,19 +7,21 @@ English headings, intervals as text, significance and small-base marks).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
+from analysis import design as design_module
 from analysis import disclosure, kpis, metrics
 from survey import i18n
 
 AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
 OTHER_NAME = "other"  # the name of companies outside the reference list, until displayed
 # What the views read: the storage layer adds company_name, sector and origin to every row.
-COLUMNS = [c for c in kpis.REQUIRED_COLUMNS if c not in ("sector", "origin")]
+COLUMNS = [c for c in (*kpis.REQUIRED_COLUMNS, "problem") if c not in ("sector", "origin")]
 DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
 
 # --- kept until the snapshot imports metrics/disclosure -------------------------------------
@@ -56,15 +58,21 @@ class Dashboard:
     groups: pd.DataFrame  # kpis.group_table
     resolution_curves: pd.DataFrame  # kpis.survival_curves(metric="resolution")
     refund_curves: pd.DataFrame  # kpis.survival_curves(metric="refund_time")
-    naive: pd.DataFrame  # per company: naive mean of resolved cases vs Kaplan-Meier median
+    naive: pd.DataFrame  # per company: naive mean of resolved cases vs the honest median
     trips: pd.DataFrame  # per company and number of wasted trips: responses (distribution)
+    design_cells: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    design: design_module.DesignAnswer | None = None  # "France or the sector?"
+    launch: date | None = None
 
 
-def compute(responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED) -> Dashboard:
-    """All the dashboard's aggregates for ``responses`` (already filtered), as of ``as_of``."""
+def compute(
+    responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED, launch: date | None = None
+) -> Dashboard:
+    """All the dashboard's aggregates for ``responses`` (already filtered), as of ``as_of``;
+    incidents that began before ``launch`` (the survey's opening) enter late."""
     if responses.empty:
         empty = pd.DataFrame()
-        return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty)
+        return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty, launch=launch)
     # Companies outside the reference list ("other") have no sector or origin: a group of
     # their own, kept out of the 2 x 2 design.
     responses = responses.assign(
@@ -74,9 +82,12 @@ def compute(responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED) -
         .astype(object)
         .where(responses["company_name"].notna(), OTHER_NAME),
     )
-    tables = kpis.summary_tables(responses, as_of=as_of, rng=np.random.default_rng(seed))
-    resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution")
+    tables = kpis.summary_tables(
+        responses, as_of=as_of, rng=np.random.default_rng(seed), launch=launch
+    )
+    resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution", launch=launch)
     refunds = kpis.survival_curves(responses, as_of=as_of, metric="refund_time")
+    cells = kpis.design_cells(responses, as_of=as_of, launch=launch)
     return Dashboard(
         as_of=as_of,
         n=len(responses),
@@ -86,6 +97,9 @@ def compute(responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED) -
         refund_curves=refunds,
         naive=naive_versus_survival(responses, tables.companies),
         trips=trip_distribution(responses),
+        design_cells=cells,
+        design=design_module.analyse(cells, metrics=kpis.DESIGN_METRICS),
+        launch=launch,
     )
 
 
@@ -206,3 +220,71 @@ def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "com
             marks.append(mark)
         out[i18n.t("dashboard.headline.mark_column", locale, label=label)] = marks
     return out
+
+
+# --- "France or the sector?" for people ----------------------------------------------------------
+
+
+def effects_table(effects: pd.DataFrame, locale: str, *, percent: bool) -> pd.DataFrame:
+    """The five effects as a table: difference, 95% interval, p-value, companies per side and
+    whether a side is large enough to speak of a group."""
+    scale = 100.0 if percent else 1.0
+    t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
+    return pd.DataFrame(
+        {
+            t("dashboard.design.col.effect"): [
+                t(f"dashboard.design.effect.{e}") for e in effects["effect"]
+            ],
+            t("dashboard.design.col.difference"): (effects["estimate"] * scale).round(2),
+            t("dashboard.design.col.interval"): [
+                _interval(lo, hi, locale, digits=1)
+                for lo, hi in zip(effects["low"] * scale, effects["high"] * scale, strict=True)
+            ],
+            t("dashboard.design.col.p"): effects["p_value"].round(4),
+            t("dashboard.design.col.companies"): [
+                f"{int(a)} / {int(b)}"
+                for a, b in zip(effects["companies_a"], effects["companies_b"], strict=True)
+            ],
+            t("dashboard.design.col.identifiable"): [
+                t("dashboard.design.yes") if ok else t("dashboard.design.not_identifiable")
+                for ok in effects["identifiable"]
+            ],
+        }
+    )
+
+
+def design_groups_table(
+    groups: pd.DataFrame, metric: str, locale: str, *, percent: bool
+) -> pd.DataFrame:
+    """The four sector x origin cells: the mean of their companies' figures, unweighted and
+    weighted by market size, with the companies that have no market figure."""
+    rows = groups[groups["metric"] == metric]
+    scale = 100.0 if percent else 1.0
+    t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
+    return pd.DataFrame(
+        {
+            t("dashboard.headline.group"): [
+                group_label(f"{s}/{o}", locale)
+                for s, o in zip(rows["sector"], rows["origin"], strict=True)
+            ],
+            t("dashboard.design.col.companies_n"): rows["companies"].astype(int).to_numpy(),
+            t("dashboard.design.col.unweighted"): (rows["unweighted_mean"] * scale).round(2),
+            t("dashboard.design.col.unweighted_ci"): [
+                _interval(lo, hi, locale, digits=1)
+                for lo, hi in zip(
+                    rows["unweighted_low"] * scale, rows["unweighted_high"] * scale, strict=True
+                )
+            ],
+            t("dashboard.design.col.weighted"): (rows["weighted_mean"] * scale).round(2),
+            t("dashboard.design.col.weighted_ci"): [
+                _interval(lo, hi, locale, digits=1)
+                for lo, hi in zip(
+                    rows["weighted_low"] * scale, rows["weighted_high"] * scale, strict=True
+                )
+            ],
+            t("dashboard.design.col.without_weight"): [
+                ", ".join(str(w).split("|")) if isinstance(w, str) else ""
+                for w in rows["without_weight"]
+            ],
+        }
+    )

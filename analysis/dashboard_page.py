@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analysis import charts, dashboard, disclosure, metrics
+from analysis import charts, dashboard, disclosure, kpis, metrics
 from survey import i18n
 from survey import questionnaire as qn
 from survey import store as storage
@@ -52,13 +52,14 @@ def load(
     version: storage.DataVersion,
     filters: storage.Filters,
     as_of: date,
+    launch: date | None = None,
 ) -> tuple[dashboard.Dashboard, int]:
     """Every aggregate of the selection; recomputed only when the data or the filters change."""
     del db, version  # cache keys only
     frame = _store.fetch_responses(
         filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
     )
-    return dashboard.compute(frame, as_of=as_of), len(frame)
+    return dashboard.compute(frame, as_of=as_of, launch=launch), len(frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -195,7 +196,7 @@ if filters.include_synthetic and sources.get("synthetic"):
 
 as_of = paris_today()
 with st.spinner(t("dashboard.computing")):
-    view, n = load(store, str(store.path), version, filters, as_of)
+    view, n = load(store, str(store.path), version, filters, as_of, store.launch_date())
 
 if n == 0:
     st.info(t("dashboard.no_match"), icon=":material/filter_alt_off:")
@@ -353,24 +354,98 @@ with tabs[4]:
     forest("callbacks_kept")
 
 with tabs[5]:
-    st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
-    for family in charts.SECTOR_ORIGIN_METRICS:
-        figure = charts.METRICS[family]
+    answer = view.design
+    if answer is None or answer.effects.empty:
+        st.info(t("dashboard.design.none"), icon=":material/info:")
+    else:
+        metric_id = st.segmented_control(
+            t("dashboard.design.metric_label"),
+            kpis.DESIGN_METRICS,
+            format_func=lambda m: t(f"dashboard.design.metric.{m}"),
+            default=kpis.DESIGN_METRICS[0],
+            required=True,
+            key="design_metric",
+        )
+        percent = metric_id != "resolution_unresolved90_days"
+        effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
+        st.subheader(t("dashboard.design.verdict"))
+        for sentence in answer.verdict(metric_id, locale=locale):
+            st.text(sentence)
+        st.caption(t("dashboard.design.caveat"))
+        unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
         st.altair_chart(
-            charts.sector_origin_chart(
-                design,
-                estimate=figure.estimate,
-                low=figure.low,
-                high=figure.high,
-                n=figure.n,
-                title=figure.text("title", locale),
-                sector_labels={k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()},
-                origin_labels={k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()},
-                percent=figure.percent,
-                legend="%" if figure.percent else t("dashboard.design.days"),
+            charts.effects_chart(
+                effects,
+                labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
+                title=t("dashboard.design.effects_title"),
+                x_title=t("dashboard.design.effects_axis", unit=unit),
+                not_identifiable=t("dashboard.design.not_identifiable"),
+                percent=percent,
             ),
             width="stretch",
         )
+        st.dataframe(
+            dashboard.effects_table(effects, locale, percent=percent),
+            hide_index=True,
+            width="stretch",
+            key="design_effects",
+        )
+        model = effects.iloc[0]
+        shared = answer.shared_types.get(metric_id, ())
+        st.caption(
+            t(
+                "dashboard.design.model",
+                method=str(model["method"]),
+                tau2=i18n.number(model["tau2"] * (1e4 if percent else 1.0), locale, digits=2),
+                i2=i18n.number(model["i2"], locale, digits=0),
+                types=", ".join(shared),
+            )
+        )
+        st.subheader(t("dashboard.design.groups"))
+        st.dataframe(
+            dashboard.design_groups_table(answer.groups, metric_id, locale, percent=percent),
+            hide_index=True,
+            width="stretch",
+            key="design_groups",
+        )
+        st.caption(t("dashboard.design.weights_note"))
+        inputs = answer.inputs[answer.inputs["metric"] == metric_id]
+        st.altair_chart(
+            charts.inputs_chart(
+                inputs,
+                names=names,
+                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
+                title=t("dashboard.design.inputs_title"),
+                x_title=t(f"dashboard.design.metric.{metric_id}"),
+                percent=percent,
+            ),
+            width="stretch",
+        )
+        coverage = i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
+        st.caption(t("dashboard.design.inputs_note", coverage=coverage))
+    with st.expander(t("dashboard.design.pooled")):
+        st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
+        for family in charts.SECTOR_ORIGIN_METRICS:
+            figure = charts.METRICS[family]
+            st.altair_chart(
+                charts.sector_origin_chart(
+                    design,
+                    estimate=figure.estimate,
+                    low=figure.low,
+                    high=figure.high,
+                    n=figure.n,
+                    title=figure.text("title", locale),
+                    sector_labels={
+                        k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()
+                    },
+                    origin_labels={
+                        k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()
+                    },
+                    percent=figure.percent,
+                    legend="%" if figure.percent else t("dashboard.design.days"),
+                ),
+                width="stretch",
+            )
 
 with tabs[6]:
     document = methodology()

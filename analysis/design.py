@@ -1539,7 +1539,9 @@ class DesignAnswer:
         return verdict(table.reset_index(drop=True), locale=locale)
 
 
-def analyse(cells: pd.DataFrame, *, metrics: Sequence[str] | None = None) -> DesignAnswer:
+def analyse(
+    cells: pd.DataFrame, *, metrics: Sequence[str] | None = None, min_n: int = 1
+) -> DesignAnswer:
     """Standardise, fit the sector x origin model and weight, for every metric of ``cells``.
 
     Parameters
@@ -1549,6 +1551,10 @@ def analyse(cells: pd.DataFrame, *, metrics: Sequence[str] | None = None) -> Des
         standard_error, n`` (``analysis.kpis.design_cells``).
     metrics : sequence of str, optional
         The metrics to analyse, in this order (default: those of ``cells``, in order).
+    min_n : int, default 1
+        A company whose standardised figure rests on fewer responses is left out (the public
+        view and the snapshot use the disclosure control's minimum cell: a company whose
+        input could not be published takes no part in the model).
 
     Returns
     -------
@@ -1568,9 +1574,15 @@ def analyse(cells: pd.DataFrame, *, metrics: Sequence[str] | None = None) -> Des
         rows = frame[frame["metric"] == metric]
         if rows.empty:
             continue
-        result = standardise(rows)
+        try:
+            result = standardise(rows)
+        except ValueError:  # no problem type met by both sectors: nothing to compare on
+            shared[metric], dropped[metric] = (), tuple(dict.fromkeys(rows["company"]))
+            continue
         table = result.table
-        usable = np.isfinite(table["estimate"]) & (table["standard_error"] > 0)
+        usable = (
+            np.isfinite(table["estimate"]) & (table["standard_error"] > 0) & (table["n"] >= min_n)
+        )
         shared[metric] = result.shared_types
         dropped[metric] = tuple(c for c, _ in result.dropped) + tuple(table.loc[~usable, "company"])
         table = table[usable].reset_index(drop=True)

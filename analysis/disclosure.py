@@ -28,7 +28,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from analysis import metrics
+from analysis import design, kpis, metrics
 
 __all__ = [
     "MIN_CELL",
@@ -180,4 +180,14 @@ def protect(view, *, min_cell: int = MIN_CELL):
         refund_curves=cut_curves(view.refund_curves, visible("refund_time"), min_cell=min_cell),
         naive=naive,
         trips=view.trips[view.trips["company"].astype(str).isin(visible("wasted_trips"))],
+        design=protected_design(view.design_cells, min_cell=min_cell),
     )
+
+
+def protected_design(cells: pd.DataFrame, *, min_cell: int = MIN_CELL):
+    """The "France or the sector?" analysis refitted without the companies whose standardised
+    input rests on fewer than ``min_cell`` responses: a hidden company takes no part in a
+    published model (its figure could otherwise be read back from the fit)."""
+    if cells is None or cells.empty:
+        return None
+    return design.analyse(cells, metrics=kpis.DESIGN_METRICS, min_n=min_cell)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import snapshot
+from survey import i18n
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.validation import paris_today
@@ -17,8 +18,9 @@ store: storage.Store = st.session_state["store"]
 SNAPSHOTS = store.path.parent / "snapshots"
 
 
-def tr(fr: str, en: str) -> str:
-    return en if locale == "en" else fr
+def t(key: str, **params) -> str:
+    """A message of the publish page (``publish.*`` in survey/messages/report.toml)."""
+    return i18n.t(f"publish.{key}", locale, **params)
 
 
 def signed_in() -> bool:
@@ -38,37 +40,19 @@ def preview(
         return str(exc)
 
 
-st.title(tr("Publier", "Publish"))
+st.title(t("title"))
 if not signed_in():
     st.info(
-        tr(
-            "La publication d'un instantané est réservée aux chercheurs connectés : connectez-vous "
-            "depuis le menu « Espace chercheurs » du tableau de bord.",
-            "Publishing a snapshot is reserved for signed-in researchers: sign in from the "
-            "“Researchers” menu of the dashboard.",
-        ),
+        t("signed_out"),
         icon=":material/lock:",
     )
     st.stop()
 
-st.write(
-    tr(
-        "Un instantané fige la comparaison à une date : un rapport qui s'ouvre sans réseau "
-        "(français et anglais), les tableaux agrégés (CSV, Parquet), leur descripteur et un "
-        "manifeste pour le reproduire à l'octet près. Il ne contient que des agrégats des "
-        "réponses consenties, non signalées et non synthétiques ; toute valeur reposant sur trop "
-        "peu de réponses est masquée.",
-        "A snapshot freezes the comparison at a date: a report that opens without a network "
-        "(French and English), the aggregate tables (CSV, Parquet), their descriptor and a "
-        "manifest to reproduce it byte for byte. It holds only aggregates of consented, "
-        "unflagged, non-synthetic responses; every value resting on too few responses is "
-        "suppressed.",
-    )
-)
+st.write(t("intro"))
 today = paris_today()
 left, right = st.columns(2)
 as_of = left.date_input(
-    tr("Réponses envoyées jusqu'au", "Responses submitted up to"),
+    t("as_of"),
     value=today,
     min_value=qn.EARLIEST_DATE,
     max_value=today,
@@ -76,14 +60,14 @@ as_of = left.date_input(
     format="DD/MM/YYYY" if locale == "fr" else "YYYY-MM-DD",
 )
 min_cell = right.number_input(
-    tr("Réponses minimales par valeur publiée", "Minimum responses per published value"),
+    t("min_cell"),
     min_value=1,
     value=snapshot.DEFAULT_MIN_CELL,
     step=1,
     key="publish_min_cell",
 )
 
-with st.spinner(tr("Préparation de l'aperçu…", "Preparing the preview…")):
+with st.spinner(t("preparing")):
     result = preview(store, str(store.path), store.data_version(), as_of, int(min_cell))
 
 if isinstance(result, str):
@@ -93,31 +77,24 @@ else:
     overview = result.overview(locale)
     companies = overview[overview["level"] == "company"]
     metrics = st.columns(4)
-    metrics[0].metric(tr("Réponses", "Responses"), f"{result.rows:,}".replace(",", " "))
+    metrics[0].metric(t("rows"), i18n.integer(result.rows, locale))
     metrics[1].metric(
-        tr("Entreprises publiées", "Companies published"),
-        f"{int(companies['shown'].sum())} / {len(companies)}",
+        t("companies_published"),
+        f"{i18n.integer(companies['shown'].sum(), locale)} / {i18n.integer(len(companies), locale)}",
     )
-    metrics[2].metric(
-        tr("Cases masquées", "Suppressed cells"), int(overview["suppressed_metrics"].sum())
-    )
-    metrics[3].metric(tr("Dossier", "Folder"), result.name)
-    st.caption(
-        tr(
-            f"Empreinte SHA-256 des lignes d'entrée : `{result.input_sha256}` · dossier `{target}`",
-            f"SHA-256 of the input rows: `{result.input_sha256}` · folder `{target}`",
-        )
-    )
-    shown_label = tr("Chiffres publiés", "Figures published")
+    metrics[2].metric(t("suppressed_cells"), int(overview["suppressed_metrics"].sum()))
+    metrics[3].metric(t("folder"), result.name)
+    st.caption(t("fingerprint", sha256=result.input_sha256, folder=target))
+    shown_label = t("column_shown")
     st.dataframe(
         pd.DataFrame(
             {
-                tr("Entreprise ou groupe", "Company or group"): overview["name"],
+                t("column_unit"): overview["name"],
                 "n": overview["n"],
                 shown_label: overview["shown"].map(
-                    {True: tr("oui", "yes"), False: tr("effectif seul", "n only")}
+                    {True: t("shown_yes"), False: t("shown_n_only")}
                 ),
-                tr("Indicateurs masqués", "Metrics suppressed"): [
+                t("column_suppressed"): [
                     f"{k} / {total}"
                     for k, total in zip(
                         overview["suppressed_metrics"], overview["metrics"], strict=True
@@ -130,44 +107,26 @@ else:
         key="publish_preview",
     )
     if target.exists():
-        st.caption(
-            tr(
-                "Un instantané de ce nom existe déjà : republier des fichiers identiques ne "
-                "change rien, un contenu différent est refusé.",
-                "A snapshot of this name exists: publishing identical files again changes "
-                "nothing, different content is refused.",
-            )
-        )
-    if st.button(
-        tr("Publier l'instantané", "Publish the snapshot"), key="publish_button", type="primary"
-    ):
+        st.caption(t("exists"))
+    if st.button(t("button"), key="publish_button", type="primary"):
         try:
-            with st.spinner(tr("Écriture…", "Writing…")):
+            with st.spinner(t("writing")):
                 publication = snapshot.write_snapshot(result, SNAPSHOTS)
         except snapshot.SnapshotRefused as exc:
             st.error(str(exc), icon=":material/block:")
         else:
             if publication.created:
                 st.success(
-                    tr(
-                        f"Publié dans `{publication.folder}` (empreinte `{result.input_sha256}`).",
-                        f"Published to `{publication.folder}` (fingerprint "
-                        f"`{result.input_sha256}`).",
-                    ),
+                    t("published", folder=publication.folder, sha256=result.input_sha256),
                     icon=":material/check_circle:",
                 )
             else:
-                st.info(
-                    tr(
-                        f"Déjà publié, identique : `{publication.folder}`.",
-                        f"Already published, identical: `{publication.folder}`.",
-                    )
-                )
+                st.info(t("already", folder=publication.folder))
 
-st.subheader(tr("Instantanés publiés", "Published snapshots"))
+st.subheader(t("existing"))
 existing = snapshot.list_snapshots(SNAPSHOTS)
 if not existing:
-    st.caption(tr("Aucun instantané pour l'instant.", "No snapshot yet."))
+    st.caption(t("none_yet"))
 else:
     st.dataframe(
         pd.DataFrame(existing)[["snapshot", "as_of", "rows", "min_cell", "clientroi", "sha256"]],
@@ -176,12 +135,12 @@ else:
         key="publish_existing",
     )
     chosen = st.selectbox(
-        tr("Instantané à télécharger", "Snapshot to download"),
+        t("download_choice"),
         [item["snapshot"] for item in existing],
         key="publish_download_choice",
     )
     st.download_button(
-        tr("Télécharger (zip)", "Download (zip)"),
+        t("download"),
         snapshot.zip_snapshot(SNAPSHOTS / chosen),
         file_name=f"clientroi-{chosen}.zip",
         mime="application/zip",

@@ -705,6 +705,26 @@ class Store:
             rows, last = con.execute("SELECT count(*), max(submitted_at) FROM responses").fetchone()
         return DataVersion(rows, last)
 
+    def launch_date(self) -> date | None:
+        """The survey's opening, from which incidents are observed: ``CLIENTROI_LAUNCH_DATE``
+        (YYYY-MM-DD) when set, else the day of the first web submission (synthetic and
+        imported rows carry no opening of their own); None before any."""
+        setting = os.environ.get("CLIENTROI_LAUNCH_DATE", "").strip()
+        if setting:
+            try:
+                return date.fromisoformat(setting)
+            except ValueError:
+                raise ValueError(
+                    f"CLIENTROI_LAUNCH_DATE must be a date (YYYY-MM-DD), not {setting!r}."
+                ) from None
+        with self._connection() as con:
+            first = con.execute(
+                "SELECT min(CAST(timezone(?, submitted_at) AS DATE)) FROM responses"
+                " WHERE source = 'web'",
+                [TIME_ZONE],
+            ).fetchone()[0]
+        return first
+
     def source_counts(self) -> dict[str, int]:
         with self._connection() as con:
             return dict(
