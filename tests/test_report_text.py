@@ -124,3 +124,38 @@ if __name__ == "__main__":
         path = REFERENCE / f"report_text_{locale}.txt"
         path.write_text(visible_text(document), encoding="utf-8")
         print(f"wrote {path}")
+
+
+def test_only_checked_svg_is_trusted_markup():
+    from analysis.snapshot import report
+
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><g id="a"><text>B&amp;You</text></g></svg>'
+    out = report.trusted_svg(svg, "fig", 'Délais "x" <y>')
+    assert out.startswith('<svg role="img" aria-label="Délais &#34;x&#34; &lt;y&gt;">')
+    assert 'id="fig-0"' in out and "B&amp;You" in out and "xmlns" not in out
+    for unsafe in (
+        '<svg width="1"><script>alert(1)</script></svg>',
+        '<svg width="1"><rect onload="alert(1)"/></svg>',
+        '<svg width="1"><foreignObject><p>x</p></foreignObject></svg>',
+        '<svg width="1"><a href="javascript:alert(1)">x</a></svg>',
+        "<p>not an svg</p>",
+    ):
+        with pytest.raises(ValueError, match="`svg`"):
+            report.trusted_svg(unsafe, "fig", "label")
+
+
+def test_no_hand_escaping_left_in_the_snapshot():
+    folder = Path(snapshot.__file__).parent
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "html.escape" not in text and "import html" not in text, path.name
+        if path.name != "report.py":
+            assert "Markup" not in text, path.name
+
+
+def test_user_text_is_escaped_in_the_report(reports):
+    """A company outside the list brings free text; it never reaches the page, and the names
+    that do (B&You) are escaped by the templates."""
+    for document in reports.values():
+        assert "Évil" not in document and "<b>" not in document
+        assert "B&amp;You" in document and "B&You<" not in document

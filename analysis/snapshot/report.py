@@ -121,7 +121,7 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
     differently on every call), the XML namespaces (URLs that load nothing, but need not be
     there) dropped, and ``label`` added as the text alternative (escaped as an attribute).
     """
-    if not svg.lstrip().startswith("<svg ") or _UNSAFE_SVG.search(svg):
+    if not re.match(r"\s*<svg[\s>]", svg) or _UNSAFE_SVG.search(svg):
         raise ValueError("`svg` must be an SVG drawing without scripts or event handlers.")
     svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
     svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
@@ -136,8 +136,8 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
     svg = re.sub(r'(\bid=")([^"]+)(")', rename, svg)
     svg = re.sub(r"(url\(#)([^)]+)(\))", rename, svg)
     svg = re.sub(r'(href="#)([^"]+)(")', rename, svg)
-    before, after = svg.split("<svg ", 1)
-    opening = Markup('<svg role="img" aria-label="{}" ').format(label)
+    before, after = svg.split("<svg", 1)
+    opening = Markup('<svg role="img" aria-label="{}"').format(label)
     return Markup(before) + opening + Markup(after)
 
 
