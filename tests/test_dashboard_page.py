@@ -203,3 +203,31 @@ def test_signed_in_researchers_are_offered_spss_and_stata_exports(demo_db, db_pa
         assert at.session_state["export_sav"]
     else:
         assert "SAV" in " ".join(e.value for e in at.error)
+
+
+def test_france_or_the_sector_leads_with_the_verdict_and_companies_as_units(demo_db, db_path):
+    """Issue 11: the tab opens with sentences computed from the effects, then the five effects
+    with the companies on each side, the weighted and unweighted cells. In the public view a
+    company whose standardised input rests on fewer than 10 responses takes no part in the
+    model (on 3,000 demo rows: the two small foreign ISPs), and the verdict says so."""
+    at = open_dashboard()
+    public = [element.value for element in at.text]
+    assert public[0].startswith("Parmi les fournisseurs d'accès"), public
+    assert "aucune comparaison possible" in public[0]
+    sign_in(at, db_path)
+    texts = [element.value for element in at.text]
+    assert texts[-1].startswith("Au total"), texts
+    assert any("intervalle" in text for text in texts)  # sentences carry their interval
+    effects = table(at, "Comparaison")
+    assert effects is not None and len(effects) == 5
+    sides = [tuple(map(int, v.split(" / "))) for v in effects["Entreprises (a / b)"]]
+    identifiable = effects["Identifiable"] == "oui"
+    # the four simple contrasts (the interaction needs three companies in every cell)
+    assert all(
+        (min(a, b) >= 3) == ok for (a, b), ok in zip(sides[:4], identifiable[:4], strict=True)
+    )
+    cells = table(at, "Pondérée par la taille du marché")
+    assert cells is not None and len(cells) >= 3  # a cell whose companies all dropped out goes
+    at.segmented_control(key="design_metric").set_value("refund_success_share").run()
+    assert not at.exception, at.exception
+    assert table(at, "Comparaison") is not None
