@@ -87,7 +87,12 @@ def compute(
     )
     resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution", launch=launch)
     refunds = kpis.survival_curves(responses, as_of=as_of, metric="refund_time")
-    cells = kpis.design_cells(responses, as_of=as_of, launch=launch)
+    # the design compares companies within shared problem types: it needs the problem type
+    cells = (
+        kpis.design_cells(responses, as_of=as_of, launch=launch)
+        if "problem" in responses.columns
+        else pd.DataFrame()
+    )
     return Dashboard(
         as_of=as_of,
         n=len(responses),
@@ -98,7 +103,7 @@ def compute(
         naive=naive_versus_survival(responses, tables.companies),
         trips=trip_distribution(responses),
         design_cells=cells,
-        design=design_module.analyse(cells, metrics=kpis.DESIGN_METRICS),
+        design=design_module.analyse(cells, metrics=kpis.DESIGN_METRICS) if len(cells) else None,
         launch=launch,
     )
 

@@ -5,7 +5,7 @@ others that is flagged only when it survives the Benjamini-Hochberg correction.
 A DataFrame of responses goes in (one row per response, already filtered); the work is a few
 counting passes over its columns (one ``bincount`` per metric over company x value), after which
 every statistic is computed from small count tables. Groups are sums of company tables, so the
-group table costs almost nothing more. See ``docs/methodology.md`` for the definitions.
+group table costs almost nothing more. See ``docs/methodology.en.md`` (``.fr.md``) for the definitions.
 """
 
 from __future__ import annotations
@@ -1107,14 +1107,19 @@ def company_table(
         answers may be ``bool``, nullable ``boolean``, 1.0/0.0/NaN or objects.
     as_of : datetime.date or str
         The analysis date. Responses submitted after it are left out (their number is in
-        ``attrs["excluded"]``), and a refused refund request counts as still unrefunded up to
-        this date. It is recorded in ``attrs["as_of"]``.
+        ``attrs["excluded"]``); nothing else depends on it (a refused refund is a competing
+        outcome known by the report). It is recorded in ``attrs["as_of"]``.
     rng : numpy.random.Generator or int
         Randomness of the bootstrap intervals. One number is drawn from it, and each
         (metric, company) gets its own stream derived from that number and the names, so the
         table is reproducible and one company's interval does not depend on the others.
     n_resamples : int, default 2000
         Bootstrap resamples per interval.
+    launch : datetime.date, optional
+        The survey's opening: an incident that began before it enters late, at
+        ``launch - started_on`` days (delayed entry), and one that ended before it is excluded
+        and counted (``attrs["excluded"]["ended_before_launch"]``). None: every incident is
+        followed from its first day. Recorded in ``attrs["launch"]``.
 
     Returns
     -------
@@ -1124,20 +1129,29 @@ def company_table(
         ``<family>_n`` (responses that enter the metric), ``<family>_small_base``
         (n < 30), and ``<family>_vs_others_p``, ``_p_adj`` (Benjamini-Hochberg across every
         comparison of the table) and ``_flag`` ("better", "worse", or "" unless the adjusted
-        p-value is below 0.05). Time-to-event families also give ``_events`` and
-        ``_excluded`` (missing or negative durations, left out and counted).
-        ``attrs`` holds ``as_of``, the exclusion counts, the k-group tests across companies
-        (log-rank, chi-square, Kruskal-Wallis) and the settings. A selection with no row
+        p-value is below 0.05), with the effect size beside it: ``_vs_others_diff``,
+        ``_diff_low``, ``_diff_high`` (the company minus all the others pooled). Time-to-event
+        families also give ``_events``, the competing outcomes (``resolution_gave_up``,
+        ``refund_time_refused``), ``_excluded`` (missing or negative durations, left out and
+        counted) and ``_within_<d>d_extended`` (the figure is the last estimate, follow-up
+        having stopped before d days). ``attrs`` holds ``as_of``, ``launch``, the exclusion
+        counts, the k-group tests across companies (Wald chi-square, chi-square,
+        Kruskal-Wallis), ``methodology_version`` and the settings. A selection with no row
         left (nothing submitted by ``as_of``, or no rows at all) gives the table with its
         columns and no row, and ``attrs["empty_reason"]`` says why (None otherwise).
 
     Notes
     -----
-    Definitions, censoring rules and methods are in ``docs/methodology.md``; in short: time to
-    resolution is Kaplan-Meier with its median (log-log interval), the shares resolved within
-    2, 7, 30 and 90 days (1 - S(t), log-log interval) and the restricted mean to 90 days
-    (NaN when follow-up stops before 90 days); shares have Wilson intervals and Fisher's exact
-    test; means and the callbacks ratio have BCa bootstrap intervals, with Mann-Whitney and a
+    Definitions and methods are in ``docs/methodology.en.md``; in short (methodology version
+    2): resolution and giving up are competing outcomes, estimated by Aalen-Johansen with
+    infinitesimal-jackknife standard errors as R's multi-state ``survfit`` (on durations
+    shifted by one day, so that a same-day outcome is at risk on day 0); the shares resolved
+    (or given up) within 2, 7, 30 and 90 days are cumulative incidences with R's log interval,
+    Wilson's on the risk set where the estimate is 0 or 1; the median is the first day the
+    incidence of resolution reaches one half; ``resolution_unresolved90_days`` is 90 minus the
+    restricted mean time lost to resolution, the measure of every resolution comparison (Wald
+    z of the difference); refunds received and refused compete likewise; shares have Wilson
+    intervals and Fisher's exact test, with Newcombe's interval for the difference; means and the callbacks ratio have BCa bootstrap intervals, with Mann-Whitney and a
     linearised Wald test respectively; the NPS is 100 x the mean of +1 (9-10), 0 (7-8) and
     -1 (0-6).
 

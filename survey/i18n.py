@@ -9,6 +9,7 @@ import datetime as dt
 import math
 import string
 import tomllib
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 
@@ -105,7 +106,8 @@ def number(value, locale: str, *, digits: int = 0) -> str:
     if math.isnan(value):
         return "NA"
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
-    text = format_decimal(value, format=pattern, locale=_BABEL_LOCALE[_locale(locale)])
+    # the exact binary value, rounded as Python's own formatting rounds it (2.675 -> 2.67)
+    text = format_decimal(Decimal(value), format=pattern, locale=_BABEL_LOCALE[_locale(locale)])
     return text.replace("-", MINUS)
 
 

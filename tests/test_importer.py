@@ -126,6 +126,7 @@ def test_unreadable_files_are_refused_with_one_line_and_no_change(
     before = store.data_version()
     with pytest.raises(ImportRefused, match=message):
         import_file(path, store, today=TODAY)
+    capsys.readouterr()  # only what the command line prints is judged below
     assert cli.main(["import", str(path), "--db", str(store.path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
