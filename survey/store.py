@@ -3,8 +3,11 @@
 Callers get a :class:`Store` from :func:`connect` and never see SQL or a driver. The DuckDB
 backend opens a short-lived connection per operation, so the command line (``export``,
 ``delete``...) can work on the same file while the app runs: a lock held by another process
-is waited for with a bounded retry. A PostgreSQL backend would be a second class with the
-same public methods, chosen by :func:`connect` from a ``postgresql://`` URL.
+is waited for with a bounded retry. The PostgreSQL backend (``survey/store_pg.py``, the only
+module that imports psycopg) has the same public methods; :func:`connect` chooses it from a
+``postgresql://`` URL. What both share lives here once: filters as bound SQL, the row a
+submission becomes (keys, hashes, flags), the read and export queries, export formatting,
+value codes and the migration files (one history, a DuckDB and a PostgreSQL text for each).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import pyarrow as pa
 from survey.questionnaire import (
     LOCALES,
     METADATA,
+    PRIVATE_COLUMNS,
     QUESTIONNAIRE_VERSION,
     QUESTIONS,
     REFERENCE_DIR,
@@ -131,9 +135,25 @@ def _transaction(con: Any) -> Iterator[Any]:
         raise
 
 
-def default_db_path() -> Path:
-    """The database file: ``$CLIENTROI_DB`` or ``data/clientroi.duckdb``."""
-    return Path(os.environ.get("CLIENTROI_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """The database: ``$CLIENTROI_DB`` or ``data/clientroi.duckdb``.
+
+    A file path comes back as a :class:`~pathlib.Path`; a ``postgresql://`` URL as the text
+    itself (a ``Path`` would fold its ``//``).
+    """
+    setting = os.environ.get("CLIENTROI_DB") or ""
+    if is_server_url(setting):
+        return setting
+    return Path(setting or DEFAULT_DB)
+
+
+def is_server_url(target: object) -> bool:
+    """True for a PostgreSQL URL (``postgresql://...`` or ``postgres://...``).
+
+    >>> is_server_url("postgresql://clientroi@localhost/clientroi"), is_server_url("a.duckdb")
+    (True, False)
+    """
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 # --- codes and keys ---------------------------------------------------------------------------
@@ -205,9 +225,18 @@ class Filters:
     include_flagged: bool = False
     consented_only: bool = True
 
-    def where(self) -> tuple[str, list[Any]]:
+    def where(self, *, paramstyle: str = "qmark", first: int = 1) -> tuple[str, list[Any]]:
+        """The WHERE condition over ``responses r`` joined to ``companies c``, and its values.
+
+        ``paramstyle``: ``"qmark"`` (``?``, DuckDB), ``"format"`` (``%s``, psycopg) or
+        ``"numeric"`` (``$1``, ``$2``... from ``first``: PostgreSQL's own, used by ADBC).
+
+        >>> Filters(companies=("free",), include_flagged=True).where(paramstyle="numeric")
+        ("r.company IN ($1) AND r.source <> 'synthetic' AND r.consent_research", ['free'])
+        """
         clauses: list[str] = []
         params: list[Any] = []
+        mark = _placeholder(paramstyle, lambda: first + len(params))
         for column, values in (
             ("r.company", self.companies),
             ("c.sector", self.sectors),
@@ -217,15 +246,18 @@ class Filters:
             ("r.department", self.departments),
         ):
             if values:
-                clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
-                params.extend(values)
+                marks = []
+                for value in values:
+                    marks.append(mark())
+                    params.append(value)
+                clauses.append(f"{column} IN ({', '.join(marks)})")
         for column, op, value in (
             ("r.started_on", ">=", self.started_from),
             ("r.started_on", "<=", self.started_to),
             ("r.submitted_on", "<=", self.submitted_to),
         ):
             if value is not None:
-                clauses.append(f"{column} {op} ?")
+                clauses.append(f"{column} {op} {mark()}")
                 params.append(value)
         if not self.include_synthetic:
             clauses.append("r.source <> 'synthetic'")
@@ -234,6 +266,17 @@ class Filters:
         if self.consented_only:
             clauses.append("r.consent_research")
         return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _placeholder(paramstyle: str, position: Any) -> Any:
+    """A function giving the next parameter mark; ``position()`` is the number of the next."""
+    if paramstyle == "qmark":
+        return lambda: "?"
+    if paramstyle == "format":
+        return lambda: "%s"
+    if paramstyle == "numeric":
+        return lambda: f"${position()}"
+    raise ValueError(f"`paramstyle` must be qmark, format or numeric, not {paramstyle!r}.")
 
 
 @dataclass(frozen=True)
@@ -265,7 +308,11 @@ class DataVersion:
 
 # --- schema ---------------------------------------------------------------------------------
 
-_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION_FILES = {
+    "duckdb": re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$"),
+    "postgresql": re.compile(r"^(\d{4})_[a-z0-9_]+\.postgres\.sql$"),
+}
+DIALECTS = tuple(_MIGRATION_FILES)
 
 
 @dataclass(frozen=True)
@@ -282,16 +329,22 @@ class Migration:
         return hashlib.sha256(self.sql.encode("utf-8")).hexdigest()
 
 
-def migrations() -> tuple[Migration, ...]:
+def migrations(dialect: str = "duckdb") -> tuple[Migration, ...]:
     """The released migrations, in order, read from the package (works from a wheel).
 
-    A released file is never edited: ``tests/test_migrations.py`` records each file's SHA-256,
-    and checks that the migrated schema equals the one ``survey/questionnaire.py`` defines, so
-    a new or changed question needs a new numbered file.
+    One history, two dialects: ``NNNN_name.sql`` is DuckDB's text of migration NNNN and
+    ``NNNN_name.postgres.sql`` PostgreSQL's. A released file is never edited:
+    ``tests/test_migrations.py`` records each file's SHA-256, checks that both histories have
+    the same numbers and descriptions, and that each migrated schema equals the one
+    ``survey/questionnaire.py`` defines, so a new or changed question needs a new numbered
+    pair of files.
     """
+    if dialect not in _MIGRATION_FILES:
+        raise ValueError(f"`dialect` must be one of {DIALECTS}, not {dialect!r}.")
+    pattern = _MIGRATION_FILES[dialect]
     found = []
     for entry in (resources.files("survey") / "migrations").iterdir():
-        match = _MIGRATION_FILE.match(entry.name)
+        match = pattern.match(entry.name)
         if not match:
             continue
         sql = entry.read_text(encoding="utf-8")
@@ -316,19 +369,26 @@ class StoreBusy(RuntimeError):
     """The database stayed locked by another process for longer than the retry allows."""
 
 
+class StoreUnavailable(StoreBusy):
+    """The database server could not be reached (down, restarting) within the retry time;
+    nothing was stored by the failed call. A submission may be sent again with its key."""
+
+
 def connect(
     target: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: float = 0.0
 ) -> Store:
-    """Open the store at ``target`` (a file path; default :func:`default_db_path`).
+    """Open the store at ``target``: a DuckDB file path or a ``postgresql://`` URL (default
+    :func:`default_db_path`, that is ``$CLIENTROI_DB``).
 
     Creates and migrates the database unless ``read_only``. ``keep_open`` (seconds) keeps an
-    idle database open for the next operation; see :class:`Store`.
+    idle DuckDB file open for the next operation (see :class:`Store`); for PostgreSQL, a
+    positive ``keep_open`` (the app) keeps a few pooled connections ready.
     """
     target = default_db_path() if target is None else target
-    if str(target).startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError(
-            "The PostgreSQL backend is not written yet: implement a class with Store's methods."
-        )
+    if is_server_url(target):
+        from survey.store_pg import PostgresStore  # psycopg is imported only there
+
+        return PostgresStore(str(target), read_only=read_only, keep_open=keep_open)
     return Store(Path(target), read_only=read_only, keep_open=keep_open)
 
 
@@ -454,29 +514,8 @@ class Store:
 
     def insert_response(self, response: Any, meta: SubmissionMeta) -> Receipt:
         """Store one validated response; idempotent on ``meta.submission_key``."""
-        if meta.source not in SOURCES:
-            raise ValueError(f"`source` must be one of {SOURCES}.")
-        answers = response.model_dump()
-        email = answers.pop("contact_email", None)
-        now = datetime.now(ZoneInfo(TIME_ZONE))
-        response_id = str(uuid.uuid4())
-        fingerprint = _fingerprint(meta.session_id, answers)
-        row: dict[str, Any] = {
-            "response_id": response_id,
-            "submitted_at": now,
-            "submitted_on": now.date(),
-            "questionnaire_version": QUESTIONNAIRE_VERSION,
-            "locale": meta.locale,
-            "source": meta.source,
-            "fill_seconds": meta.fill_seconds,
-            "flag_honeypot": bool(meta.honeypot),
-            "flag_too_fast": meta.fill_seconds is not None and meta.fill_seconds < TOO_FAST_SECONDS,
-            "flag_duplicate": False,
-            "submission_key": meta.submission_key,
-            "fingerprint": fingerprint,
-            "deletion_hash": hash_code(meta.deletion_code),
-            **{q.id: answers[q.id] for q in response_questions()},
-        }
+        row, email = response_row(response, meta)
+        response_id, now, fingerprint = row["response_id"], row["submitted_at"], row["fingerprint"]
         columns = list(row)
         sql = (
             f"INSERT INTO responses ({', '.join(columns)}) "
@@ -709,14 +748,9 @@ class Store:
         """The survey's opening, from which incidents are observed: ``CLIENTROI_LAUNCH_DATE``
         (YYYY-MM-DD) when set, else the day of the first web submission (synthetic and
         imported rows carry no opening of their own); None before any."""
-        setting = os.environ.get("CLIENTROI_LAUNCH_DATE", "").strip()
-        if setting:
-            try:
-                return date.fromisoformat(setting)
-            except ValueError:
-                raise ValueError(
-                    f"CLIENTROI_LAUNCH_DATE must be a date (YYYY-MM-DD), not {setting!r}."
-                ) from None
+        setting = launch_date_setting()
+        if setting is not None:
+            return setting
         with self._connection() as con:
             first = con.execute(
                 "SELECT min(CAST(timezone(?, submitted_at) AS DATE)) FROM responses"
@@ -746,27 +780,10 @@ class Store:
         half a second); ``categorical`` returns text columns as pandas categoricals (faster
         to group by).
         """
-        allowed = exported_columns()
-        wanted = list(columns) if columns else list(allowed)
-        bad = [c for c in wanted if c not in allowed]
-        if bad:
-            raise ValueError(f"`columns` not available: {bad}")
-        where, params = (filters or Filters()).where()
-        select = ", ".join(f"r.{c}" for c in wanted)
+        query, params = fetch_query(filters, columns, ordered=ordered)
         with self._connection() as con:
-            table = con.sql(
-                f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
-                f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
-                f"WHERE {where}" + (" ORDER BY r.submitted_at, r.response_id" if ordered else ""),
-                params=params,
-            ).to_arrow_table()
-        # Arrow to pandas is several times faster than DuckDB's own conversion at 1M rows.
-        # Dates become datetime64 (NaT when missing), counts with gaps float64 (NaN),
-        # yes/no answers with gaps objects holding True, False or None.
-        frame = table.to_pandas(date_as_object=False, strings_to_categorical=categorical)
-        if "submitted_at" in frame:
-            frame["submitted_at"] = frame["submitted_at"].dt.tz_convert(TIME_ZONE)
-        return frame
+            table = con.sql(query, params=params).to_arrow_table()
+        return frame_from_arrow(table, categorical=categorical)
 
     def fetch_response(self, response_id: str) -> dict[str, Any] | None:
         """One response by id, as a dict (no e-mail, no hashes)."""
@@ -833,45 +850,10 @@ class Store:
         Stata variable names have at most 32 characters and labels at most 80 (a longer label
         is shortened, ending with "…").
         """
-        if fmt not in EXPORT_FORMATS:
-            raise ValueError(f"`fmt` must be one of {EXPORT_FORMATS}, not {fmt!r}.")
-        if lang not in LOCALES:
-            raise ValueError(f"`lang` must be one of {LOCALES}, not {lang!r}.")
-        filters = filters or Filters(include_synthetic=True, include_flagged=True)
-        where, params = filters.where()
-        text_columns = {q.id for q in response_questions() if q.sql_type == "VARCHAR"}
-        selected = []
-        formula_params: list[str] = []
-        for column in exported_columns():
-            if fmt == "csv" and column in text_columns:
-                selected.append(
-                    f"CASE WHEN left(r.{column}, 1) IN ({', '.join('?' for _ in FORMULA_PREFIXES)}) "
-                    f"THEN '''' || r.{column} ELSE r.{column} END AS {column}"
-                )
-                formula_params += FORMULA_PREFIXES
-            else:
-                selected.append(f"r.{column}")
-        query = (
-            f"SELECT {', '.join(selected)} FROM responses r "
-            f"LEFT JOIN companies c ON c.id = r.company WHERE {where} "
-            f"ORDER BY r.submitted_at, r.response_id"
-        )
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
+        query, params = export_query(filters, fmt=fmt, lang=lang)
         with self._connection() as con:
-            table = con.sql(query, params=formula_params + params).to_arrow_table()
-        if fmt == "csv":
-            import pyarrow.csv as pa_csv
-
-            pa_csv.write_csv(table, out)
-        elif fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, out)
-        else:
-            _write_labelled(table, out, fmt=fmt, lang=lang)
-        log.info("exported %d responses to %s (%s)", table.num_rows, out.name, fmt)
-        return table.num_rows
+            table = con.sql(query, params=params).to_arrow_table()
+        return write_export(table, out, fmt=fmt, lang=lang)
 
 
 EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")
@@ -957,6 +939,175 @@ def _names(frame: pd.DataFrame | pa.Table) -> list[str]:
     return list(frame.column_names if isinstance(frame, pa.Table) else frame.columns)
 
 
+def launch_date_setting() -> date | None:
+    """``CLIENTROI_LAUNCH_DATE`` (YYYY-MM-DD) as a date, or None when unset."""
+    setting = os.environ.get("CLIENTROI_LAUNCH_DATE", "").strip()
+    if not setting:
+        return None
+    try:
+        return date.fromisoformat(setting)
+    except ValueError:
+        raise ValueError(
+            f"CLIENTROI_LAUNCH_DATE must be a date (YYYY-MM-DD), not {setting!r}."
+        ) from None
+
+
+def response_row(response: Any, meta: SubmissionMeta) -> tuple[dict[str, Any], str | None]:
+    """The row a validated submission becomes, and its e-mail (stored apart, or None).
+
+    A new response id, the time in Paris, the flags known before storing (honeypot, too
+    fast; ``flag_duplicate`` is set by the store, which sees the earlier rows), the submission
+    key, the fingerprint and the hash of the deletion code (never the code itself).
+    """
+    if meta.source not in SOURCES:
+        raise ValueError(f"`source` must be one of {SOURCES}.")
+    answers = response.model_dump()
+    email = answers.pop("contact_email", None)
+    now = datetime.now(ZoneInfo(TIME_ZONE))
+    row: dict[str, Any] = {
+        "response_id": str(uuid.uuid4()),
+        "submitted_at": now,
+        "submitted_on": now.date(),
+        "questionnaire_version": QUESTIONNAIRE_VERSION,
+        "locale": meta.locale,
+        "source": meta.source,
+        "fill_seconds": meta.fill_seconds,
+        "flag_honeypot": bool(meta.honeypot),
+        "flag_too_fast": meta.fill_seconds is not None and meta.fill_seconds < TOO_FAST_SECONDS,
+        "flag_duplicate": False,
+        "submission_key": meta.submission_key,
+        "fingerprint": _fingerprint(meta.session_id, answers),
+        "deletion_hash": hash_code(meta.deletion_code),
+        **{q.id: answers[q.id] for q in response_questions()},
+    }
+    return row, email
+
+
+def column_types() -> dict[str, str]:
+    """Every column of ``responses`` and its type as the questionnaire names it (DuckDB's
+    spelling: VARCHAR, DOUBLE, TIMESTAMPTZ...), in table order.
+
+    >>> list(column_types().items())[:2]
+    [('response_id', 'UUID'), ('submitted_at', 'TIMESTAMPTZ')]
+    """
+    types = {name: sql_type for name, sql_type, _ in METADATA}
+    types.update(dict(PRIVATE_COLUMNS))
+    types.update({q.id: q.sql_type for q in response_questions()})
+    return types
+
+
+def fetch_query(
+    filters: Filters | None,
+    columns: list[str] | None,
+    *,
+    ordered: bool,
+    paramstyle: str = "qmark",
+) -> tuple[str, list[Any]]:
+    """The SELECT behind ``fetch_responses``, for either backend, and its values.
+
+    Only exported columns (never e-mails, hashes, keys or fingerprints), with the company's
+    name, sector and origin; ``response_id`` as text.
+    """
+    allowed = exported_columns()
+    wanted = list(columns) if columns else list(allowed)
+    bad = [c for c in wanted if c not in allowed]
+    if bad:
+        raise ValueError(f"`columns` not available: {bad}")
+    where, params = (filters or Filters()).where(paramstyle=paramstyle)
+    select = ", ".join(_selected(c) for c in wanted)
+    query = (
+        f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
+        f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
+        f"WHERE {where}" + (" ORDER BY r.submitted_at, r.response_id" if ordered else "")
+    )
+    return query, params
+
+
+def _selected(column: str) -> str:
+    if column_types()[column] == "UUID":  # text on both backends (DuckDB's Arrow gives text)
+        return f"CAST(r.{column} AS VARCHAR) AS {column}"
+    return f"r.{column}"
+
+
+def frame_from_arrow(table: pa.Table, *, categorical: bool = False) -> pd.DataFrame:
+    """The DataFrame readers get from an Arrow table of responses (either backend).
+
+    Dates become datetime64 (NaT when missing), counts with gaps float64 (NaN), yes/no
+    answers with gaps objects holding True, False or None; ``submitted_at`` in Paris time.
+    """
+    # Arrow to pandas is several times faster than DuckDB's own conversion at 1M rows.
+    frame = table.to_pandas(date_as_object=False, strings_to_categorical=categorical)
+    if "submitted_at" in frame:
+        frame["submitted_at"] = frame["submitted_at"].dt.tz_convert(TIME_ZONE)
+    return frame
+
+
+def export_query(
+    filters: Filters | None, *, fmt: str, lang: str, paramstyle: str = "qmark"
+) -> tuple[str, list[Any]]:
+    """The SELECT behind ``export`` and its values: exported columns only, text made
+    formula-safe for CSV (a leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
+    ``'``), in submission order. Checks ``fmt`` and ``lang``."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"`fmt` must be one of {EXPORT_FORMATS}, not {fmt!r}.")
+    if lang not in LOCALES:
+        raise ValueError(f"`lang` must be one of {LOCALES}, not {lang!r}.")
+    text_columns = {q.id for q in response_questions() if q.sql_type == "VARCHAR"}
+    selected = []
+    formula_params: list[str] = []
+    mark = _placeholder(paramstyle, lambda: 1 + len(formula_params))
+    for column in exported_columns():
+        if fmt == "csv" and column in text_columns:
+            marks = []
+            for prefix in FORMULA_PREFIXES:
+                marks.append(mark())
+                formula_params.append(prefix)
+            selected.append(
+                f"CASE WHEN left(r.{column}, 1) IN ({', '.join(marks)}) "
+                f"THEN '''' || r.{column} ELSE r.{column} END AS {column}"
+            )
+        else:
+            selected.append(_selected(column))
+    where, params = (filters or Filters(include_synthetic=True, include_flagged=True)).where(
+        paramstyle=paramstyle, first=1 + len(formula_params)
+    )
+    query = (
+        f"SELECT {', '.join(selected)} FROM responses r "
+        f"LEFT JOIN companies c ON c.id = r.company WHERE {where} "
+        f"ORDER BY r.submitted_at, r.response_id"
+    )
+    return query, formula_params + params
+
+
+def write_export(table: pa.Table, out: str | os.PathLike, *, fmt: str, lang: str) -> int:
+    """Write an Arrow table of :func:`export_query`'s rows as ``fmt``; returns the rows."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        import pyarrow.csv as pa_csv
+
+        pa_csv.write_csv(table, out)
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)
+    else:
+        _write_labelled(table, out, fmt=fmt, lang=lang)
+    log.info("exported %d responses to %s (%s)", table.num_rows, out.name, fmt)
+    return table.num_rows
+
+
+def reference_rows() -> dict[str, tuple[list[str], list[list[Any]]]]:
+    """The reference tables' columns and rows from data/reference/*.csv (empty text: NULL)."""
+    tables = {}
+    for table, filename in (("companies", "companies.csv"), ("departments", "departments.csv")):
+        with open(REFERENCE_DIR / filename, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        columns = list(rows[0])
+        tables[table] = (columns, [[row[c] or None for c in columns] for row in rows])
+    return tables
+
+
 def _fingerprint(session_id: str | None, answers: dict[str, Any]) -> str | None:
     """Same browser session + same company, problem and start date: a likely duplicate."""
     if not session_id:
@@ -987,21 +1138,27 @@ def _migrate(con: Any) -> None:
 
 def _load_reference(con: Any) -> None:
     """Bring the reference tables in line with data/reference/*.csv (a few dozen rows)."""
-    for table, filename in (("companies", "companies.csv"), ("departments", "departments.csv")):
-        with open(REFERENCE_DIR / filename, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-        columns = list(rows[0])
+    for table, (columns, rows) in reference_rows().items():
         quoted = ", ".join(f'"{c}"' for c in columns)
         with _transaction(con):
             con.execute(f"DELETE FROM {table}")
             con.executemany(
                 f"INSERT INTO {table} ({quoted}) VALUES ({', '.join('?' for _ in columns)})",
-                [[row[c] or None for c in columns] for row in rows],
+                rows,
             )
 
 
-def restore(backup_dir: str | os.PathLike, target: str | os.PathLike) -> Store:
-    """Recreate a database file from a backup folder; refuses to overwrite an existing file."""
+def restore(backup_dir: str | os.PathLike, target: str | os.PathLike) -> Any:
+    """Recreate a database from a backup folder; refuses to overwrite an existing one.
+
+    A DuckDB backup (Parquet files, ``schema.sql``) into a new file; a PostgreSQL backup
+    (``clientroi.pgdump``, pg_dump's custom format) into an empty PostgreSQL database named
+    by its URL. To move data between the two backends, use ``clientroi copy``.
+    """
+    if is_server_url(target):
+        from survey.store_pg import restore_database
+
+        return restore_database(Path(backup_dir), str(target))
     backup_dir, target = Path(backup_dir), Path(target)
     if not (backup_dir / "schema.sql").exists():
         raise FileNotFoundError(f"{backup_dir} is not a Client Roi backup (no schema.sql)")

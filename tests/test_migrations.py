@@ -1,5 +1,6 @@
-"""Released migrations are frozen SQL files, and together they build the schema that the
-questionnaire defines (DuckDB's information_schema, read back)."""
+"""Released migrations are frozen SQL files, one history in two dialects (DuckDB's
+``NNNN_name.sql``, PostgreSQL's ``NNNN_name.postgres.sql``), and each builds the schema that the
+questionnaire defines (each database's information_schema, read back)."""
 
 import hashlib
 from importlib import resources
@@ -16,9 +17,18 @@ RELEASED = {
     "0001_responses_contacts_reference.sql": (
         "75d843e9d2603a0d29c71474cd5b3b9ba56644325edce34421c1cc611283751f"
     ),
+    "0001_responses_contacts_reference.postgres.sql": (
+        "e6e0d3d916e007758c71c22cde760113435692e078ffe71ea0126970831f5557"
+    ),
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+# How PostgreSQL's information_schema spells them.
+PG_SPELLED = {
+    "TIMESTAMPTZ": "timestamp with time zone",
+    "VARCHAR": "character varying",
+    "DOUBLE": "double precision",
+}
 
 
 def test_released_migrations_are_unchanged():
@@ -29,7 +39,16 @@ def test_released_migrations_are_unchanged():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, (
             f"{name} was edited after its release: write a new migration instead"
         )
-    assert [m.sha256 for m in storage.migrations()][: len(RELEASED)] == list(RELEASED.values())
+    released = [m.sha256 for d in storage.DIALECTS for m in storage.migrations(d)]
+    assert sorted(released[: len(RELEASED)]) == sorted(RELEASED.values())
+
+
+def test_both_dialects_have_the_same_history():
+    duck, pg = storage.migrations("duckdb"), storage.migrations("postgresql")
+    assert [(m.version, m.description) for m in duck] == [(m.version, m.description) for m in pg]
+    assert [m.name.replace(".sql", ".postgres.sql") for m in duck] == [m.name for m in pg]
+    with pytest.raises(ValueError, match="`dialect`"):
+        storage.migrations("sqlite")
 
 
 def test_migrations_are_numbered_in_order():
@@ -95,3 +114,79 @@ def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
         }
         assert "a" not in tables
         assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 0
+
+
+def expected_columns() -> list[tuple[str, str]]:
+    expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA]
+    expected += list(qn.PRIVATE_COLUMNS)
+    expected += [(q.id, q.sql_type) for q in qn.response_questions()]
+    return expected
+
+
+def test_the_migrated_postgresql_schema_is_the_questionnaires(postgres_server):
+    """The same check on a real PostgreSQL server: columns, order, types, tables, indexes."""
+    url = postgres_server.new_database()
+    storage.connect(url).close()
+    columns = postgres_server.execute(
+        url,
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = 'responses' AND table_schema = 'public' ORDER BY ordinal_position",
+    )
+    assert columns == [(name, PG_SPELLED.get(t, t.lower())) for name, t in expected_columns()]
+    tables = {
+        r[0]
+        for r in postgres_server.execute(
+            url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    }
+    assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
+    indexes = {
+        r[0]
+        for r in postgres_server.execute(
+            url, "SELECT indexname FROM pg_indexes WHERE tablename = 'responses'"
+        )
+    }
+    assert {"responses_submission_key", "responses_deletion_hash", "responses_fingerprint"} <= (
+        indexes
+    )
+    versions = postgres_server.execute(url, "SELECT version FROM schema_migrations ORDER BY 1")
+    assert [v for (v,) in versions] == [m.version for m in storage.migrations("postgresql")]
+
+
+def test_a_failed_postgresql_migration_leaves_nothing_half_done(postgres_server, monkeypatch):
+    url = postgres_server.new_database()
+    broken = storage.Migration(
+        1, "0001_broken.postgres.sql", "broken", "CREATE TABLE a (x INTEGER);\nSELEC;"
+    )
+    monkeypatch.setattr(storage, "migrations", lambda dialect="duckdb": (broken,))
+    with pytest.raises(Exception, match="SELEC"):
+        storage.connect(url)
+    assert postgres_server.execute(url, "SELECT to_regclass('a')") == [(None,)]
+    assert postgres_server.execute(url, "SELECT count(*) FROM schema_migrations") == [(0,)]
+
+
+def test_processes_starting_together_migrate_once(postgres_server):
+    """Three stores opened at once on a new database (three app processes starting): the
+    advisory lock lets one migrate; the others find the schema done."""
+    import threading
+
+    url = postgres_server.new_database()
+    errors, stores = [], []
+
+    def open_one():
+        try:
+            stores.append(storage.connect(url))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert postgres_server.execute(url, "SELECT count(*) FROM schema_migrations") == [
+        (len(storage.migrations("postgresql")),)
+    ]
+    for opened in stores:
+        opened.close()
