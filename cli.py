@@ -1,4 +1,5 @@
-"""The command-line face of Client Roi: serve, demo, export, publish, import, delete, backup..."""
+"""The command-line face of Client Roi: serve, demo, export, publish, import, delete, backup,
+migrate, copy... Every ``--db`` takes a DuckDB file or a ``postgresql://`` URL."""
 
 from __future__ import annotations
 
@@ -20,17 +21,31 @@ APP = Path(__file__).resolve().parent / "app.py"
 log = logging.getLogger("clientroi")
 
 
+def _target(text: str) -> Path | str:
+    """A DuckDB file path, or a PostgreSQL URL kept as text (a Path would fold its //)."""
+    return text if storage.is_server_url(text) else Path(text)
+
+
 def _db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
-        type=Path,
+        type=_target,
         default=None,
-        help="database file (default: $CLIENTROI_DB or data/clientroi.duckdb)",
+        help="DuckDB file or postgresql:// URL (default: $CLIENTROI_DB or data/clientroi.duckdb)",
     )
 
 
-def _db(args: argparse.Namespace) -> Path:
+def _db(args: argparse.Namespace) -> Path | str:
     return args.db if args.db is not None else storage.default_db_path()
+
+
+def _shown(target: Path | str) -> str:
+    """A database as printed: a file's full path, a URL without its password."""
+    if storage.is_server_url(target):
+        from survey.store_pg import redacted
+
+        return redacted(str(target))
+    return str(Path(target).resolve())
 
 
 class CommandError(Exception):
@@ -41,18 +56,25 @@ class CommandError(Exception):
         self.exit_code = exit_code
 
 
-def _existing_db(args: argparse.Namespace) -> Path:
+def _existing_db(args: argparse.Namespace) -> Path | str:
     path = _db(args)
-    if not path.exists():
+    if not storage.is_server_url(path) and not path.exists():
         raise CommandError(f"no database at {path}")
     return path
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     path = _db(args)
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1", exit_code=2)
+    if args.workers > 1 and not storage.is_server_url(path):
+        raise CommandError(
+            "--workers above 1 needs a PostgreSQL database (--db postgresql://...): "
+            "a DuckDB file has one writing process"
+        )
     store = storage.connect(path)
     total = store.count()
-    print(f"Database: {path.resolve()} ({total} responses)")
+    print(f"Database: {_shown(path)} ({total} responses)")
     if total == 0 and args.demo != "no":
         load = args.demo == "yes"
         if args.demo == "ask" and sys.stdin.isatty():
@@ -67,12 +89,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     forgotten = store.purge_contacts(older_than_days=retention)
     if forgotten:
         print(f"Forgot {forgotten} contact e-mails older than {retention} days (retention)")
-    token = storage.ensure_researcher_token(path)
+    token = storage.ensure_researcher_token(store.path)
     print(
         "Researcher token (dashboard > Researchers; stored with owner-only permissions in "
-        f"{storage.researcher_token_path(path)}):\n    {token}"
+        f"{storage.researcher_token_path(store.path)}):\n    {token}"
     )
-    env = dict(os.environ, CLIENTROI_DB=str(path.resolve()))
+    database = str(path) if storage.is_server_url(path) else str(Path(path).resolve())
+    env = dict(os.environ, CLIENTROI_DB=database)
     # Installed, the app's folder is site-packages: watching it for edits would mean watching
     # every imported library. A source checkout keeps Streamlit's reload on save.
     watcher = "none" if _installed(APP) else "auto"
@@ -91,8 +114,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--server.fileWatcherType",
         watcher,
     ]
-    print(f"Serving Client Roi at http://localhost:{args.port}", flush=True)  # before Streamlit's
-    return subprocess.call(command, env=env)
+    if args.workers == 1:
+        print(
+            f"Serving Client Roi at http://localhost:{args.port}", flush=True
+        )  # before Streamlit's
+        return subprocess.call(command, env=env)
+    return _serve_workers(command, env, first_port=args.port, workers=args.workers)
+
+
+def _serve_workers(command: list[str], env: dict, *, first_port: int, workers: int) -> int:
+    """N Streamlit processes on ports first_port, first_port + 1...; a reverse proxy with
+    sticky sessions puts them behind one address (docs/operations.md). Ends them all when one
+    ends or on Ctrl-C; returns the first non-zero exit status."""
+    port_at = command.index("--server.port") + 1
+    processes = []
+    for i in range(workers):
+        worker = list(command)
+        worker[port_at] = str(first_port + i)
+        processes.append(subprocess.Popen(worker, env=dict(env, CLIENTROI_WORKER=str(i + 1))))
+        print(f"Worker {i + 1} serving at http://localhost:{first_port + i}", flush=True)
+    print("Put a reverse proxy with sticky sessions in front (docs/operations.md).", flush=True)
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.terminate()
+        for p in processes:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return next((p.returncode for p in processes if p.returncode not in (0, None, -15)), 0)
 
 
 def _installed(path: Path) -> bool:
@@ -107,11 +163,12 @@ def _load_demo(store: storage.Store, rows: int, *, seed: int) -> None:
     # One commit per chunk keeps memory bounded (DuckDB holds a transaction's rows in memory).
     written = sum(store.insert_frame(frame) for frame in iter_frames(rows, seed=seed))
     elapsed = time.perf_counter() - started
-    size = store.path.stat().st_size / 1e6
-    print(
-        f"Loaded {written:,} synthetic responses into {store.path} "
-        f"in {elapsed:.1f} s (file {size:.0f} MB)"
-    )
+    if isinstance(store, storage.Store):
+        size = f" (file {store.path.stat().st_size / 1e6:.0f} MB)"
+        where = store.path
+    else:
+        size, where = "", store
+    print(f"Loaded {written:,} synthetic responses into {where} in {elapsed:.1f} s{size}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -150,7 +207,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from survey.importer import import_file
 
     path = _db(args)
-    store = None if args.dry_run and not path.exists() else storage.connect(path)
+    missing = not storage.is_server_url(path) and not Path(path).exists()
+    store = None if args.dry_run and missing else storage.connect(path)
     report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
     print(report.summary())
     return 0
@@ -166,7 +224,34 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     path = _db(args)
     store = storage.restore(args.backup, path)
-    print(f"Restored {store.count():,} responses into {path}")
+    print(f"Restored {store.count():,} responses into {_shown(path)}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    path = _db(args)
+    store = storage.connect(path)  # creates or upgrades the schema, refreshes the reference
+    print(
+        f"{_shown(path)}: schema version {store.schema_version()} "
+        f"(this release's: {storage.SCHEMA_VERSION}), {store.count():,} responses"
+    )
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    source_target, target_target = args.source, args.target
+    if not storage.is_server_url(source_target) and not Path(source_target).exists():
+        raise CommandError(f"no database at {source_target}")
+    source = storage.connect(source_target, read_only=True)
+    target = storage.connect(target_target)
+    started = time.perf_counter()
+    result = storage.copy_database(source, target)
+    elapsed = time.perf_counter() - started
+    print(
+        f"Copied {result.responses:,} responses and {result.contacts:,} contacts from "
+        f"{_shown(source_target)} to {_shown(target_target)} in {elapsed:.1f} s; counts and "
+        f"digests checked (responses SHA-256 {result.digests['responses']})"
+    )
     return 0
 
 
@@ -193,8 +278,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     path = _db(args)
     as_of = snapshot.parse_as_of(args.as_of)
-    store = snapshot.open_database(path)
-    out = args.out if args.out is not None else path.parent / "snapshots"
+    if storage.is_server_url(path):  # (open_database checks for a file)
+        store = storage.connect(path, read_only=True)
+    else:
+        store = snapshot.open_database(path)
+    out = args.out if args.out is not None else store.path.parent / "snapshots"
     publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
     published = publication.snapshot
     log.info(
@@ -232,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="load demo data when the database is empty (default: ask on a terminal)",
     )
     serve.add_argument("--demo-rows", type=int, default=20_000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="app processes on ports --port, --port + 1... (PostgreSQL only; put a proxy "
+        "with sticky sessions in front: docs/operations.md)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     demo = commands.add_parser("demo", help="add synthetic demo responses")
@@ -314,6 +409,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="retention in days (default: $CLIENTROI_CONTACT_RETENTION_DAYS or 365)",
     )
     purge.set_defaults(func=cmd_purge_contacts)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade a database's schema")
+    _db_argument(migrate)
+    migrate.set_defaults(func=cmd_migrate)
+
+    copy = commands.add_parser(
+        "copy", help="copy every response and contact between databases (DuckDB <-> PostgreSQL)"
+    )
+    copy.add_argument("--from", dest="source", type=_target, required=True)
+    copy.add_argument("--to", dest="target", type=_target, required=True, help="an empty database")
+    copy.set_defaults(func=cmd_copy)
     return parser
 
 
@@ -334,6 +440,8 @@ def log_file(args: argparse.Namespace) -> Path:
     if configured:
         return Path(configured)
     database = getattr(args, "db", None) or storage.default_db_path()
+    if storage.is_server_url(database):
+        return Path(os.environ.get("CLIENTROI_DATA_DIR") or "data") / "clientroi.log"
     return Path(database).parent / "clientroi.log"
 
 

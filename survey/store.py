@@ -714,6 +714,38 @@ class Store:
             con.execute(f"EXPORT DATABASE {_sql_path(out)} (FORMAT parquet)")
         return out
 
+    # --- copies ----------------------------------------------------------------------------
+
+    def read_batches(self, table: str, *, rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Every row of ``table`` (responses or contacts, every column) in batches."""
+        with self._connection() as con:
+            reader = con.sql(copy_select(table)).to_arrow_reader(rows)
+            yield from reader
+
+    def write_batches(self, tables: dict[str, Iterable[pa.RecordBatch]]) -> dict[str, int]:
+        """Append batches of :func:`copy_select`'s shape, every table in one transaction."""
+        written = {}
+        with self._connection() as con, _transaction(con):
+            for table, batches in tables.items():
+                columns = copied_columns(table)
+                casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
+                written[table] = 0
+                for batch in batches:
+                    con.register("incoming_batch", pa.Table.from_batches([batch]))
+                    con.execute(
+                        f"INSERT INTO {table} ({', '.join(columns)}) "
+                        f"SELECT {casts} FROM incoming_batch"
+                    )
+                    con.unregister("incoming_batch")
+                    written[table] += batch.num_rows
+        return written
+
+    def table_rows(self, table: str) -> int:
+        """Rows of ``table`` (responses or contacts)."""
+        copied_columns(table)  # checks the name
+        with self._connection() as con:
+            return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
     # --- reads ----------------------------------------------------------------------------
 
     def columns(self) -> list[str]:
@@ -854,6 +886,118 @@ class Store:
         with self._connection() as con:
             table = con.sql(query, params=params).to_arrow_table()
         return write_export(table, out, fmt=fmt, lang=lang)
+
+
+# --- copying between backends -----------------------------------------------------------------
+
+COPIED_TABLES = ("responses", "contacts")
+CONTACT_COLUMNS = {"response_id": "UUID", "contact_email": "VARCHAR", "stored_on": "DATE"}
+_ARROW_TYPES = {
+    "UUID": pa.string(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "DATE": pa.date32(),
+    "INTEGER": pa.int32(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "VARCHAR": pa.string(),
+}
+
+
+def copied_columns(table: str) -> dict[str, str]:
+    """The columns ``clientroi copy`` moves for ``table`` (every one), with their types."""
+    if table == "responses":
+        return column_types()
+    if table == "contacts":
+        return dict(CONTACT_COLUMNS)
+    raise ValueError(f"`table` must be one of {COPIED_TABLES}, not {table!r}.")
+
+
+def copy_select(table: str) -> str:
+    """Every row of ``table`` in response id order, ids as text (either backend)."""
+    columns = copied_columns(table)
+    select = ", ".join(
+        f"CAST({c} AS VARCHAR) AS {c}" if t == "UUID" else c for c, t in columns.items()
+    )
+    return f"SELECT {select} FROM {table} ORDER BY response_id"
+
+
+def canonical_batch(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:
+    """A batch with the same Arrow types whatever backend it came from (times in UTC)."""
+    columns = copied_columns(table)
+    schema = pa.schema([pa.field(c, _ARROW_TYPES[t]) for c, t in columns.items()])
+    return pa.RecordBatch.from_arrays(
+        [batch.column(c).cast(schema.field(c).type) for c in columns], schema=schema
+    )
+
+
+class _Digest:
+    """SHA-256 of batches written as CSV (a canonical text: same rows, same digest)."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        import pyarrow.csv as pa_csv
+
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(batch, sink, pa_csv.WriteOptions(include_header=False))
+        self.sha256.update(sink.getvalue().to_pybytes())
+        self.rows += batch.num_rows
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What ``copy_database`` moved: rows per table, and the SHA-256 of each table's rows
+    (in response id order, as canonical CSV), equal on both sides."""
+
+    responses: int
+    contacts: int
+    digests: dict[str, str]
+
+
+def table_digests(store: Any) -> dict[str, tuple[int, str]]:
+    """Rows and SHA-256 of each copied table of ``store`` (either backend)."""
+    found = {}
+    for table in COPIED_TABLES:
+        digest = _Digest()
+        for batch in store.read_batches(table):
+            digest.add(canonical_batch(batch, table))
+        found[table] = (digest.rows, digest.sha256.hexdigest())
+    return found
+
+
+def copy_database(source: Any, target: Any) -> CopyResult:
+    """Copy every response and contact from ``source`` to an empty ``target`` (a DuckDB
+    :class:`Store` or a PostgreSQL store, either way), in one transaction on the target;
+    then check that both hold the same number of rows and the same digest of every column.
+
+    Raises
+    ------
+    FileExistsError
+        When the target already holds responses or contacts.
+    RuntimeError
+        When the copy read back differs from the source (nothing is then trusted).
+    """
+    if target.count() or target.table_rows("contacts"):
+        raise FileExistsError(f"{target!r} already holds responses: copy into an empty database")
+    digests = {table: _Digest() for table in COPIED_TABLES}
+
+    def passing(table: str) -> Iterator[pa.RecordBatch]:
+        for batch in source.read_batches(table):
+            batch = canonical_batch(batch, table)
+            digests[table].add(batch)
+            yield batch
+
+    target.write_batches({table: passing(table) for table in COPIED_TABLES})
+    wanted = {t: (d.rows, d.sha256.hexdigest()) for t, d in digests.items()}
+    found = table_digests(target)
+    if found != wanted:
+        raise RuntimeError(f"the copy differs from its source: {found} != {wanted}")
+    log.info("copied %s to %s: %s", source, target, wanted)
+    return CopyResult(
+        wanted["responses"][0], wanted["contacts"][0], {t: d for t, (_, d) in wanted.items()}
+    )
 
 
 EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")

@@ -518,6 +518,43 @@ class PostgresStore:
         )
         return out
 
+    # --- copies ---------------------------------------------------------------------------
+
+    def read_batches(self, table: str) -> Iterator[pa.RecordBatch]:
+        """Every row of ``table`` (responses or contacts, every column) in batches (ADBC)."""
+        with self._arrow_connection() as con:
+            with con.cursor() as cur:
+                cur.execute(common.copy_select(table))
+                yield from cur.fetch_record_batch()
+            con.rollback()
+
+    def write_batches(self, tables: dict[str, Iterable[pa.RecordBatch]]) -> dict[str, int]:
+        """Append batches of ``copy_select``'s shape (binary COPY into a temporary table, then
+        INSERT with the schema's types), every table in one transaction."""
+        written = {}
+        with self._arrow_connection() as con:
+            with con.cursor() as cur:
+                for table, batches in tables.items():
+                    columns = common.copied_columns(table)
+                    casts = ", ".join(f"CAST({c} AS {pg_type(t)})" for c, t in columns.items())
+                    written[table] = 0
+                    for batch in batches:
+                        data = _sendable(pa.Table.from_batches([batch]))
+                        cur.adbc_ingest("incoming_batch", data, mode="replace", temporary=True)
+                        cur.execute(
+                            f"INSERT INTO {table} ({', '.join(columns)}) "
+                            f"SELECT {casts} FROM incoming_batch"
+                        )
+                        written[table] += batch.num_rows
+                cur.execute("DROP TABLE IF EXISTS incoming_batch")
+            con.commit()
+        return written
+
+    def table_rows(self, table: str) -> int:
+        """Rows of ``table`` (responses or contacts)."""
+        common.copied_columns(table)  # checks the name
+        return self._query(f"SELECT count(*) FROM {table}")[0][0]
+
     # --- reads ------------------------------------------------------------------------------
 
     def columns(self) -> list[str]:
