@@ -12,6 +12,13 @@ from survey import questionnaire as qn
 from survey import store as storage
 from tests.conftest import story_answers, submit
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on both backends (DuckDB, a real PostgreSQL server)."""
+    return any_store
+
+
 READERS = {"sav": pyreadstat.read_sav, "dta": pyreadstat.read_dta}
 
 
@@ -115,10 +122,10 @@ def test_bad_format_and_language_name_the_parameter(store, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["sav", "dta"])
-def test_cli_export_with_labels_in_english(two_stories, tmp_path, capsys, fmt):
+def test_cli_export_with_labels_in_english(two_stories, backend, tmp_path, capsys, fmt):
     out = tmp_path / f"e.{fmt}"
     argv = ["export", "--format", fmt, "--lang", "en", "--out", str(out)]
-    assert cli.main([*argv, "--db", str(two_stories.path)]) == 0
+    assert cli.main([*argv, "--db", str(backend.target)]) == 0
     assert "Exported 2 responses" in capsys.readouterr().out
     _, meta = READERS[fmt](str(out), metadataonly=True)
     assert meta.column_names_to_labels["company"] == qn.QUESTIONS["company"].label("en")

@@ -8,6 +8,13 @@ import cli
 from survey import store as storage
 from tests.conftest import story_answers, submit
 
+
+@pytest.fixture
+def store(any_store):
+    """Every test here runs on both backends (DuckDB, a real PostgreSQL server)."""
+    return any_store
+
+
 HOSTILE = [
     "' OR 1=1 --",
     "orange'); DROP TABLE responses; --",
@@ -46,8 +53,8 @@ def test_every_tuple_filter_was_exercised():
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_sql_in_command_line_arguments_is_a_value(two_responses, tmp_path, value, capsys):
-    db = str(two_responses.path)
+def test_sql_in_command_line_arguments_is_a_value(two_responses, backend, tmp_path, value, capsys):
+    db = str(backend.target)
     assert cli.main(["delete", value, "--db", db]) == 1
     folder = tmp_path / f"out{HOSTILE.index(value)}"
     folder.mkdir()
@@ -55,15 +62,16 @@ def test_sql_in_command_line_arguments_is_a_value(two_responses, tmp_path, value
     quoted = folder / "it's; DROP TABLE responses; --"
     assert cli.main(["export", "--format", "csv", "--out", f"{quoted}.csv", "--db", db]) == 0
     assert cli.main(["backup", "--out", str(quoted), "--db", db]) == 0
-    restored = tmp_path / f"restored{HOSTILE.index(value)}.duckdb"
+    restored = backend.new_target(tmp_path, f"restored{HOSTILE.index(value)}")
     assert cli.main(["restore", str(quoted), "--db", str(restored)]) == 0
     assert storage.connect(restored).count() == 2
     assert two_responses.count() == 2
 
 
-def test_backup_round_trip_keeps_everything(two_responses, tmp_path):
+def test_backup_round_trip_keeps_everything(two_responses, backend, tmp_path):
     out = two_responses.backup(tmp_path / "backup")
-    restored = storage.restore(out, tmp_path / "restored.duckdb")
+    target = backend.new_target(tmp_path, "restored")
+    restored = storage.restore(out, target)
     everything = storage.Filters(include_synthetic=True, include_flagged=True)
     original = two_responses.fetch_responses(everything)
     again = restored.fetch_responses(everything)
@@ -72,6 +80,6 @@ def test_backup_round_trip_keeps_everything(two_responses, tmp_path):
     assert restored.has_contact(first) == two_responses.has_contact(first)
     assert restored.schema_version() == storage.SCHEMA_VERSION
     with pytest.raises(FileExistsError):
-        storage.restore(out, tmp_path / "restored.duckdb")
+        storage.restore(out, target)
     with pytest.raises(FileExistsError):
         two_responses.backup(out)
