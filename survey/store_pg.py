@@ -188,6 +188,10 @@ class PostgresStore:
         """An ADBC connection (Arrow in and out); reused when it ends cleanly."""
         with self._arrow_lock:
             con = self._arrow_idle.pop() if self._arrow_idle else None
+        if con is not None and not _alive(con):  # cut while idle (a server restart)
+            with contextlib.suppress(Exception):
+                con.close()
+            con = None
         if con is None:
             con = adbc.connect(self.url)
             with con.cursor() as cur:
@@ -645,6 +649,17 @@ class PostgresStore:
         """Write responses to a file researchers open (see :meth:`survey.store.Store.export`)."""
         query, params = common.export_query(filters, fmt=fmt, lang=lang, paramstyle="numeric")
         return common.write_export(self._arrow(query, params), out, fmt=fmt, lang=lang)
+
+
+def _alive(con: Any) -> bool:
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        con.rollback()
+        return True
+    except adbc_driver_manager.Error:
+        return False
 
 
 def _names(frame: pd.DataFrame | pa.Table) -> list[str]:
