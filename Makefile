@@ -7,7 +7,7 @@ LOCK := requirements/runtime.txt
 LOCK_DEV := requirements/dev.txt
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint format bench chromium clean help lock lock-upgrade
+.PHONY: run test lint format bench chromium postgresql clean help lock lock-upgrade
 
 help:
 	@echo "make run    - install if needed, create the database, serve http://localhost:8501"
@@ -64,6 +64,17 @@ chromium:
 		exit 1; \
 	fi
 
+# The PostgreSQL store's tests start their own server (initdb, pg_ctl) in a temporary folder.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "Installing Debian's postgresql for the PostgreSQL store tests"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; \
+	else \
+		echo "PostgreSQL is not installed: its store tests will be skipped"; \
+		echo "    sudo apt-get install postgresql    (Debian/Ubuntu)"; \
+	fi
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -72,7 +83,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: chromium lint
+test: chromium postgresql lint
 	$(BIN)/python -m pytest --doctest-modules analysis survey tests \
 		--ignore-glob='analysis/*_page.py' --ignore-glob='survey/*_page.py'
 

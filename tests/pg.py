@@ -46,7 +46,7 @@ def skip_or_fail(reason: str = MISSING) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -75,7 +75,7 @@ class PostgresServer:
         self.user = _unprivileged_user()
         self.folder = Path(tempfile.mkdtemp(prefix="clientroi-pg-"))
         self.data = self.folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.log = self.folder / "server.log"
         if self.user:
             info = pwd.getpwnam(self.user)
@@ -119,8 +119,13 @@ class PostgresServer:
             "restart",
         )
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server, keeping its data (``start()`` brings it back)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def stop(self) -> None:
+        """Stop the server and remove its folder."""
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, dbname: str = "postgres") -> str:

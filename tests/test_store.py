@@ -235,9 +235,9 @@ def test_a_url_opens_the_postgresql_store(backend, monkeypatch):
 
 
 def test_an_unreachable_server_is_one_clear_error(tmp_path):
-    from tests.pg import _free_port
+    from tests.pg import free_port
 
-    url = f"postgresql://nobody@127.0.0.1:{_free_port()}/clientroi"
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/clientroi"
     with pytest.raises(storage.StoreUnavailable, match="cannot be reached"):
         storage.connect(url)
 

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import cli
@@ -114,7 +115,7 @@ def cli_run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_imported_rows_get_the_same_keys_as_in_duckdb(pg_url, tmp_path):
+def test_imported_rows_get_the_same_keys_as_in_duckdb(postgres_server, pg_url, tmp_path):
     """The import key (a digest of the answers) is computed in SQL by each backend: the same
     files give the same keys, so a file imported before a copy is not imported twice after."""
     duck = storage.connect(tmp_path / "same.duckdb")
@@ -127,15 +128,11 @@ def test_imported_rows_get_the_same_keys_as_in_duckdb(pg_url, tmp_path):
         assert (on_pg.stored, on_pg.rejected_rows) == (on_duck.stored, on_duck.rejected_rows)
         assert import_file(path, pg, today=TODAY).already_imported == on_pg.stored
     keys = "SELECT submission_key, submitted_on, company FROM responses ORDER BY 1"
-    with __import__("duckdb").connect(str(tmp_path / "same.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(tmp_path / "same.duckdb"), read_only=True) as con:
         duck_keys = con.execute(keys).fetchall()
-    assert storage.connect(pg_url).count() == len(duck_keys) > 0
-    assert store_pg_rows(pg, keys) == duck_keys
+    assert pg.count() == len(duck_keys) > 0
+    assert postgres_server.execute(pg_url, keys) == duck_keys
     pg.close()
-
-
-def store_pg_rows(pg, sql):
-    return [tuple(r) for r in pg._query(sql)]
 
 
 def test_copy_duckdb_to_postgresql_to_duckdb_keeps_every_row(pg_url, tmp_path, capsys):
@@ -262,7 +259,7 @@ def test_a_server_away_too_long_is_a_clear_error_then_the_store_reconnects(
     monkeypatch.setattr(store_pg, "RETRY_SECONDS", 1.0)
     store = storage.connect(pg_url, keep_open=2.0)
     submit(store, story_answers())
-    postgres_server._run("pg_ctl", "-D", str(postgres_server.data), "-m", "fast", "-w", "stop")
+    postgres_server.halt()
     key = storage.new_submission_key()
     try:
         started = time.monotonic()
