@@ -1586,6 +1586,8 @@ def analyse(
         shared[metric] = result.shared_types
         dropped[metric] = tuple(c for c, _ in result.dropped) + tuple(table.loc[~usable, "company"])
         table = table[usable].reset_index(drop=True)
+        if table.empty:  # no company left to compare
+            continue
         inputs.append(table)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # reported through `dropped`

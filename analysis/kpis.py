@@ -1564,3 +1564,56 @@ def survival_curves(
 def resolution_curves(responses: pd.DataFrame, *, as_of, by: str = "company") -> pd.DataFrame:
     """Time-to-resolution curves per company or group; see :func:`survival_curves`."""
     return survival_curves(responses, as_of=as_of, metric="resolution", by=by)
+
+
+def refund_sensitivity(responses: pd.DataFrame, *, as_of) -> pd.DataFrame:
+    """Refunds within 30 days per company, complete cases and reweighted by outcome.
+
+    A paid refund needs two known dates and a refused one needs one, so dropping requests
+    with a missing date drops more paid ones and biases the figure down. The reweighted
+    figure gives each complete request of an outcome (received, refused, pending) the weight
+    ``requests of that outcome / complete requests of that outcome``, per company, so each
+    outcome counts as often as it was reported (inverse probability weighting, assuming dates
+    are missing at random within an outcome).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``company, n, complete, refunded_within_30d_share, reweighted_share``.
+    """
+    frame = _validate_frame(responses, REQUIRED_COLUMNS)
+    as_of_day = _validate_as_of(as_of)
+    prepared = _prepare(frame, as_of_day, families=["refund_time"])
+    units, counts = prepared.units, prepared.stats["refund_time"]
+    outcome = _choice_codes(frame, "refund_outcome", _OUTCOMES)
+    causes = np.select([(outcome == 0) | (outcome == 1), outcome == 2], [1, 2], default=0)
+    reported = units.masked(outcome >= 0)
+    total = np.bincount(reported * (CAUSES + 1) + causes, minlength=(units.k + 1) * (CAUSES + 1))
+    total = total.reshape(units.k + 1, CAUSES + 1)[: units.k].astype(float)
+    p = counts.patterns
+    complete = np.bincount(
+        p.group * (CAUSES + 1) + p.cause, p.count, minlength=units.k * (CAUSES + 1)
+    ).reshape(units.k, CAUSES + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(complete > 0, total / complete, 0.0)
+    weighted = CompetingPatterns(
+        p.times, p.group, p.first, p.last, p.cause, p.count * weight[p.group, p.cause]
+    )
+    z = _z_value(CONFIDENCE_LEVEL)
+    plain = _incidence_at(_curves(p, units.k), 1, [float(REFUNDED_WITHIN_DAYS)], z)[0][:, 0]
+    if weighted.count.size:
+        curves = aj_from_patterns(weighted, units.k, CAUSES)
+        index = np.searchsorted(curves.time, REFUNDED_WITHIN_DAYS + 1.0, side="right") - 1
+        reweighted = np.where(index >= 0, curves.probability[:, 1, max(index, 0)], 0.0)
+    else:
+        reweighted = np.full(units.k, np.nan)
+    n = total.sum(axis=1).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "company": units.labels,
+            "n": n,
+            "complete": complete.sum(axis=1).astype(np.int64),
+            "refunded_within_30d_share": plain,
+            "reweighted_share": np.where(n > 0, reweighted, np.nan),
+        }
+    )

@@ -55,6 +55,11 @@ def test_every_resource_is_validated(folder, report):
         "kpis",
         "kpis-parquet",
         "survival-curves",
+        "design-effects",
+        "design-effects-parquet",
+        "design-inputs",
+        "design-inputs-parquet",
+        "sensitivity",
         "manifest",
         "report-fr",
         "report-en",
@@ -62,7 +67,19 @@ def test_every_resource_is_validated(folder, report):
     assert not report.errors  # the package descriptor itself
 
 
-@pytest.mark.parametrize("name", ["kpis", "survival-curves", "manifest", "report-fr", "report-en"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "kpis",
+        "survival-curves",
+        "design-effects",
+        "design-inputs",
+        "sensitivity",
+        "manifest",
+        "report-fr",
+        "report-en",
+    ],
+)
 def test_frictionless_validates_the_resource(report, name):
     task = next(task for task in report.tasks if task.name == name)
     assert task.valid, [error.message for error in task.errors[:5]]

@@ -318,7 +318,8 @@ def test_every_value_under_min_cell_is_suppressed_in_every_file(world):
 def test_curves_stop_before_the_first_day_with_fewer_than_min_cell_at_risk(world):
     published = pd.read_csv(world.folder / "survival_curves.csv", na_values=["suppressed"])
     responses = snapshot.fetch_qualifying(world.store, as_of=AS_OF)
-    full = kpis.survival_curves(responses, as_of=AS_OF, metric="resolution")
+    launch = world.store.launch_date()  # incidents begun before the opening enter late
+    full = kpis.survival_curves(responses, as_of=AS_OF, metric="resolution", launch=launch)
     for company, mine in published[published["metric"] == "resolution"].groupby("company"):
         if mine["suppressed"].all():
             continue
@@ -410,6 +411,7 @@ def test_the_reports_hold_every_section_with_base_sizes(world):
             assert word in report
         figures = re.findall(r'<figure class="chart" id="([^"]+)">(.*?)</figure>', report, re.S)
         assert [f for f, _ in figures] == [
+            "fig-design",
             "fig-resolution",
             "fig-refund-success",
             "fig-refund-time",
@@ -420,6 +422,18 @@ def test_the_reports_hold_every_section_with_base_sizes(world):
         ]
         for figure, body in figures:
             assert "<svg" in body, figure
+            if figure == "fig-design":  # its base: the companies on each side of each effect
+                effects = [
+                    r
+                    for r in read_csv(world.folder / "design_effects.csv")
+                    if r["metric"] == "resolution_unresolved90_days"
+                ]
+                assert len(effects) == 5
+                drawn = [e for e in effects if e["estimate"] not in ("", "NaN")]
+                assert drawn  # an effect that cannot be estimated (no company) is not drawn
+                for effect in drawn:
+                    assert f"{effect['companies_a']} / {effect['companies_b']}" in body
+                continue
             assert base_sizes_drawn(figure, body, world), figure  # a base on every figure
         assert world.folder.name in report and world.publication.snapshot.input_sha256 in report
     # the headline table: every published company with its n and its metric bases

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from analysis import dashboard, disclosure, kpis, metrics
+from analysis import dashboard, design, disclosure, kpis, metrics
 from survey import i18n
 from survey import store as storage
 
@@ -44,6 +44,7 @@ INPUT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("company_name", pa.string()),
     ("sector", pa.string()),
     ("origin", pa.string()),
+    ("problem", pa.string()),
     ("status", pa.string()),
     ("started_on", pa.date32()),
     ("ended_on", pa.date32()),
@@ -130,6 +131,11 @@ class Snapshot:
     kpis: pd.DataFrame
     curves: pd.DataFrame
     settings: dict
+    launch: date | None = None
+    design_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    design_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    design_notes: dict = field(default_factory=dict)
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def name(self) -> str:
@@ -332,6 +338,7 @@ def build_snapshot(
     as_of,
     min_cell: int = DEFAULT_MIN_CELL,
     seed: int = SEED,
+    launch: date | None = None,
 ) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
@@ -348,6 +355,8 @@ def build_snapshot(
         A value resting on fewer responses than this is suppressed.
     seed : int
         Seed of the bootstrap intervals.
+    launch : datetime.date, optional
+        The survey's opening: incidents that began before it enter late (delayed entry).
 
     Returns
     -------
@@ -388,7 +397,7 @@ def build_snapshot(
     frame = responses.assign(
         sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
     )
-    tables = kpis.summary_tables(frame, as_of=as_of, rng=np.random.default_rng(seed))
+    tables = kpis.summary_tables(frame, as_of=as_of, rng=np.random.default_rng(seed), launch=launch)
     companies, groups = tables.companies, tables.groups
     layout = disclosure.metric_layout(companies)
     company_hidden = disclosure.company_suppression(companies, layout, min_cell)
@@ -400,7 +409,12 @@ def build_snapshot(
         ],
         ignore_index=True,
     )
-    curves = _published_curves(frame, companies, company_hidden, as_of, min_cell)
+    curves = _published_curves(frame, companies, company_hidden, as_of, min_cell, launch)
+    answer = design.analyse(
+        kpis.design_cells(frame, as_of=as_of, launch=launch),
+        metrics=kpis.DESIGN_METRICS,
+        min_n=min_cell,
+    )
     submitted = pd.to_datetime(responses["submitted_on"])
     attrs = companies.attrs
     settings = {
@@ -411,6 +425,7 @@ def build_snapshot(
         "median_interval": attrs.get("median_method", kpis.MEDIAN_METHOD),
         "resolved_within_days": list(kpis.RESOLVED_WITHIN_DAYS),
         "rmst_horizon_days": kpis.RMST_HORIZON_DAYS,
+        "methodology_version": kpis.METHODOLOGY_VERSION,
     }
     return Snapshot(
         as_of=as_of,
@@ -423,7 +438,72 @@ def build_snapshot(
         kpis=published,
         curves=curves,
         settings=settings,
+        launch=launch,
+        design_effects=_rounded_frame(answer.effects[list(design.TABLE_COLUMNS)]),
+        design_inputs=_rounded_frame(answer.inputs[list(DESIGN_INPUT_COLUMNS)]),
+        design_notes={
+            "shared_problem_types": {m: list(t) for m, t in answer.shared_types.items()},
+            "left_out": {m: list(c) for m, c in answer.dropped.items()},
+        },
+        sensitivity=_sensitivity(frame, companies, as_of, launch, min_cell, seed),
     )
+
+
+DESIGN_INPUT_COLUMNS = ("metric", "company", "sector", "origin", "estimate", "standard_error", "n")
+
+
+def _rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Floats to SIGNIFICANT_DIGITS, so the published bytes do not hang on the last bit."""
+    out = frame.reset_index(drop=True).copy()
+    for column in out.columns:
+        kind = out[column].dtype.kind
+        if kind == "f":
+            out[column] = _round_significant(out[column].to_numpy(dtype=float))
+        elif kind in "iu":
+            out[column] = out[column].astype("Int64")
+        elif kind == "b":
+            out[column] = out[column].astype("boolean")
+    return out
+
+
+def _sensitivity(frame, companies, as_of, launch, min_cell, seed) -> pd.DataFrame:
+    """Per company, the headline figures on the incidents that began after the launch, and
+    the refunds within 30 days reweighted by outcome (missing dates), beside the published
+    ones. A figure on a subset is published only when the subset and what it leaves out
+    both hold 0 or at least ``min_cell`` responses, so the two cannot be differenced."""
+    published = companies.set_index("company")
+    out = pd.DataFrame({"company": companies["company"].astype(str).to_numpy()})
+    out["resolution_n"] = published["resolution_n"].to_numpy()
+    out["resolved_within_30d_share"] = published["resolved_within_30d_share"].to_numpy()
+    out["resolution_unresolved90_days"] = published["resolution_unresolved90_days"].to_numpy()
+    if launch is not None:
+        after = frame[pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)]
+        later = (
+            kpis.company_table(after, as_of=as_of, rng=np.random.default_rng(seed), n_resamples=100)
+            .set_index("company")
+            .reindex(out["company"])
+        )
+        n_after = later["resolution_n"].fillna(0).to_numpy()
+        left_out = out["resolution_n"].to_numpy() - n_after
+        safe = (n_after >= min_cell) & ((left_out == 0) | (left_out >= min_cell))
+        out["after_launch_n"] = np.where(safe, n_after, np.nan)
+        for column in ("resolved_within_30d_share", "resolution_unresolved90_days"):
+            out[f"after_launch_{column}"] = np.where(safe, later[column].to_numpy(), np.nan)
+    refunds = kpis.refund_sensitivity(frame, as_of=as_of).set_index("company")
+    refunds = refunds.reindex(out["company"])
+    safe = (refunds["complete"].to_numpy() >= min_cell) & (refunds["n"].to_numpy() >= min_cell)
+    out["refund_requests"] = np.where(safe, refunds["n"].to_numpy(), np.nan)
+    out["refund_complete"] = np.where(safe, refunds["complete"].to_numpy(), np.nan)
+    out["refunded_within_30d_share"] = np.where(
+        safe, refunds["refunded_within_30d_share"].to_numpy(), np.nan
+    )
+    out["refunded_within_30d_reweighted"] = np.where(
+        safe, refunds["reweighted_share"].to_numpy(), np.nan
+    )
+    hidden = out["resolution_n"].to_numpy() < min_cell
+    for column in ("resolved_within_30d_share", "resolution_unresolved90_days"):
+        out.loc[hidden, column] = np.nan
+    return _rounded_frame(out.drop(columns=["resolution_n"]))
 
 
 def _kind(series: pd.Series) -> str:
@@ -502,11 +582,17 @@ def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _published_curves(frame, companies, hidden, as_of, min_cell) -> pd.DataFrame:
+def _published_curves(frame, companies, hidden, as_of, min_cell, launch=None) -> pd.DataFrame:
     """Company curves, each cut before its first point with fewer than ``min_cell`` at risk."""
     pieces = []
     for metric in ("resolution", "refund_time"):
-        curves = kpis.survival_curves(frame, as_of=as_of, metric=metric, by="company")
+        curves = kpis.survival_curves(
+            frame,
+            as_of=as_of,
+            metric=metric,
+            by="company",
+            launch=launch if metric == "resolution" else None,
+        )
         by_company = dict(tuple(curves.groupby("company", sort=False))) if len(curves) else {}
         for position, company in enumerate(companies["company"].astype(str)):
             curve = by_company.get(company)

@@ -23,15 +23,42 @@ _FIXED_DESCRIPTIONS = {
     "origin": "fr (French company) or foreign; 'unlisted' for other companies",
     "companies": "for a group: its companies (identifiers, comma-separated)",
     "n": "responses used for this company or group (always published)",
-    "metric": "resolution (time to resolution) or refund_time (time to refund)",
+    "metric": (
+        "survival_curves: resolution or refund_time; design files: "
+        "resolution_unresolved90_days, resolved_within_30d_share or refund_success_share"
+    ),
+    "effect": (
+        "origin_within_isp, origin_within_retailer (foreign minus French), sector_within_fr, "
+        "sector_within_foreign (retailers minus internet providers), interaction"
+    ),
+    "estimate": "the figure (days, or a share in [0, 1]; effects are differences a minus b)",
+    "standard_error": "its standard error",
+    "p_value": "two-sided p-value (Knapp-Hartung t test)",
+    "companies_a": "companies on side a of the comparison",
+    "companies_b": "companies on side b of the comparison",
+    "identifiable": "false when a side holds fewer than 3 companies: a comparison of those few",
+    "tau2": "between-company variance of the model (REML)",
+    "i2": "share of the variation due to differences between companies, percent",
+    "method": "model and test",
+    "n_other": "competing outcomes on this day (gave up, or refund refused)",
+    "other": "cumulative incidence of the competing outcome by this day",
+    "after_launch_n": "incidents that began after the launch (empty when not publishable)",
+    "refund_requests": "refund requests with a known outcome",
+    "refund_complete": "of them, with the dates the time to refund needs",
+    "refunded_within_30d_reweighted": (
+        "refunded within 30 days, complete requests reweighted by outcome (missing dates)"
+    ),
     "company": "company identifier (reference list)",
     "time": "days since the problem started (resolution) or since the refund request",
     "n_at_risk": "incidents still followed and not yet resolved (refunded) at this time",
     "n_events": "resolutions (refunds) on this day",
     "n_censored": "incidents leaving follow-up on this day without resolution (refund)",
-    "survival": "Kaplan-Meier share not yet resolved (refunded) after this day",
-    "low": "lower bound of the pointwise 95% interval (log-log)",
-    "high": "upper bound of the pointwise 95% interval (log-log)",
+    "survival": (
+        "share not yet resolved (refunded) after this day: 1 minus the Aalen-Johansen "
+        "cumulative incidence, giving up (refusal) being a competing outcome"
+    ),
+    "low": "lower bound of the pointwise 95% interval (log scale of the incidence)",
+    "high": "upper bound of the pointwise 95% interval (log scale of the incidence)",
     "suppressed": "true when the whole curve is suppressed (fewer than min_cell responses)",
     "callbacks_kept_promised_total": "callbacks promised in all, over the responses of the base",
     "wasted_km_total": "kilometres driven for nothing in all, over the answers (wasted_km_n)",
@@ -190,6 +217,13 @@ def manifest(snapshot: Snapshot, data_files: dict[str, bytes]) -> dict:
         "n_per_group": {str(g): int(n) for g, n in zip(groups["id"], groups["n"], strict=True)},
         "thresholds": {"min_cell": snapshot.min_cell, **snapshot.settings},
         "random_seed": snapshot.seed,
+        "methodology_version": snapshot.settings.get("methodology_version"),
+        "launch": None if snapshot.launch is None else snapshot.launch.isoformat(),
+        "launch_rule": (
+            "incidents that began before the launch enter observation late (delayed entry, "
+            "at launch - started_on days); one that ended before it is excluded"
+        ),
+        "design": snapshot.design_notes,
         "methods": list(METHODS),
         "suppression": {
             "marker": SUPPRESSED,
@@ -206,6 +240,10 @@ def manifest(snapshot: Snapshot, data_files: dict[str, bytes]) -> dict:
             "pools": (
                 "responses of suppressed companies still count among 'all others' in the "
                 "comparisons and in their sector x origin group"
+            ),
+            "design": (
+                "a company whose standardised input rests on fewer than min_cell responses "
+                "takes no part in the sector x origin model"
             ),
         },
         "files": {
@@ -235,6 +273,80 @@ _CSV_DIALECT = {
     "skipInitialSpace": False,
     "header": True,
 }
+
+
+_DESIGN_TEXT = {
+    "design_effects": (
+        "France or the sector?",
+        "The five sector x origin effects per compared metric, from a random-effects "
+        "meta-regression across companies (REML, Knapp-Hartung), with 95% intervals, p-values, "
+        "the number of companies on each side, whether a side holds at least 3 companies "
+        "(identifiable), tau2 and I2. Reproduce with metafor::rma on design_inputs.csv.",
+    ),
+    "design_inputs": (
+        "Company-level inputs of the sector x origin model",
+        "Per metric and company, the figure directly standardised to the problem types both "
+        "sectors share, its standard error and the responses it rests on. A company whose "
+        "input rests on fewer than min_cell responses is not in the file nor in the model.",
+    ),
+}
+
+
+def _design_resources(snapshot: Snapshot, stamp) -> list[dict]:
+    resources = []
+    for name, frame in (
+        ("design_effects", snapshot.design_effects),
+        ("design_inputs", snapshot.design_inputs),
+    ):
+        title, text = _DESIGN_TEXT[name]
+        schema = table_schema(frame, min_cell=snapshot.min_cell)
+        resources += [
+            {
+                "name": name.replace("_", "-"),
+                "path": f"{name}.csv",
+                "profile": "tabular-data-resource",
+                "title": title,
+                "description": text,
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8",
+                **stamp(f"{name}.csv"),
+                "dialect": _CSV_DIALECT,
+                "schema": schema,
+            },
+            {
+                "name": f"{name.replace('_', '-')}-parquet",
+                "path": f"{name}.parquet",
+                "profile": "tabular-data-resource",
+                "title": f"{title} (Parquet)",
+                "description": text,
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                **stamp(f"{name}.parquet"),
+                "schema": schema,
+            },
+        ]
+    resources.append(
+        {
+            "name": "sensitivity",
+            "path": "sensitivity.csv",
+            "profile": "tabular-data-resource",
+            "title": "Sensitivity analyses per company",
+            "description": (
+                "Headline resolution figures on the incidents that began after the launch "
+                "(after_launch_*), and refunds within 30 days reweighted by outcome for missing "
+                "dates, beside the published figures. Empty where a subset or what it leaves "
+                f"out holds 1 to {snapshot.min_cell - 1} responses."
+            ),
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            **stamp("sensitivity.csv"),
+            "dialect": _CSV_DIALECT,
+            "schema": table_schema(snapshot.sensitivity, min_cell=snapshot.min_cell),
+        }
+    )
+    return resources
 
 
 def datapackage(snapshot: Snapshot, files: dict[str, bytes]) -> dict:
@@ -300,6 +412,7 @@ def datapackage(snapshot: Snapshot, files: dict[str, bytes]) -> dict:
                 "dialect": _CSV_DIALECT,
                 "schema": table_schema(snapshot.curves, min_cell=snapshot.min_cell),
             },
+            *_design_resources(snapshot, stamp),
             {
                 "name": "manifest",
                 "path": "manifest.json",

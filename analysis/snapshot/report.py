@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from analysis import charts, dashboard, metrics
+from analysis import charts, dashboard, design, kpis, metrics
 from analysis.snapshot.build import Snapshot, display_name, display_names, group_name
 from survey import i18n
 from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
@@ -31,6 +31,7 @@ from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
 CHART_WIDTH = 760
 AT_RISK_DAYS = dashboard.AT_RISK_DAYS
 SECTIONS = (
+    "reponse",
     "synthese",
     "groupes",
     "resolution",
@@ -45,6 +46,9 @@ DATA_FILES = (
     "kpis.csv",
     "kpis.parquet",
     "survival_curves.csv",
+    "design_effects.csv",
+    "design_inputs.csv",
+    "sensitivity.csv",
     "manifest.json",
     "datapackage.json",
 )
@@ -409,6 +413,81 @@ def _annex_values(snapshot: Snapshot, locale: str) -> dict:
     }
 
 
+def answer_section(snapshot: Snapshot, locale: str) -> dict:
+    """The answer to "France or the sector?": the verdict per compared metric, in words from
+    the estimates, and the forest plot of the five effects of the main measure."""
+    effects = snapshot.design_effects
+    t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
+    verdicts = []
+    figure = None
+    for metric in kpis.DESIGN_METRICS:
+        rows = effects[effects["metric"] == metric].reset_index(drop=True)
+        if rows.empty:
+            continue
+        table = rows.astype({"companies_a": int, "companies_b": int, "identifiable": bool})
+        verdicts.append(
+            {
+                "title": t(f"dashboard.design.metric.{metric}"),
+                "sentences": design.verdict(table, locale=locale),
+            }
+        )
+        if figure is None:
+            percent = metric != "resolution_unresolved90_days"
+            unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
+            chart = charts.effects_chart(
+                table,
+                labels={e: t(f"dashboard.design.effect.{e}") for e in table["effect"]},
+                title=t("dashboard.design.effects_title"),
+                x_title=t("dashboard.design.effects_axis", unit=unit),
+                not_identifiable=t("dashboard.design.not_identifiable"),
+                percent=percent,
+            )
+            figure = _figure(
+                "fig-design",
+                t("report.design.caption", metric=t(f"dashboard.design.metric.{metric}")),
+                chart,
+                title=t("dashboard.design.effects_title"),
+                locale=locale,
+            )
+    return {"verdicts": verdicts, "figure": figure}
+
+
+def sensitivity_table(snapshot: Snapshot, locale: str) -> dict | None:
+    """The annex's sensitivity table: published figures beside those of the sensitivity
+    analyses (after the launch; refunds reweighted by outcome)."""
+    frame = snapshot.sensitivity
+    if frame is None or frame.empty:
+        return None
+    names = dict(
+        zip(snapshot.companies["id"], display_names(snapshot.companies, locale), strict=True)
+    )
+    columns = [
+        ("resolved_within_30d_share", True, 0),
+        ("after_launch_resolved_within_30d_share", True, 0),
+        ("resolution_unresolved90_days", False, 1),
+        ("after_launch_resolution_unresolved90_days", False, 1),
+        ("refunded_within_30d_share", True, 0),
+        ("refunded_within_30d_reweighted", True, 0),
+    ]
+    columns = [c for c in columns if c[0] in frame.columns]
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column, share, digits in columns:
+            value = row[column]
+            if _is_missing(value):
+                cells.append("—")
+            elif share:
+                cells.append(percent(float(value), digits, locale))
+            else:
+                cells.append(decimal(float(value), digits, locale))
+        rows.append({"name": names.get(row["company"], row["company"]), "cells": cells})
+    return {
+        "headings": [i18n.t(f"report.sensitivity.{c}", locale) for c, _, _ in columns],
+        "rows": rows,
+    }
+
+
 def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
     """The report in ``locale`` ("fr" or "en") as HTML text."""
     if locale not in i18n.LOCALES:
@@ -435,6 +514,9 @@ def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
         ],
     }
     context = {
+        "answer": answer_section(snapshot, locale),
+        "sensitivity": sensitivity_table(snapshot, locale),
+        "launch": None if snapshot.launch is None else _long(snapshot.launch, locale),
         "locale": locale,
         "t": lambda key, **params: i18n.t(key, locale, **params),
         "sections": SECTIONS,

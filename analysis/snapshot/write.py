@@ -30,11 +30,16 @@ from survey.validation import paris_today
 
 FILES = (
     "datapackage.json",
+    "design_effects.csv",
+    "design_effects.parquet",
+    "design_inputs.csv",
+    "design_inputs.parquet",
     "index.en.html",
     "index.html",
     "kpis.csv",
     "kpis.parquet",
     "manifest.json",
+    "sensitivity.csv",
     "survival_curves.csv",
 )
 REPORTS = {"fr": "index.html", "en": "index.en.html"}
@@ -55,6 +60,11 @@ def render(snapshot: Snapshot) -> dict[str, bytes]:
         "kpis.csv": files.csv_bytes(snapshot.kpis),
         "kpis.parquet": files.parquet_bytes(snapshot.kpis),
         "survival_curves.csv": files.csv_bytes(snapshot.curves),
+        "design_effects.csv": files.csv_bytes(snapshot.design_effects),
+        "design_effects.parquet": files.parquet_bytes(snapshot.design_effects),
+        "design_inputs.csv": files.csv_bytes(snapshot.design_inputs),
+        "design_inputs.parquet": files.parquet_bytes(snapshot.design_inputs),
+        "sensitivity.csv": files.csv_bytes(snapshot.sensitivity),
     }
     manifest = describe.manifest(snapshot, out)
     out["manifest.json"] = files.json_bytes(manifest)
@@ -147,7 +157,15 @@ def prepare_snapshot(
             f"as_of {as_of.isoformat()} is in the future (today is {today.isoformat()}, Paris)"
         )
     responses = fetch_qualifying(store, as_of=as_of)
-    return build_snapshot(responses, as_of=as_of, min_cell=min_cell, seed=seed)
+    # incidents that began before the survey opened enter late (recorded in the manifest)
+    launch = store.launch_date()
+    return build_snapshot(
+        responses,
+        as_of=as_of,
+        min_cell=min_cell,
+        seed=seed,
+        launch=launch if launch is not None and launch <= as_of else None,
+    )
 
 
 def publish(
