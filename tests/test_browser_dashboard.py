@@ -47,6 +47,25 @@ def test_dashboard_link_filter_and_charts(tmp_path):
         page.screenshot(path=str(ARTIFACTS / "dashboard_resolution.png"))
 
 
+def test_france_or_the_sector_shows_the_verdict_then_the_five_effects(tmp_path):
+    """Issue 11: the tab leads with the verdict in words, then the forest of the five effects
+    drawn by Vega, with the companies on each side."""
+    db_path = tmp_path / "design.duckdb"
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(20_000, seed=42, today=TODAY))
+    with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
+        page.goto(f"{url}/tableau?synthetic=true")
+        expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
+        page.get_by_role("tab", name="France ou secteur ?").click()
+        panel = page.get_by_role("tabpanel", name="France ou secteur ?")
+        expect(panel.get_by_text("Ce que disent les données")).to_be_visible()
+        expect(panel.get_by_text("Au total,")).to_be_visible()
+        expect(panel.get_by_text("Parmi les fournisseurs d'accès à internet").first).to_be_visible()
+        chart = panel.locator("[data-testid='stVegaLiteChart']").first
+        expect(chart.locator("svg, canvas").first).to_be_attached()
+        page.screenshot(path=str(ARTIFACTS / "dashboard_design.png"), full_page=True)
+
+
 def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
     db_path = tmp_path / "hostile.duckdb"
     store = storage.connect(db_path)

@@ -10,7 +10,7 @@ from tests.browser import ARTIFACTS, browser_page
 from tests.conftest import TODAY
 
 pytestmark = pytest.mark.browser
-FIGURES = 7  # resolution, refunds (2), wasted trips, sector x origin (3)
+FIGURES = 8  # the five effects, resolution, refunds (2), wasted trips, sector x origin (3)
 
 
 def test_the_report_opens_offline_from_disk_with_its_charts_drawn(tmp_path):
@@ -51,6 +51,12 @@ def test_the_report_opens_offline_from_disk_with_its_charts_drawn(tmp_path):
                 assert box["width"] > 400 and box["height"] > 150, box
                 # marks drawn by Vega (lines, dots, cells), not just axes
                 assert figure.locator("[class*='role-mark'] path").count() > 0
+            # the answer leads: sentences from the estimates, then the forest of the five effects
+            verdicts = page.locator("#reponse p.verdict")
+            assert verdicts.count() >= 6
+            assert page.locator("#reponse p.verdict", has_text="95").count() >= 1  # intervals
+            assert page.locator("#reponse figure.chart").get_attribute("id") == "fig-design"
+            assert page.locator("#fig-design [class*='role-mark'] path").count() >= 2  # rules, dots
             curves = page.locator("#fig-resolution .mark-line path")
             assert curves.count() >= 10  # one step line per published company
             expect(page.locator("#synthese table tbody tr")).to_have_count(16)
