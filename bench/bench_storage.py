@@ -7,6 +7,7 @@ imported in under 30 s.
 
 import shutil
 import time
+from datetime import date
 
 import numpy as np
 import pytest
@@ -85,3 +86,152 @@ def test_labelled_export(benchmark, demo_database, tmp_path_factory, fmt):
     rows = benchmark.pedantic(lambda: store.export(out, fmt=fmt, lang="fr"), rounds=2, iterations=1)
     assert rows == store.count()
     benchmark.extra_info["megabytes"] = round(out.stat().st_size / 1e6, 1)
+
+
+# --- PostgreSQL (issue 15) ------------------------------------------------------------------
+# A real server started in a temporary folder (tests/pg.py), filled from the 1M DuckDB file by
+# copy_database (the code of `clientroi copy`), timed once.
+
+SUBMITTER = """
+import json, sys, time
+from survey import store as storage
+from survey.demo import seed_story_answers
+from survey.validation import validate_answers
+store = storage.connect(sys.argv[1], keep_open=2.0)
+answers = seed_story_answers()
+timings = []
+for i in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    outcome = validate_answers(answers)
+    key = storage.new_submission_key()
+    meta = storage.SubmissionMeta(key, storage.new_deletion_code(), fill_seconds=300, session_id=key)
+    store.insert_response(outcome.response, meta)
+    timings.append(time.perf_counter() - started)
+print(json.dumps(timings[20:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def postgres_million(demo_database):
+    if not is_million(demo_database):
+        pytest.skip("measured on the 1M database only")
+    from tests import pg
+
+    bindir = pg.binaries()
+    if bindir is None:
+        pytest.skip(pg.MISSING)
+    server = pg.PostgresServer(bindir)
+    url = server.new_database()
+    started = time.perf_counter()
+    result = storage.copy_database(
+        storage.connect(demo_database, read_only=True), storage.connect(url)
+    )
+    elapsed = time.perf_counter() - started
+    print(f"\nclientroi copy of {result.responses:,} rows DuckDB -> PostgreSQL: {elapsed:.1f} s")
+    yield url, elapsed
+    server.stop()
+
+
+def _percentiles(benchmark, timings, label):
+    ms = np.array(timings) * 1000
+    benchmark.extra_info["median_ms"] = round(float(np.median(ms)), 2)
+    benchmark.extra_info["p99_ms"] = round(float(np.percentile(ms, 99)), 2)
+    print(
+        f"\n{label}: median {np.median(ms):.1f} ms, p99 {np.percentile(ms, 99):.1f} ms, "
+        f"max {ms.max():.1f} ms ({len(ms)} submissions)"
+    )
+
+
+def test_copy_1m_rows_to_postgresql(benchmark, postgres_million):
+    """`clientroi copy` DuckDB -> PostgreSQL of 1M rows (copy, then counts and digests read
+    back from both sides), timed once when the fixture filled the server."""
+    url, elapsed = postgres_million
+    benchmark.extra_info["seconds"] = round(elapsed, 1)
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+
+
+def test_postgresql_submission_latency_on_1m_rows(benchmark, postgres_million):
+    """One process, the app's way, on PostgreSQL holding 1M rows."""
+    url, _ = postgres_million
+    store = storage.connect(url, keep_open=2.0)
+    answers = seed_story_answers()
+    timings = []
+
+    def timed():
+        started = time.perf_counter()
+        outcome = validate_answers(answers)
+        key = storage.new_submission_key()
+        meta = storage.SubmissionMeta(
+            key, storage.new_deletion_code(), fill_seconds=300, session_id=key
+        )
+        store.insert_response(outcome.response, meta)
+        timings.append(time.perf_counter() - started)
+
+    benchmark.pedantic(timed, rounds=1000, iterations=1, warmup_rounds=20)
+    _percentiles(benchmark, timings, "PostgreSQL, 1 process, submission at 1M rows")
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_submission_latency_three_processes(benchmark, backend, postgres_million, million_copy):
+    """Three app processes submitting at once, 300 submissions each, back to back. On DuckDB
+    the three share one file: each waits for the others' hold of the lock (MAX_HOLD_SECONDS)."""
+    import json
+    import subprocess
+    import sys
+
+    target = postgres_million[0] if backend == "postgresql" else str(million_copy)
+    count = 320
+    timings: list[float] = []
+
+    def run():
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", SUBMITTER, target, str(count)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        for process in processes:
+            out, _ = process.communicate(timeout=900)
+            timings.extend(json.loads(out))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    _percentiles(benchmark, timings, f"{backend}, 3 processes, submission at 1M rows")
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+def test_dashboard_fetch_1m(benchmark, backend, postgres_million, demo_database):
+    """The dashboard's fetch (its columns, unordered, categorical text), synthetic included."""
+    from analysis import dashboard
+
+    target = postgres_million[0] if backend == "postgresql" else demo_database
+    store = storage.connect(target, read_only=True)
+    filters = storage.Filters(include_synthetic=True)
+    frame = benchmark.pedantic(
+        lambda: store.fetch_responses(
+            filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
+        ),
+        rounds=3,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    assert len(frame) > 900_000
+
+
+def test_company_table_1m_from_postgresql(benchmark, postgres_million):
+    """Fetch from PostgreSQL and the full company table (kpis.company_table) at 1M rows."""
+    from analysis import dashboard, kpis
+
+    store = storage.connect(postgres_million[0], read_only=True)
+    filters = storage.Filters(include_synthetic=True)
+
+    def run():
+        frame = store.fetch_responses(
+            filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
+        )
+        return kpis.company_table(frame, as_of=date(2026, 6, 15), rng=np.random.default_rng(42))
+
+    table = benchmark.pedantic(run, rounds=2, iterations=1)
+    assert len(table) > 5
