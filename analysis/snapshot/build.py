@@ -134,6 +134,7 @@ class Snapshot:
     launch: date | None = None
     design_effects: pd.DataFrame = field(default_factory=pd.DataFrame)
     design_inputs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    design_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     design_notes: dict = field(default_factory=dict)
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -227,7 +228,10 @@ def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
 
 
 def open_database(path: str | os.PathLike) -> storage.Store:
-    """The store at ``path``, read-only; refuses when there is no database there."""
+    """The store at ``path`` (a DuckDB file or a PostgreSQL URL), read-only; refuses when
+    there is no database file there."""
+    if storage.is_server_url(str(path)):
+        return storage.connect(str(path), read_only=True)
     path = Path(path)
     if not path.is_file():
         raise SnapshotRefused(f"no database at {path}")
@@ -441,6 +445,11 @@ def build_snapshot(
         launch=launch,
         design_effects=_rounded_frame(answer.effects[list(design.TABLE_COLUMNS)]),
         design_inputs=_rounded_frame(answer.inputs[list(DESIGN_INPUT_COLUMNS)]),
+        design_groups=_rounded_frame(
+            answer.groups.reindex(columns=list(DESIGN_GROUP_COLUMNS))
+            if len(answer.groups)
+            else pd.DataFrame(columns=list(DESIGN_GROUP_COLUMNS))
+        ),
         design_notes={
             "shared_problem_types": {m: list(t) for m, t in answer.shared_types.items()},
             "left_out": {m: list(c) for m, c in answer.dropped.items()},
@@ -450,6 +459,22 @@ def build_snapshot(
 
 
 DESIGN_INPUT_COLUMNS = ("metric", "company", "sector", "origin", "estimate", "standard_error", "n")
+DESIGN_GROUP_COLUMNS = (
+    "metric",
+    "sector",
+    "origin",
+    "companies",
+    "unweighted_mean",
+    "unweighted_se",
+    "unweighted_low",
+    "unweighted_high",
+    "companies_weighted",
+    "weighted_mean",
+    "weighted_se",
+    "weighted_low",
+    "weighted_high",
+    "without_weight",
+)
 
 
 def _rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:

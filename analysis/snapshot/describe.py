@@ -42,6 +42,16 @@ _FIXED_DESCRIPTIONS = {
     "method": "model and test",
     "n_other": "competing outcomes on this day (gave up, or refund refused)",
     "other": "cumulative incidence of the competing outcome by this day",
+    "companies_weighted": "companies of the cell with a market figure",
+    "unweighted_mean": "mean of the companies' figures, each the same weight",
+    "unweighted_se": "its standard error",
+    "unweighted_low": "lower 95% bound (normal)",
+    "unweighted_high": "upper 95% bound (normal)",
+    "weighted_mean": "mean weighted by market size (subscribers)",
+    "weighted_se": "its standard error",
+    "weighted_low": "lower 95% bound (normal)",
+    "weighted_high": "upper 95% bound (normal)",
+    "without_weight": "companies without a market figure, '|'-separated",
     "after_launch_n": "incidents that began after the launch (empty when not publishable)",
     "refund_requests": "refund requests with a known outcome",
     "refund_complete": "of them, with the dates the time to refund needs",
@@ -326,6 +336,27 @@ def _design_resources(snapshot: Snapshot, stamp) -> list[dict]:
                 "schema": schema,
             },
         ]
+    resources.append(
+        {
+            "name": "design-groups",
+            "path": "design_groups.csv",
+            "profile": "tabular-data-resource",
+            "title": "Sector x origin cells, unweighted and weighted by market size",
+            "description": (
+                "Per metric and sector x origin cell: the mean of its companies' standardised "
+                "figures (each company the same say) and the mean weighted by market size "
+                "(fixed broadband subscribers, where a sourced figure exists; the companies "
+                "without one are listed in without_weight), with standard errors and 95% "
+                "intervals."
+            ),
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            **stamp("design_groups.csv"),
+            "dialect": _CSV_DIALECT,
+            "schema": table_schema(snapshot.design_groups, min_cell=snapshot.min_cell),
+        }
+    )
     resources.append(
         {
             "name": "sensitivity",

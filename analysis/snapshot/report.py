@@ -48,6 +48,7 @@ DATA_FILES = (
     "survival_curves.csv",
     "design_effects.csv",
     "design_inputs.csv",
+    "design_groups.csv",
     "sensitivity.csv",
     "manifest.json",
     "datapackage.json",
@@ -449,7 +450,24 @@ def answer_section(snapshot: Snapshot, locale: str) -> dict:
                 title=t("dashboard.design.effects_title"),
                 locale=locale,
             )
-    return {"verdicts": verdicts, "figure": figure}
+    groups = snapshot.design_groups
+    main = groups[groups["metric"] == kpis.DESIGN_METRICS[0]] if len(groups) else groups
+
+    def fmt(value):
+        return "—" if _is_missing(value) else decimal(float(value), 1, locale)
+
+    cells = [
+        {
+            "name": group_name(f"{row['sector']}/{row['origin']}", locale),
+            "companies": int(row["companies"]),
+            "unweighted": f"{fmt(row['unweighted_mean'])} [{fmt(row['unweighted_low'])} ; "
+            f"{fmt(row['unweighted_high'])}]",
+            "weighted": f"{fmt(row['weighted_mean'])} [{fmt(row['weighted_low'])} ; "
+            f"{fmt(row['weighted_high'])}]",
+        }
+        for _, row in main.iterrows()
+    ]
+    return {"verdicts": verdicts, "figure": figure, "groups": cells}
 
 
 def sensitivity_table(snapshot: Snapshot, locale: str) -> dict | None:

@@ -32,6 +32,7 @@ FILES = (
     "datapackage.json",
     "design_effects.csv",
     "design_effects.parquet",
+    "design_groups.csv",
     "design_inputs.csv",
     "design_inputs.parquet",
     "index.en.html",
@@ -63,6 +64,7 @@ def render(snapshot: Snapshot) -> dict[str, bytes]:
         "design_effects.csv": files.csv_bytes(snapshot.design_effects),
         "design_effects.parquet": files.parquet_bytes(snapshot.design_effects),
         "design_inputs.csv": files.csv_bytes(snapshot.design_inputs),
+        "design_groups.csv": files.csv_bytes(snapshot.design_groups),
         "design_inputs.parquet": files.parquet_bytes(snapshot.design_inputs),
         "sensitivity.csv": files.csv_bytes(snapshot.sensitivity),
     }
