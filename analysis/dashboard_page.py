@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +18,7 @@ from survey.validation import paris_today
 
 locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
 store: storage.Store = st.session_state["store"]
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = resources.files("analysis") / "docs"  # package data: the methodology ships with it
 EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")  # sav: SPSS, dta: Stata
 PREVIEW_ROWS = 1000
 
@@ -27,10 +27,9 @@ def t(key: str, **params) -> str:
     return i18n.t(key, locale, **params)
 
 
-def methodology() -> Path:
-    """docs/methodology.<locale>.md, or docs/methodology.md while the translation is absent."""
-    translated = DOCS / f"methodology.{locale}.md"
-    return translated if translated.exists() else DOCS / "methodology.md"
+def methodology():
+    """The methodology in the page's language (analysis/docs/methodology.<locale>.md)."""
+    return DOCS / f"methodology.{locale}.md"
 
 
 def export_bytes(fmt: str) -> bytes:
@@ -38,10 +37,7 @@ def export_bytes(fmt: str) -> bytes:
     store supports it (``lang``, with the SPSS and Stata formats)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"clientroi.{fmt}"
-        if "lang" in inspect.signature(store.export).parameters:
-            store.export(out, fmt=fmt, filters=filters, lang=locale)
-        else:  # until survey/store.py takes `lang`: the formats it knows, unlabelled
-            store.export(out, fmt=fmt, filters=filters)
+        store.export(out, fmt=fmt, filters=filters, lang=locale)
         return out.read_bytes()
 
 
@@ -449,8 +445,9 @@ with tabs[5]:
 
 with tabs[6]:
     document = methodology()
-    if document.exists():
-        st.markdown(document.read_text(encoding="utf-8"))
+    if document.is_file():
+        # the first line links to the other language's file, which the tab replaces
+        st.markdown(document.read_text(encoding="utf-8").split("\n", 1)[1])
 
 with tabs[7]:
     if not signed_in():

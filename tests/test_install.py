@@ -104,13 +104,17 @@ def test_the_package_comes_from_the_wheel_not_the_repository(installed):
             str(installed["python"]),
             "-c",
             "import cli, survey.store, analysis.snapshot, sys;"
+            "from importlib import resources;"
             "print(cli.__file__); print(survey.store.__file__); print(cli.APP.exists());"
+            "docs = resources.files('analysis') / 'docs';"
+            "print(all((docs / f'methodology.{l}.md').is_file() for l in ('fr', 'en')));"
             "print(sys.path)",
         ],
         cwd=installed["work"],
         env=installed["env"],
     )
-    cli_file, store_file, app_exists, _ = out.splitlines()
+    cli_file, store_file, app_exists, methodology, _ = out.splitlines()
+    assert methodology == "True"  # the dashboard's methodology tab ships with the package
     for path in (cli_file, store_file):
         assert str(ROOT) not in path
         assert "site-packages" in path
