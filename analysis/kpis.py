@@ -26,23 +26,24 @@ from analysis._kernels import (
     CompetingPatterns,
     aj_from_patterns,
     aj_time_in_state,
+    bca_mean,
+    bca_ratio,
     boundary_wilson,
+    chi_square,
     competing_patterns,
     confidence_band,
+    fisher_pvalue,
+    grouped_value_counts,
+    kruskal_from_counts,
+    mann_whitney_from_counts,
+    newcombe,
     validate_band_method,
+    validate_confidence_level,
+    validate_resamples,
+    validate_rng,
+    wilson,
+    z_value,
 )
-from analysis._kernels import bca_mean as _bca_mean
-from analysis._kernels import bca_ratio as _bca_ratio
-from analysis._kernels import chi_square as _chi_square
-from analysis._kernels import fisher_pvalue as _fisher_pvalue
-from analysis._kernels import grouped_value_counts as _grouped_value_counts
-from analysis._kernels import kruskal_from_counts as _kruskal_from_counts
-from analysis._kernels import mann_whitney_from_counts as _mann_whitney_from_counts
-from analysis._kernels import validate_confidence_level as _validate_confidence_level
-from analysis._kernels import validate_resamples as _validate_resamples
-from analysis._kernels import validate_rng as _validate_rng
-from analysis._kernels import wilson as _wilson
-from analysis._kernels import z_value as _z_value
 from analysis.proportions import adjust_pvalues
 
 __all__ = [
@@ -513,7 +514,7 @@ def _competing_columns(name: str, counts: _CompetingCounts):
     """Median, cumulative incidences within fixed days, the comparison measure, and each unit
     against all the others pooled."""
     k = counts.units
-    z = _z_value(CONFIDENCE_LEVEL)
+    z = z_value(CONFIDENCE_LEVEL)
     curves = _curves(counts.patterns, k)
     resolution = name == "resolution"
     within = RESOLVED_WITHIN_DAYS if resolution else (REFUNDED_WITHIN_DAYS,)
@@ -585,7 +586,7 @@ def _share_counts(units: _Units, valid, success) -> _ShareCounts:
 
 def _value_counts(units: _Units, values, *, scale: float = 1.0) -> _ValueCounts:
     valid = ~np.isnan(values)
-    distinct, table = _grouped_value_counts(
+    distinct, table = grouped_value_counts(
         np.where(valid, values, 0.0), units.masked(valid), units.k + 1
     )
     return _ValueCounts(distinct, table[: units.k], scale)
@@ -610,7 +611,7 @@ def _pair_counts(units: _Units, numerators, denominators, valid) -> _PairCounts:
 
 def _small_whole_codes(values: np.ndarray):
     """Distinct values and each row's index among them (bincount when small whole numbers)."""
-    distinct, table = _grouped_value_counts(values)
+    distinct, table = grouped_value_counts(values)
     if distinct.size and distinct[0] >= 0 and np.array_equal(distinct, np.floor(distinct)):
         lookup = np.full(int(distinct[-1]) + 1, -1, dtype=np.int64)
         lookup[distinct.astype(np.int64)] = np.arange(distinct.size)
@@ -770,22 +771,10 @@ def _stream(entropy: int, family: str, label: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=key))
 
 
-def newcombe(k1, n1, k2, n2, z: float):
-    """Newcombe's hybrid score interval for p1 - p2 (his method 10), vectorised."""
-    l1, u1 = _wilson(k1, n1, z)
-    l2, u2 = _wilson(k2, n2, z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p1, p2 = np.asarray(k1) / np.asarray(n1), np.asarray(k2) / np.asarray(n2)
-    delta = p1 - p2
-    return delta - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), delta + np.sqrt(
-        (u1 - p1) ** 2 + (p2 - l2) ** 2
-    )
-
-
 def _share_columns(name: str, counts: _ShareCounts):
     k = counts.n.size
-    z = _z_value(CONFIDENCE_LEVEL)
-    low, high = _wilson(counts.successes, counts.n, z)
+    z = z_value(CONFIDENCE_LEVEL)
+    low, high = wilson(counts.successes, counts.n, z)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = counts.successes / counts.n
     columns = {
@@ -802,13 +791,13 @@ def _share_columns(name: str, counts: _ShareCounts):
         rest_s, rest_n = int(total_s - s), int(total_n - n)
         if n == 0 or rest_n == 0:
             continue
-        pvalues[unit] = _fisher_pvalue(s, n - s, rest_s, rest_n - rest_s)
+        pvalues[unit] = fisher_pvalue(s, n - s, rest_s, rest_n - rest_s)
         effect[unit] = s / n - rest_s / rest_n
     overall = (math.nan, math.nan, math.nan)
     table = np.column_stack([counts.successes, counts.n - counts.successes])
     table = table[counts.n > 0]
     if table.shape[0] >= 2 and np.all(table.sum(axis=0) > 0):
-        statistic, dof = _chi_square(table.astype(float))
+        statistic, dof = chi_square(table.astype(float))
         overall = (statistic, dof, float(stats.chi2.sf(statistic, dof)))
     rest_s, rest_n = total_s - counts.successes, total_n - counts.n
     diff_low, diff_high = newcombe(counts.successes, counts.n, rest_s, rest_n, z)
@@ -826,7 +815,7 @@ def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
         row = counts.table[unit]
         if row.sum() == 0:
             continue
-        estimate[unit], low[unit], high[unit], _ = _bca_mean(
+        estimate[unit], low[unit], high[unit], _ = bca_mean(
             counts.values,
             row,
             rng=_stream(entropy, name, labels[unit]),
@@ -842,10 +831,10 @@ def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
         f"{name}_n": n,
     }
     rest = counts.table.sum(axis=0) - counts.table
-    u, pvalue = _mann_whitney_from_counts(np.stack([counts.table, rest]))
+    u, pvalue = mann_whitney_from_counts(np.stack([counts.table, rest]))
     effect = u - n * (n.sum() - n) / 2.0
     pvalue = np.where((n > 0) & (n.sum() - n > 0), pvalue, np.nan)
-    h, dof, p_all = _kruskal_from_counts(counts.table)
+    h, dof, p_all = kruskal_from_counts(counts.table)
     size = _mean_difference(counts.values, counts.table, rest, counts.scale)
     return columns, pvalue, effect, (h, dof, p_all), size
 
@@ -862,7 +851,7 @@ def _mean_difference(values, table, rest, scale: float):
 
     mean, variance = moments(table)
     rest_mean, rest_variance = moments(rest)
-    z = _z_value(CONFIDENCE_LEVEL)
+    z = z_value(CONFIDENCE_LEVEL)
     difference, low, high, _ = _wald_difference(
         mean, np.sqrt(variance), rest_mean, np.sqrt(rest_variance), z
     )
@@ -876,7 +865,7 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
         row = counts.table[unit]
         if row.sum() == 0:
             continue
-        estimate[unit], low[unit], high[unit], se = _bca_ratio(
+        estimate[unit], low[unit], high[unit], se = bca_ratio(
             counts.numerators,
             counts.denominators,
             row,
@@ -897,7 +886,7 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
     pvalue = np.full(k, np.nan)
     effect = np.zeros(k)
     size = np.full((3, k), np.nan)
-    z_level = _z_value(CONFIDENCE_LEVEL)
+    z_level = z_value(CONFIDENCE_LEVEL)
     for unit in range(k):
         r1, v1 = estimate[unit], variance[unit]
         r2, v2 = _linearised_from_table(counts.numerators, counts.denominators, rest[unit])
@@ -1040,8 +1029,8 @@ def _validate_launch(launch) -> float | None:
 def _validate_table_options(responses, as_of, rng, n_resamples, launch=None):
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
-    generator = _validate_rng(rng)
-    resamples = _validate_resamples(n_resamples)
+    generator = validate_rng(rng)
+    resamples = validate_resamples(n_resamples)
     return frame, as_of_day, generator, resamples, _validate_launch(launch)
 
 
@@ -1386,7 +1375,7 @@ def design_cells(responses: pd.DataFrame, *, as_of, launch=None) -> pd.DataFrame
         launch_day=launch_day,
         units=units,
     )
-    z = _z_value(CONFIDENCE_LEVEL)
+    z = z_value(CONFIDENCE_LEVEL)
     counts = prepared.stats["resolution"]
     curves = _curves(counts.patterns, units.k)
     share, _, _, share_se, _ = _incidence_at(curves, 1, [30.0], z)
@@ -1469,7 +1458,7 @@ def survival_curves(
         raise ValueError("`metric` must be 'resolution' or 'refund_time'.")
     if by not in ("company", "group"):
         raise ValueError("`by` must be 'company' or 'group'.")
-    level = _validate_confidence_level(confidence_level)
+    level = validate_confidence_level(confidence_level)
     validate_band_method(method)
     needed = {
         "resolution": (
@@ -1507,7 +1496,7 @@ def survival_curves(
     if counts.patterns.count.size == 0:
         return pd.DataFrame(columns=columns)
     curves = aj_from_patterns(counts.patterns, len(labels), CAUSES)
-    z = _z_value(level)
+    z = z_value(level)
     incidence, incidence_se = curves.probability[:, 1], curves.standard_error[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         se_log = np.where(incidence_se == 0, 0.0, incidence_se / incidence)
@@ -1599,7 +1588,7 @@ def refund_sensitivity(responses: pd.DataFrame, *, as_of) -> pd.DataFrame:
     weighted = CompetingPatterns(
         p.times, p.group, p.first, p.last, p.cause, p.count * weight[p.group, p.cause]
     )
-    z = _z_value(CONFIDENCE_LEVEL)
+    z = z_value(CONFIDENCE_LEVEL)
     plain = _incidence_at(_curves(p, units.k), 1, [float(REFUNDED_WITHIN_DAYS)], z)[0][:, 0]
     if weighted.count.size:
         curves = aj_from_patterns(weighted, units.k, CAUSES)

@@ -18,6 +18,7 @@ from scipy import special, stats
 from analysis._kernels import (
     chi_square,
     fisher_pvalue,
+    newcombe,
     validate_confidence_level,
     wilson,
     z_value,
@@ -157,17 +158,7 @@ def _proportion_interval(successes, n, confidence_level: float, method: str):
 
 
 def _newcombe(k1, n1, k2, n2, confidence_level: float, *, continuity: bool = False):
-    """Newcombe's hybrid score interval for p1 - p2 (his methods 10 and 11), vectorised."""
-    z = z_value(confidence_level)
-    l1, u1 = wilson(k1, n1, z, continuity=continuity)
-    l2, u2 = wilson(k2, n2, z, continuity=continuity)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p1 = np.asarray(k1, dtype=float) / np.asarray(n1, dtype=float)
-        p2 = np.asarray(k2, dtype=float) / np.asarray(n2, dtype=float)
-    delta = p1 - p2
-    low = delta - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = delta + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return low, high
+    return newcombe(k1, n1, k2, n2, z_value(confidence_level), continuity=continuity)
 
 
 def _as_float(value) -> float:
