@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis._kernels import validate_confidence_level
 from analysis.proportions import ConfidenceInterval
 from survey import i18n
 
@@ -269,13 +270,7 @@ class MetaRegressionResult:
 
 
 def _level(confidence_level) -> float:
-    try:
-        level = float(confidence_level)
-    except (TypeError, ValueError):
-        level = math.nan
-    if not 0.0 < level < 1.0:
-        raise ValueError("`confidence_level` must be between 0 and 1.")
-    return level
+    return validate_confidence_level(confidence_level)
 
 
 def _pvalue_and_crit(statistic, dof: float, level: float):
