@@ -7,10 +7,17 @@ problem at once, each next to its question and in the respondent's language.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
+import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -37,6 +44,10 @@ from survey.questionnaire import (
 )
 
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]{2,}$")
+# NUL and the bidirectional embedding, override and isolate controls (U+202A-U+202E,
+# U+2066-U+2069): invisible, they can reorder what a researcher reads. Removed from free text.
+STRIPPED_CHARACTERS = "\x00\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_STRIP_TABLE = str.maketrans("", "", STRIPPED_CHARACTERS)
 
 
 def paris_today() -> date:
@@ -55,6 +66,205 @@ class Problem:
     def message(self, locale: str) -> str:
         """The problem in words, in ``locale``, numbers and dates written the locale's way."""
         return error_message(self.code, locale, **self.params)
+
+
+def clean_text(text: str) -> str:
+    r"""``text`` without NUL and bidirectional control characters (:data:`STRIPPED_CHARACTERS`).
+
+    Examples
+    --------
+    >>> clean_text("box\u202e coupée\x00")
+    'box coupée'
+    """
+    return text.translate(_STRIP_TABLE)
+
+
+# --- what people type: numbers and dates, the locale's way ----------------------------------
+
+# Spaces a French number may be grouped with: space, no-break space, narrow no-break space
+# (what a phone or a copy from a French document gives), thin space.
+GROUP_SPACES = " \u00a0\u202f\u2009"
+_SPACE_CLASS = "[" + GROUP_SPACES + "]"
+_SIGNS = {"": 1, "+": 1, "-": -1, "\u2212": -1}
+_NUMBER_TEXT = re.compile(
+    r"^(?P<sign>[+\-\u2212]?)\s*"
+    r"(?P<whole>\d{1,3}(?:" + _SPACE_CLASS + r"\d{3})+|\d+(?:,\d{3})+|\d*)"
+    r"(?:(?P<point>[.,])(?P<fraction>\d+))?$"
+)
+_DATE_DMY = re.compile(r"^(\d{1,2})([/.\- ])(\d{1,2})\2(\d{4}|\d{2})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class TypedAnswer:
+    """What a typed text means: a ``value`` (None when blank or unreadable) and, when the
+    text cannot be read, the :class:`Problem` that says what is expected."""
+
+    value: int | float | date | None
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def parse_number(text: str, *, locale: str = "fr") -> Decimal:
+    """The exact number a person typed, read with the locale's rules.
+
+    Parameters
+    ----------
+    text : str
+        What was typed: ``1,5``, ``1 200`` (space, no-break or narrow no-break space),
+        ``120,50``, ``-3``; in English also ``1,200`` and ``1.5``.
+    locale : {"fr", "en"}
+        The respondent's language.
+
+    Returns
+    -------
+    Decimal
+        The value, exactly as written (no binary rounding).
+
+    Raises
+    ------
+    ValueError
+        ``"ambiguous"`` when the text can be read two ways (``1.500`` in French: one and a
+        half, or fifteen hundred written with a dot), ``"not_a_number"`` otherwise.
+
+    Notes
+    -----
+    A decimal separator followed by other than three digits is a decimal separator in both
+    languages (``1,5`` is one and a half: no language writes fifteen so). Followed by exactly
+    three digits, the comma is decimal in French (``1,500`` = 1.5, as CLDR's ``fr`` writes it)
+    and a thousands separator in English; the dot is decimal in English and ambiguous in
+    French. Thousands are grouped by spaces in French and by commas in English, in groups of
+    three, or not grouped at all.
+
+    Examples
+    --------
+    >>> parse_number("1,5"), parse_number("1\u202f200"), parse_number("120,50")
+    (Decimal('1.5'), Decimal('1200'), Decimal('120.50'))
+    >>> parse_number("1,200", locale="en"), parse_number("1,200", locale="fr")
+    (Decimal('1200'), Decimal('1.200'))
+    """
+    if locale not in ("fr", "en"):
+        raise ValueError("`locale` must be 'fr' or 'en'.")
+    match = _NUMBER_TEXT.match(text.strip())
+    if match is None or not (match["whole"] or match["fraction"]):
+        raise ValueError("not_a_number")
+    whole, point, fraction = match["whole"], match["point"], match["fraction"]
+    grouped_by_spaces = any(c in whole for c in GROUP_SPACES)
+    grouped_by_commas = "," in whole
+    if grouped_by_commas and locale == "fr" and not point and whole.count(",") == 1:
+        whole, point, fraction = whole.split(",")[0], ",", whole.split(",")[1]  # 1,500 = 1.5
+        grouped_by_commas = False
+    if grouped_by_commas and (locale == "fr" or point == ","):
+        raise ValueError("not_a_number")  # "1,234,567" in French, "1,234,5" anywhere
+    if point and len(fraction) == 3 and not whole:
+        raise ValueError("not_a_number")
+    if point and len(fraction) == 3 and not (grouped_by_spaces or grouped_by_commas):
+        if locale == "fr" and point == ".":
+            raise ValueError("ambiguous")
+        if locale == "en" and point == ",":
+            whole, point, fraction = whole + fraction, None, None  # "1,500" is 1500
+    digits = "".join(c for c in whole if c.isdigit()) or "0"
+    try:
+        number = Decimal(digits + ("." + fraction if point else ""))
+    except InvalidOperation:  # pragma: no cover (the pattern admits digits only)
+        raise ValueError("not_a_number") from None
+    return number * _SIGNS[match["sign"]]
+
+
+def parse_date(text: str, *, locale: str = "fr", today: date | None = None) -> date:
+    """The calendar date a person typed.
+
+    Parameters
+    ----------
+    text : str
+        ``DD/MM/YYYY`` with or without leading zeros (``3/7/2023``, ``03/07/2023``), with a
+        two-digit year (``03/07/23``), with ``/``, ``.``, ``-`` or a space between the parts
+        (the same one twice); or ``YYYY-MM-DD``. Day first in both languages (as in France
+        and in British English); never month first.
+    locale : {"fr", "en"}
+        The respondent's language (both read the same forms).
+    today : date, optional
+        For two-digit years: ``yy`` is 20yy unless that is after this year, then 19yy.
+
+    Raises
+    ------
+    ValueError
+        ``"not_a_date"`` when the text is not one of these forms or not a real date
+        (``31/02/2023``).
+
+    Examples
+    --------
+    >>> parse_date("3/7/2023"), parse_date("03/07/23", today=date(2024, 1, 1))
+    (datetime.date(2023, 7, 3), datetime.date(2023, 7, 3))
+    >>> parse_date("3/12/2023"), parse_date("2023-12-03", locale="en")
+    (datetime.date(2023, 12, 3), datetime.date(2023, 12, 3))
+    """
+    if locale not in ("fr", "en"):
+        raise ValueError("`locale` must be 'fr' or 'en'.")
+    text = text.strip()
+    if match := _DATE_DMY.match(text):
+        day, month, year = int(match[1]), int(match[3]), match[4]
+        if len(year) == 2:
+            this_year = (today or paris_today()).year
+            year = 2000 + int(year) if 2000 + int(year) <= this_year else 1900 + int(year)
+        year = int(year)
+    elif match := _DATE_ISO.match(text):
+        year, month, day = int(match[1]), int(match[2]), int(match[3])
+    else:
+        raise ValueError("not_a_date")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("not_a_date") from None
+
+
+TYPED_KINDS = ("int", "float", "date")
+
+
+def parse_typed(
+    question_id: str, text: str, *, locale: str = "fr", today: date | None = None
+) -> TypedAnswer:
+    """What the text typed into a number or date question means, or what is wrong with it.
+
+    The form reads every number and date through this function (a text field: a browser's
+    number field reads ``1,5`` as 15). Bounds and cross-field rules are checked afterwards by
+    :func:`validate_answers`, with the value returned here.
+
+    Examples
+    --------
+    >>> parse_typed("hours_spent", "1,5").value
+    1.5
+    >>> parse_typed("technician_visits", "2,5").problem.code
+    'not_whole'
+    >>> parse_typed("started_on", "31/02/2023").problem.message("fr")
+    'Saisissez une date au format JJ/MM/AAAA, par exemple 03/07/2023.'
+    """
+    q = QUESTIONS.get(question_id)
+    if q is None or q.kind not in TYPED_KINDS:
+        raise ValueError(f"`question_id` must be a number or date question, not {question_id!r}.")
+    if _blank(text):
+        return TypedAnswer(None)
+    try:
+        if q.kind == "date":
+            return TypedAnswer(parse_date(text, locale=locale, today=today))
+        number = parse_number(text, locale=locale)
+    except ValueError as exc:
+        return TypedAnswer(None, Problem(question_id, _TYPED_CODES[str(exc)]))
+    if q.kind == "float":
+        return TypedAnswer(float(number))
+    if number != number.to_integral_value():
+        return TypedAnswer(None, Problem(question_id, "not_whole"))
+    return TypedAnswer(int(number))
+
+
+_TYPED_CODES = {
+    "not_a_number": "not_a_number",
+    "ambiguous": "ambiguous_number",
+    "not_a_date": "not_a_date",
+}
 
 
 def _type_and_bounds(q: Question) -> tuple[Any, dict[str, Any]]:
@@ -143,6 +353,14 @@ def _gt(a, b) -> bool:
 
 class _ResponseBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_free_text(cls, data: Any) -> Any:
+        # Whoever builds a Response (form, importer, code) stores no NUL nor bidi control.
+        if isinstance(data, dict):
+            return {k: clean_text(v) if isinstance(v, str) else v for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> _ResponseBase:
@@ -234,10 +452,17 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
-def validate_answers(answers: dict[str, Any], *, today: date | None = None) -> ValidationOutcome:
+def validate_answers(
+    answers: dict[str, Any], *, today: date | None = None, locale: str | None = None
+) -> ValidationOutcome:
     """Check a dict of answers against every rule; never raises for bad answers.
 
     Unknown keys are reported under their own name. Blank strings and NaN count as unanswered.
+    Free text loses its NUL and bidirectional control characters (:func:`clean_text`).
+
+    With ``locale`` ("fr" or "en"), numbers and dates given as text are read as a person of
+    that language types them (:func:`parse_typed`: ``1,5``, ``1 200``, ``3/7/2023``), as the
+    form sends them; without it, text is read as files write it (``1.5``, ``2023-07-03``).
     """
     today = today or paris_today()
     adapters = _adapters()
@@ -254,7 +479,14 @@ def validate_answers(answers: dict[str, Any], *, today: date | None = None) -> V
                 problems.append(Problem(q.id, "required"))
             continue
         if isinstance(raw, str):
-            raw = raw.strip()
+            raw = clean_text(raw).strip()
+            if locale is not None and q.kind in TYPED_KINDS:
+                typed = parse_typed(q.id, raw, locale=locale, today=today)
+                if typed.problem is not None:
+                    parsed[q.id] = None
+                    problems.append(typed.problem)
+                    continue
+                raw = typed.value
         try:
             parsed[q.id] = adapters[q.id].validate_python(raw)
         except ValidationError as exc:
@@ -269,10 +501,14 @@ def validate_answers(answers: dict[str, Any], *, today: date | None = None) -> V
 
 
 def step_problems(
-    answers: dict[str, Any], section_ids: tuple[str, ...], *, today: date | None = None
+    answers: dict[str, Any],
+    section_ids: tuple[str, ...],
+    *,
+    today: date | None = None,
+    locale: str | None = None,
 ) -> tuple[Problem, ...]:
     """Problems with the answers of the given sections only (a multi-step form's "Next")."""
-    outcome = validate_answers(answers, today=today)
+    outcome = validate_answers(answers, today=today, locale=locale)
     return tuple(
         p
         for p in outcome.problems
@@ -293,3 +529,196 @@ def rate_limited(
 ) -> bool:
     """Whether one browser session has already sent ``limit`` responses within ``window`` s."""
     return sum(1 for t in previous if now - t < window) >= limit
+
+
+# --- abuse: many responses from one address, or for one company at once ----------------------
+
+ADDRESS_LIMIT = 5
+ADDRESS_WINDOW_SECONDS = 3600.0
+
+
+def client_address(remote: str | None, forwarded_for: str | None) -> str:
+    """The address a submission comes from, for the rate limit only (never stored).
+
+    ``remote`` is the connection's address as Streamlit gives it (``st.context.ip_address``:
+    None for a connection from this machine). Behind a reverse proxy on this machine (Caddy,
+    nginx: docs/operations.md) every connection comes from the machine itself, so the last
+    address the proxy appended to ``X-Forwarded-For`` is taken; without a proxy, a local
+    connection is the address ``"local"``.
+
+    >>> client_address("203.0.113.7", "198.51.100.1")
+    '203.0.113.7'
+    >>> client_address(None, "198.51.100.1, 192.0.2.44")
+    '192.0.2.44'
+    >>> client_address(None, None)
+    'local'
+    """
+    if remote:
+        return remote
+    if forwarded_for and forwarded_for.strip():
+        return forwarded_for.split(",")[-1].strip()
+    return "local"
+
+
+class AddressLimiter:
+    """At most ``limit`` counted responses per client address within ``window`` seconds.
+
+    Addresses are never kept: only an HMAC-SHA256 of each, under a random key drawn in memory
+    (:func:`secrets.token_bytes`) and replaced at midnight Paris time, when every count is
+    forgotten with it. Nothing is written to disk; a restart forgets everything. Thread-safe:
+    one limiter serves every session of a server process (``st.cache_resource``).
+
+    Parameters
+    ----------
+    limit : int
+        Responses counted per address and window (:data:`ADDRESS_LIMIT`, 5).
+    window : float
+        Length of the sliding window in seconds (:data:`ADDRESS_WINDOW_SECONDS`, one hour).
+    clock : callable
+        Seconds since the epoch (``time.time``); a test passes its own.
+
+    Examples
+    --------
+    >>> limiter = AddressLimiter(limit=2, clock=lambda: 1_700_000_000.0)
+    >>> [limiter.acquire("203.0.113.7") for _ in range(3)]
+    [True, True, False]
+    >>> limiter.acquire("198.51.100.1")
+    True
+    """
+
+    def __init__(
+        self,
+        *,
+        limit: int = ADDRESS_LIMIT,
+        window: float = ADDRESS_WINDOW_SECONDS,
+        clock=time.time,
+    ) -> None:
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError("`limit` must be a positive whole number.")
+        if not window > 0:
+            raise ValueError("`window` must be positive.")
+        self.limit, self.window, self._clock = limit, float(window), clock
+        self._lock = threading.Lock()
+        self._key = b""
+        self._key_day: date | None = None
+        self._seen: dict[str, deque[float]] = {}
+
+    def _digest(self, address: str, now: float) -> str:
+        day = datetime.fromtimestamp(now, ZoneInfo(TIME_ZONE)).date()
+        if day != self._key_day:
+            self._key, self._key_day = secrets.token_bytes(32), day
+            self._seen.clear()
+        return hmac.new(self._key, address.encode(), hashlib.sha256).hexdigest()
+
+    def _recent(self, digest: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(digest, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        return times
+
+    def acquire(self, address: str) -> bool:
+        """Count one response from ``address`` if it is under the limit; False if not."""
+        with self._lock:
+            now = self._clock()
+            times = self._recent(self._digest(address, now), now)
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            if len(self._seen) > 10_000:  # forget addresses whose window has passed
+                for digest in [d for d, ts in self._seen.items() if not ts]:
+                    del self._seen[digest]
+            return True
+
+    def release(self, address: str) -> None:
+        """Give back the last count of ``address`` (its response was not stored after all)."""
+        with self._lock:
+            now = self._clock()
+            times = self._recent(self._digest(address, now), now)
+            if times:
+                times.pop()
+
+    def used(self, address: str) -> int:
+        """How many responses from ``address`` count in the current window."""
+        with self._lock:
+            now = self._clock()
+            return len(self._recent(self._digest(address, now), now))
+
+
+BURST_WINDOW_SECONDS = 3600.0
+BURST_BASELINE_SECONDS = 28 * 86400.0
+BURST_MINIMUM = 5
+BURST_P_VALUE = 0.001
+
+
+def poisson_tail(count: int, mean: float) -> float:
+    """P(X >= ``count``) for X ~ Poisson(``mean``): how unusual ``count`` events are.
+
+    >>> round(poisson_tail(3, 1.0), 6), poisson_tail(1, 0.0), poisson_tail(0, 2.0)
+    (0.080301, 0.0, 1.0)
+    """
+    if count <= 0:
+        return 1.0
+    if mean <= 0:
+        return 0.0
+    term, below = math.exp(-mean), 0.0
+    for k in range(count):  # terms of the distribution, not responses
+        below += term
+        term *= mean / (k + 1)
+    return max(0.0, 1.0 - below)
+
+
+class BurstDetector:
+    """Flags a company's responses that arrive much faster than its usual rate.
+
+    A response is part of a burst when the company's responses within the last ``window``
+    seconds (this one included) number at least ``minimum`` and would happen with probability
+    under ``p_value`` at the company's usual rate: a Poisson count whose mean is the
+    company's rate over the ``baseline`` seconds before the window (only the time this
+    process has watched counts; a company not seen before has a usual rate of zero, so its
+    ``minimum``-th response within an hour is flagged). In memory only, thread-safe.
+
+    Examples
+    --------
+    >>> now = [0.0]
+    >>> detector = BurstDetector(clock=lambda: now[0])
+    >>> flags = []
+    >>> for minute in range(8):
+    ...     now[0] = 60.0 * minute
+    ...     flags.append(detector.observe("orange"))
+    >>> flags
+    [False, False, False, False, True, True, True, True]
+    """
+
+    def __init__(
+        self,
+        *,
+        window: float = BURST_WINDOW_SECONDS,
+        baseline: float = BURST_BASELINE_SECONDS,
+        minimum: int = BURST_MINIMUM,
+        p_value: float = BURST_P_VALUE,
+        clock=time.time,
+    ) -> None:
+        if not window > 0 or not baseline > window:
+            raise ValueError("`baseline` must be longer than `window`, both positive.")
+        if not isinstance(minimum, int) or minimum < 1:
+            raise ValueError("`minimum` must be a positive whole number.")
+        if not 0 < p_value < 1:
+            raise ValueError("`p_value` must be between 0 and 1.")
+        self.window, self.baseline, self.minimum, self.p_value = window, baseline, minimum, p_value
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._seen: dict[str, deque[float]] = {}
+
+    def observe(self, company: str) -> bool:
+        """Record one counted response for ``company``; True when it is part of a burst."""
+        with self._lock:
+            now = self._clock()
+            times = self._seen.setdefault(company, deque())
+            while times and now - times[0] >= self.baseline:
+                times.popleft()
+            times.append(now)
+            recent = sum(1 for t in times if now - t < self.window)
+            watched = min(self.baseline, now - self._started) - self.window
+            usual = (len(times) - recent) * self.window / watched if watched > 0 else 0.0
+            return recent >= self.minimum and poisson_tail(recent, usual) < self.p_value
