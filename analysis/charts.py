@@ -287,7 +287,7 @@ def sector_origin_chart(
         (
             f"{e * scale:.0f}{unit} [{_bound(lo, scale)}–{_bound(hi, scale)}]  n={int(k)}"
             if pd.notna(e)
-            else f"n={int(k)}"
+            else (f"n={int(k)}" if pd.notna(k) else "—")  # a masked figure shows no base
         )
         for e, lo, hi, k in zip(data["estimate"], data["low"], data["high"], data["n"], strict=True)
     ]

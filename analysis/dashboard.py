@@ -63,13 +63,24 @@ class Dashboard:
     design_cells: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     design: design_module.DesignAnswer | None = None  # "France or the sector?"
     launch: date | None = None
+    # public=True: the tables with one disclosure control (comparisons among published units)
+    published: disclosure.PublishedTables | None = None
 
 
 def compute(
-    responses: pd.DataFrame, *, as_of: date, seed: int = DEFAULT_SEED, launch: date | None = None
+    responses: pd.DataFrame,
+    *,
+    as_of: date,
+    seed: int = DEFAULT_SEED,
+    launch: date | None = None,
+    public: bool = False,
 ) -> Dashboard:
     """All the dashboard's aggregates for ``responses`` (already filtered), as of ``as_of``;
-    incidents that began before ``launch`` (the survey's opening) enter late."""
+    incidents that began before ``launch`` (the survey's opening) enter late.
+
+    ``public=True`` computes the tables under the disclosure control
+    (:func:`analysis.disclosure.published_tables`: every comparison among the published units
+    only), ready for :func:`analysis.disclosure.protect`."""
     if responses.empty:
         empty = pd.DataFrame()
         return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty, launch=launch)
@@ -82,9 +93,16 @@ def compute(
         .astype(object)
         .where(responses["company_name"].notna(), OTHER_NAME),
     )
-    tables = kpis.summary_tables(
-        responses, as_of=as_of, rng=np.random.default_rng(seed), launch=launch
-    )
+    published = None
+    if public:
+        published = disclosure.published_tables(
+            responses, as_of=as_of, rng=np.random.default_rng(seed), launch=launch
+        )
+        tables = kpis.KpiTables(published.companies, published.groups)
+    else:
+        tables = kpis.summary_tables(
+            responses, as_of=as_of, rng=np.random.default_rng(seed), launch=launch
+        )
     resolution = kpis.survival_curves(responses, as_of=as_of, metric="resolution", launch=launch)
     refunds = kpis.survival_curves(responses, as_of=as_of, metric="refund_time")
     # the design compares companies within shared problem types: it needs the problem type
@@ -103,8 +121,11 @@ def compute(
         naive=naive_versus_survival(responses, tables.companies),
         trips=trip_distribution(responses),
         design_cells=cells,
-        design=design_module.analyse(cells, metrics=kpis.DESIGN_METRICS) if len(cells) else None,
+        design=None
+        if public or not len(cells)
+        else design_module.analyse(cells, metrics=kpis.DESIGN_METRICS),
         launch=launch,
+        published=published,
     )
 
 
@@ -207,20 +228,27 @@ def headline_table(table: pd.DataFrame, locale: str, *, label_column: str = "com
         ]
         marks = []
         hidden = table.get(metric.suppressed, pd.Series(False, index=table.index))
-        for flag, is_small, n, is_hidden in zip(
-            table[metric.flag], table[metric.small_base], table[metric.n], hidden, strict=True
+        protects = table.get(f"{figure.family}_protects_other", pd.Series(False, index=table.index))
+        for flag, is_small, n, is_hidden, for_other in zip(
+            table[metric.flag],
+            table[metric.small_base],
+            table[metric.n],
+            hidden,
+            protects,
+            strict=True,
         ):
             mark = MARKS.get(flag or "", "")
-            count = i18n.integer(n, locale)
-            if bool(is_hidden):
+            if bool(for_other):
+                # no base: it would say how many responses the protected company holds
+                mark = i18n.t("dashboard.headline.masked_other", locale)
+            elif bool(is_hidden):
                 mark = i18n.t(
                     "dashboard.headline.masked",
                     locale,
-                    n=count,
                     min_cell=i18n.integer(disclosure.MIN_CELL, locale),
                 )
             elif bool(is_small):
-                small = i18n.t("dashboard.headline.small_base", locale, n=count)
+                small = i18n.t("dashboard.headline.small_base", locale, n=i18n.integer(n, locale))
                 mark = (mark + " " if mark else "") + small
             marks.append(mark)
         out[i18n.t("dashboard.headline.mark_column", locale, label=label)] = marks

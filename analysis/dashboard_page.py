@@ -49,13 +49,15 @@ def load(
     filters: storage.Filters,
     as_of: date,
     launch: date | None = None,
+    public: bool = True,
 ) -> tuple[dashboard.Dashboard, int]:
-    """Every aggregate of the selection; recomputed only when the data or the filters change."""
+    """Every aggregate of the selection; recomputed only when the data or the filters change.
+    ``public``: under the disclosure control (comparisons among published companies only)."""
     del db, version  # cache keys only
     frame = _store.fetch_responses(
         filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
     )
-    return dashboard.compute(frame, as_of=as_of, launch=launch), len(frame)
+    return dashboard.compute(frame, as_of=as_of, launch=launch, public=public), len(frame)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -192,7 +194,9 @@ if filters.include_synthetic and sources.get("synthetic"):
 
 as_of = paris_today()
 with st.spinner(t("dashboard.computing")):
-    view, n = load(store, str(store.path), version, filters, as_of, store.launch_date())
+    view, n = load(
+        store, str(store.path), version, filters, as_of, store.launch_date(), not signed_in()
+    )
 
 if n == 0:
     st.info(t("dashboard.no_match"), icon=":material/filter_alt_off:")

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -32,12 +33,15 @@ from analysis import design, kpis, metrics
 
 __all__ = [
     "MIN_CELL",
+    "PublishedTables",
     "company_suppression",
     "cut_curves",
     "group_suppression",
     "masked",
     "metric_layout",
     "protect",
+    "published_tables",
+    "secondary_group_suppression",
 ]
 
 MIN_CELL = 10
@@ -82,6 +86,24 @@ def company_suppression(
     }
 
 
+def secondary_group_suppression(
+    groups: pd.DataFrame,
+    companies: pd.DataFrame,
+    company_hidden: dict[str, np.ndarray],
+    layout,
+    min_cell: int = MIN_CELL,
+) -> dict[str, np.ndarray]:
+    """Per metric, the groups hidden *only* to protect a hidden company of theirs (their own
+    base is large enough): the page says so ("masqué pour protéger une autre entreprise")."""
+    min_cell = _validate_min_cell(min_cell)
+    hidden = group_suppression(groups, companies, company_hidden, layout, min_cell)
+    small_group = groups["n"].to_numpy() < min_cell
+    return {
+        family: hidden[family] & ~small_group & (groups[f"{family}_n"].to_numpy() >= min_cell)
+        for family, _ in layout
+    }
+
+
 def group_suppression(
     groups: pd.DataFrame,
     companies: pd.DataFrame,
@@ -112,15 +134,28 @@ def group_suppression(
     return hidden
 
 
-def masked(table: pd.DataFrame, layout, hidden: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A copy of ``table`` with the hidden cells blanked (NaN, flags ""), the bases and the
-    small-base marks kept, and a ``<metric>_suppressed`` column per metric."""
+def masked(
+    table: pd.DataFrame,
+    layout,
+    hidden: dict[str, np.ndarray],
+    *,
+    keep_bases: bool = False,
+    protecting: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """A copy of ``table`` with the hidden cells blanked (NaN, flags ""), their bases too
+    unless ``keep_bases``, and a ``<metric>_suppressed`` column per metric; with
+    ``protecting`` (:func:`secondary_group_suppression`), a ``<metric>_protects_other``
+    column marks the cells hidden only to protect another company."""
     out = table.copy()
     for family, columns in layout:
         mask = hidden[family]
         metric = metrics.METRIC[family]
         for column in columns:
-            if column in (metric.n, metric.small_base, metric.suppressed):
+            if column in (metric.small_base, metric.suppressed):
+                continue
+            if column == metric.n:
+                if not keep_bases and mask.any():
+                    out[column] = out[column].astype(float).mask(mask)
                 continue
             if column == metric.flag:
                 out.loc[mask, column] = ""
@@ -130,7 +165,113 @@ def masked(table: pd.DataFrame, layout, hidden: dict[str, np.ndarray]) -> pd.Dat
             elif pd.api.types.is_numeric_dtype(out[column]):
                 out.loc[mask, column] = np.nan
         out[metric.suppressed] = mask
+        if protecting is not None:
+            out[f"{family}_protects_other"] = protecting[family]
     return out
+
+
+@dataclass(frozen=True)
+class PublishedTables:
+    """The company and group tables as they may be published, before any cell is blanked.
+
+    Attributes
+    ----------
+    companies, groups : pandas.DataFrame
+        As :func:`analysis.kpis.summary_tables`, except that every comparison of a metric
+        (p-values, adjusted p-values, flags, effect sizes, k-unit tests) is computed among
+        the units published in that metric only.
+    layout : list
+        :func:`metric_layout` of the tables.
+    company_hidden, group_hidden : dict
+        Per metric, the units hidden (primary, then secondary suppression).
+    group_protecting : dict
+        Per metric, the groups hidden only to protect a hidden company.
+    """
+
+    companies: pd.DataFrame
+    groups: pd.DataFrame
+    layout: list
+    company_hidden: dict
+    group_hidden: dict
+    group_protecting: dict
+
+    def masked_companies(self, *, keep_bases: bool = False) -> pd.DataFrame:
+        return masked(self.companies, self.layout, self.company_hidden, keep_bases=keep_bases)
+
+    def masked_groups(self, *, keep_bases: bool = False) -> pd.DataFrame:
+        return masked(
+            self.groups,
+            self.layout,
+            self.group_hidden,
+            keep_bases=keep_bases,
+            protecting=self.group_protecting,
+        )
+
+
+def published_tables(
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    rng,
+    launch=None,
+    n_resamples: int | None = None,
+    min_cell: int = MIN_CELL,
+) -> PublishedTables:
+    """The company and group tables with one disclosure control over both.
+
+    The bases come first (:func:`analysis.kpis.bases`); primary suppression
+    (:func:`company_suppression`) and secondary suppression (:func:`group_suppression`) are
+    decided on them; then the tables are computed with, for each metric, only the published
+    companies (groups) in its comparison pool. A hidden unit takes no part in any published
+    p-value, adjusted p-value, flag, effect size or k-unit test: the "all others" of a
+    published company are the other companies published in that metric, and no count of a
+    hidden company can be read back from a published test by trying every possible value.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from survey.demo import generate_frame
+    >>> frame = generate_frame(300, seed=3, today=date(2026, 6, 15))
+    >>> published = published_tables(frame, as_of="2026-06-15", rng=1, n_resamples=200)
+    >>> hidden = published.companies["company"][published.company_hidden["nps"]].tolist()
+    >>> bool(published.companies.set_index("company").loc[hidden, "nps_vs_others_p"].isna().all())
+    True
+    """
+    min_cell = _validate_min_cell(min_cell)
+    base = kpis.bases(responses, as_of=as_of, launch=launch)
+    base_layout = metric_layout(base.companies)
+    company_hidden = company_suppression(base.companies, base_layout, min_cell)
+    group_hidden = group_suppression(
+        base.groups, base.companies, company_hidden, base_layout, min_cell
+    )
+    company_ids = base.companies["company"].astype(str).to_numpy()
+    group_ids = base.groups["group"].astype(str).to_numpy()
+    compared = {family.name for family in kpis.FAMILIES}
+    options = {} if n_resamples is None else {"n_resamples": n_resamples}
+    tables = kpis.summary_tables(
+        responses,
+        as_of=as_of,
+        rng=rng,
+        launch=launch,
+        company_pools={
+            f: company_ids[~company_hidden[f]].tolist() for f, _ in base_layout if f in compared
+        },
+        group_pools={
+            f: group_ids[~group_hidden[f]].tolist() for f, _ in base_layout if f in compared
+        },
+        **options,
+    )
+    layout = metric_layout(tables.companies)
+    return PublishedTables(
+        companies=tables.companies,
+        groups=tables.groups,
+        layout=layout,
+        company_hidden=company_hidden,
+        group_hidden=group_hidden,
+        group_protecting=secondary_group_suppression(
+            base.groups, base.companies, company_hidden, base_layout, min_cell
+        ),
+    )
 
 
 def cut_curves(
@@ -152,42 +293,93 @@ def protect(view, *, min_cell: int = MIN_CELL):
     """The dashboard view as the public may see it: every figure resting on fewer than
     ``min_cell`` responses is masked (NaN, with ``<metric>_suppressed``), as in the snapshot.
 
-    ``view`` is an ``analysis.dashboard.Dashboard`` (any frozen dataclass with its fields). A
-    company under ``min_cell`` keeps only its n; a group cell is masked too when the masked
-    companies inside it would be given away by difference; curves stop before the first day
-    with fewer than ``min_cell`` incidents at risk; distributions of masked companies go.
+    ``view`` is an ``analysis.dashboard.Dashboard`` computed with ``public=True`` (its
+    ``published`` tables hold comparisons among the published units only). A company under
+    ``min_cell`` keeps only its n; a hidden figure loses its base too; a group cell is masked
+    when the masked companies inside it would be given away by difference, and says it
+    protects another company; curves stop before the first day with fewer than ``min_cell``
+    incidents at risk; distributions of masked companies go; the design is refitted without
+    the hidden companies.
     """
     min_cell = _validate_min_cell(min_cell)
     if view.n == 0:
         return view
-    layout = metric_layout(view.companies)
-    company_hidden = company_suppression(view.companies, layout, min_cell)
-    group_hidden = group_suppression(view.groups, view.companies, company_hidden, layout, min_cell)
+    published = getattr(view, "published", None)
+    if published is None:
+        raise ValueError(
+            "`view` must be computed with public=True: its comparisons must leave hidden "
+            "companies out."
+        )
+    if min_cell != MIN_CELL:
+        raise ValueError("`min_cell` must be the one the view was computed with (MIN_CELL).")
+    company_hidden = published.company_hidden
     ids = view.companies["company"].astype(str).to_numpy()
 
     def visible(family: str) -> set[str]:
         return set(ids[~company_hidden[family]])
 
     naive = view.naive[view.naive["company"].astype(str).isin(visible("resolution"))].copy()
-    naive.loc[naive["naive_n"] < min_cell, "naive_mean_days"] = np.nan
+    naive.loc[naive["naive_n"] < min_cell, ["naive_mean_days", "naive_n"]] = np.nan
     return dataclasses.replace(
         view,
-        companies=masked(view.companies, layout, company_hidden),
-        groups=masked(view.groups, layout, group_hidden),
+        companies=published.masked_companies(),
+        groups=published.masked_groups(),
         resolution_curves=cut_curves(
             view.resolution_curves, visible("resolution"), min_cell=min_cell
         ),
         refund_curves=cut_curves(view.refund_curves, visible("refund_time"), min_cell=min_cell),
         naive=naive,
         trips=view.trips[view.trips["company"].astype(str).isin(visible("wasted_trips"))],
-        design=protected_design(view.design_cells, min_cell=min_cell),
+        design=protected_design(
+            view.design_cells,
+            min_cell=min_cell,
+            companies=published.companies,
+            company_hidden=company_hidden,
+        ),
     )
 
 
-def protected_design(cells: pd.DataFrame, *, min_cell: int = MIN_CELL):
+DESIGN_FAMILY = {
+    "resolution_unresolved90_days": "resolution",
+    "resolved_within_30d_share": "resolution",
+    "refund_success_share": "refund_success",
+}
+"""The metric family whose suppression decides whether a company enters a design input."""
+
+
+def published_design_cells(
+    cells: pd.DataFrame, companies: pd.DataFrame, company_hidden: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """The design cells of the companies published in each design metric's family only."""
+    if cells is None or cells.empty:
+        return cells
+    ids = companies["company"].astype(str).to_numpy()
+    keep = np.zeros(len(cells), dtype=bool)
+    for metric, family in DESIGN_FAMILY.items():
+        if family not in company_hidden:
+            continue
+        shown = ids[~company_hidden[family]]
+        keep |= (cells["metric"] == metric).to_numpy() & cells["company"].astype(str).isin(
+            shown
+        ).to_numpy()
+    return cells[keep].reset_index(drop=True)
+
+
+def protected_design(
+    cells: pd.DataFrame,
+    *,
+    min_cell: int = MIN_CELL,
+    companies: pd.DataFrame | None = None,
+    company_hidden: dict[str, np.ndarray] | None = None,
+):
     """The "France or the sector?" analysis refitted without the companies whose standardised
-    input rests on fewer than ``min_cell`` responses: a hidden company takes no part in a
-    published model (its figure could otherwise be read back from the fit)."""
+    input rests on fewer than ``min_cell`` responses, nor (given ``companies`` and
+    ``company_hidden``) those hidden in the metric's family: a hidden company takes no part in
+    a published model (its figure could otherwise be read back from the fit)."""
     if cells is None or cells.empty:
         return None
+    if companies is not None and company_hidden is not None:
+        cells = published_design_cells(cells, companies, company_hidden)
+        if cells.empty:
+            return None
     return design.analyse(cells, metrics=kpis.DESIGN_METRICS, min_n=min_cell)

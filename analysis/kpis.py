@@ -54,6 +54,7 @@ __all__ = [
     "SIGNIFICANCE_LEVEL",
     "SMALL_BASE",
     "KpiTables",
+    "bases",
     "company_table",
     "group_table",
     "resolution_curves",
@@ -289,6 +290,9 @@ class _ShareCounts(NamedTuple):
     def collapse(self, matrix):
         return _ShareCounts(matrix @ self.successes, matrix @ self.n)
 
+    def restrict(self, keep):
+        return _ShareCounts(self.successes * keep, self.n * keep)
+
 
 class _ValueCounts(NamedTuple):
     values: np.ndarray
@@ -298,6 +302,9 @@ class _ValueCounts(NamedTuple):
     def collapse(self, matrix):
         return _ValueCounts(self.values, matrix @ self.table, self.scale)
 
+    def restrict(self, keep):
+        return _ValueCounts(self.values, self.table * keep[:, None], self.scale)
+
 
 class _PairCounts(NamedTuple):
     numerators: np.ndarray
@@ -306,6 +313,9 @@ class _PairCounts(NamedTuple):
 
     def collapse(self, matrix):
         return _PairCounts(self.numerators, self.denominators, matrix @ self.table)
+
+    def restrict(self, keep):
+        return _PairCounts(self.numerators, self.denominators, self.table * keep[:, None])
 
 
 class _Totals(NamedTuple):
@@ -339,6 +349,15 @@ class _CompetingCounts(NamedTuple):
         return _CompetingCounts(
             grouped, matrix.shape[0], matrix @ self.excluded, matrix @ self.late
         )
+
+    def restrict(self, keep):
+        """The same units, those outside ``keep`` (0/1 per unit) without any pattern."""
+        p = self.patterns
+        rows = keep[p.group].astype(bool)
+        kept = CompetingPatterns(
+            p.times, p.group[rows], p.first[rows], p.last[rows], p.cause[rows], p.count[rows]
+        )
+        return _CompetingCounts(kept, self.units, self.excluded * keep, self.late * keep)
 
     def rest(self):
         """For each unit u, the patterns of every other unit, labelled u ("all others")."""
@@ -910,10 +929,32 @@ def _linearised_from_table(numerators, denominators, counts) -> tuple[float, flo
     return float(ratio), float(n / (n - 1) * residual / den_total**2)
 
 
+def _family_columns(family: Family, counts, labels, entropy, n_resamples):
+    if family.kind == "survival":
+        return _competing_columns(family.name, counts)
+    if family.kind == "share":
+        return _share_columns(family.name, counts)
+    if family.kind == "mean":
+        return _mean_columns(family.name, counts, labels, entropy, n_resamples)
+    return _ratio_columns(family.name, counts, labels, entropy, n_resamples)
+
+
 def _build_table(
-    prepared: _Prepared, unit_frame: pd.DataFrame, matrix, labels, *, entropy, n_resamples
+    prepared: _Prepared,
+    unit_frame: pd.DataFrame,
+    matrix,
+    labels,
+    *,
+    entropy,
+    n_resamples,
+    pools=None,
 ):
-    """Every metric column for the units defined by ``matrix`` (units x companies)."""
+    """Every metric column for the units defined by ``matrix`` (units x companies).
+
+    ``pools`` (family -> 0/1 per unit) restricts the comparisons of a family to the units of
+    its pool: a unit outside it is neither compared nor part of any other unit's "all
+    others", of the k-unit test or of the Benjamini-Hochberg family; its own figures stay.
+    """
     columns: dict = {}
     tests: dict = {}
     family_p: dict = {}
@@ -923,8 +964,20 @@ def _build_table(
         if family.name not in prepared.stats:
             continue
         counts = prepared.stats[family.name].collapse(matrix)
+        block, pvalue, effect, overall, size = _family_columns(
+            family, counts, labels, entropy, n_resamples
+        )
+        keep = None if pools is None else pools.get(family.name)
+        if keep is not None and not keep.all():
+            # the comparisons again, on the pool alone (the unit's own figures are unchanged)
+            _, pvalue, effect, overall, size = _family_columns(
+                family, counts.restrict(keep), labels, entropy, n_resamples
+            )
+            out = ~keep.astype(bool)
+            pvalue = np.where(out, np.nan, pvalue)
+            effect = np.where(out, 0.0, effect)
+            size = tuple(np.where(out, np.nan, np.asarray(a, dtype=float)) for a in size)
         if family.kind == "survival":
-            block, pvalue, effect, overall, size = _competing_columns(family.name, counts)
             method = (
                 "Wald chi-square, restricted mean days without resolution"
                 if family.name == "resolution"
@@ -932,17 +985,9 @@ def _build_table(
             )
             tests[family.name] = _overall(method, overall)
         elif family.kind == "share":
-            block, pvalue, effect, overall, size = _share_columns(family.name, counts)
             tests[family.name] = _overall("Pearson's chi-square", overall)
         elif family.kind == "mean":
-            block, pvalue, effect, overall, size = _mean_columns(
-                family.name, counts, labels, entropy, n_resamples
-            )
             tests[family.name] = _overall("Kruskal-Wallis H", overall)
-        else:
-            block, pvalue, effect, overall, size = _ratio_columns(
-                family.name, counts, labels, entropy, n_resamples
-            )
         family_size[family.name] = size
         n_column = block[f"{family.name}_n"]
         block[f"{family.name}_small_base"] = np.asarray(n_column) < SMALL_BASE
@@ -1034,6 +1079,22 @@ def _validate_table_options(responses, as_of, rng, n_resamples, launch=None):
     return frame, as_of_day, generator, resamples, _validate_launch(launch)
 
 
+def _pool_vectors(pools, labels) -> dict | None:
+    """``pools`` (metric -> the unit labels compared) as 0/1 vectors over ``labels``."""
+    if pools is None:
+        return None
+    if not isinstance(pools, dict):
+        raise ValueError("`pools` must be a dict of metric name -> unit labels, or None.")
+    unknown = sorted(set(pools) - {family.name for family in FAMILIES})
+    if unknown:
+        raise ValueError(f"`pools` names unknown metrics: {', '.join(unknown)}.")
+    index = pd.Index(labels, dtype=object)
+    return {
+        name: index.isin([str(label) for label in members]).astype(np.int64)
+        for name, members in pools.items()
+    }
+
+
 def summary_tables(
     responses: pd.DataFrame,
     *,
@@ -1041,6 +1102,8 @@ def summary_tables(
     rng,
     n_resamples: int = DEFAULT_RESAMPLES,
     launch=None,
+    company_pools=None,
+    group_pools=None,
 ) -> KpiTables:
     """The company table and the sector x origin table from one reading of ``responses``.
 
@@ -1054,6 +1117,11 @@ def summary_tables(
         Randomness of the bootstrap intervals; the same seed gives the same tables.
     n_resamples : int, default 2000
         Bootstrap resamples per interval.
+    launch : datetime.date, optional
+        See :func:`company_table`.
+    company_pools, group_pools : dict, optional
+        Metric name -> the companies (group labels ``sector/origin``) that take part in that
+        metric's comparisons; see ``pools`` in :func:`company_table`.
 
     Returns
     -------
@@ -1067,9 +1135,72 @@ def summary_tables(
     entropy = int(generator.integers(0, 2**63))
     prepared = _prepare(frame, as_of_day, launch_day=launch_day)
     return KpiTables(
-        _company_table(prepared, as_of_day, entropy, resamples),
-        _group_table(prepared, as_of_day, entropy, resamples),
+        _company_table(prepared, as_of_day, entropy, resamples, company_pools),
+        _group_table(prepared, as_of_day, entropy, resamples, group_pools),
     )
+
+
+def _unit_bases(stats) -> np.ndarray:
+    """The responses entering a metric, per unit, from its collapsed counts."""
+    if isinstance(stats, _CompetingCounts):
+        p = stats.patterns
+        return np.bincount(p.group, p.count, minlength=stats.units).astype(np.int64)
+    if isinstance(stats, (_ShareCounts, _Totals)):
+        return np.asarray(stats.n, dtype=np.int64)
+    return stats.table.sum(axis=1).astype(np.int64)
+
+
+def bases(responses: pd.DataFrame, *, as_of, launch=None) -> KpiTables:
+    """The bases alone: per company and per group, ``n`` and ``<metric>_n`` of every metric.
+
+    What :func:`summary_tables` would give in those columns (same rows, same order), without
+    any estimate, interval or test: cheap enough to decide what may be shown before the
+    tables are computed (``analysis.disclosure.published_tables``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from analysis.kpis import REQUIRED_COLUMNS, bases
+    >>> responses = pd.DataFrame({column: [None] * 3 for column in REQUIRED_COLUMNS})
+    >>> responses["company"] = ["orange", "free", "orange"]
+    >>> responses["sector"], responses["origin"] = "isp", "fr"
+    >>> responses["submitted_on"] = pd.Timestamp("2024-02-01")
+    >>> responses["csat"] = [4, None, 2]
+    >>> tables = bases(responses, as_of="2024-06-30")
+    >>> tables.companies[["company", "n", "csat_n"]].to_dict("list")
+    {'company': ['free', 'orange'], 'n': [1, 2], 'csat_n': [0, 2]}
+    >>> tables.groups[["group", "n", "csat_n"]].to_dict("list")
+    {'group': ['isp/fr'], 'n': [3], 'csat_n': [2]}
+    """
+    frame = _validate_frame(responses, REQUIRED_COLUMNS)
+    as_of_day = _validate_as_of(as_of)
+    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch))
+    units = prepared.units
+    keys, matrix = _group_keys(units)
+    companies = pd.DataFrame(
+        {
+            "company": units.labels,
+            "company_name": units.names,
+            "sector": units.sectors,
+            "origin": units.origins,
+            "n": units.n,
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "group": [f"{sector}/{origin}" for sector, origin in keys],
+            "sector": [sector for sector, _ in keys],
+            "origin": [origin for _, origin in keys],
+            "n": matrix @ units.n,
+        }
+    )
+    identity = np.eye(units.k, dtype=np.int64)
+    for metric in metrics.METRICS:
+        if metric.name in prepared.stats:
+            stats = prepared.stats[metric.name]
+            companies[metric.n] = _unit_bases(stats.collapse(identity))
+            groups[metric.n] = _unit_bases(stats.collapse(matrix))
+    return KpiTables(companies, groups)
 
 
 def company_table(
@@ -1079,6 +1210,7 @@ def company_table(
     rng,
     n_resamples: int = DEFAULT_RESAMPLES,
     launch=None,
+    pools=None,
 ) -> pd.DataFrame:
     """One row per company with every metric, its n, a small-base mark and "vs all others" flags.
 
@@ -1109,6 +1241,12 @@ def company_table(
         ``launch - started_on`` days (delayed entry), and one that ended before it is excluded
         and counted (``attrs["excluded"]["ended_before_launch"]``). None: every incident is
         followed from its first day. Recorded in ``attrs["launch"]``.
+    pools : dict, optional
+        Metric name -> the company ids that take part in that metric's comparisons. A company
+        outside its metric's pool keeps its own figures but gets no comparison (p-values,
+        flag, effect size NaN or ""), and enters nobody's "all others", the k-company test or
+        the Benjamini-Hochberg family: the disclosure control leaves the companies it hides
+        out this way (``analysis.disclosure.published_tables``). Metrics not named: everyone.
 
     Returns
     -------
@@ -1180,7 +1318,7 @@ def company_table(
     )
     entropy = int(generator.integers(0, 2**63))
     return _company_table(
-        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples
+        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples, pools
     )
 
 
@@ -1191,6 +1329,7 @@ def group_table(
     rng,
     n_resamples: int = DEFAULT_RESAMPLES,
     launch=None,
+    pools=None,
 ) -> pd.DataFrame:
     """One row per sector x origin group (e.g. French ISPs), with the same columns as
     :func:`company_table` after ``group, sector, origin, companies, n``.
@@ -1198,6 +1337,8 @@ def group_table(
     Each group pools the responses of its companies; its "vs all others" comparisons set it
     against the responses of the other groups, and the Benjamini-Hochberg correction runs
     across this table's comparisons. ``attrs`` holds the k-group tests across groups.
+    ``pools`` (metric -> group labels ``sector/origin``) restricts comparisons as in
+    :func:`company_table`.
     Parameters and returns as :func:`company_table`; a company's sector and origin are read
     from its first response (the storage layer joins them from the reference list).
 
@@ -1225,7 +1366,7 @@ def group_table(
     )
     entropy = int(generator.integers(0, 2**63))
     return _group_table(
-        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples
+        _prepare(frame, as_of_day, launch_day=launch_day), as_of_day, entropy, resamples, pools
     )
 
 
@@ -1262,7 +1403,9 @@ def _attrs(prepared: _Prepared, as_of_day: int, entropy: int, n_resamples: int, 
     }
 
 
-def _company_table(prepared: _Prepared, as_of_day, entropy, n_resamples) -> pd.DataFrame:
+def _company_table(
+    prepared: _Prepared, as_of_day, entropy, n_resamples, pools=None
+) -> pd.DataFrame:
     units = prepared.units
     identity = np.eye(units.k, dtype=np.int64)
     unit_frame = pd.DataFrame(
@@ -1275,7 +1418,13 @@ def _company_table(prepared: _Prepared, as_of_day, entropy, n_resamples) -> pd.D
         }
     )
     table, tests = _build_table(
-        prepared, unit_frame, identity, units.labels, entropy=entropy, n_resamples=n_resamples
+        prepared,
+        unit_frame,
+        identity,
+        units.labels,
+        entropy=entropy,
+        n_resamples=n_resamples,
+        pools=_pool_vectors(pools, units.labels),
     )
     table.attrs = _attrs(prepared, as_of_day, entropy, n_resamples, tests)
     return table
@@ -1289,7 +1438,7 @@ def _group_keys(units: _Units):
     return keys, matrix
 
 
-def _group_table(prepared: _Prepared, as_of_day, entropy, n_resamples) -> pd.DataFrame:
+def _group_table(prepared: _Prepared, as_of_day, entropy, n_resamples, pools=None) -> pd.DataFrame:
     units = prepared.units
     keys, matrix = _group_keys(units)
     labels = [f"{sector}/{origin}" for sector, origin in keys]
@@ -1305,7 +1454,13 @@ def _group_table(prepared: _Prepared, as_of_day, entropy, n_resamples) -> pd.Dat
         }
     )
     table, tests = _build_table(
-        prepared, unit_frame, matrix, labels, entropy=entropy, n_resamples=n_resamples
+        prepared,
+        unit_frame,
+        matrix,
+        labels,
+        entropy=entropy,
+        n_resamples=n_resamples,
+        pools=_pool_vectors(pools, labels),
     )
     table.attrs = _attrs(prepared, as_of_day, entropy, n_resamples, tests)
     return table

@@ -117,7 +117,7 @@ def test_real_responses_only_hide_synthetic_by_default(db_path):
     assert list(companies["Entreprise"]) == ["Free"]
     assert companies["n"].tolist() == [3]
     # Three responses: the public sees the base, every figure masked.
-    assert "masqué (n=3 < 10)" in companies.iloc[0].to_string()
+    assert "masqué, n < 10" in companies.iloc[0].to_string()
 
 
 def test_the_public_cannot_single_out_a_respondent(db_path):

@@ -30,7 +30,7 @@ def responses():
 
 @pytest.fixture(scope="module")
 def view(responses):
-    return dashboard.compute(responses, as_of=AS_OF)
+    return dashboard.compute(responses, as_of=AS_OF, public=True)
 
 
 def test_one_minimum_cell_for_the_dashboard_and_the_snapshot():
@@ -82,8 +82,9 @@ def test_the_subtraction_attack_on_a_group_recovers_nothing(view):
             figure = metric.main.estimate
             recovered = group[figure] * group[metric.n] - epsilon[figure] * epsilon[metric.n]
             assert np.isnan(recovered), metric.name
-    # the sums a reader could form stay consistent: the bases are still published
+    # the group's own count stays; the base of a hidden figure does not
     assert group["n"] == view.groups.set_index("group").loc["retailer/fr", "n"]
+    assert all(pd.isna(group[m.n]) for m in metrics.METRICS if group[m.suppressed])
 
 
 def test_hidden_companies_that_together_reach_min_cell_do_not_hide_their_group():
@@ -143,10 +144,54 @@ def test_the_empty_view_is_returned_as_is():
     assert disclosure.protect(empty) is empty
 
 
+def test_a_view_computed_for_researchers_is_refused(responses):
+    with pytest.raises(ValueError, match="`view`"):
+        disclosure.protect(dashboard.compute(responses, as_of=AS_OF))
+
+
 def test_the_same_rules_as_the_kpis_table_they_read(responses):
     tables = kpis.summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200)
     layout = disclosure.metric_layout(tables.companies)
     hidden = disclosure.company_suppression(tables.companies, layout, 10)
     masked = disclosure.masked(tables.companies, layout, hidden)
     assert masked["nps_suppressed"].tolist() == (tables.companies["n"] < 10).tolist()
-    assert masked["nps_n"].tolist() == tables.companies["nps_n"].tolist()  # bases stay
+    # no base shown for a masked figure (it said "n=2" for a company of two respondents)
+    assert masked["nps_n"].isna().tolist() == hidden["nps"].tolist()
+    kept = disclosure.masked(tables.companies, layout, hidden, keep_bases=True)
+    assert kept["nps_n"].tolist() == tables.companies["nps_n"].tolist()
+
+
+def test_bases_are_the_tables_bases(responses):
+    """kpis.bases gives the n columns of summary_tables, without computing any estimate."""
+    tables = kpis.summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200)
+    bases = kpis.bases(responses, as_of=AS_OF)
+    for full, base in ((tables.companies, bases.companies), (tables.groups, bases.groups)):
+        columns = [c for c in base.columns if c in full.columns]
+        assert len(columns) == len(base.columns)
+        pd.testing.assert_frame_equal(
+            base[columns], full[columns], check_dtype=False, check_index_type=False
+        )
+
+
+def test_pooled_comparisons_equal_the_tables_of_the_published_companies_alone(responses):
+    """The "all others" of a published company are the other published companies: its
+    p-value and effect size equal those of a table computed on their rows only (the naive
+    reference), and a hidden company has none."""
+    published = disclosure.published_tables(responses, as_of=AS_OF, rng=1, n_resamples=200)
+    table = published.companies.set_index("company")
+    for family in kpis.FAMILIES:
+        name = family.name
+        shown = table.index[~published.company_hidden[name]]
+        alone = kpis.company_table(
+            responses[responses["company"].isin(shown)], as_of=AS_OF, rng=1, n_resamples=200
+        ).set_index("company")
+        for column in ("vs_others_p", "vs_others_diff", "vs_others_diff_low"):
+            np.testing.assert_allclose(
+                table.loc[shown, f"{name}_{column}"].to_numpy(dtype=float),
+                alone.loc[shown, f"{name}_{column}"].to_numpy(dtype=float),
+                rtol=1e-9,
+                err_msg=f"{name}_{column}",
+            )
+        hidden = table.index[published.company_hidden[name]]
+        assert table.loc[hidden, f"{name}_vs_others_p"].isna().all(), name
+        assert table.loc[hidden, f"{name}_vs_others_p_adj"].isna().all(), name

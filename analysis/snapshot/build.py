@@ -401,11 +401,12 @@ def build_snapshot(
     frame = responses.assign(
         sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
     )
-    tables = kpis.summary_tables(frame, as_of=as_of, rng=np.random.default_rng(seed), launch=launch)
-    companies, groups = tables.companies, tables.groups
-    layout = disclosure.metric_layout(companies)
-    company_hidden = disclosure.company_suppression(companies, layout, min_cell)
-    group_hidden = disclosure.group_suppression(groups, companies, company_hidden, layout, min_cell)
+    # one disclosure control over both tables: what is hidden takes no part in any comparison
+    tables = disclosure.published_tables(
+        frame, as_of=as_of, rng=np.random.default_rng(seed), launch=launch, min_cell=min_cell
+    )
+    companies, groups, layout = tables.companies, tables.groups, tables.layout
+    company_hidden, group_hidden = tables.company_hidden, tables.group_hidden
     published = pd.concat(
         [
             _published_rows(companies, "company", layout, company_hidden),
@@ -415,7 +416,9 @@ def build_snapshot(
     )
     curves = _published_curves(frame, companies, company_hidden, as_of, min_cell, launch)
     answer = design.analyse(
-        kpis.design_cells(frame, as_of=as_of, launch=launch),
+        disclosure.published_design_cells(
+            kpis.design_cells(frame, as_of=as_of, launch=launch), companies, company_hidden
+        ),
         metrics=kpis.DESIGN_METRICS,
         min_n=min_cell,
     )
