@@ -1,5 +1,6 @@
 """The respondent's page: one experience, told in five short steps, saved once."""
 
+import json
 import logging
 import time
 
@@ -8,7 +9,17 @@ import streamlit as st
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.i18n import integer, t
-from survey.validation import paris_today, rate_limited, step_problems, validate_answers
+from survey.validation import (
+    TYPED_KINDS,
+    AddressLimiter,
+    BurstDetector,
+    clean_text,
+    client_address,
+    paris_today,
+    rate_limited,
+    step_problems,
+    validate_answers,
+)
 
 locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
 store: storage.Store = st.session_state["store"]
@@ -20,12 +31,52 @@ log = logging.getLogger("survey.form_page")
 YES, NO = (choice.label for choice in qn.YES_NO)
 dont_know = t("form.dont_know", locale)
 
+
+def key(question_id: str) -> str:
+    return f"q_{question_id}"
+
+
 # The honeypot is hidden from people (and from screen readers); bots fill it in.
 st.html("<style>.st-key-hp_box{display:none !important}</style>")
 
 
-def key(question_id: str) -> str:
-    return f"q_{question_id}"
+def typed_as_text(q: qn.Question) -> bool:
+    """Numbers and dates are typed in text fields, read by validation.parse_typed: a
+    browser's number field reads "1,5" as 15 and a date picker "3/12/2023" as 28/02/2023."""
+    scale = q.kind == "int" and q.maximum is not None and q.maximum <= 10
+    return q.kind in TYPED_KINDS and not (scale and q.minimum is not None)
+
+
+# Phones show their numeric keyboard (with the comma) on the number fields.
+INPUT_MODES = {
+    f"st-key-{key(q.id)}": "decimal" if q.kind == "float" else "numeric"
+    for q in qn.FIELDS
+    if typed_as_text(q) and q.kind != "date"
+}
+st.html(
+    "<script>(() => {const modes = "
+    + json.dumps(INPUT_MODES)
+    + """;
+const apply = () => { for (const [cls, mode] of Object.entries(modes)) {
+  for (const input of document.querySelectorAll(`.${cls} input`)) {
+    if (input.getAttribute("inputmode") !== mode) input.setAttribute("inputmode", mode);
+  } } };
+if (!window.clientroiInputModes) {
+  window.clientroiInputModes = new MutationObserver(apply);
+  window.clientroiInputModes.observe(document.body, {childList: true, subtree: true});
+}
+apply();})();</script>""",
+    unsafe_allow_javascript=True,
+)
+
+
+@st.cache_resource(show_spinner=False)
+def abuse_guards(database: str) -> tuple[AddressLimiter, BurstDetector]:
+    """One address limiter and one burst detector per server process and database."""
+    return AddressLimiter(), BurstDetector()
+
+
+limiter, bursts = abuse_guards(str(storage.default_db_path()))
 
 
 KEPT_ACROSS_FORMS = ("form_session_id", "form_history")
@@ -101,32 +152,23 @@ def ask(q: qn.Question, errors: dict) -> None:
             horizontal=True,
             **common,
         )
-    elif q.kind in ("int", "float"):
-        st.number_input(
+    elif typed_as_text(q):
+        # What is typed stays on screen as typed; check_field says at once what it means.
+        st.text_input(
             label,
-            min_value=int(q.minimum) if q.kind == "int" else float(q.minimum),
-            max_value=int(q.maximum) if q.kind == "int" else float(q.maximum),
-            value=None,
-            step=1 if q.kind == "int" else 1.0,
-            format=None if q.kind == "int" else "%.0f" if q.id == "wasted_km" else "%.2f",
-            placeholder=dont_know,
-            **common,
-        )
-    elif q.kind == "date":
-        st.date_input(
-            label,
-            value=None,
-            min_value=qn.EARLIEST_DATE,
-            max_value=paris_today(),
-            format="DD/MM/YYYY" if locale == "fr" else "YYYY-MM-DD",
+            placeholder=t("form.date_placeholder", locale) if q.kind == "date" else dont_know,
+            on_change=check_field,
+            args=(q.id,),
+            autocomplete="off",
             **common,
         )
     elif q.kind in ("flag", "consent"):
         st.checkbox(label, **common)
+    # No max_chars: a browser cuts (or drops) a longer paste; validation counts and refuses it.
     elif q.kind == "text" and q.id == "narrative":
-        st.text_area(label, max_chars=q.max_length, height=160, **common)
+        st.text_area(label, height=160, on_change=clean_field, args=(q.id,), **common)
     elif q.kind in ("text", "email"):
-        st.text_input(label, max_chars=q.max_length, **common)
+        st.text_input(label, on_change=clean_field, args=(q.id,), **common)
     if q.id in errors:
         st.error(errors[q.id], icon=":material/error:")
 
@@ -150,8 +192,28 @@ def go(step: int) -> None:
     state["form_step"] = step
 
 
+def check_field(question_id: str) -> None:
+    """After a number or a date is typed: its message, or none, at once (not at "Suivant")."""
+    outcome = validate_answers(answers(), today=paris_today(), locale=locale)
+    errors = dict(state.get("form_errors", {}))
+    errors.pop(question_id, None)
+    message = outcome.errors(locale).get(question_id)
+    if message and state.get(key(question_id)) not in (None, ""):
+        errors[question_id] = message
+    state["form_errors"] = errors
+
+
+def clean_field(question_id: str) -> None:
+    """Free text loses NUL and bidi controls on screen too: what is shown is what is stored."""
+    value = state.get(key(question_id))
+    if isinstance(value, str) and clean_text(value) != value:
+        state[key(question_id)] = clean_text(value)
+
+
 def on_next(step: int) -> None:
-    problems = step_problems(answers(), qn.SECTION_IDS[: step + 1], today=paris_today())
+    problems = step_problems(
+        answers(), qn.SECTION_IDS[: step + 1], today=paris_today(), locale=locale
+    )
     state["form_errors"] = {p.field: p.message(locale) for p in reversed(problems)}
     if not problems:
         state["form_step"] = step + 1
@@ -159,7 +221,7 @@ def on_next(step: int) -> None:
 
 def on_submit() -> None:
     given = answers()
-    outcome = validate_answers(given, today=paris_today())
+    outcome = validate_answers(given, today=paris_today(), locale=locale)
     if not outcome.ok:
         state["form_errors"] = outcome.errors(locale)
         first = min(
@@ -174,24 +236,34 @@ def on_submit() -> None:
         state["form_failed"] = True
         return
     if rate_limited(state.get("form_history", []), time.monotonic()):
-        state["form_rate_limited"] = True
+        state["form_rate_limited"] = "session"
         return
+    address = client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
+    if not limiter.acquire(address):
+        state["form_rate_limited"] = "address"
+        return
+    # A company's responses arriving far faster than usual are flagged, not refused. The
+    # store has no burst flag yet: they take the bot flag (out of the statistics by default).
+    burst = bursts.observe(outcome.response.company)
     meta = storage.SubmissionMeta(
         submission_key=state["form_submission_key"],
         deletion_code=state["form_deletion_code"],
         locale=locale,
         source="web",
         fill_seconds=round(time.monotonic() - state["form_started"], 1),
-        honeypot=bool(state.get("form_hp")),
+        honeypot=bool(state.get("form_hp")) or burst,
         session_id=state["form_session_id"],
     )
     try:
         receipt = store.insert_response(outcome.response, meta)
     except Exception:  # noqa: BLE001  (the respondent must never lose the answers)
+        limiter.release(address)
         # The key finds the attempt again; the answers stay out of the log.
         log.exception("saving a response failed (submission key %s)", meta.submission_key)
         state["form_save_failed"] = True
         return
+    if not receipt.created:
+        limiter.release(address)  # a double click: the response was already counted
     state["form_receipt"] = receipt
     state["form_errors"] = {}
     if receipt.created:
@@ -226,12 +298,10 @@ st.progress(
         title=qn.SECTIONS[step].title(locale),
     ),
 )
-if (state.pop("form_failed", False) or (errors and step < total)) and errors:
+last_step = step == total - 1
+fix_errors = (state.pop("form_failed", False) or (errors and step < total)) and errors
+if fix_errors and not last_step:
     st.warning(t("form.fix_errors", locale), icon=":material/edit:")
-if state.pop("form_rate_limited", False):
-    st.error(t("form.rate_limited", locale), icon=":material/hourglass_top:")
-if state.pop("form_save_failed", False):
-    st.error(t("form.save_error", locale), icon=":material/cloud_off:")
 
 show_step(qn.SECTIONS[step], errors)
 
@@ -264,3 +334,16 @@ else:
         type="primary",
         width="stretch",
     )
+    # On the last step every message about sending sits under "Envoyer", where the eye is.
+    refused = state.pop("form_rate_limited", None)
+    if fix_errors:
+        st.warning(t("form.fix_errors", locale), icon=":material/edit:")
+    if refused == "session":
+        st.error(t("form.rate_limited", locale), icon=":material/hourglass_top:")
+    elif refused == "address":
+        st.error(
+            t("form.rate_limited_address", locale, limit=integer(limiter.limit, locale)),
+            icon=":material/hourglass_top:",
+        )
+    if state.pop("form_save_failed", False):
+        st.error(t("form.save_error", locale), icon=":material/cloud_off:")

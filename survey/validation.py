@@ -553,9 +553,9 @@ def client_address(remote: str | None, forwarded_for: str | None) -> str:
     >>> client_address(None, None)
     'local'
     """
-    if remote:
+    if isinstance(remote, str) and remote:
         return remote
-    if forwarded_for and forwarded_for.strip():
+    if isinstance(forwarded_for, str) and forwarded_for.strip():
         return forwarded_for.split(",")[-1].strip()
     return "local"
 
