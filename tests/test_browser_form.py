@@ -18,20 +18,17 @@ def choose(page, key, option):
 
 
 def type_number(page, key, value):
+    """Type into a number field (a text field read the locale's way) as a person does."""
     field = page.locator(f".st-key-{key} input")
-    field.fill(str(value))
+    field.click()
+    page.keyboard.type(str(value))
     field.press("Tab")
     expect(field).to_have_value(str(value))
 
 
 def type_date(page, key, day, month, year):
-    """Type into Streamlit's segmented date field (day / month / year spin buttons)."""
-    field = page.locator(f".st-key-{key} [data-testid='stDateInputField']")
-    field.locator("[role='spinbutton'][data-type='day']").click()
-    page.keyboard.type(f"{day:02d}{month:02d}{year:04d}")
-    page.keyboard.press("Tab")
-    expect(field.locator("[data-type='year']")).to_have_text(f"{year:04d}")
-    expect(field.locator("[data-type='day']")).to_have_text(f"{day:02d}")
+    """Type a date as the French do, DD/MM/YYYY, into its text field."""
+    type_number(page, key, f"{day:02d}/{month:02d}/{year:04d}")
 
 
 def next_step(page, title):
@@ -117,3 +114,46 @@ def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
     assert row["locale"] == "fr"
     assert bool(row["flag_honeypot"]) is False
     assert store.delete_response(code) is True
+
+
+def test_french_typing_on_a_phone_is_stored_as_typed(tmp_path):
+    """Issue 13: `1,5` hours, `120,50` EUR and `3/7/2023` typed on a phone, read back from
+    DuckDB (before: 15.0, 12050.0 and an emptied field)."""
+    db_path = tmp_path / "typing.duckdb"
+    storage.connect(db_path)
+    with serve_app(db_path) as url, browser_page() as page:
+        page.goto(url)
+        page.locator(".st-key-q_company input[role='combobox']").click()
+        page.keyboard.type("Orange")
+        page.get_by_role("option", name="Orange", exact=True).click()
+        next_step(page, "Étape 2 sur 5")
+        choose(page, "q_problem", "Plus de service")
+        type_number(page, "q_started_on", "3/7/2023")
+        choose(page, "q_status", "Toujours en cours")
+        next_step(page, "Étape 3 sur 5")
+        hours = page.locator(".st-key-q_hours_spent input")
+        expect(hours).to_have_attribute("inputmode", "decimal")
+        type_number(page, "q_hours_spent", "1,5")
+        type_number(page, "q_unanswered_calls", "600")
+        expect(page.get_by_text("Maximum : 500.")).to_be_visible()
+        page.locator(".st-key-form_next button").click()
+        expect(page.get_by_text("Étape 3 sur 5").first).to_be_visible()
+        expect(page.get_by_text("Maximum : 500.")).to_be_visible()
+        page.locator(".st-key-q_unanswered_calls input").fill("")
+        type_number(page, "q_unanswered_calls", "12")
+        expect(page.get_by_text("Maximum : 500.")).to_have_count(0)
+        next_step(page, "Étape 4 sur 5")
+        choose(page, "q_refund_requested", "Oui")
+        type_number(page, "q_refund_amount_requested", "120,50")
+        next_step(page, "Étape 5 sur 5")
+        page.locator(".st-key-q_consent_research label").click()
+        page.locator(".st-key-form_submit button").click()
+        expect(page.get_by_text("Merci, votre témoignage est enregistré.")).to_be_visible()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "form_french_typing_phone.png"), full_page=True)
+
+    row = storage.connect(db_path).fetch_responses(storage.Filters(include_flagged=True)).iloc[0]
+    assert row["started_on"].date() == date(2023, 7, 3)
+    assert row["hours_spent"] == 1.5
+    assert row["refund_amount_requested"] == 120.5
+    assert row["unanswered_calls"] == 12
