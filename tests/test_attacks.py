@@ -1,0 +1,157 @@
+"""The attacks of issue 12, as tests: each tries to read one respondent's answers back from
+what the public sees, and must recover nothing, that is, the set of databases consistent with
+what was published holds more than one value for every answer of the targeted respondent.
+
+Each attack is first run against the rule it defeated (the pool of "all others" that still
+held the hidden company, two releases one respondent apart...), where it must recover the
+answer exactly: an attack that recovers nothing anywhere would prove nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import kpis, metrics, snapshot
+from survey import store as storage
+from survey.demo import generate_frame
+
+TODAY = date(2026, 6, 15)
+AS_OF = date(2026, 6, 15)
+TARGET = "starlink"  # the company of nine responses
+SHARES = [m.name for m in metrics.METRICS if m.kind == "share"]
+
+
+def seeded_frame(rows: int = 1_500, *, seed: int = 12, hidden: int = 9) -> pd.DataFrame:
+    """Demo rows that look real (source 'web'), one company cut to ``hidden`` responses and
+    none other under the minimum cell."""
+    frame = generate_frame(rows, seed=seed, today=TODAY)
+    frame["source"] = "web"
+    frame = frame[~frame["flag_too_fast"] & (frame["company"] != "lycamobile")]
+    target = frame.index[frame["company"] == TARGET]
+    frame = frame.drop(target[hidden:])
+    return frame.reset_index(drop=True)
+
+
+def published_kpis(snap: snapshot.Snapshot) -> pd.DataFrame:
+    """``kpis.csv`` as a reader gets it, from the published bytes."""
+    data = snapshot.render(snap)["kpis.csv"]
+    return pd.read_csv(io.BytesIO(data), na_values=[snapshot.SUPPRESSED], keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("attacks")
+    store = storage.connect(folder / "clientroi.duckdb")
+    store.insert_frame(seeded_frame())
+    responses = snapshot.fetch_qualifying(store, as_of=AS_OF)
+    assert (responses["company"] == TARGET).sum() == 9
+    snap = snapshot.build_snapshot(responses, as_of=AS_OF)
+    return SimpleNamespace(
+        store=store, responses=responses, snapshot=snap, kpis=published_kpis(snap)
+    )
+
+
+# --- (b) Fisher p-values against a hidden company ------------------------------------------------
+
+
+def fisher_candidates(s, n, published, hidden_n: int) -> set[tuple[int, int]]:
+    """Every (base, successes) of the hidden company that, added to the pool of "all others",
+    reproduces each company's Fisher p-value (``s`` successes of ``n``) to the published six
+    significant digits. The attacker knows every other company's counts."""
+    found = set()
+    for base in range(hidden_n + 1):
+        for successes in range(base + 1):
+            rest_s = s.sum() - s + successes
+            rest_n = n.sum() - n + base
+            p = [
+                stats.fisher_exact([[a, b - a], [c, d - c]]).pvalue if b and d else np.nan
+                for a, b, c, d in zip(s, n, rest_s, rest_n, strict=True)
+            ]
+            if np.allclose(p, published, rtol=1e-5, atol=1e-12, equal_nan=True):
+                found.add((base, successes))
+    return found
+
+
+def rounded(values) -> np.ndarray:
+    return np.array([float(f"{v:.6g}") if np.isfinite(v) else v for v in values], dtype=float)
+
+
+def answers_changed(responses: pd.DataFrame, rows, variant: int) -> pd.DataFrame:
+    """The same database with every answer of ``rows`` replaced (two variants that differ in
+    every yes/no and every score entering a published figure)."""
+    out = responses.copy()
+    yes = variant == 0
+    out.loc[rows, "refund_requested"] = True
+    out.loc[rows, "refund_outcome"] = "full" if yes else "refused"
+    out.loc[rows, "refund_requested_on"] = out.loc[rows, "started_on"]
+    out.loc[rows, "refund_received_on"] = out.loc[rows, "started_on"] if yes else pd.NaT
+    for column, high, low in (
+        ("wasted_trips", 4, 0),
+        ("wasted_km", 80.0, 0.0),
+        ("technician_visits_useless", 3, 0),
+        ("false_resolved_count", 2, 0),
+        ("csat", 5, 1),
+        ("effort", 1, 7),
+        ("nps", 10, 0),
+        ("callbacks_promised", 3, 3),
+        ("callbacks_received", 3, 0),
+    ):
+        out.loc[rows, column] = high if yes else low
+    out.loc[rows, "loaner_offered"] = yes
+    out.loc[rows, "loaner_obtained"] = True if yes else None
+    out.loc[rows, "loaner_cut_before_resolution"] = False if yes else None
+    out.loc[rows, "status"] = "resolved" if yes else "unresolved"
+    out.loc[rows, "ended_on"] = out.loc[rows, "started_on"] + pd.Timedelta(days=1 if yes else 60)
+    return out
+
+
+def test_fisher_counts_against_the_old_pool_gave_the_answer_away(world):
+    """Issue 12, route 2, as it worked: every company's Fisher p-value against a pool that
+    still held the nine-response company; trying every count of that company gives back its
+    answer (a sanity check of the attack, on the rule it defeated)."""
+    old = kpis.company_table(world.responses, as_of=AS_OF, rng=1, n_resamples=100)
+    target = old["company"] == TARGET
+    recovered = []
+    for family in SHARES:
+        n = old[f"{family}_n"].to_numpy(dtype=int)
+        s = np.rint(old[f"{family}_share"].fillna(0).to_numpy() * n).astype(int)
+        answer = (int(n[target][0]), int(s[target][0]))
+        published = rounded(old.loc[~target, f"{family}_vs_others_p"].to_numpy(dtype=float))
+        candidates = fisher_candidates(s[~target], n[~target], published, 9)
+        assert answer in candidates, family  # the attacker's model is right
+        if answer[0] and candidates == {answer}:
+            recovered.append(family)
+    assert len(recovered) >= 3, recovered
+
+
+def test_fisher_counts_against_the_hidden_company_recover_nothing(world):
+    """Issue 12, route 2, against the snapshot: the nine-response company takes no part in
+    any published pool, so two databases in which its respondents gave opposite answers to
+    every question publish the same kpis.csv, byte for byte. Every count tried by the attack
+    is consistent with what was published (and so is every answer of each respondent)."""
+    published = world.kpis[world.kpis["level"] == "company"].set_index("id")
+    flags = [f"{m.name}_suppressed" for m in metrics.METRICS]
+    assert published.loc[TARGET, flags].all()
+    rows = world.responses.index[world.responses["company"] == TARGET]
+    before = snapshot.render(world.snapshot)["kpis.csv"]
+    for variant in (0, 1):
+        other = snapshot.build_snapshot(
+            answers_changed(world.responses, rows, variant), as_of=AS_OF
+        )
+        assert snapshot.render(other)["kpis.csv"] == before, variant
+    # and the attack itself, on the published figures, finds every candidate consistent
+    shown = published.drop(index=TARGET)
+    for family in SHARES:
+        visible = ~shown[f"{family}_suppressed"].astype(bool)
+        n = shown.loc[visible, f"{family}_n"].to_numpy(dtype=int)
+        s = np.rint(shown.loc[visible, f"{family}_share"].to_numpy(dtype=float) * n).astype(int)
+        p = shown.loc[visible, f"{family}_vs_others_p"].to_numpy(dtype=float)
+        # the published pool is the published companies: the hidden one adds nothing to it
+        assert fisher_candidates(s, n, p, 0) == {(0, 0)}, family
