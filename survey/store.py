@@ -1146,25 +1146,60 @@ def fetch_query(
     *,
     ordered: bool,
     paramstyle: str = "qmark",
+    company_columns: bool = True,
 ) -> tuple[str, list[Any]]:
     """The SELECT behind ``fetch_responses``, for either backend, and its values.
 
     Only exported columns (never e-mails, hashes, keys or fingerprints), with the company's
-    name, sector and origin; ``response_id`` as text.
+    name, sector and origin; ``response_id`` as text. ``company_columns=False`` leaves those
+    three out (the caller adds them from the companies table, see :func:`with_company_columns`)
+    and joins ``companies`` only when a sector or origin filter needs it.
+
+    >>> fetch_query(None, ["csat"], ordered=False, company_columns=False)[0]
+    "SELECT r.csat FROM responses r WHERE r.source <> 'synthetic' AND NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate) AND r.consent_research"
     """
     allowed = exported_columns()
     wanted = list(columns) if columns else list(allowed)
     bad = [c for c in wanted if c not in allowed]
     if bad:
         raise ValueError(f"`columns` not available: {bad}")
-    where, params = (filters or Filters()).where(paramstyle=paramstyle)
+    filters = filters or Filters()
+    where, params = filters.where(paramstyle=paramstyle)
     select = ", ".join(_selected(c) for c in wanted)
+    joined = company_columns or bool(filters.sectors or filters.origins)
     query = (
-        f"SELECT {select}, c.name AS company_name, c.sector, c.origin "
-        f"FROM responses r LEFT JOIN companies c ON c.id = r.company "
-        f"WHERE {where}" + (" ORDER BY r.submitted_at, r.response_id" if ordered else "")
+        f"SELECT {select}"
+        + (", c.name AS company_name, c.sector, c.origin" if company_columns else "")
+        + " FROM responses r"
+        + (" LEFT JOIN companies c ON c.id = r.company" if joined else "")
+        + f" WHERE {where}"
+        + (" ORDER BY r.submitted_at, r.response_id" if ordered else "")
     )
     return query, params
+
+
+def with_company_columns(table: pa.Table, companies: pd.DataFrame) -> pa.Table:
+    """``table`` (with a ``company`` column) and the company's name, sector and origin
+    appended, looked up in ``companies`` (the reference table, a few dozen rows) as the
+    SQL ``LEFT JOIN companies`` of :func:`fetch_query` would: NULL for an unknown company.
+    Costs a few milliseconds per million rows, far less than the server sending them.
+
+    >>> refs = pd.DataFrame({"id": ["free"], "name": ["Free"], "sector": ["isp"], "origin": ["fr"]})
+    >>> out = with_company_columns(pa.table({"company": ["free", "other", None]}), refs)
+    >>> out.column("company_name").to_pylist(), out.column("origin").to_pylist()
+    (['Free', None, None], ['fr', None, None])
+    """
+    import pyarrow.compute as pc
+
+    if "company" in table.column_names:
+        company = table.column("company")
+    else:
+        raise ValueError("`table` must have a company column.")
+    position = pc.index_in(company, value_set=pa.array(companies["id"], pa.string()))
+    for column, name in (("name", "company_name"), ("sector", "sector"), ("origin", "origin")):
+        values = pa.array(companies[column], pa.string())
+        table = table.append_column(name, values.take(position))
+    return table
 
 
 def _selected(column: str) -> str:

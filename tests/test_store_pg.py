@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 import cli
@@ -160,6 +161,51 @@ def test_copy_duckdb_to_postgresql_to_duckdb_keeps_every_row(pg_url, tmp_path, c
     assert cli.main(["copy", "--from", str(first), "--to", pg_url]) == 1
     assert "already holds responses" in capsys.readouterr().err
     assert storage.connect(pg_url).count() == 1_501
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+@pytest.mark.parametrize(
+    "filters",
+    [
+        storage.Filters(include_synthetic=True),
+        storage.Filters(include_synthetic=True, sectors=("isp",), companies=("free", "orange")),
+        storage.Filters(include_synthetic=True, origins=("foreign",), problems=("delivery",)),
+    ],
+    ids=["all", "sector-and-companies", "origin-and-problem"],
+)
+def test_dashboard_fetch_split_over_connections_equals_duckdb(
+    pg_url, tmp_path, monkeypatch, parts, filters
+):
+    """The dashboard's read (unordered, categorical, company name/sector/origin looked up on
+    the client) split by block range over 1-3 connections returns DuckDB's rows and types."""
+    from analysis import dashboard
+
+    monkeypatch.setattr(store_pg, "FETCH_CONNECTIONS", parts)
+    frame = generate_frame(3_000, seed=11, today=TODAY)
+    duck = storage.connect(tmp_path / "same.duckdb")
+    duck.insert_frame(frame)
+    pg = storage.connect(pg_url)
+    storage.copy_database(duck, pg)
+    submit(pg, {**story_answers(), "company": "other", "company_other": "Box"}, fill_seconds=300)
+    submit(duck, {**story_answers(), "company": "other", "company_other": "Box"}, fill_seconds=300)
+
+    def read(store):
+        got = store.fetch_responses(
+            filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
+        )
+        return got
+
+    on_pg, on_duck = read(pg), read(duck)
+    assert list(on_pg.columns) == list(on_duck.columns)
+    assert on_pg.dtypes.equals(on_duck.dtypes)
+    assert len(on_pg) == len(on_duck) > 0
+
+    def canonical(got):
+        plain = got.astype({c: object for c in got.columns if got[c].dtype == "category"})
+        return plain.sort_values(list(got.columns)).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(canonical(on_pg), canonical(on_duck))
+    pg.close()
 
 
 def test_migrate_and_publish_on_a_url(pg_url, tmp_path):
