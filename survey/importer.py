@@ -3,7 +3,9 @@
 Columns are recognised by questionnaire id or by their French or English label; choices by
 value or label; yes/no in French or English; dates as YYYY-MM-DD or DD/MM/YYYY. Each row is
 validated by the same ``Response`` model as the form. Valid rows are stored in one
-transaction with ``source = 'import'``; every rejected row gets a line number, a field and a
+transaction with ``source = 'import'``. Rows whose ``source`` column says ``synthetic`` (demo
+rows exported then imported back) are refused: they never become real responses. Every
+rejected row gets a line number, a field and a
 reason in ``FILE.rejected.csv``. Importing the same rows again stores nothing twice.
 """
 
@@ -31,7 +33,7 @@ from pydantic import ValidationError
 
 from survey import questionnaire as qn
 from survey import store as storage
-from survey.validation import Response, paris_today, validate_answers
+from survey.validation import Response, clean_text, paris_today, validate_answers
 
 MAX_FILE_BYTES = 2_000_000_000
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -51,6 +53,9 @@ DONT_KNOW_WORDS = {
     "none",
 }
 SUBMITTED_COLUMN = "submitted_on"
+SOURCE_COLUMN = "source"
+# An export's ``source`` values (folded) that mark demo rows: such rows are refused.
+SYNTHETIC_WORDS = ("synthetic", "synthetique", "demo", "demonstration")
 _NO_COLUMN = (
     "{name}: no recognised column (expected questionnaire ids such as company, problem, "
     "started_on, status, consent_research, or their French or English labels)"
@@ -128,6 +133,9 @@ def _header_map() -> dict[str, str]:
         "submission date",
     ):
         names[_fold(name)] = SUBMITTED_COLUMN
+    source_label = next(label for name, _, label in qn.METADATA if name == SOURCE_COLUMN)
+    for name in (SOURCE_COLUMN, source_label.fr, source_label.en):
+        names[_fold(name)] = SOURCE_COLUMN
     return names
 
 
@@ -284,6 +292,8 @@ def _cleaner(column: str):
     possible, an :class:`Unreadable` that the model reports next to its field."""
     if column == SUBMITTED_COLUMN:
         return lambda raw: _date_text(raw.strip()[:10])
+    if column == SOURCE_COLUMN:
+        return _fold
     q = qn.QUESTIONS[column]
     if q.kind == "choice":
         mapping = _choice_map(q)
@@ -312,7 +322,8 @@ def _cleaner(column: str):
             return text if _NUMBER.match(text) else Unreadable(raw)
 
         return number
-    return str.strip
+    # Free text: no NUL nor bidi control is stored (validation.clean_text).
+    return lambda raw: clean_text(raw).strip()
 
 
 def _date_text(raw: str) -> str:
@@ -439,6 +450,7 @@ def _import(
     columns = _normalise(table, report)
     del table
     submitted = columns.pop(SUBMITTED_COLUMN, None)
+    source = columns.pop(SOURCE_COLUMN, None)
     names = list(columns)
     arrays = [columns[n] for n in names]
     failing = _validate_all(names, arrays, today)
@@ -447,6 +459,13 @@ def _import(
         outcome = validate_answers(answers, today=today)
         for problem in outcome.problems:
             report.rejections.append(Rejection(index + 2, problem.field, problem.message(locale)))
+    if source is not None:
+        # Demo rows exported then imported would become real, published responses.
+        synthetic = np.flatnonzero(np.isin(source.astype(str), SYNTHETIC_WORDS))
+        reason = qn.error_message("synthetic_row", locale)
+        report.rejections.extend(Rejection(int(i) + 2, SOURCE_COLUMN, reason) for i in synthetic)
+        report.rejections.sort(key=lambda r: r.line)
+        failing = sorted(set(failing) | set(synthetic.tolist()))
     report.rejected_rows = len(failing)
     keep = np.ones(report.rows, dtype=bool)
     keep[failing] = False

@@ -341,3 +341,35 @@ def test_a_refused_import_is_logged(store, tmp_path, caplog):
     assert record.levelname == "WARNING"
     assert "import refused" in record.getMessage()
     assert "no recognised column" in record.getMessage()
+
+
+def test_demo_rows_exported_then_imported_never_become_real(filled_store, tmp_path):
+    """Issue 12, "synthetic data laundering": the export carries `source`; an imported row
+    that says `synthetic` is refused with its reason, the real ones are imported."""
+    from tests.conftest import story_answers, submit
+
+    submit(filled_store, story_answers(), source="web")
+    exported = tmp_path / "export.csv"
+    filled_store.export(exported, fmt="csv")
+    target = storage.connect(tmp_path / "other.duckdb")
+    report = import_file(exported, target, today=TODAY, locale="fr")
+    assert report.rows == 2_001
+    assert report.stored == 1
+    assert target.source_counts() == {"import": 1}
+    refused = [r for r in report.rejections if r.field == "source"]
+    assert len(refused) == 2_000
+    assert refused[0].reason.startswith("Ligne de démonstration (source « synthetic »)")
+    assert report.rejected_rows == 2_000
+
+
+def test_bidi_controls_never_reach_the_database(store, tmp_path):
+    """(A NUL byte makes the whole file refused as binary, tested above.)"""
+    path = tmp_path / "bidi.csv"
+    path.write_text(
+        "company,problem,started_on,status,consent_research,narrative\n"
+        'orange,outage,2024-01-10,ongoing,yes,"Panne\u202e totale\u2066 \u202a!"\n',
+        encoding="utf-8",
+    )
+    report = import_file(path, store, today=TODAY)
+    assert report.stored == 1, report.rejections
+    assert store.fetch_responses().iloc[0]["narrative"] == "Panne totale !"
