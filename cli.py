@@ -180,7 +180,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     path = _existing_db(args)
-    rows = storage.connect(path).export(args.out, fmt=args.format, lang=args.lang)
+    if args.dialect != "comma" and args.format != "csv":
+        raise CommandError("--dialect applies to --format csv only", exit_code=2)
+    rows = storage.connect(path).export(
+        args.out, fmt=args.format, lang=args.lang, dialect=args.dialect
+    )
     print(f"Exported {rows:,} responses to {args.out} (no e-mails, no deletion codes)")
     return 0
 
@@ -346,6 +350,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True)
     export.add_argument(
         "--lang", choices=qn.LOCALES, default="fr", help="language of SPSS and Stata labels"
+    )
+    export.add_argument(
+        "--dialect",
+        choices=storage.CSV_DIALECTS,
+        default="comma",
+        help="CSV: comma (',' UTF-8) or fr (';' UTF-8 with BOM, for French Excel)",
     )
     export.set_defaults(func=cmd_export)
 

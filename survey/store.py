@@ -56,6 +56,10 @@ MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets the CLI in at least
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
 # Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet may split a cell on "," or ";" (French Excel splits a .csv on ";") or tab,
+# so a formula start right after one of them gets a ' too: "x;=1+2;y" becomes "x;'=1+2;y".
+INNER_FORMULA = "([,;\t\r\n])([=+@-])"
+CSV_DIALECTS = ("comma", "fr")  # fr: ";" between cells, UTF-8 with a byte order mark
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -850,6 +854,7 @@ class Store:
         fmt: str,
         filters: Filters | None = None,
         lang: str = "fr",
+        dialect: str = "comma",
     ) -> int:
         """Write responses to a file researchers open: no e-mail, no hash. Returns the rows.
 
@@ -866,6 +871,9 @@ class Store:
             ``source`` and flag columns so a reader can filter).
         lang : {"fr", "en"}
             Language of the labels (SPSS and Stata only).
+        dialect : {"comma", "fr"}
+            CSV only: ``,`` in UTF-8, or ``;`` in UTF-8 with a byte order mark (French
+            Excel). Both defuse formulas at a cell's start and after any separator.
 
         Returns
         -------
@@ -882,10 +890,11 @@ class Store:
         Stata variable names have at most 32 characters and labels at most 80 (a longer label
         is shortened, ending with "…").
         """
+        check_dialect(dialect)
         query, params = export_query(filters, fmt=fmt, lang=lang)
         with self._connection() as con:
             table = con.sql(query, params=params).to_arrow_table()
-        return write_export(table, out, fmt=fmt, lang=lang)
+        return write_export(table, out, fmt=fmt, lang=lang, dialect=dialect)
 
 
 # --- copying between backends -----------------------------------------------------------------
@@ -1225,8 +1234,13 @@ def export_query(
     filters: Filters | None, *, fmt: str, lang: str, paramstyle: str = "qmark"
 ) -> tuple[str, list[Any]]:
     """The SELECT behind ``export`` and its values: exported columns only, text made
-    formula-safe for CSV (a leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
-    ``'``), in submission order. Checks ``fmt`` and ``lang``."""
+    formula-safe for CSV, in submission order. Checks ``fmt`` and ``lang``.
+
+    A CSV cell is read by spreadsheets that split it on ``,``, on ``;`` (French Excel) or on
+    tab, so a formula may start at the cell's start or after any separator inside it: a
+    leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a ``'`` before it, and so
+    does an ``=``, ``+``, ``-`` or ``@`` after a ``,``, ``;``, tab or line break
+    (``x;=1+2;y`` is written ``x;'=1+2;y``), as OWASP's CSV injection advice says."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"`fmt` must be one of {EXPORT_FORMATS}, not {fmt!r}.")
     if lang not in LOCALES:
@@ -1241,9 +1255,14 @@ def export_query(
             for prefix in FORMULA_PREFIXES:
                 marks.append(mark())
                 formula_params.append(prefix)
+            pattern = mark()
+            formula_params.append(INNER_FORMULA)
+            replacement = mark()
+            formula_params.append(r"\1'\2")
+            # Each mark appears once (qmark parameters are positional).
             selected.append(
-                f"CASE WHEN left(r.{column}, 1) IN ({', '.join(marks)}) "
-                f"THEN '''' || r.{column} ELSE r.{column} END AS {column}"
+                f"(CASE WHEN left(r.{column}, 1) IN ({', '.join(marks)}) THEN '''' ELSE '' END "
+                f"|| regexp_replace(r.{column}, {pattern}, {replacement}, 'g')) AS {column}"
             )
         else:
             selected.append(_selected(column))
@@ -1258,14 +1277,27 @@ def export_query(
     return query, formula_params + params
 
 
-def write_export(table: pa.Table, out: str | os.PathLike, *, fmt: str, lang: str) -> int:
-    """Write an Arrow table of :func:`export_query`'s rows as ``fmt``; returns the rows."""
+def write_export(
+    table: pa.Table, out: str | os.PathLike, *, fmt: str, lang: str, dialect: str = "comma"
+) -> int:
+    """Write an Arrow table of :func:`export_query`'s rows as ``fmt``; returns the rows.
+
+    ``dialect`` (CSV only): ``"comma"`` (``,``, UTF-8, as R and pandas read by default) or
+    ``"fr"`` (``;`` between cells and a UTF-8 byte order mark, as French Excel opens a
+    ``.csv`` by double click: accents intact, one answer per column). Decimals keep their
+    point in both.
+    """
+    check_dialect(dialect)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         import pyarrow.csv as pa_csv
 
-        pa_csv.write_csv(table, out)
+        delimiter = ";" if dialect == "fr" else ","
+        with pa.OSFile(str(out), "wb") as sink:
+            if dialect == "fr":
+                sink.write(b"\xef\xbb\xbf")
+            pa_csv.write_csv(table, sink, pa_csv.WriteOptions(delimiter=delimiter))
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -1274,6 +1306,17 @@ def write_export(table: pa.Table, out: str | os.PathLike, *, fmt: str, lang: str
         _write_labelled(table, out, fmt=fmt, lang=lang)
     log.info("exported %d responses to %s (%s)", table.num_rows, out.name, fmt)
     return table.num_rows
+
+
+def check_dialect(dialect: str) -> str:
+    """``dialect`` if it is one of :data:`CSV_DIALECTS`, else a ValueError naming it.
+
+    >>> check_dialect("fr")
+    'fr'
+    """
+    if dialect not in CSV_DIALECTS:
+        raise ValueError(f"`dialect` must be one of {CSV_DIALECTS}, not {dialect!r}.")
+    return dialect
 
 
 def reference_rows() -> dict[str, tuple[list[str], list[list[Any]]]]:

@@ -720,10 +720,13 @@ class PostgresStore:
         fmt: str,
         filters: common.Filters | None = None,
         lang: str = "fr",
+        dialect: str = "comma",
     ) -> int:
         """Write responses to a file researchers open (see :meth:`survey.store.Store.export`)."""
+        common.check_dialect(dialect)
         query, params = common.export_query(filters, fmt=fmt, lang=lang, paramstyle="numeric")
-        return common.write_export(self._arrow(query, params), out, fmt=fmt, lang=lang)
+        table = self._arrow(query, params)
+        return common.write_export(table, out, fmt=fmt, lang=lang, dialect=dialect)
 
 
 def _alive(con: Any) -> bool:

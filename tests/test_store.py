@@ -1,6 +1,8 @@
 """Storage on both backends (the ``backend`` fixture: a DuckDB file, a real PostgreSQL server):
 migrations, idempotent writes, private e-mails, deletion, exports; DuckDB's own connection policy."""
 
+import csv
+import io
 import threading
 import time
 from datetime import date
@@ -10,6 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import cli
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.demo import generate_frame
@@ -300,3 +303,71 @@ def test_a_failed_save_is_logged_without_the_answers(store, backend, caplog):
     assert "CANARY-NARRATIVE" not in logged
     assert "c@example.org" not in logged
     assert store.count() == 0  # rolled back: no response without its e-mail
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _pieces(text: str, separator: str) -> list[str]:
+    """What a spreadsheet that splits on ``separator`` (ignoring quotes) puts in cells."""
+    return [piece.lstrip('"') for line in text.splitlines() for piece in line.split(separator)]
+
+
+@pytest.mark.parametrize("dialect", ["comma", "fr"])
+def test_csv_export_defuses_formulas_after_any_separator(store, tmp_path, dialect):
+    """Issue 12: French Excel splits a .csv on ';', so "x;=1+2;y" inside one cell would give
+    a live =1+2. Every piece, split on ',', ';' or tab, starts with no formula character."""
+    submit(
+        store,
+        {
+            **story_answers(),
+            "narrative": "x;=1+2;y\tthen,@SUM(A1) and\n-2+3",
+            "company": "other",
+            "company_other": "=1+2",
+        },
+    )
+    out = tmp_path / f"out-{dialect}.csv"
+    assert store.export(out, fmt="csv", dialect=dialect) == 1
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") is (dialect == "fr")
+    text = raw.decode("utf-8-sig")
+    for separator in (",", ";", "\t"):
+        live = [p for p in _pieces(text, separator) if p.startswith(FORMULA_STARTS)]
+        assert live == []
+    delimiter = ";" if dialect == "fr" else ","
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    assert len(rows) == 1
+    assert rows[0]["narrative"] == "x;'=1+2;y\tthen,'@SUM(A1) and\n'-2+3"
+    assert rows[0]["company_other"] == "'=1+2"
+    assert list(rows[0]) == list(qn.exported_columns())
+    # The French file, parsed with ';' as French Excel does: the exact example of issue 12.
+    if dialect == "fr":
+        assert [p for p in rows[0]["narrative"].split(";")][:3] == [
+            "x",
+            "'=1+2",
+            "y\tthen,'@SUM(A1) and\n'-2+3",
+        ]
+
+
+def test_export_refuses_an_unknown_dialect(store, tmp_path):
+    with pytest.raises(ValueError, match="`dialect`"):
+        store.export(tmp_path / "x.csv", fmt="csv", dialect="excel")
+
+
+def test_cli_export_offers_the_french_dialect(store, backend, tmp_path, capsys):
+    submit(store, {**story_answers(), "narrative": "x;=1+2;y"})
+    out = tmp_path / "fr.csv"
+    db = str(backend.target)
+    assert (
+        cli.main(["export", "--format", "csv", "--dialect", "fr", "--out", str(out), "--db", db])
+        == 0
+    )
+    text = out.read_bytes().decode("utf-8")
+    assert text.startswith('\ufeff"response_id";')
+    assert "x;'=1+2;y" in text
+    assert (
+        cli.main(
+            ["export", "--format", "parquet", "--dialect", "fr", "--out", str(out), "--db", db]
+        )
+        == 2
+    )
