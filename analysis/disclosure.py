@@ -216,6 +216,8 @@ def published_tables(
     launch=None,
     n_resamples: int | None = None,
     min_cell: int = MIN_CELL,
+    held_companies: dict | None = None,
+    held_groups: dict | None = None,
 ) -> PublishedTables:
     """The company and group tables with one disclosure control over both.
 
@@ -226,6 +228,10 @@ def published_tables(
     p-value, adjusted p-value, flag, effect size or k-unit test: the "all others" of a
     published company are the other companies published in that metric, and no count of a
     hidden company can be read back from a published test by trying every possible value.
+
+    ``held_companies`` and ``held_groups`` (metric -> bool per unit, in the order of
+    :func:`analysis.kpis.bases`) hide more cells before anything is computed: the figures a
+    release holds back (``analysis.snapshot.releases``); they count as hidden everywhere.
 
     Examples
     --------
@@ -241,9 +247,19 @@ def published_tables(
     base = kpis.bases(responses, as_of=as_of, launch=launch)
     base_layout = metric_layout(base.companies)
     company_hidden = company_suppression(base.companies, base_layout, min_cell)
+    if held_companies:
+        company_hidden = {
+            f: hidden | np.asarray(held_companies.get(f, False), dtype=bool)
+            for f, hidden in company_hidden.items()
+        }
     group_hidden = group_suppression(
         base.groups, base.companies, company_hidden, base_layout, min_cell
     )
+    if held_groups:
+        group_hidden = {
+            f: hidden | np.asarray(held_groups.get(f, False), dtype=bool)
+            for f, hidden in group_hidden.items()
+        }
     company_ids = base.companies["company"].astype(str).to_numpy()
     group_ids = base.groups["group"].astype(str).to_numpy()
     compared = {family.name for family in kpis.FAMILIES}

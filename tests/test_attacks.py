@@ -155,3 +155,85 @@ def test_fisher_counts_against_the_hidden_company_recover_nothing(world):
         p = shown.loc[visible, f"{family}_vs_others_p"].to_numpy(dtype=float)
         # the published pool is the published companies: the hidden one adds nothing to it
         assert fisher_candidates(s, n, p, 0) == {(0, 0)}, family
+
+
+# --- (c) two releases around one new respondent --------------------------------------------------
+
+FIRST, SECOND = date(2026, 6, 14), date(2026, 6, 15)
+FIGURES = ("kpis.csv", "survival_curves.csv", "design_effects.csv", "design_inputs.csv")
+FIGURES += ("design_groups.csv", "sensitivity.csv")
+
+
+@pytest.fixture(scope="module")
+def releases_world(tmp_path_factory):
+    """A database published as of FIRST, then one respondent (at Orange) submitted on SECOND
+    and the database published again as of SECOND, into the same folder."""
+    folder = tmp_path_factory.mktemp("releases")
+    store = storage.connect(folder / "clientroi.duckdb")
+    frame = seeded_frame(900, seed=21)
+    frame = frame[frame["submitted_on"] <= pd.Timestamp(FIRST)].reset_index(drop=True)
+    newcomer = frame.index[frame["company"] == "orange"][-1]
+    frame.loc[newcomer, "submitted_on"] = pd.Timestamp(SECOND)
+    frame.loc[newcomer, "submitted_at"] = pd.Timestamp(SECOND).tz_localize("Europe/Paris")
+    later = frame.loc[[newcomer]]
+    store.insert_frame(frame.drop(index=newcomer))
+    out = folder / "published"
+    first = snapshot.publish(store, out=out, as_of=FIRST)
+    store.insert_frame(later)
+    second = snapshot.publish(store, out=out, as_of=SECOND)
+    return SimpleNamespace(store=store, out=out, first=first, second=second)
+
+
+def test_two_releases_one_respondent_apart_without_the_control_gave_the_answers(releases_world):
+    """Issue 12, route 3, as it worked: the same two releases built without knowing the first
+    one give the newcomer's satisfaction and effort by difference of two means."""
+    responses = snapshot.fetch_qualifying(releases_world.store, as_of=SECOND)
+    blind = snapshot.build_snapshot(responses, as_of=SECOND).companies.set_index("id")
+    before = releases_world.first.snapshot.companies.set_index("id")
+    newcomer = responses[responses["submitted_on"] == pd.Timestamp(SECOND)].iloc[0]
+    for column in ("csat", "effort"):
+        n1, m1 = before.loc["orange", f"{column}_n"], before.loc["orange", f"{column}_mean"]
+        n2, m2 = blind.loc["orange", f"{column}_n"], blind.loc["orange", f"{column}_mean"]
+        assert n2 == n1 + 1
+        assert round(n2 * m2 - n1 * m1) == newcomer[column], column
+
+
+def test_two_releases_one_respondent_apart_recover_nothing(releases_world):
+    """Issue 12, route 3, with the control: the second release holds back every figure that
+    the newcomer changed (listed in the manifest), so that two databases in which the newcomer
+    gave opposite answers to every question publish the same figures, byte for byte."""
+    second = releases_world.second.snapshot
+    held = second.release_control["held"]
+    assert {(h["level"], h["id"]) for h in held} >= {("company", "orange")}
+    assert {h["since"] for h in held if h["level"] == "company"} == {
+        releases_world.first.snapshot.name
+    }
+    manifest = (releases_world.second.folder / "manifest.json").read_text(encoding="utf-8")
+    assert '"held"' in manifest and "orange" in manifest
+    orange = second.companies.set_index("id").loc["orange"]
+    assert all(bool(orange[f"{m.name}_suppressed"]) for m in metrics.METRICS)
+    responses = snapshot.fetch_qualifying(releases_world.store, as_of=SECOND)
+    rows = responses.index[responses["submitted_on"] == pd.Timestamp(SECOND)]
+    assert len(rows) == 1
+    earlier = snapshot.releases.earlier_releases(releases_world.out)
+    published = snapshot.render(second)
+    for variant in (0, 1):
+        other = snapshot.build_snapshot(
+            answers_changed(responses, rows, variant),
+            as_of=SECOND,
+            previous=[r for r in earlier if r.as_of < SECOND],
+            launch=second.launch,
+        )
+        files = snapshot.render(other)
+        for name in FIGURES:
+            assert files[name] == published[name], (variant, name)
+
+
+def test_a_release_before_one_already_out_is_refused(releases_world, tmp_path):
+    with pytest.raises(snapshot.SnapshotRefused, match="already published after"):
+        snapshot.publish(releases_world.store, out=releases_world.out, as_of=FIRST.replace(day=1))
+
+
+def test_as_of_defaults_to_the_end_of_the_last_full_month():
+    assert snapshot.releases.last_full_month_end(date(2026, 3, 1)) == date(2026, 2, 28)
+    assert snapshot.releases.last_full_month_end(date(2026, 3, 31)) == date(2026, 2, 28)

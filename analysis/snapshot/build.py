@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from analysis import dashboard, design, disclosure, kpis, metrics
+from analysis.snapshot import releases
 from survey import i18n
 from survey import store as storage
 
@@ -137,6 +138,7 @@ class Snapshot:
     design_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     design_notes: dict = field(default_factory=dict)
     sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    release_control: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -343,6 +345,7 @@ def build_snapshot(
     min_cell: int = DEFAULT_MIN_CELL,
     seed: int = SEED,
     launch: date | None = None,
+    previous=(),
 ) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
@@ -361,6 +364,10 @@ def build_snapshot(
         Seed of the bootstrap intervals.
     launch : datetime.date, optional
         The survey's opening: incidents that began before it enter late (delayed entry).
+    previous : sequence of analysis.snapshot.releases.Release
+        The releases already published: a figure that would change on 1 to ``min_cell - 1``
+        responses since any of them is suppressed (held back) and listed in
+        ``release_control`` (see :func:`analysis.snapshot.releases.held_back`).
 
     Returns
     -------
@@ -402,8 +409,21 @@ def build_snapshot(
         sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
     )
     # one disclosure control over both tables: what is hidden takes no part in any comparison
+    previous = list(previous)
+    try:
+        holds = releases.held_back(
+            frame, as_of=as_of, previous=previous, min_cell=min_cell, launch=launch
+        )
+    except ValueError as error:
+        raise SnapshotRefused(str(error)) from None
     tables = disclosure.published_tables(
-        frame, as_of=as_of, rng=np.random.default_rng(seed), launch=launch, min_cell=min_cell
+        frame,
+        as_of=as_of,
+        rng=np.random.default_rng(seed),
+        launch=launch,
+        min_cell=min_cell,
+        held_companies=holds.companies,
+        held_groups=holds.groups,
     )
     companies, groups, layout = tables.companies, tables.groups, tables.layout
     company_hidden, group_hidden = tables.company_hidden, tables.group_hidden
@@ -457,7 +477,18 @@ def build_snapshot(
             "shared_problem_types": {m: list(t) for m, t in answer.shared_types.items()},
             "left_out": {m: list(c) for m, c in answer.dropped.items()},
         },
-        sensitivity=_sensitivity(frame, companies, as_of, launch, min_cell, seed),
+        sensitivity=_sensitivity(frame, companies, as_of, launch, min_cell, seed, company_hidden),
+        release_control={
+            "rule": (
+                "a figure that would change on 1 to min_cell - 1 responses (added or removed) "
+                "since an earlier release that published it is suppressed, with every figure "
+                "of a company or group whose total changed that little and of the group of a "
+                "held company"
+            ),
+            "cadence": "monthly, as of the last day of the month (the default as_of)",
+            "earlier_releases": [release.name for release in previous],
+            "held": holds.records,
+        },
     )
 
 
@@ -494,7 +525,7 @@ def _rounded_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _sensitivity(frame, companies, as_of, launch, min_cell, seed) -> pd.DataFrame:
+def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -> pd.DataFrame:
     """Per company, the headline figures on the incidents that began after the launch, and
     the refunds within 30 days reweighted by outcome (missing dates), beside the published
     ones. A figure on a subset is published only when the subset and what it leaves out
@@ -528,9 +559,16 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed) -> pd.DataFram
     out["refunded_within_30d_reweighted"] = np.where(
         safe, refunds["reweighted_share"].to_numpy(), np.nan
     )
-    hidden = out["resolution_n"].to_numpy() < min_cell
+    small = out["resolution_n"].to_numpy() < min_cell
+    resolution_hidden = small if hidden is None else small | hidden["resolution"]
     for column in ("resolved_within_30d_share", "resolution_unresolved90_days"):
-        out.loc[hidden, column] = np.nan
+        out.loc[resolution_hidden, column] = np.nan
+    if hidden is not None:  # what the disclosure control hides stays hidden here too
+        after = [c for c in out.columns if c.startswith("after_launch_")]
+        out.loc[resolution_hidden, after] = np.nan
+        refund = ["refund_requests", "refund_complete", "refunded_within_30d_share"]
+        refund.append("refunded_within_30d_reweighted")
+        out.loc[hidden["refund_success"] | hidden["refund_time"], refund] = np.nan
     return _rounded_frame(out.drop(columns=["resolution_n"]))
 
 

@@ -226,6 +226,7 @@ def manifest(snapshot: Snapshot, data_files: dict[str, bytes]) -> dict:
         "n_per_company": snapshot.n_per_company(),
         "n_per_group": {str(g): int(n) for g, n in zip(groups["id"], groups["n"], strict=True)},
         "thresholds": {"min_cell": snapshot.min_cell, **snapshot.settings},
+        "release_control": snapshot.release_control,
         "random_seed": snapshot.seed,
         "methodology_version": snapshot.settings.get("methodology_version"),
         "launch": None if snapshot.launch is None else snapshot.launch.isoformat(),

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.snapshot import describe, files, report
+from analysis.snapshot import describe, files, releases, report
 from analysis.snapshot.build import (
     DEFAULT_MIN_CELL,
     SEED,
@@ -139,20 +139,31 @@ def _fsync_directory(folder: Path) -> None:
             os.close(fd)
 
 
+def _releases(previous) -> list[releases.Release]:
+    out = []
+    for item in previous or ():
+        out.append(item if isinstance(item, releases.Release) else releases.read_release(item))
+    return out
+
+
 def prepare_snapshot(
     store: storage.Store,
     *,
     as_of=None,
     min_cell: int = DEFAULT_MIN_CELL,
     seed: int = SEED,
+    previous=(),
 ) -> Snapshot:
     """Read the publishable responses of ``store`` and build their snapshot (nothing written).
 
-    ``as_of`` defaults to today in Paris; a day after today is refused, since responses could
-    still arrive for it.
+    ``as_of`` defaults to the end of the last full month in Paris (the monthly cadence); a day
+    after today is refused, since responses could still arrive for it. ``previous``: the
+    releases already published (``Release`` objects or snapshot folders), against which no
+    figure may change on fewer than ``min_cell`` responses (see :mod:`.releases`); those dated
+    on or after ``as_of`` are left to :func:`publish`, which refuses them.
     """
     today = paris_today()
-    as_of = today if as_of is None else validate_as_of(as_of)
+    as_of = releases.last_full_month_end(today) if as_of is None else validate_as_of(as_of)
     min_cell = validate_min_cell(min_cell)
     if as_of > today:
         raise SnapshotRefused(
@@ -167,6 +178,7 @@ def prepare_snapshot(
         min_cell=min_cell,
         seed=seed,
         launch=launch if launch is not None and launch <= as_of else None,
+        previous=[r for r in _releases(previous) if r.as_of < as_of],
     )
 
 
@@ -177,6 +189,7 @@ def publish(
     as_of=None,
     min_cell: int = DEFAULT_MIN_CELL,
     seed: int = SEED,
+    previous=None,
 ) -> Publication:
     """Build the snapshot of ``store`` as of ``as_of`` and write it under ``out``.
 
@@ -186,9 +199,14 @@ def publish(
     out : path, optional
         Parent folder of snapshots; default ``snapshots/`` next to the database.
     as_of : datetime.date or str, optional
-        Default: today (Europe/Paris). Written only as given, never the clock time.
+        Default: the last day of the last full month (Europe/Paris): releases are monthly.
+        Written only as given, never the clock time.
     min_cell : int, default 10
     seed : int
+    previous : sequence of paths or Release, optional
+        The releases already published; default: every snapshot under ``out``. A figure that
+        would change on 1 to ``min_cell - 1`` responses since one of them is suppressed and
+        listed in the manifest (``release_control.held``).
 
     Returns
     -------
@@ -197,11 +215,26 @@ def publish(
     Raises
     ------
     SnapshotRefused
-        Nothing qualifies, ``as_of`` is in the future, or ``out`` already holds a different
-        snapshot of the same name.
+        Nothing qualifies, ``as_of`` is in the future, ``out`` already holds a different
+        snapshot of the same name, or an earlier release is dated after ``as_of`` or on the
+        same day with other data (the two could be differenced).
     """
-    snapshot = prepare_snapshot(store, as_of=as_of, min_cell=min_cell, seed=seed)
     out = Path(store.path).parent / "snapshots" if out is None else Path(out)
+    known = releases.earlier_releases(out) if previous is None else _releases(previous)
+    day = releases.last_full_month_end(paris_today()) if as_of is None else validate_as_of(as_of)
+    later = [r.name for r in known if r.as_of > day]
+    if later:
+        raise SnapshotRefused(
+            f"{', '.join(later)} already published after {day.isoformat()}: a release cannot "
+            "go before one already out"
+        )
+    snapshot = prepare_snapshot(store, as_of=day, min_cell=min_cell, seed=seed, previous=known)
+    other_same_day = [r.name for r in known if r.as_of == day and r.name != snapshot.name]
+    if other_same_day:
+        raise SnapshotRefused(
+            f"{', '.join(other_same_day)} already published as of {day.isoformat()} from other "
+            "data: the two could be differenced"
+        )
     return write_snapshot(snapshot, out)
 
 
