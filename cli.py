@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -114,41 +115,65 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "--server.fileWatcherType",
         watcher,
     ]
-    if args.workers == 1:
-        print(
-            f"Serving Client Roi at http://localhost:{args.port}", flush=True
-        )  # before Streamlit's
-        return subprocess.call(command, env=env)
-    return _serve_workers(command, env, first_port=args.port, workers=args.workers)
+    command += ["--server.address", args.address]
+    return _serve_workers(
+        command, env, first_port=args.port, workers=args.workers, address=args.address
+    )
 
 
-def _serve_workers(command: list[str], env: dict, *, first_port: int, workers: int) -> int:
-    """N Streamlit processes on ports first_port, first_port + 1...; a reverse proxy with
-    sticky sessions puts them behind one address (docs/operations.md). Ends them all when one
-    ends or on Ctrl-C; returns the first non-zero exit status."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_SECONDS = 10.0  # a Streamlit process that has not ended by then is killed
+
+
+def _serve_workers(
+    command: list[str], env: dict, *, first_port: int, workers: int, address: str
+) -> int:
+    """N Streamlit processes (N = 1 by default) on ports first_port, first_port + 1...; a
+    reverse proxy with sticky sessions puts several behind one address (docs/operations.md).
+
+    ``clientroi serve`` stays their parent: a SIGTERM or SIGINT it receives (a service
+    manager's stop, Ctrl-C) is passed to every Streamlit process, which is waited for (killed
+    after ``STOP_SECONDS``), so no app is left serving and holding the database. When one
+    worker ends the others are stopped. Returns the first abnormal exit status, else 0."""
     port_at = command.index("--server.port") + 1
-    processes = []
-    for i in range(workers):
-        worker = list(command)
-        worker[port_at] = str(first_port + i)
-        processes.append(subprocess.Popen(worker, env=dict(env, CLIENTROI_WORKER=str(i + 1))))
-        print(f"Worker {i + 1} serving at http://localhost:{first_port + i}", flush=True)
-    print("Put a reverse proxy with sticky sessions in front (docs/operations.md).", flush=True)
+    processes: list[subprocess.Popen] = []
+    received: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        received.append(signum)
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in STOP_SIGNALS}
     try:
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+        for i in range(workers):
+            worker = list(command)
+            worker[port_at] = str(first_port + i)
+            processes.append(subprocess.Popen(worker, env=dict(env, CLIENTROI_WORKER=str(i + 1))))
+            label = "Serving Client Roi" if workers == 1 else f"Worker {i + 1} serving"
+            print(f"{label} at http://{address}:{first_port + i}", flush=True)
+        if workers > 1:
+            print("Put a reverse proxy with sticky sessions in front (docs/operations.md).")
+        while not received and all(p.poll() is None for p in processes):
+            time.sleep(0.2)
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.terminate()
-        for p in processes:
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in processes:
+            if process.poll() is None and not received:
+                process.terminate()
+        for process in processes:
             try:
-                p.wait(timeout=10)
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                p.kill()
-    return next((p.returncode for p in processes if p.returncode not in (0, None, -15)), 0)
+                process.kill()
+                process.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        return 0
+    normal = (0, -signal.SIGTERM, -signal.SIGINT)
+    return next((p.returncode for p in processes if p.returncode not in normal), 0)
 
 
 def _installed(path: Path) -> bool:
@@ -318,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     _db_argument(serve)
     serve.add_argument("--port", type=int, default=8501)
     serve.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only; a reverse proxy "
+        "in front, or 0.0.0.0 to listen on every interface)",
+    )
+    serve.add_argument(
         "--demo",
         choices=("ask", "yes", "no"),
         default="ask",
@@ -457,13 +488,18 @@ def log_file(args: argparse.Namespace) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    storage.configure_logging(file=log_file(args))
+    # Databases, their write-ahead logs and backups hold e-mails: every file the command
+    # line (and the app it serves) creates is its owner's only, 0600.
+    previous_umask = os.umask(0o077)
     try:
+        storage.configure_logging(file=log_file(args))
         return args.func(args)
     except _expected_errors() as exc:
         log.debug("clientroi %s stopped", args.command, exc_info=exc)
         print(f"error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    finally:
+        os.umask(previous_umask)
 
 
 if __name__ == "__main__":

@@ -183,6 +183,15 @@ def hash_code(code: str) -> str:
 # --- researcher access -----------------------------------------------------------------------
 
 
+def owner_only(*paths: Path) -> None:
+    """Make existing files readable and writable by their owner only (0600): a database,
+    its write-ahead log and its backups hold e-mails. Missing paths are skipped."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
+
 def researcher_token_path(db_path: str | os.PathLike) -> Path:
     """The researcher token lives next to the database, readable by its owner only."""
     return Path(f"{db_path}.researcher-token")
@@ -430,6 +439,8 @@ class Store:
             try:
                 database = duckdb.connect(str(self.path), read_only=self.read_only)
                 self._opened_at = time.monotonic()
+                if not self.read_only:
+                    owner_only(self.path, Path(f"{self.path}.wal"))
                 return database
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
@@ -714,8 +725,10 @@ class Store:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} is not empty: choose a new folder for the backup")
         out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
         with self._connection() as con:
             con.execute(f"EXPORT DATABASE {_sql_path(out)} (FORMAT parquet)")
+        owner_only(*out.iterdir())
         return out
 
     # --- copies ----------------------------------------------------------------------------

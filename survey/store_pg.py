@@ -518,13 +518,19 @@ class PostgresStore:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"{out} is not empty: choose a new folder for the backup")
         out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
+        archive = out / BACKUP_FILE
+        # Created 0600 before pg_dump writes into it (the archive holds e-mails).
+        os.close(os.open(archive, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        common.owner_only(archive)
         _run_tool(
             "pg_dump",
             "--format=custom",
-            f"--file={out / BACKUP_FILE}",
+            f"--file={archive}",
             "--no-owner",
             f"--dbname={self.url}",
         )
+        common.owner_only(archive)
         return out
 
     # --- copies ---------------------------------------------------------------------------

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from datetime import date
 from pathlib import Path
 
@@ -119,3 +128,100 @@ def any_filled_store(any_store):
     """A store of each backend holding 2,000 seeded synthetic responses."""
     any_store.insert_frame(generate_frame(2_000, seed=42, today=TODAY))
     return any_store
+
+
+# --- `clientroi serve` in a real process (tests/test_cli.py, tests/test_store_pg.py) ---------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_serve(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """``clientroi serve ARGS`` as its own process, from the repository's folder."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--demo", "no", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ if env is None else env, PYTHONPATH=str(ROOT)),
+    )
+
+
+def http_get(port: int, path: str, *, timeout: float = 5.0) -> tuple[int, str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as reply:
+        return reply.status, reply.read().decode("utf-8", "replace")
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, *, seconds: float = 45.0) -> None:
+    """Until ``/_stcore/health`` answers on ``port``; fails with the output if the process
+    ends or the time runs out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve ended ({process.returncode}): {process.stdout.read()}")
+        try:
+            if http_get(port, "/_stcore/health", timeout=1.0)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    pytest.fail(f"nothing served on port {port} after {seconds} s: {process.stdout.read()}")
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux's /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, ended but not yet waited for, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4/IPv6 addresses with a socket listening on ``port`` (Linux's /proc/net)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                address, hex_port = fields[1].split(":")
+                if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    if width == 8:
+                        found.add(str(ipaddress.IPv4Address(bytes.fromhex(address)[::-1])))
+                    else:
+                        words = [bytes.fromhex(address[i : i + 8])[::-1] for i in range(0, 32, 8)]
+                        found.add(str(ipaddress.IPv6Address(b"".join(words))))
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens on ``port`` and a new server could bind it (as servers do, with
+    SO_REUSEADDR: our own closed test connections linger in TIME_WAIT)."""
+    if listening_addresses(port):
+        return False
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stop_serve(process: subprocess.Popen, *, seconds: float = 20.0) -> int:
+    """SIGTERM, as a service manager stops a service; the exit status."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=seconds)
+    finally:
+        if process.poll() is None:
+            process.kill()

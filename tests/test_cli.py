@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -131,3 +132,30 @@ def test_errors_are_one_line_with_unchanged_exit_codes(db_path, tmp_path, capsys
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1, (argv, err)
         assert message in err
+
+
+def test_serve_listens_on_localhost_and_stops_with_its_app_on_sigterm(tmp_path):
+    """Issue 12: ``clientroi serve`` listens on 127.0.0.1 unless --address says otherwise,
+    and a SIGTERM (a service manager's stop) ends Streamlit too: no child left, port free."""
+    from tests import conftest as helpers
+    from tests.pg import free_port
+
+    db = tmp_path / "served.duckdb"
+    port = free_port()
+    process = helpers.start_serve("--db", str(db), "--port", str(port))
+    try:
+        helpers.wait_until_serving(process, port)
+        assert helpers.http_get(port, "/")[0] == 200
+        assert helpers.listening_addresses(port) == {"127.0.0.1"}
+        children = helpers.child_pids(process.pid)
+        assert len(children) == 1
+        assert db.stat().st_mode & 0o777 == 0o600
+    finally:
+        status = helpers.stop_serve(process)
+    assert status == 0
+    deadline = time.monotonic() + 5
+    while helpers.pid_alive(children[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not helpers.pid_alive(children[0])
+    assert helpers.port_is_free(port)
+    assert storage.connect(db).count() == 0  # the file is free for the command line again

@@ -1,6 +1,8 @@
 """Hostile input is data: SQL in every filter and command-line argument, quotes in paths."""
 
 import dataclasses
+import os
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +85,34 @@ def test_backup_round_trip_keeps_everything(two_responses, backend, tmp_path):
         storage.restore(out, target)
     with pytest.raises(FileExistsError):
         two_responses.backup(out)
+
+
+def test_database_and_backups_are_owner_only(two_responses, backend, tmp_path):
+    """Issue 12: the database file, its write-ahead log and backups hold e-mails: 0600."""
+    if backend.name == "duckdb":
+        database = Path(str(backend.target))
+        for path in (database, Path(f"{database}.wal")):
+            if path.exists():
+                assert path.stat().st_mode & 0o777 == 0o600
+    out = two_responses.backup(tmp_path / "private-backup")
+    assert out.stat().st_mode & 0o777 == 0o700
+    files = list(out.iterdir())
+    assert files
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
+        path.name: 0o600 for path in files
+    }
+
+
+def test_command_line_creates_owner_only_files(tmp_path, monkeypatch):
+    """Even under a permissive umask, what ``clientroi`` creates is its owner's only."""
+    previous = os.umask(0o022)
+    try:
+        db = tmp_path / "fresh.duckdb"
+        assert cli.main(["demo", "--rows", "50", "--db", str(db)]) == 0
+        assert db.stat().st_mode & 0o777 == 0o600
+        out = tmp_path / "responses.csv"
+        assert cli.main(["export", "--format", "csv", "--out", str(out), "--db", str(db)]) == 0
+        assert out.stat().st_mode & 0o777 == 0o600
+        assert os.umask(0o022) == 0o022  # the caller's umask is given back
+    finally:
+        os.umask(previous)
