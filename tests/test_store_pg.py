@@ -22,6 +22,7 @@ from survey import store as storage
 from survey import store_pg
 from survey.demo import generate_frame
 from survey.importer import import_file
+from tests import pg
 from tests.conftest import TODAY, story_answers, submit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,3 +320,75 @@ def test_a_server_away_too_long_is_a_clear_error_then_the_store_reconnects(
     assert submit(store, story_answers(), submission_key=key).created is False
     assert store.count() == 2
     store.close()
+
+
+# One app process's store code path, with the environment `clientroi serve` gives a worker.
+WRITE = """
+import sys
+from survey import store as storage
+from survey.demo import seed_story_answers
+from survey.validation import validate_answers
+store = storage.connect(keep_open=2.0)  # CLIENTROI_DB, as the app
+meta = storage.SubmissionMeta(sys.argv[1], storage.new_deletion_code(), fill_seconds=300)
+print(store.insert_response(validate_answers(seed_story_answers()).response, meta).response_id)
+"""
+READ = """
+import sys
+from survey import store as storage
+row = storage.connect(read_only=True).fetch_response(sys.argv[1])
+print(row["company"], row["status"])
+"""
+
+
+def test_serve_workers_on_postgresql_each_port_serves_and_shares_the_data(pg_url, tmp_path):
+    """Issue 15: ``clientroi serve --workers 2 --address 0.0.0.0`` on PostgreSQL: each worker
+    answers 200 on / and /_stcore/health on its own port, a submission stored through one
+    worker's environment is read through the other's, and a SIGTERM ends every worker."""
+    from tests import conftest as helpers
+
+    first = pg.free_port()
+    while not helpers.port_is_free(first + 1):
+        first = pg.free_port()
+    ports = [first, first + 1]
+    process = helpers.start_serve(
+        "--db", pg_url, "--port", str(first), "--workers", "2", "--address", "0.0.0.0"
+    )
+    try:
+        for port in ports:
+            helpers.wait_until_serving(process, port)
+        for port in ports:
+            assert helpers.http_get(port, "/_stcore/health") == (200, "ok")
+            assert helpers.http_get(port, "/")[0] == 200
+            assert helpers.listening_addresses(port) == {"0.0.0.0"}
+        workers = helpers.child_pids(process.pid)
+        assert len(workers) == 2
+        environments = []
+        for pid in workers:
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+            environments.append(dict(env, PYTHONPATH=str(ROOT)))
+        assert {e["CLIENTROI_WORKER"] for e in environments} == {"1", "2"}
+        assert {e["CLIENTROI_DB"] for e in environments} == {pg_url}
+
+        def run(script, env, *args):
+            done = subprocess.run(
+                [sys.executable, "-c", script, *args],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        response_id = run(WRITE, environments[0], "served-once")
+        assert run(READ, environments[1], response_id) == "free ongoing"
+    finally:
+        status = helpers.stop_serve(process)
+    assert status == 0
+    deadline = time.monotonic() + 5
+    while any(map(helpers.pid_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(helpers.pid_alive, workers))
+    assert all(helpers.port_is_free(port) for port in ports)
