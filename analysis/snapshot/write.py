@@ -219,6 +219,7 @@ def publish(
         snapshot of the same name, or an earlier release is dated after ``as_of`` or on the
         same day with other data (the two could be differenced).
     """
+    min_cell = validate_min_cell(min_cell)
     out = Path(store.path).parent / "snapshots" if out is None else Path(out)
     known = releases.earlier_releases(out) if previous is None else _releases(previous)
     day = releases.last_full_month_end(paris_today()) if as_of is None else validate_as_of(as_of)
