@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,9 @@ from survey.demo import generate_frame
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TODAY = date(2026, 6, 15)
+# ``clientroi publish`` defaults to the end of the last full month: tests that publish what
+# they have just submitted say "as of today" (Paris).
+AS_OF_TODAY = ("--as-of", datetime.now(ZoneInfo("Europe/Paris")).date().isoformat())
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 from survey import store as storage
 from survey.demo import seed_story_answers
 from survey.validation import validate_answers
+from tests.conftest import AS_OF_TODAY
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITER = """
@@ -23,6 +24,7 @@ import sys
 from survey import store as storage
 from survey.demo import seed_story_answers
 from survey.validation import validate_answers
+from tests.conftest import AS_OF_TODAY
 store = storage.connect(sys.argv[1], keep_open=2.0)
 prefix = sys.argv[2]
 i = 0
@@ -91,7 +93,9 @@ def test_32_concurrent_submitters_while_the_cli_exports(db_path, tmp_path):
         exports.append(cli("export", "--format", "csv", "--out", str(out)))
         if not publications:
             snapshots = tmp_path / "snapshots"
-            publications.append(cli("publish", "--out", str(snapshots), "--min-cell", "1"))
+            publications.append(
+                cli("publish", "--out", str(snapshots), "--min-cell", "1", *AS_OF_TODAY)
+            )
     for t in threads:
         t.join()
     store.close()

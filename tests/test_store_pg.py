@@ -23,7 +23,7 @@ from survey import store_pg
 from survey.demo import generate_frame
 from survey.importer import import_file
 from tests import pg
-from tests.conftest import TODAY, story_answers, submit
+from tests.conftest import AS_OF_TODAY, TODAY, story_answers, submit
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -218,7 +218,7 @@ def test_migrate_and_publish_on_a_url(pg_url, tmp_path):
     for i in range(12):
         submit(store, {**story_answers(), "wasted_km": float(i)}, fill_seconds=300)
     out = tmp_path / "snapshots"
-    result = cli_run("publish", "--db", pg_url, "--out", str(out), "--min-cell", "1")
+    result = cli_run("publish", "--db", pg_url, "--out", str(out), "--min-cell", "1", *AS_OF_TODAY)
     assert result.returncode == 0, result.stderr
     assert "Published 12 responses" in result.stdout
     assert list(out.glob("*/index.html"))
@@ -249,7 +249,7 @@ def test_three_app_processes_48_submitters_while_importing_and_publishing(
     time.sleep(1.0)
     imported = cli_run("import", str(import_file_for_load(tmp_path, 500)), "--db", pg_url)
     published = cli_run(
-        "publish", "--db", pg_url, "--out", str(tmp_path / "snap"), "--min-cell", "1"
+        "publish", "--db", pg_url, "--out", str(tmp_path / "snap"), "--min-cell", "1", *AS_OF_TODAY
     )
     for app in apps:
         app.wait()
