@@ -24,7 +24,6 @@ import sys
 from survey import store as storage
 from survey.demo import seed_story_answers
 from survey.validation import validate_answers
-from tests.conftest import AS_OF_TODAY
 store = storage.connect(sys.argv[1], keep_open=2.0)
 prefix = sys.argv[2]
 i = 0
