@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+import secrets
 import tempfile
+import time
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -21,6 +26,7 @@ store: storage.Store = st.session_state["store"]
 DOCS = resources.files("analysis") / "docs"  # package data: the methodology ships with it
 EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")  # sav: SPSS, dta: Stata
 PREVIEW_ROWS = 1000
+log = logging.getLogger("clientroi.dashboard")
 
 
 def t(key: str, **params) -> str:
@@ -70,6 +76,56 @@ def signed_in() -> bool:
     return bool(st.session_state.get("researcher_signed_in"))
 
 
+FREE_ATTEMPTS = 3  # failed sign-ins before each attempt waits (2 s, 4 s, ... up to 30 s)
+
+
+@st.cache_resource
+def _failed_sign_ins() -> dict:
+    """Failed sign-ins per keyed client address, in memory only (never written to disk)."""
+    return {"salt": secrets.token_bytes(16), "day": None, "counts": {}}
+
+
+def _client_key() -> str | None:
+    """A keyed hash of the client address, salt rotated daily; the address is not kept."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (tests, bare mode)
+        return None
+    if not isinstance(address, str) or not address:
+        return None
+    table = _failed_sign_ins()
+    today = paris_today()
+    if table["day"] != today:  # a new day: a new salt, yesterday's counts forgotten
+        table.update(salt=secrets.token_bytes(16), day=today, counts={})
+    return hmac.new(table["salt"], address.encode(), hashlib.sha256).hexdigest()
+
+
+def sign_in_failures() -> int:
+    """Failed sign-ins of this session or of this client address today, the larger."""
+    key = _client_key()
+    by_address = _failed_sign_ins()["counts"].get(key, 0) if key else 0
+    return max(int(st.session_state.get("failed_sign_ins", 0)), by_address)
+
+
+def sign_in_delay(failures: int) -> float:
+    """Seconds an attempt waits after ``failures`` failed ones."""
+    return 0.0 if failures < FREE_ATTEMPTS else float(min(2 ** (failures - FREE_ATTEMPTS + 1), 30))
+
+
+def record_failed_sign_in() -> None:
+    st.session_state["failed_sign_ins"] = int(st.session_state.get("failed_sign_ins", 0)) + 1
+    key = _client_key()
+    counts = _failed_sign_ins()["counts"]
+    if key:
+        counts[key] = counts.get(key, 0) + 1
+    # neither the token tried nor the address: the count and a key that changes daily
+    log.warning(
+        "failed researcher sign-in (%d in this session; client %s)",
+        st.session_state["failed_sign_ins"],
+        key[:12] if key else "unknown",
+    )
+
+
 def sign_in_box() -> None:
     with st.sidebar.expander(t("dashboard.researchers.box"), expanded=False):
         if signed_in():
@@ -90,10 +146,13 @@ def sign_in_box() -> None:
                 help=t("dashboard.researchers.token_help"),
             )
             if st.button(t("dashboard.researchers.sign_in"), key="sign_in"):
+                failures = sign_in_failures()
+                time.sleep(sign_in_delay(failures))  # slowed after a few failed attempts
                 if storage.check_researcher_token(store.path, token):
                     st.session_state["researcher"] = True
                     st.rerun()
                 else:
+                    record_failed_sign_in()
                     st.error(t("dashboard.researchers.wrong_token"))
 
 

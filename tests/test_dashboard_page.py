@@ -231,3 +231,25 @@ def test_france_or_the_sector_leads_with_the_verdict_and_companies_as_units(demo
     at.segmented_control(key="design_metric").set_value("refund_success_share").run()
     assert not at.exception, at.exception
     assert table(at, "Comparaison") is not None
+
+
+def test_failed_sign_ins_are_logged_and_slowed(demo_db, caplog):
+    """Issue 12: a failed researcher sign-in is logged (never the token tried, never the
+    address) and, after three failures, each attempt waits."""
+    import logging
+    import time
+
+    at = open_dashboard()
+    caplog.set_level(logging.WARNING, logger="clientroi.dashboard")
+    at.text_input(key="researcher_token").input("guess-1234").run()
+    durations = []
+    for _ in range(4):
+        started = time.monotonic()
+        at.button(key="sign_in").click().run()
+        durations.append(time.monotonic() - started)
+        assert "Jeton incorrect." in [e.value for e in at.error]
+    failures = [r.getMessage() for r in caplog.records if "failed researcher sign-in" in r.message]
+    assert len(failures) == 4
+    assert not any("guess-1234" in message for message in failures)
+    assert durations[3] >= 2.0 > durations[0]
+    assert not at.session_state["researcher_signed_in"]
