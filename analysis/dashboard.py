@@ -81,6 +81,8 @@ def compute(
     ``public=True`` computes the tables under the disclosure control
     (:func:`analysis.disclosure.published_tables`: every comparison among the published units
     only), ready for :func:`analysis.disclosure.protect`."""
+    # nothing submitted after the view's date enters any of its figures
+    responses = responses[pd.to_datetime(responses["submitted_on"]) <= pd.Timestamp(as_of)]
     if responses.empty:
         empty = pd.DataFrame()
         return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty, launch=launch)
@@ -95,8 +97,14 @@ def compute(
     )
     published = None
     if public:
+        holds = monthly_holds(responses, as_of=as_of, launch=launch)
         published = disclosure.published_tables(
-            responses, as_of=as_of, rng=np.random.default_rng(seed), launch=launch
+            responses,
+            as_of=as_of,
+            rng=np.random.default_rng(seed),
+            launch=launch,
+            held_companies=holds.companies,
+            held_groups=holds.groups,
         )
         tables = kpis.KpiTables(published.companies, published.groups)
     else:
@@ -126,6 +134,42 @@ def compute(
         else design_module.analyse(cells, metrics=kpis.DESIGN_METRICS),
         launch=launch,
         published=published,
+    )
+
+
+def monthly_holds(responses: pd.DataFrame, *, as_of: date, launch: date | None = None):
+    """The figures the public view as of ``as_of`` holds back against the same view one month
+    earlier: the live public dashboard is a release too (one per month, as of the month's last
+    day), so a figure that would change on 1 to ``MIN_CELL - 1`` responses since the previous
+    month's view is suppressed, as ``clientroi publish`` does against earlier snapshots."""
+    from analysis.snapshot import releases  # the snapshot package imports this module
+
+    previous_as_of = releases.last_full_month_end(as_of)
+    earlier = responses[pd.to_datetime(responses["submitted_on"]) <= pd.Timestamp(previous_as_of)]
+    before = kpis.bases(earlier, as_of=previous_as_of, launch=launch)
+    layout = disclosure.metric_layout(before.companies)
+    hidden = disclosure.company_suppression(before.companies, layout, disclosure.MIN_CELL)
+    group_hidden = disclosure.group_suppression(
+        before.groups, before.companies, hidden, layout, disclosure.MIN_CELL
+    )
+    rows = []
+    for level, table, key, masks in (
+        ("company", before.companies, "company", hidden),
+        ("group", before.groups, "group", group_hidden),
+    ):
+        shown = table[[key, "n"]].rename(columns={key: "id"}).assign(level=level)
+        for family, _ in layout:
+            metric = metrics.METRIC[family]
+            # a base the earlier view did not show is unknown to the public (NaN)
+            shown[metric.n] = table[metric.n].where(~masks[family]).to_numpy(dtype=float)
+        rows.append(shown)
+    release = releases.Release(
+        name=f"public view as of {previous_as_of.isoformat()}",
+        as_of=previous_as_of,
+        kpis=pd.concat(rows, ignore_index=True),
+    )
+    return releases.held_back(
+        responses, as_of=as_of, previous=[release], min_cell=disclosure.MIN_CELL, launch=launch
     )
 
 

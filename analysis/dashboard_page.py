@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import charts, dashboard, disclosure, kpis, metrics
+from analysis.snapshot import releases
 from survey import i18n
 from survey import questionnaire as qn
 from survey import store as storage
@@ -63,7 +64,8 @@ def load(
     frame = _store.fetch_responses(
         filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
     )
-    return dashboard.compute(frame, as_of=as_of, launch=launch, public=public), len(frame)
+    view = dashboard.compute(frame, as_of=as_of, launch=launch, public=public)
+    return view, view.n
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -239,6 +241,24 @@ def filter_widgets(only_synthetic: bool) -> storage.Filters:
     )
 
 
+def public_filters(only_synthetic: bool) -> storage.Filters:
+    """The public's one view: every listed company, every period; only the synthetic data
+    (not people) can be shown or hidden. Free filters are for signed-in researchers."""
+    side = st.sidebar
+    side.header(t("dashboard.filters.header"))
+    side.info(
+        t(
+            "dashboard.filters.public",
+            month=i18n.date(releases.last_full_month_end(paris_today()), locale),
+        ),
+        icon=":material/lock:",
+    )
+    synthetic = side.toggle(
+        t("dashboard.filters.synthetic"), value=only_synthetic, key="synthetic", bind="query-params"
+    )
+    return storage.Filters(include_synthetic=synthetic)
+
+
 # --- the page ---------------------------------------------------------------------------------
 
 
@@ -246,16 +266,21 @@ st.title(t("dashboard.title"))
 version = store.data_version()
 sources = source_counts(store, str(store.path), version)
 only_synthetic = bool(sources) and set(sources) == {"synthetic"}
-filters = filter_widgets(only_synthetic)
+public = not signed_in()
+if public:
+    # The public sees one fixed view, as of the end of the last full month (the release
+    # cadence), never free queries: two filter sets one respondent apart cannot be differenced.
+    filters = public_filters(only_synthetic)
+    as_of = releases.last_full_month_end(paris_today())
+else:
+    filters = filter_widgets(only_synthetic)
+    as_of = paris_today()
 sign_in_box()
 if filters.include_synthetic and sources.get("synthetic"):
     st.warning(t("dashboard.synthetic_banner"), icon=":material/science:")
 
-as_of = paris_today()
 with st.spinner(t("dashboard.computing")):
-    view, n = load(
-        store, str(store.path), version, filters, as_of, store.launch_date(), not signed_in()
-    )
+    view, n = load(store, str(store.path), version, filters, as_of, store.launch_date(), public)
 
 if n == 0:
     st.info(t("dashboard.no_match"), icon=":material/filter_alt_off:")

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from streamlit.testing.v1 import AppTest
 
-from analysis import kpis, metrics, snapshot
+from analysis import dashboard, disclosure, kpis, metrics, snapshot
 from survey import store as storage
 from survey.demo import generate_frame
+from tests.conftest import APP
 
 TODAY = date(2026, 6, 15)
 AS_OF = date(2026, 6, 15)
@@ -237,3 +239,63 @@ def test_a_release_before_one_already_out_is_refused(releases_world, tmp_path):
 def test_as_of_defaults_to_the_end_of_the_last_full_month():
     assert snapshot.releases.last_full_month_end(date(2026, 3, 1)) == date(2026, 2, 28)
     assert snapshot.releases.last_full_month_end(date(2026, 3, 31)) == date(2026, 2, 28)
+
+
+# --- route 1: the public dashboard ---------------------------------------------------------------
+
+
+def public_tables(responses: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the public dashboard shows as of ``as_of``: the company and group tables under
+    the disclosure control and the month-over-month hold (``dashboard.compute(public=True)``
+    then ``disclosure.protect``)."""
+    view = disclosure.protect(dashboard.compute(responses, as_of=as_of, public=True))
+    return view.companies, view.groups
+
+
+def test_url_filters_do_not_reach_the_public_view(db_path):
+    """Issue 12, route 1 (Starlink with all départements against all but Nièvre; periods one
+    day apart; all problems against all but one): the public dashboard has no free filter, so
+    every such pair of URLs gives the same page."""
+    store = storage.connect(db_path)
+    store.insert_frame(seeded_frame(600, seed=4))
+    pages = []
+    for params in (
+        {},
+        {"company": "starlink", "department": "58"},
+        {"company": "starlink", "to": "2026-05-30"},
+        {"problem": "outage"},
+    ):
+        at = AppTest.from_file(APP, default_timeout=120)
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.run()
+        at.switch_page("analysis/dashboard_page.py").run()
+        assert not at.exception, at.exception
+        pages.append([frame.value for frame in at.dataframe])
+    for other in pages[1:]:
+        assert len(other) == len(pages[0])
+        for mine, theirs in zip(pages[0], other, strict=True):
+            pd.testing.assert_frame_equal(mine, theirs)
+
+
+def test_two_monthly_public_views_one_respondent_apart_recover_nothing():
+    """The live public view is a release too: as of the end of each month, a figure changed by
+    1 to 9 responses since the previous month's view is held back. Two databases in which the
+    one newcomer of June gave opposite answers to everything show the same public tables; the
+    same views computed without the hold give the newcomer's satisfaction away."""
+    may, june = date(2026, 5, 31), date(2026, 6, 30)
+    frame = seeded_frame(900, seed=21)
+    frame = frame[frame["submitted_on"] <= pd.Timestamp(may)].reset_index(drop=True)
+    newcomer = frame.index[frame["company"] == "orange"][-1]
+    frame.loc[newcomer, "submitted_on"] = pd.Timestamp(date(2026, 6, 10))
+    before = disclosure.published_tables(frame, as_of=may, rng=1, n_resamples=200)
+    blind = disclosure.published_tables(frame, as_of=june, rng=1, n_resamples=200)
+    b, a = before.companies.set_index("company"), blind.companies.set_index("company")
+    n1, m1 = b.loc["orange", "csat_n"], b.loc["orange", "csat_mean"]
+    n2, m2 = a.loc["orange", "csat_n"], a.loc["orange", "csat_mean"]
+    assert round(n2 * m2 - n1 * m1) == frame.loc[newcomer, "csat"]  # the attack, unguarded
+    shown = [public_tables(answers_changed(frame, [newcomer], v), june) for v in (0, 1)]
+    for mine, theirs in zip(shown[0], shown[1], strict=True):
+        pd.testing.assert_frame_equal(mine, theirs)
+    orange = shown[0][0].set_index("company").loc["orange"]
+    assert bool(orange["csat_suppressed"])

@@ -18,15 +18,27 @@ def grid_text(page):
     return cells.all_inner_texts()
 
 
+def sign_in(page, token):
+    page.get_by_test_id("stExpander").get_by_text("Espace chercheurs").click()
+    page.locator(".st-key-researcher_token input").fill(token)
+    page.locator(".st-key-researcher_token input").press("Enter")
+    page.locator(".st-key-sign_in button").click()
+    expect(page.get_by_text("Vue publique")).to_have_count(0)  # signed in: full view
+
+
 def test_dashboard_link_filter_and_charts(tmp_path):
     db_path = tmp_path / "dashboard.duckdb"
     store = storage.connect(db_path)
     store.insert_frame(generate_frame(4_000, seed=42, today=TODAY))
+    token = storage.ensure_researcher_token(db_path)
     with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
-        # A shared link: companies and the synthetic toggle come from the query string.
+        # A shared link: for the public its filters do nothing (one fixed view, issue 12) ...
         page.goto(f"{url}/tableau?company=Amazon&company=Free&synthetic=true")
         expect(page.get_by_role("heading", name="Tableau de bord")).to_be_visible()
-        expect(page.locator("[data-testid='stDataFrame']").first).to_contain_text("Amazon")
+        expect(page.locator("[data-testid='stDataFrame']").first).to_contain_text("Orange")
+        # ... and for a signed-in researcher, companies come from the query string.
+        sign_in(page, token)
+        expect(page.locator("[data-testid='stDataFrame']").first).not_to_contain_text("Orange")
         cells = grid_text(page)
         assert "Amazon" in cells and "Free" in cells
         assert "Orange" not in cells
@@ -69,6 +81,9 @@ def test_france_or_the_sector_shows_the_verdict_then_the_five_effects(tmp_path):
 def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
     db_path = tmp_path / "hostile.duckdb"
     store = storage.connect(db_path)
+    frame = generate_frame(300, seed=1, today=TODAY)
+    frame["source"] = "web"  # published before this month: the public view has something to show
+    store.insert_frame(frame)
     submit(store, {**story_answers(), "narrative": HOSTILE}, fill_seconds=300)
     token = storage.ensure_researcher_token(db_path)
     dialogs = []
@@ -85,11 +100,7 @@ def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
         expect(page.locator(".st-key-publish_button")).to_have_count(0)
         page.goto(f"{url}/tableau")
 
-        page.get_by_test_id("stExpander").get_by_text("Espace chercheurs").click()
-        page.locator(".st-key-researcher_token input").fill(token)
-        page.locator(".st-key-researcher_token input").press("Enter")
-        page.locator(".st-key-sign_in button").click()
-        expect(page.get_by_text("Vue publique")).to_have_count(0)  # signed in: full view
+        sign_in(page, token)
         expect(page.get_by_role("tab", name="Données")).to_have_count(1)  # rerun finished
         page.get_by_role("tab", name="Données").click()
         expect(page.get_by_test_id("stText").filter(has_text=HOSTILE)).to_be_visible()

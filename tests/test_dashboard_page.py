@@ -2,9 +2,11 @@
 
 from datetime import date
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analysis.snapshot import releases
 from survey import store as storage
 from survey.demo import generate_frame
 from survey.validation import paris_today
@@ -61,8 +63,10 @@ def test_every_view_renders_on_synthetic_data_with_a_banner(demo_db):
     assert len(charts) >= 10
 
 
-def test_all_filters_combined_and_an_empty_selection(demo_db):
+def test_all_filters_combined_and_an_empty_selection(demo_db, db_path):
     at = open_dashboard()
+    assert not [m for m in at.multiselect if m.key == "company"]  # the public: no free filter
+    sign_in(at, db_path)
     at.multiselect(key="company").select("orange").select("amazon").run()
     at.multiselect(key="sector").select("isp").run()
     at.multiselect(key="origin").select("fr").run()
@@ -113,31 +117,42 @@ def test_real_responses_only_hide_synthetic_by_default(db_path):
     at = open_dashboard()
     assert at.toggle(key="synthetic").value is False
     assert not at.warning
+    # the public view is as of the end of the last full month: today's three are not in it yet
+    assert "Aucune réponse ne correspond à ces filtres." in [i.value for i in at.info]
+    sign_in(at, db_path)
     companies = headline(at)
     assert list(companies["Entreprise"]) == ["Free"]
     assert companies["n"].tolist() == [3]
-    # Three responses: the public sees the base, every figure masked.
-    assert "masqué, n < 10" in companies.iloc[0].to_string()
 
 
 def test_the_public_cannot_single_out_a_respondent(db_path):
-    """One respondent found by narrow filters: the public sees n only; researchers see all."""
+    """Narrow filters in a URL do nothing for the public (one fixed view, as of the end of the
+    last full month, every figure under 10 responses masked without its base); signed-in
+    researchers filter freely."""
     store = storage.connect(db_path)
-    for _ in range(40):
-        submit(store, {**story_answers(), "company": "orange"}, fill_seconds=300)
-    submit(store, {**story_answers(), "csat": 1, "nps": 0}, fill_seconds=300)  # the one at Free
-    at = open_dashboard()
-    at.multiselect(key="company").select("free").run()
-    public = headline(at)
-    assert public["n"].tolist() == [1]
-    for column in ("Satisfaction (1-5)", "NPS", "Déplacements pour rien par incident"):
-        assert public[column].isna().all(), column
-    assert all("masqué" in mark for mark in public["NPS · signe"])
-    assert "Vue publique" in " ".join(c.value for c in at.caption)
-    sign_in(at, db_path)
-    researcher = headline(at)
-    assert researcher["Satisfaction (1-5)"].tolist() == [1.0]
-    assert researcher["NPS"].tolist() == [-100.0]
+    frame = generate_frame(600, seed=5, today=TODAY)
+    frame["source"] = "web"
+    store.insert_frame(frame)
+    for _ in range(3):
+        submit(store, {**story_answers(), "csat": 1, "nps": 0}, fill_seconds=300)  # today, Free
+    narrow = AppTest.from_file(APP, default_timeout=120)
+    narrow.query_params["company"] = "starlink"
+    narrow.query_params["department"] = "06"
+    narrow.run()
+    narrow.switch_page(DASHBOARD).run()
+    wide = open_dashboard()
+    pd.testing.assert_frame_equal(headline(narrow), headline(wide))  # the URL changed nothing
+    public = headline(wide)
+    small = public[public["n"].isna() | (public["n"] < 10)] if "n" in public else public
+    for column in ("Satisfaction (1-5)", "NPS"):
+        assert small[column].isna().all(), column
+    masked = [m for m in public["NPS · signe"].astype(str) if "masqué" in m]
+    assert masked and all("n=" not in m for m in masked)  # no base beside a masked figure
+    assert "Vue publique" in " ".join(c.value for c in wide.caption)
+    sign_in(wide, db_path)
+    wide.multiselect(key="company").select("free").run()
+    researcher = headline(wide)
+    assert researcher["n"].tolist() == [frame["company"].eq("free").sum() + 3]
 
 
 def test_companies_outside_the_list_are_named_and_kept_out_of_the_design(db_path):
@@ -147,6 +162,7 @@ def test_companies_outside_the_list_are_named_and_kept_out_of_the_design(db_path
             store, {**story_answers(), "company": "other", "company_other": name}, fill_seconds=300
         )
     at = open_dashboard()
+    sign_in(at, db_path)  # submitted today: after the public view's date
     assert headline(at)["Entreprise"].tolist() == ["Autres entreprises (hors liste)"]
     assert at.dataframe[1].value["Groupe"].tolist() == ["Entreprises hors liste"]
     assert "None" not in str(at.dataframe[1].value)
@@ -179,7 +195,7 @@ def test_with_an_identity_provider_the_token_box_gives_way_to_its_sign_in(demo_d
 
 
 def test_numbers_and_dates_are_written_the_way_each_language_writes_them(demo_db, db_path):
-    today = paris_today()  # the dashboard's as_of
+    today = releases.last_full_month_end(paris_today())  # the public view's as_of
     at = open_dashboard()
     captions = " ".join(c.value for c in at.caption)
     assert "3\u202f000 réponses" in captions and today.strftime("%d/%m/%Y") in captions
