@@ -242,8 +242,7 @@ def on_submit() -> None:
     if not limiter.acquire(address):
         state["form_rate_limited"] = "address"
         return
-    # A company's responses arriving far faster than usual are flagged, not refused. The
-    # store has no burst flag yet: they take the bot flag (out of the statistics by default).
+    # A company's responses arriving far faster than usual are flagged, not refused.
     burst = bursts.observe(outcome.response.company)
     meta = storage.SubmissionMeta(
         submission_key=state["form_submission_key"],
@@ -251,8 +250,9 @@ def on_submit() -> None:
         locale=locale,
         source="web",
         fill_seconds=round(time.monotonic() - state["form_started"], 1),
-        honeypot=bool(state.get("form_hp")) or burst,
+        honeypot=bool(state.get("form_hp")),
         session_id=state["form_session_id"],
+        suspected_burst=burst,
     )
     try:
         receipt = store.insert_response(outcome.response, meta)

@@ -37,8 +37,10 @@ import pandas as pd
 import pyarrow as pa
 
 from survey.questionnaire import (
+    FLAG_COLUMNS,
     LOCALES,
     METADATA,
+    METADATA_ADDED_BY_MIGRATION,
     PRIVATE_COLUMNS,
     QUESTIONNAIRE_VERSION,
     QUESTIONS,
@@ -275,7 +277,7 @@ class Filters:
         if not self.include_synthetic:
             clauses.append("r.source <> 'synthetic'")
         if not self.include_flagged:
-            clauses.append("NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate)")
+            clauses.append(f"NOT ({' OR '.join(f'r.{flag}' for flag in FLAG_COLUMNS)})")
         if self.consented_only:
             clauses.append("r.consent_research")
         return (" AND ".join(clauses) or "TRUE"), params
@@ -303,6 +305,8 @@ class SubmissionMeta:
     fill_seconds: float | None = None
     honeypot: bool = False
     session_id: str | None = None
+    # Part of a burst of submissions for its company (survey.validation.BurstDetector).
+    suspected_burst: bool = False
 
 
 @dataclass(frozen=True)
@@ -675,9 +679,9 @@ class Store:
                     inserted = con.execute(
                         f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
                         f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-                        f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
+                        f"flag_too_fast, flag_duplicate, flag_burst, submission_key, {columns}) "
                         f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
-                        f"NULL, false, false, false, n.row_key, {select} "
+                        f"NULL, false, false, false, false, n.row_key, {select} "
                         f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
                         f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
                         [today, today, QUESTIONNAIRE_VERSION, source],
@@ -1122,7 +1126,7 @@ def response_row(response: Any, meta: SubmissionMeta) -> tuple[dict[str, Any], s
     """The row a validated submission becomes, and its e-mail (stored apart, or None).
 
     A new response id, the time in Paris, the flags known before storing (honeypot, too
-    fast; ``flag_duplicate`` is set by the store, which sees the earlier rows), the submission
+    fast, burst; ``flag_duplicate`` is set by the store, which sees the earlier rows), the submission
     key, the fingerprint and the hash of the deletion code (never the code itself).
     """
     if meta.source not in SOURCES:
@@ -1141,6 +1145,7 @@ def response_row(response: Any, meta: SubmissionMeta) -> tuple[dict[str, Any], s
         "flag_honeypot": bool(meta.honeypot),
         "flag_too_fast": meta.fill_seconds is not None and meta.fill_seconds < TOO_FAST_SECONDS,
         "flag_duplicate": False,
+        "flag_burst": bool(meta.suspected_burst),
         "submission_key": meta.submission_key,
         "fingerprint": _fingerprint(meta.session_id, answers),
         "deletion_hash": hash_code(meta.deletion_code),
@@ -1153,13 +1158,21 @@ def column_types() -> dict[str, str]:
     """Every column of ``responses`` and its type as the questionnaire names it (DuckDB's
     spelling: VARCHAR, DOUBLE, TIMESTAMPTZ...), in table order.
 
+    The first release's columns come first (metadata, private columns, questions); a column
+    a later migration added follows, in the order of the migrations
+    (:data:`~survey.questionnaire.METADATA_ADDED_BY_MIGRATION`).
+
     >>> list(column_types().items())[:2]
     [('response_id', 'UUID'), ('submitted_at', 'TIMESTAMPTZ')]
+    >>> list(column_types())[-1]
+    'flag_burst'
     """
-    types = {name: sql_type for name, sql_type, _ in METADATA}
-    types.update(dict(PRIVATE_COLUMNS))
-    types.update({q.id: q.sql_type for q in response_questions()})
-    return types
+    first = {n: t for n, t, _ in METADATA if n not in METADATA_ADDED_BY_MIGRATION}
+    first.update(dict(PRIVATE_COLUMNS))
+    first.update({q.id: q.sql_type for q in response_questions()})
+    later = sorted(METADATA_ADDED_BY_MIGRATION, key=METADATA_ADDED_BY_MIGRATION.__getitem__)
+    types = {n: t for n, t, _ in METADATA}
+    return first | {name: types[name] for name in later}
 
 
 def fetch_query(
@@ -1178,7 +1191,7 @@ def fetch_query(
     and joins ``companies`` only when a sector or origin filter needs it.
 
     >>> fetch_query(None, ["csat"], ordered=False, company_columns=False)[0]
-    "SELECT r.csat FROM responses r WHERE r.source <> 'synthetic' AND NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate) AND r.consent_research"
+    "SELECT r.csat FROM responses r WHERE r.source <> 'synthetic' AND NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate OR r.flag_burst) AND r.consent_research"
     """
     allowed = exported_columns()
     wanted = list(columns) if columns else list(allowed)

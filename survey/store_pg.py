@@ -458,9 +458,9 @@ class PostgresStore:
         sql = (
             f"WITH stored AS (INSERT INTO responses (response_id, submitted_at, submitted_on, "
             f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-            f"flag_too_fast, flag_duplicate, submission_key, {columns}) "
+            f"flag_too_fast, flag_duplicate, flag_burst, submission_key, {columns}) "
             f"SELECT gen_random_uuid(), now(), {submitted_on}, CAST($3 AS INTEGER), 'fr', "
-            f"CAST($4 AS VARCHAR), NULL, false, false, false, n.row_key, {select} "
+            f"CAST($4 AS VARCHAR), NULL, false, false, false, false, n.row_key, {select} "
             f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
             f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key) "
             f"ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM stored"

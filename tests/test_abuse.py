@@ -165,8 +165,14 @@ def test_twenty_fresh_sessions_from_one_address_count_at_most_the_limit(db_path,
     accepted = [at for at in sessions if at.success]
     refused = [at for at in sessions if not at.success]
     assert (len(accepted), len(refused)) == (ADDRESS_LIMIT, 20 - ADDRESS_LIMIT)
-    # The fifth in a few seconds for one company is a burst: flagged, out of the statistics.
-    assert stored["flag_honeypot"].tolist() == [False] * 4 + [True]
+    # The fifth in a few seconds for one company is a burst: flagged as a burst (not as a
+    # bot), kept for researchers, out of the statistics by default.
+    assert stored["flag_burst"].tolist() == [False] * 4 + [True]
+    assert stored["flag_honeypot"].tolist() == [False] * 5
+    burst_id = stored.loc[stored["flag_burst"], "response_id"].item()
+    assert burst_id not in counted["response_id"].tolist()
+    unflagged = storage.Filters(include_flagged=True).where()[0]
+    assert "flag_burst" not in unflagged and "flag_burst" in storage.Filters().where()[0]
     at = refused[-1]
     message = "Trop de témoignages envoyés depuis cette connexion en une heure (5 au plus)"
     assert [e.value for e in at.error][0].startswith(message)

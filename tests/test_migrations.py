@@ -20,6 +20,10 @@ RELEASED = {
     "0001_responses_contacts_reference.postgres.sql": (
         "e6e0d3d916e007758c71c22cde760113435692e078ffe71ea0126970831f5557"
     ),
+    "0002_burst_flag.sql": "ccd5523d582588a1cba3cdc0189f27bcb7dfc76a13a8971507c7c29a9a2495a6",
+    "0002_burst_flag.postgres.sql": (
+        "84e6659e3fab19af7a41ce017e071f1a80f34b4a46fa816afed7ca762ebf5dc5"
+    ),
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
@@ -56,11 +60,13 @@ def test_migrations_are_numbered_in_order():
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
     assert migrations[-1].version == storage.SCHEMA_VERSION
     assert migrations[0].description == "responses, contacts, reference tables"
+    assert migrations[1].description == "burst flag on responses"
 
 
 def test_the_migrated_schema_is_the_questionnaires(db_path):
     """Column names, order and types of ``responses`` equal METADATA, the private columns and
-    every stored question: a question added or changed without a migration fails here."""
+    every stored question, then the metadata later migrations appended: a question or flag
+    added or changed without a migration fails here."""
     storage.connect(db_path)
     with duckdb.connect(str(db_path), read_only=True) as con:
         columns = con.execute(
@@ -73,10 +79,7 @@ def test_the_migrated_schema_is_the_questionnaires(db_path):
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
             ).fetchall()
         }
-    expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA]
-    expected += list(qn.PRIVATE_COLUMNS)
-    expected += [(q.id, q.sql_type) for q in qn.response_questions()]
-    assert columns == [(name, SPELLED.get(t, t)) for name, t in expected]
+    assert columns == [(name, SPELLED.get(t, t)) for name, t in expected_columns()]
     assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
 
 
@@ -91,13 +94,20 @@ def test_a_database_of_an_older_release_is_migrated_forward(db_path):
         )
         con.execute(first.sql)
         con.execute("INSERT INTO schema_migrations VALUES (1, ?, now())", [first.description])
+        con.execute(
+            "INSERT INTO responses (response_id, submission_key, deletion_hash, flag_honeypot) "
+            "VALUES (uuid(), 'release-1-row', 'hash', false)"
+        )
     store = storage.connect(db_path)
     assert store.schema_version() == storage.SCHEMA_VERSION
     with duckdb.connect(str(db_path), read_only=True) as con:
         versions = [
             r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()
         ]
+        # A row stored before 0002 was never checked for bursts: it reads false, not NULL.
+        old_row = con.execute("SELECT flag_burst FROM responses").fetchall()
     assert versions == [m.version for m in storage.migrations()]
+    assert old_row == [(False,)]
 
 
 def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
@@ -117,10 +127,23 @@ def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
 
 
 def expected_columns() -> list[tuple[str, str]]:
-    expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA]
+    """The first release's columns (metadata, private, questions), then each column a later
+    migration appended (ALTER TABLE ... ADD COLUMN goes last), in migration order."""
+    later = qn.METADATA_ADDED_BY_MIGRATION
+    expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA if name not in later]
     expected += list(qn.PRIVATE_COLUMNS)
     expected += [(q.id, q.sql_type) for q in qn.response_questions()]
+    types = {name: sql_type for name, sql_type, _ in qn.METADATA}
+    expected += [(name, types[name]) for name in sorted(later, key=later.__getitem__)]
     return expected
+
+
+def test_every_flag_is_a_boolean_metadata_column():
+    types = {name: sql_type for name, sql_type, _ in qn.METADATA}
+    assert {flag: types.get(flag) for flag in qn.FLAG_COLUMNS} == dict.fromkeys(
+        qn.FLAG_COLUMNS, "BOOLEAN"
+    )
+    assert list(storage.column_types().items()) == expected_columns()
 
 
 def test_the_migrated_postgresql_schema_is_the_questionnaires(postgres_server):

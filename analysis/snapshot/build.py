@@ -72,6 +72,7 @@ ELIGIBILITY_COLUMNS = (
     "flag_honeypot",
     "flag_too_fast",
     "flag_duplicate",
+    "flag_burst",
     "consent_research",
 )
 # company_name, sector and origin come from the reference list, joined by the store.
@@ -323,7 +324,7 @@ def _check_publishable(responses: pd.DataFrame, as_of: date) -> None:
     problems = []
     if responses["source"].eq("synthetic").any():
         problems.append("synthetic rows")
-    flagged = responses[["flag_honeypot", "flag_too_fast", "flag_duplicate"]].fillna(True)
+    flagged = responses[list(storage.FLAG_COLUMNS)].fillna(True)
     if flagged.astype(bool).any(axis=None):
         problems.append("flagged rows")
     if not responses["consent_research"].fillna(False).astype(bool).all():
@@ -381,7 +382,8 @@ def build_snapshot(
     Examples
     --------
     >>> from survey.demo import generate_frame
-    >>> frame = generate_frame(400, seed=1, today=date(2026, 6, 15)).assign(source="web")
+    >>> frame = generate_frame(400, seed=1, today=date(2026, 6, 15))
+    >>> frame = frame.assign(source="web", flag_burst=False)  # as the store reads them
     >>> frame = frame[~frame["flag_too_fast"]]  # flagged rows may not be published
     >>> snap = build_snapshot(frame, as_of="2026-06-15", min_cell=10)
     >>> snap.name.startswith("2026-06-15-"), snap.rows
