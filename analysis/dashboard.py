@@ -62,6 +62,7 @@ class Dashboard:
     trips: pd.DataFrame  # per company and number of wasted trips: responses (distribution)
     design_cells: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
     design: design_module.DesignAnswer | None = None  # "France or the sector?"
+    cuts: dict = dataclasses.field(default_factory=dict)  # kpis.cut_table by problem, by year
     launch: date | None = None
     # public=True: the tables with one disclosure control (comparisons among published units)
     published: disclosure.PublishedTables | None = None
@@ -119,9 +120,31 @@ def compute(
         if "problem" in responses.columns
         else pd.DataFrame()
     )
+    # the fixed cuts (a frame without the problem type gives the cut by year alone)
+    cuts = {
+        by: kpis.cut_table(responses, by=by, as_of=as_of, launch=launch)
+        for by in kpis.CUTS
+        if by != "problem" or "problem" in responses.columns
+    }
+    if public:
+        # a metric whose company or group table hides a cell hides a cell of every cut too
+        must_hide = frozenset(
+            family
+            for family in published.company_hidden
+            if published.company_hidden[family].any() or published.group_hidden[family].any()
+        )
+        cuts = {
+            by: disclosure.protect_cuts(
+                table,
+                held=cut_holds(responses, by=by, as_of=as_of, launch=launch),
+                must_hide=must_hide,
+            )
+            for by, table in cuts.items()
+        }
     return Dashboard(
         as_of=as_of,
         n=len(responses),
+        cuts=cuts,
         companies=tables.companies,
         groups=tables.groups,
         resolution_curves=resolution,
@@ -171,6 +194,40 @@ def monthly_holds(responses: pd.DataFrame, *, as_of: date, launch: date | None =
     return releases.held_back(
         responses, as_of=as_of, previous=[release], min_cell=disclosure.MIN_CELL, launch=launch
     )
+
+
+def cut_holds(responses: pd.DataFrame, *, by: str, as_of: date, launch: date | None = None):
+    """Per metric, the cells of a public cut held back because they changed on 1 to
+    ``MIN_CELL - 1`` responses since the previous month's public view (as :func:`monthly_holds`
+    does for companies and groups)."""
+    from analysis.snapshot import releases  # the snapshot package imports this module
+
+    previous_as_of = releases.last_full_month_end(as_of)
+    submitted = pd.to_datetime(responses["submitted_on"])
+    earlier = responses[submitted <= pd.Timestamp(previous_as_of)]
+    added = responses[submitted > pd.Timestamp(previous_as_of)]
+    now = kpis.cut_table(responses, by=by, as_of=as_of, launch=launch).set_index("cut")
+    before = disclosure.protect_cuts(
+        kpis.cut_table(earlier, by=by, as_of=previous_as_of, launch=launch)
+    ).set_index("cut")
+    new = kpis.cut_table(added, by=by, as_of=as_of, launch=launch).set_index("cut")
+    held = {}
+    for family in dict.fromkeys(metric for metric, _ in kpis.CUT_FIGURES):
+        column = f"{family}_n"
+        shown = pd.to_numeric(before[column].reindex(now.index), errors="coerce")
+        plus = pd.to_numeric(new[column].reindex(now.index), errors="coerce").fillna(0)
+        change = (plus + (shown + plus - now[column]).abs()).fillna(0).to_numpy()
+        was_shown = shown.notna().to_numpy()
+        holding = was_shown & (change > 0) & (change < disclosure.MIN_CELL)
+        # the held cells' changes together are the cut's total change minus the published
+        # ones: hold more cells until they rest on at least MIN_CELL changed responses
+        while 0 < change[holding].sum() < disclosure.MIN_CELL:
+            candidates = np.flatnonzero(was_shown & ~holding & (change > 0))
+            if not candidates.size:
+                break
+            holding[candidates[np.argmin(change[candidates])]] = True
+        held[family] = set(now.index[holding])
+    return held
 
 
 def naive_versus_survival(responses: pd.DataFrame, companies: pd.DataFrame) -> pd.DataFrame:
@@ -365,3 +422,32 @@ def design_groups_table(
             ],
         }
     )
+
+
+def cut_display(cut: pd.DataFrame, by: str, locale: str) -> pd.DataFrame:
+    """A cut (by problem type or by year) for people: its label, n, and each figure of
+    ``kpis.CUT_FIGURES`` with its interval; "masqué" / "masked" where the control hid it."""
+    from survey import questionnaire  # labels of the problem types
+
+    t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
+    if by == "problem":
+        labels = [questionnaire.QUESTIONS["problem"].choice_label(c, locale) for c in cut["cut"]]
+    else:
+        labels = [str(c) for c in cut["cut"]]
+    out = pd.DataFrame(
+        {
+            t(f"dashboard.cut.{by}"): labels,
+            "n": cut["n"].astype("Int64").to_numpy(),
+        }
+    )
+    for family, stem in kpis.CUT_FIGURES:
+        figure = metrics.estimate(stem)
+        percent = figure.percent
+        scale = 100.0 if percent else 1.0
+        hidden = cut.get(f"{family}_suppressed", pd.Series(False, index=cut.index)).to_numpy()
+        out[figure.text("short", locale)] = (cut[figure.estimate] * scale).round(1).to_numpy()
+        out[f"{figure.text('short', locale)} · {t('dashboard.cut.interval')}"] = [
+            t("dashboard.cut.masked") if masked else _interval(lo, hi, locale, percent=percent)
+            for masked, lo, hi in zip(hidden, cut[figure.low], cut[figure.high], strict=True)
+        ]
+    return out

@@ -360,6 +360,15 @@ with tabs[0]:
         key="headline_groups",
         width="stretch",
     )
+    for by in kpis.CUTS:
+        if by in view.cuts and len(view.cuts[by]):
+            st.subheader(t(f"dashboard.cut.title_{by}"))
+            st.dataframe(
+                dashboard.cut_display(view.cuts[by], by, locale),
+                hide_index=True,
+                key=f"cut_{by}",
+                width="stretch",
+            )
 
 with tabs[1]:
     curves(view.resolution_curves, "resolution")

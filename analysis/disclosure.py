@@ -399,3 +399,46 @@ def protected_design(
         if cells.empty:
             return None
     return design.analyse(cells, metrics=kpis.DESIGN_METRICS, min_n=min_cell)
+
+
+def protect_cuts(
+    cut: pd.DataFrame,
+    *,
+    min_cell: int = MIN_CELL,
+    held: dict | None = None,
+    must_hide: frozenset = frozenset(),
+) -> pd.DataFrame:
+    """A cut (:func:`analysis.kpis.cut_table`) as the public may see it.
+
+    Each cut partitions the same responses as the company table, so the whole population's
+    figure is known from any fully published view, and one hidden cell would be the whole
+    minus the published ones. Per metric: cells under ``min_cell`` are hidden (primary), then,
+    while the hidden cells of the cut rest on 1 to ``min_cell - 1`` responses together, the
+    smallest published cell is hidden too (complementary suppression). ``held`` (metric ->
+    cells) hides cells the monthly hold keeps back. For a metric in ``must_hide`` (one whose
+    company or group table hides a cell) at least one cell is hidden, so that the whole
+    population's figure cannot be rebuilt from the cut and set against the published groups to
+    give the hidden group by difference. A hidden cell shows neither figure nor base.
+    """
+    min_cell = _validate_min_cell(min_cell)
+    out = cut.copy()
+    for family in dict.fromkeys(metric for metric, _ in kpis.CUT_FIGURES):
+        base = out[f"{family}_n"].to_numpy(dtype=float)
+        hidden = base < min_cell
+        if held and family in held:
+            hidden |= out["cut"].isin(held[family]).to_numpy()
+        if family in must_hide and not hidden.any() and len(base):
+            hidden[np.argmin(base)] = True
+        while 0 < base[hidden].sum() < min_cell and (~hidden).any():
+            smallest = np.flatnonzero(~hidden)[np.argmin(base[~hidden])]
+            hidden[smallest] = True
+        figures = [metrics.estimate(name) for metric, name in kpis.CUT_FIGURES if metric == family]
+        for column in [f"{family}_n", *(c for f in figures for c in f.columns)]:
+            out.loc[hidden, column] = np.nan
+        out[f"{family}_suppressed"] = hidden
+    # a cell hidden in every metric hides its n too
+    every = np.logical_and.reduce(
+        [out[c].to_numpy() for c in out.columns if c.endswith("_suppressed")]
+    )
+    out["n"] = out["n"].astype(float).where(~every)
+    return out

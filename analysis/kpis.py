@@ -509,7 +509,7 @@ def _time_without(patterns: CompetingPatterns, k: int, tau: float):
 def _wald_difference(first, first_se, second, second_se, z: float):
     """Difference of two independent estimates: (difference, low, high, two-sided p)."""
     difference = first - second
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(first_se**2 + second_se**2)
         valid = np.isfinite(difference) & np.isfinite(se) & (se > 0)
         pvalue = np.where(valid, 2.0 * stats.norm.sf(np.abs(difference) / se), np.nan)
@@ -1761,3 +1761,81 @@ def refund_sensitivity(responses: pd.DataFrame, *, as_of) -> pd.DataFrame:
             "reweighted_share": np.where(n > 0, reweighted, np.nan),
         }
     )
+
+
+CUTS = ("problem", "year")
+"""The public's fixed cuts besides companies and groups: by problem type, by year of the start
+of the problem."""
+CUT_FIGURES = (
+    ("resolution", "resolved_within_30d"),
+    ("resolution", f"resolution_unresolved{RMST_HORIZON_DAYS}_days"),
+    ("refund_success", "refund_success"),
+)
+"""(metric, estimate name in ``analysis.metrics``) of the figures a cut shows, each with its
+``_low`` and ``_high``; its base is ``<metric>_n``."""
+
+
+def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.DataFrame:
+    """One row per problem type (``by="problem"``) or year of the start of the problem
+    (``by="year"``), all companies pooled: ``cut, n``, then for time to resolution and refund
+    success their base and the figures of :data:`CUT_FIGURES` with 95% intervals, computed as
+    in :func:`company_table` (no comparison: a cut is described, not ranked)."""
+    if by not in CUTS:
+        raise ValueError(f"`by` must be one of {CUTS}.")
+    frame = _validate_frame(
+        responses, (*REQUIRED_COLUMNS, "problem") if by == "problem" else REQUIRED_COLUMNS
+    )
+    as_of_day = _validate_as_of(as_of)
+    if by == "problem":
+        key = frame["problem"].astype(object)
+    else:
+        key = pd.to_datetime(frame["started_on"]).dt.year.astype("Int64").astype(str)
+        key = key.where(key != "<NA>", None)
+    cut = frame.assign(company=key, company_name=key, sector="all", origin="all")
+    prepared = _prepare(
+        cut,
+        as_of_day,
+        families=["resolution", "refund_success"],
+        launch_day=_validate_launch(launch),
+    )
+    units = prepared.units
+    wanted = [
+        "resolution_n",
+        "resolved_within_30d_share",
+        "resolved_within_30d_low",
+        "resolved_within_30d_high",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_days",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_low",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_high",
+    ]
+    refunds = ["refund_success_n", "refund_success_share", "refund_success_low"]
+    refunds.append("refund_success_high")
+    if units.k == 0:
+        return pd.DataFrame(columns=["cut", "n", *wanted, *refunds])
+    identity = np.eye(units.k, dtype=np.int64)
+    columns, _, _, _, _ = _competing_columns(
+        "resolution", prepared.stats["resolution"].collapse(identity)
+    )
+    shares, _, _, _, _ = _share_columns(
+        "refund_success", prepared.stats["refund_success"].collapse(identity)
+    )
+    out = pd.DataFrame({"cut": units.labels, "n": units.n})
+    wanted = [
+        "resolution_n",
+        "resolved_within_30d_share",
+        "resolved_within_30d_low",
+        "resolved_within_30d_high",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_days",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_low",
+        f"resolution_unresolved{RMST_HORIZON_DAYS}_high",
+    ]
+    for column in wanted:
+        out[column] = columns[column]
+    for column in (
+        "refund_success_n",
+        "refund_success_share",
+        "refund_success_low",
+        "refund_success_high",
+    ):
+        out[column] = shares[column]
+    return out

@@ -244,12 +244,12 @@ def test_as_of_defaults_to_the_end_of_the_last_full_month():
 # --- route 1: the public dashboard ---------------------------------------------------------------
 
 
-def public_tables(responses: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What the public dashboard shows as of ``as_of``: the company and group tables under
-    the disclosure control and the month-over-month hold (``dashboard.compute(public=True)``
-    then ``disclosure.protect``)."""
+def public_tables(responses: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, ...]:
+    """What the public dashboard shows as of ``as_of``: the company and group tables and the
+    cuts by problem type and by year, under the disclosure control and the month-over-month
+    hold (``dashboard.compute(public=True)`` then ``disclosure.protect``)."""
     view = disclosure.protect(dashboard.compute(responses, as_of=as_of, public=True))
-    return view.companies, view.groups
+    return view.companies, view.groups, view.cuts["problem"], view.cuts["year"]
 
 
 def test_url_filters_do_not_reach_the_public_view(db_path):
@@ -299,3 +299,26 @@ def test_two_monthly_public_views_one_respondent_apart_recover_nothing():
         pd.testing.assert_frame_equal(mine, theirs)
     orange = shown[0][0].set_index("company").loc["orange"]
     assert bool(orange["csat_suppressed"])
+
+
+def test_a_hidden_cut_cell_cannot_be_rebuilt_from_the_whole():
+    """Each cut partitions the same responses, so the whole is known from any fully published
+    view: the hidden cells of a cut must rest on at least 10 responses together, and a metric
+    that hides a company or group cell hides a cut cell too."""
+    cut = pd.DataFrame(
+        {
+            "cut": ["a", "b", "c", "d"],
+            "n": [4, 40, 12, 60],
+            "resolution_n": [4, 40, 12, 60],
+            "refund_success_n": [20, 30, 40, 50],
+        }
+    )
+    for _, name in kpis.CUT_FIGURES:
+        for column in metrics.estimate(name).columns:
+            cut[column] = 0.5
+    shown = disclosure.protect_cuts(cut, must_hide=frozenset({"refund_success"}))
+    hidden = shown["resolution_suppressed"].to_numpy()
+    assert hidden.tolist() == [True, False, True, False]  # 4 alone could be rebuilt: 12 goes too
+    assert cut["resolution_n"][hidden].sum() >= 10
+    assert shown["refund_success_suppressed"].sum() >= 1  # the whole cannot be rebuilt
+    assert shown.loc[hidden, "resolution_n"].isna().all()  # no base beside a masked figure
