@@ -312,7 +312,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     else:
         store = snapshot.open_database(path)
     out = args.out if args.out is not None else store.path.parent / "snapshots"
-    publication = snapshot.publish(store, out=out, as_of=as_of, min_cell=args.min_cell)
+    # No --previous: every snapshot already under --out (publish's own default).
+    publication = snapshot.publish(
+        store, out=out, as_of=as_of, min_cell=args.min_cell, previous=args.previous
+    )
     published = publication.snapshot
     log.info(
         "publication %s: %d responses as of %s, min cell %d, input SHA-256 %s (%s)",
@@ -401,7 +404,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="parent folder of snapshots (default: snapshots/ next to the database)",
     )
     publish.add_argument(
-        "--as-of", default=None, help="YYYY-MM-DD: responses up to this day (default: today)"
+        "--as-of",
+        default=None,
+        help="YYYY-MM-DD: responses up to this day (default: the last day of the last full "
+        "month, Paris time: releases are monthly)",
+    )
+    publish.add_argument(
+        "--previous",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a snapshot folder already published (repeatable); figures that would change on "
+        "fewer than --min-cell responses since one of them are held back (default: every "
+        "snapshot under --out)",
     )
     publish.add_argument(
         "--min-cell",

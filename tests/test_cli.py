@@ -159,3 +159,52 @@ def test_serve_listens_on_localhost_and_stops_with_its_app_on_sigterm(tmp_path):
     assert not helpers.pid_alive(children[0])
     assert helpers.port_is_free(port)
     assert storage.connect(db).count() == 0  # the file is free for the command line again
+
+
+def test_publish_reads_earlier_releases_from_previous_and_defaults_to_the_last_full_month(
+    db_path, tmp_path, capsys
+):
+    """``--as-of`` omitted: as of the last day of the last full month. ``--previous PATH``
+    (repeatable) names the releases already out wherever they are: against them, figures that
+    three new responses would change are held back; without it only ``--out``'s own earlier
+    snapshots count (here none), and a folder that is no snapshot is a one-line error."""
+    from analysis.snapshot import releases
+    from survey.demo import generate_frame
+    from survey.validation import paris_today
+
+    month_end = releases.last_full_month_end(paris_today())
+    month_before = releases.last_full_month_end(month_end)
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(600, seed=3, today=month_end).assign(source="web"))
+    first_out = tmp_path / "first"
+    argv = ["publish", "--out", str(first_out), "--db", str(db_path)]
+    assert cli.main([*argv, "--as-of", month_before.isoformat()]) == 0
+    assert cli.main(argv) == 0
+    assert f"as of {month_end.isoformat()} to" in capsys.readouterr().out
+    earlier = sorted(p for p in first_out.iterdir() if (p / "manifest.json").exists())
+    dates = [json.loads((p / "manifest.json").read_text())["as_of"] for p in earlier]
+    assert dates == [month_before.isoformat(), month_end.isoformat()]
+
+    for _ in range(3):  # three more Free responses, after the earlier releases
+        submit(store, story_answers(), fill_seconds=300)
+    today = ["--as-of", paris_today().isoformat()]
+
+    def release_control(out: Path, *extra: str) -> dict:
+        assert cli.main(["publish", "--out", str(out), *today, *extra, "--db", str(db_path)]) == 0
+        (folder,) = list(out.iterdir())
+        return json.loads((folder / "manifest.json").read_text())["release_control"]
+
+    blind = release_control(tmp_path / "blind")
+    assert (blind["earlier_releases"], blind["held"]) == ([], [])
+    previous = [arg for folder in earlier for arg in ("--previous", str(folder))]
+    controlled = release_control(tmp_path / "controlled", *previous)
+    assert controlled["earlier_releases"] == [p.name for p in earlier]
+    assert "free" in {held["id"] for held in controlled["held"]}
+    capsys.readouterr()
+
+    argv = ["publish", "--out", str(tmp_path / "x"), *today, "--previous", str(tmp_path)]
+    assert cli.main([*argv, "--db", str(db_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: `previous`:") and "not a readable snapshot" in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())

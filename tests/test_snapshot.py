@@ -662,6 +662,25 @@ def test_build_refuses_rows_that_may_not_be_published():
         snapshot.build_snapshot(frame.iloc[:0], as_of=TODAY)
 
 
+def test_a_burst_flagged_response_is_never_published(db_path):
+    """Issue 12: a response flagged as part of a burst is refused by the publishable check
+    like the other flags (a frame without the flag is refused too), and the store's
+    qualifying read leaves it out."""
+    frame = web_frame(200, seed=2).assign(flag_burst=False)
+    with pytest.raises(ValueError, match="flagged rows"):
+        snapshot.build_snapshot(frame.assign(flag_burst=frame.index == 0), as_of=TODAY)
+    with pytest.raises(ValueError, match="lacks the columns: flag_burst"):
+        snapshot.build_snapshot(frame.drop(columns="flag_burst"), as_of=TODAY)
+    assert snapshot.build_snapshot(frame, as_of=TODAY).rows == len(frame)
+    assert "flag_burst" in snapshot.FETCHED_COLUMNS
+    store = storage.connect(db_path)
+    kept = submit(store, story_answers(), fill_seconds=300)
+    submit(store, story_answers(), fill_seconds=300, suspected_burst=True)
+    qualifying = snapshot.fetch_qualifying(store, as_of=paris_today())
+    assert qualifying["response_id"].tolist() == [kept.response_id]
+    assert qualifying["flag_burst"].tolist() == [False]
+
+
 # --- the command line --------------------------------------------------------------------------
 
 

@@ -100,12 +100,43 @@ def test_quality_flags_are_recorded_not_rejected(store):
     submit(store, story_answers(), fill_seconds=12)
     submit(store, story_answers(), session_id="browser-1")
     submit(store, story_answers(), session_id="browser-1")
+    submit(store, story_answers(), fill_seconds=200, suspected_burst=True)
     frame = store.fetch_responses(storage.Filters(include_flagged=True))
-    assert len(frame) == 4
-    assert frame["flag_honeypot"].tolist() == [True, False, False, False]
-    assert frame["flag_too_fast"].tolist() == [False, True, False, False]
-    assert frame["flag_duplicate"].tolist() == [False, False, False, True]
+    assert len(frame) == 5
+    assert frame["flag_honeypot"].tolist() == [True, False, False, False, False]
+    assert frame["flag_too_fast"].tolist() == [False, True, False, False, False]
+    assert frame["flag_duplicate"].tolist() == [False, False, False, True, False]
+    assert frame["flag_burst"].tolist() == [False, False, False, False, True]
     assert len(store.fetch_responses()) == 1  # flagged ones are left out by default
+    assert store.count(storage.Filters()) == 1
+    assert store.count() == 5
+
+
+def test_a_burst_flagged_response_is_exported_with_its_flag(store, tmp_path):
+    """Researchers see a burst-flagged response (exports keep every row by default, with the
+    flag column, labelled in SPSS and Stata); a filtered export leaves it out."""
+    submit(store, story_answers(), fill_seconds=200)
+    burst = submit(store, story_answers(), fill_seconds=200, suspected_burst=True)
+    assert store.fetch_response(burst.response_id)["flag_burst"] is True
+    csv_path, parquet_path = tmp_path / "out.csv", tmp_path / "out.parquet"
+    assert store.export(csv_path, fmt="csv") == 2
+    assert store.export(parquet_path, fmt="parquet") == 2
+    assert pd.read_csv(csv_path)["flag_burst"].tolist() == [False, True]
+    assert pq.read_table(parquet_path).column("flag_burst").to_pylist() == [False, True]
+    assert store.export(tmp_path / "counted.csv", fmt="csv", filters=storage.Filters()) == 1
+    import pyreadstat
+
+    for fmt, read in (("sav", pyreadstat.read_sav), ("dta", pyreadstat.read_dta)):
+        out = tmp_path / f"out.{fmt}"
+        assert store.export(out, fmt=fmt, lang="en") == 2
+        data, meta = read(str(out))
+        assert data["flag_burst"].tolist() == [0, 1]
+        assert meta.column_names_to_labels["flag_burst"] == (
+            "Arrived in a burst for the company (likely campaign)"
+        )
+    assert "flag_burst" in qn.exported_columns()
+    codebook = {entry["id"]: entry for entry in qn.codebook()}
+    assert codebook["flag_burst"]["type"] == "BOOLEAN"
 
 
 def test_email_is_stored_apart_and_never_read_back(store):
