@@ -25,7 +25,15 @@ from survey.validation import paris_today
 locale: str = st.session_state.get("locale", qn.DEFAULT_LOCALE)
 store: storage.Store = st.session_state["store"]
 DOCS = resources.files("analysis") / "docs"  # package data: the methodology ships with it
-EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")  # sav: SPSS, dta: Stata
+# (button key, store format, CSV dialect, file suffix): csv-fr is the French Excel reading
+# (';' and UTF-8 with a byte order mark); sav: SPSS, dta: Stata
+EXPORTS = (
+    ("csv", "csv", "comma", "csv"),
+    ("csv-fr", "csv", "fr", "csv"),
+    ("parquet", "parquet", None, "parquet"),
+    ("sav", "sav", None, "sav"),
+    ("dta", "dta", None, "dta"),
+)
 PREVIEW_ROWS = 1000
 log = logging.getLogger("clientroi.dashboard")
 
@@ -39,12 +47,13 @@ def methodology():
     return DOCS / f"methodology.{locale}.md"
 
 
-def export_bytes(fmt: str) -> bytes:
+def export_bytes(fmt: str, dialect: str | None = None, suffix: str | None = None) -> bytes:
     """The filtered responses in ``fmt``, column labels in the reader's language where the
     store supports it (``lang``, with the SPSS and Stata formats)."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / f"clientroi.{fmt}"
-        store.export(out, fmt=fmt, filters=filters, lang=locale)
+        out = Path(folder) / f"clientroi.{suffix or fmt}"
+        options = {"dialect": dialect} if dialect else {}
+        store.export(out, fmt=fmt, filters=filters, lang=locale, **options)
         return out.read_bytes()
 
 
@@ -570,17 +579,19 @@ with tabs[7]:
                 day = i18n.date(started.date(), locale) if pd.notna(started) else ""
                 st.caption(f"{story['company_name'] or story['company']} · {day}")
                 st.text(story["narrative"])  # plain text: never HTML, never Markdown
-        for column, fmt in zip(st.columns(len(EXPORT_FORMATS)), EXPORT_FORMATS, strict=True):
-            label = fmt.upper()
+        for column, (fmt, kind, dialect, suffix) in zip(
+            st.columns(len(EXPORTS)), EXPORTS, strict=True
+        ):
+            label = t("dashboard.data.csv_fr") if fmt == "csv-fr" else fmt.upper()
             if column.button(t("dashboard.data.prepare", format=label), key=f"prepare_{fmt}"):
                 try:
-                    st.session_state[f"export_{fmt}"] = export_bytes(fmt)
+                    st.session_state[f"export_{fmt}"] = export_bytes(kind, dialect, suffix)
                 except ValueError as error:  # a format the store does not write yet
                     column.error(t("dashboard.data.export_failed", format=label, reason=error))
             if st.session_state.get(f"export_{fmt}"):
                 column.download_button(
                     t("dashboard.data.download", format=label),
                     st.session_state[f"export_{fmt}"],
-                    file_name=f"clientroi.{fmt}",
+                    file_name=f"clientroi{'-fr' if fmt == 'csv-fr' else ''}.{suffix}",
                     key=f"download_{fmt}",
                 )

@@ -322,3 +322,28 @@ def test_a_hidden_cut_cell_cannot_be_rebuilt_from_the_whole():
     assert cut["resolution_n"][hidden].sum() >= 10
     assert shown["refund_success_suppressed"].sum() >= 1  # the whole cannot be rebuilt
     assert shown.loc[hidden, "resolution_n"].isna().all()  # no base beside a masked figure
+
+
+def test_every_pair_of_public_views_recovers_nothing_about_one_respondent():
+    """The broader attack: the public's views are the fixed page of each month, with or
+    without the synthetic demonstration rows (the URL changes nothing else, see above). For
+    one seeded respondent (June's newcomer), every view is the same whichever answers they
+    gave, so no pair of views, differenced or combined, tells anything about them."""
+    months = (date(2026, 4, 30), date(2026, 5, 31), date(2026, 6, 30))
+    frame = seeded_frame(900, seed=33)
+    frame = frame[frame["submitted_on"] <= pd.Timestamp(months[1])].reset_index(drop=True)
+    newcomer = frame.index[frame["company"] == "free"][-1]
+    frame.loc[newcomer, "submitted_on"] = pd.Timestamp(date(2026, 6, 3))
+    demo_rows = generate_frame(300, seed=9, today=TODAY)  # source 'synthetic': not people
+    worlds = [answers_changed(frame, [newcomer], variant) for variant in (0, 1)]
+    views = []
+    for world in worlds:
+        shown = {}
+        for month in months:
+            for synthetic in (False, True):
+                rows = pd.concat([world, demo_rows], ignore_index=True) if synthetic else world
+                shown[(month, synthetic)] = public_tables(rows, month)
+        views.append(shown)
+    for key in views[0]:  # each view, hence every pair of views, is the same in both worlds
+        for mine, theirs in zip(views[0][key], views[1][key], strict=True):
+            pd.testing.assert_frame_equal(mine, theirs)

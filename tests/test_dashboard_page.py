@@ -211,7 +211,17 @@ def test_signed_in_researchers_are_offered_spss_and_stata_exports(demo_db, db_pa
     at = open_dashboard()
     sign_in(at, db_path)
     keys = {b.key for b in at.button if b.key}
-    assert {"prepare_csv", "prepare_parquet", "prepare_sav", "prepare_dta"} <= keys
+    assert {
+        "prepare_csv",
+        "prepare_csv-fr",
+        "prepare_parquet",
+        "prepare_sav",
+        "prepare_dta",
+    } <= keys
+    at.button(key="prepare_csv-fr").click().run()
+    assert not at.exception, at.exception
+    french = at.session_state["export_csv-fr"]
+    assert french.startswith("\ufeff".encode()) and b";" in french.splitlines()[0]
     at.button(key="prepare_sav").click().run()
     assert not at.exception, at.exception
     # until survey/store.py writes SPSS, the page shows the store's refusal; once it does, a file
