@@ -257,6 +257,7 @@ def generate_frame(
             "flag_honeypot": none,
             "flag_too_fast": fill_seconds < 60,
             "flag_duplicate": none,
+            "flag_burst": none,
             "company": company_ids,
             "company_other": None,
             "service": pd.array(np.where(missing(0.05), None, service), dtype=object),

@@ -383,7 +383,7 @@ def build_snapshot(
     --------
     >>> from survey.demo import generate_frame
     >>> frame = generate_frame(400, seed=1, today=date(2026, 6, 15))
-    >>> frame = frame.assign(source="web", flag_burst=False)  # as the store reads them
+    >>> frame = frame.assign(source="web")
     >>> frame = frame[~frame["flag_too_fast"]]  # flagged rows may not be published
     >>> snap = build_snapshot(frame, as_of="2026-06-15", min_cell=10)
     >>> snap.name.startswith("2026-06-15-"), snap.rows
