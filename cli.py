@@ -11,6 +11,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from datetime import date
 from pathlib import Path
 
 from survey import questionnaire as qn
@@ -232,13 +233,26 @@ def cmd_codebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from survey.importer import import_file
 
     path = _db(args)
     missing = not storage.is_server_url(path) and not Path(path).exists()
     store = None if args.dry_run and missing else storage.connect(path)
-    report = import_file(args.file, store, dry_run=args.dry_run, locale=args.lang)
+    report = import_file(
+        args.file,
+        store,
+        dry_run=args.dry_run,
+        locale=args.lang,
+        collected_from=args.collected_from,
+    )
     print(report.summary())
     return 0
 
@@ -443,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", type=Path)
     importer.add_argument("--dry-run", action="store_true", help="check only, store nothing")
     importer.add_argument("--lang", choices=qn.LOCALES, default="en", help="language of reasons")
+    importer.add_argument(
+        "--collected-from",
+        type=_iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the day the file's own survey opened (older incidents entered it late)",
+    )
     importer.set_defaults(func=cmd_import)
 
     backup = commands.add_parser("backup", help="back the database up as Parquet files")

@@ -669,8 +669,15 @@ def _prepare(
         stop = np.where(status == 1, submitted, np.where(status >= 0, ended, np.nan))
         causes = np.select([status == 0, status == 2], [1, 2], default=0)
         entry = None
-        if launch_day is not None:
-            entry = np.where(np.isfinite(started), np.maximum(launch_day - started, 0.0), 0.0)
+        # each incident enters at the opening of the survey that collected it: an imported
+        # row carries its own (``collected_from``), the others Client Roi's launch
+        opening = np.full(started.size, np.nan if launch_day is None else float(launch_day))
+        if "collected_from" in frame.columns:
+            collected = _days(frame, "collected_from")
+            opening = np.where(np.isfinite(collected), collected, opening)
+        if np.isfinite(opening).any():
+            known = np.isfinite(started) & np.isfinite(opening)
+            entry = np.where(known, np.maximum(opening - started, 0.0), 0.0)
         # every response enters; an unknown status or a missing or negative duration is
         # left out and counted in resolution_excluded
         everyone = np.ones(stop.size, dtype=bool)

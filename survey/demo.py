@@ -258,6 +258,7 @@ def generate_frame(
             "flag_too_fast": fill_seconds < 60,
             "flag_duplicate": none,
             "flag_burst": none,
+            "collected_from": pd.NaT,
             "company": company_ids,
             "company_other": None,
             "service": pd.array(np.where(missing(0.05), None, service), dtype=object),

@@ -421,16 +421,28 @@ def import_file(
     dry_run: bool = False,
     locale: str = "en",
     today: date | None = None,
+    collected_from: date | None = None,
 ) -> ImportReport:
     """Validate every row of ``path`` with the form's model; store the valid ones in one
     transaction (unless ``dry_run``); write the reasons for rejected rows next to the file.
+
+    ``collected_from`` is the day the survey the file comes from opened: an incident that began
+    before it entered that survey late (delayed entry, as before Client Roi's own launch); it is
+    stored with every row (None: Client Roi's launch applies).
 
     Raises :class:`ImportRefused` when the file cannot be read as a table at all (logged
     as a warning with its one-line reason).
     """
     path = Path(path)
     try:
-        report = _import(path, store, dry_run=dry_run, locale=locale, today=today)
+        report = _import(
+            path,
+            store,
+            dry_run=dry_run,
+            locale=locale,
+            today=today,
+            collected_from=collected_from,
+        )
     except ImportRefused as exc:
         log.warning("import refused: %s", exc)
         raise
@@ -439,7 +451,13 @@ def import_file(
 
 
 def _import(
-    path: Path, store: storage.Store | None, *, dry_run: bool, locale: str, today: date | None
+    path: Path,
+    store: storage.Store | None,
+    *,
+    dry_run: bool,
+    locale: str,
+    today: date | None,
+    collected_from: date | None = None,
 ) -> ImportReport:
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
@@ -490,7 +508,9 @@ def _import(
             report.already_imported = store.count_imported(incoming) if store else 0
         else:
             try:
-                report.already_imported = store.insert_imported(incoming, today=today)
+                report.already_imported = store.insert_imported(
+                    incoming, today=today, collected_from=collected_from
+                )
             except storage.DataRejected as exc:
                 raise ImportRefused(f"{path.name}: {exc}; nothing was imported") from exc
         report.stored = int(keep.sum()) - report.already_imported

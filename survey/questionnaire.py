@@ -696,13 +696,21 @@ METADATA: tuple[tuple[str, str, Text], ...] = (
             "Arrived in a burst for the company (likely campaign)",
         ),
     ),
+    (
+        "collected_from",
+        "DATE",
+        Text(
+            "Début de la collecte d'origine (réponses importées)",
+            "Start of the original collection (imported responses)",
+        ),
+    ),
 )
 # The quality flags: a flagged response is kept and shown to researchers, left out of the
 # statistics by default and never published.
 FLAG_COLUMNS = ("flag_honeypot", "flag_too_fast", "flag_duplicate", "flag_burst")
 # Metadata columns added after the first release, with the migration that added each: a
 # migration appends its columns at the end of the table (see survey.store.column_types).
-METADATA_ADDED_BY_MIGRATION: dict[str, int] = {"flag_burst": 2}
+METADATA_ADDED_BY_MIGRATION: dict[str, int] = {"flag_burst": 2, "collected_from": 3}
 # Kept for integrity and deletion, never exported.
 PRIVATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("submission_key", "VARCHAR"),

@@ -646,12 +646,21 @@ class Store:
             finally:
                 con.unregister("incoming_rows")
 
-    def insert_imported(self, frame: pd.DataFrame, *, today: date, source: str = "import") -> int:
+    def insert_imported(
+        self,
+        frame: pd.DataFrame,
+        *,
+        today: date,
+        source: str = "import",
+        collected_from: date | None = None,
+    ) -> int:
         """Store validated imported rows in one transaction; returns how many were already there.
 
         ``frame`` holds answers as validated text (question ids as columns), ``line`` (its
         line in the file) and ``submitted_on`` (the file's date, or None: today). Rows whose
-        key is already stored are skipped.
+        key is already stored are skipped. ``collected_from``: the day the original survey
+        opened (an incident that began before it entered that survey late), stored with
+        every row.
         """
         if source not in SOURCES:
             raise ValueError(f"`source` must be one of {SOURCES}.")
@@ -679,12 +688,13 @@ class Store:
                     inserted = con.execute(
                         f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
                         f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-                        f"flag_too_fast, flag_duplicate, flag_burst, submission_key, {columns}) "
+                        f"flag_too_fast, flag_duplicate, flag_burst, collected_from, "
+                        f"submission_key, {columns}) "
                         f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
-                        f"NULL, false, false, false, false, n.row_key, {select} "
+                        f"NULL, false, false, false, false, CAST(? AS DATE), n.row_key, {select} "
                         f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
                         f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
-                        [today, today, QUESTIONNAIRE_VERSION, source],
+                        [today, today, QUESTIONNAIRE_VERSION, source, collected_from],
                     ).fetchall()[0][0]
             except duckdb.ConversionException as exc:
                 reason = str(exc).splitlines()[0]

@@ -429,7 +429,14 @@ class PostgresStore:
             con.rollback()  # the temporary table goes with the transaction
         return int(found)
 
-    def insert_imported(self, frame: pd.DataFrame, *, today: date, source: str = "import") -> int:
+    def insert_imported(
+        self,
+        frame: pd.DataFrame,
+        *,
+        today: date,
+        source: str = "import",
+        collected_from: date | None = None,
+    ) -> int:
         """Store validated imported rows in one transaction; returns how many were already there.
 
         ``frame`` holds answers as validated text (question ids as columns), ``line`` (its
@@ -458,9 +465,11 @@ class PostgresStore:
         sql = (
             f"WITH stored AS (INSERT INTO responses (response_id, submitted_at, submitted_on, "
             f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-            f"flag_too_fast, flag_duplicate, flag_burst, submission_key, {columns}) "
+            f"flag_too_fast, flag_duplicate, flag_burst, collected_from, submission_key, "
+            f"{columns}) "
             f"SELECT gen_random_uuid(), now(), {submitted_on}, CAST($3 AS INTEGER), 'fr', "
-            f"CAST($4 AS VARCHAR), NULL, false, false, false, false, n.row_key, {select} "
+            f"CAST($4 AS VARCHAR), NULL, false, false, false, false, CAST($5 AS DATE), "
+            f"n.row_key, {select} "
             f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
             f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key) "
             f"ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM stored"
@@ -469,7 +478,7 @@ class PostgresStore:
             with self._arrow_connection() as con:
                 with con.cursor() as cur:
                     self._send_incoming(cur, frame)
-                    cur.execute(sql, [today, today, QUESTIONNAIRE_VERSION, source])
+                    cur.execute(sql, [today, today, QUESTIONNAIRE_VERSION, source, collected_from])
                     inserted = int(cur.fetchone()[0])
                     cur.execute("DROP TABLE incoming_rows")
                 con.commit()

@@ -373,3 +373,16 @@ def test_bidi_controls_never_reach_the_database(store, tmp_path):
     report = import_file(path, store, today=TODAY)
     assert report.stored == 1, report.rejections
     assert store.fetch_responses().iloc[0]["narrative"] == "Panne totale !"
+
+
+def test_an_import_records_the_day_its_own_survey_opened(store, tmp_path):
+    path = copy("semicolon.csv", tmp_path)
+    opening = date(2023, 6, 1)
+    import_file(path, store, today=TODAY, collected_from=opening)
+    stored = store.fetch_responses(ALL)
+    assert set(stored["collected_from"].dt.date) == {opening}
+    other = tmp_path / "other.duckdb"
+    argv = ["import", str(path), "--db", str(other), "--collected-from", "2024-01-31"]
+    assert cli.main(argv) == 0
+    again = storage.connect(other).fetch_responses(ALL)
+    assert set(again["collected_from"].dt.date) == {date(2024, 1, 31)}

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import pytest
 
+from survey.validation import paris_today
+
+TODAY_PARIS = paris_today().isoformat()
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements" / "runtime.txt"
 
@@ -142,7 +145,8 @@ def test_codebook_demo_import_and_publish_from_another_folder(installed):
     imported = run([clientroi, "import", str(responses), "--db", str(db)], cwd=work, env=env)
     assert "40 stored" in imported
     published = run(
-        [clientroi, "publish", "--db", str(db), "--min-cell", "1"],
+        # --as-of today: what was just imported (the default is the end of the last full month)
+        [clientroi, "publish", "--db", str(db), "--min-cell", "1", "--as-of", TODAY_PARIS],
         cwd=work,
         env=env,
         timeout=300,

@@ -574,3 +574,33 @@ def test_input_checks(responses):
     with pytest.raises(ValueError, match="`metric` must be"):
         survival_curves(responses, as_of=AS_OF, metric="median")
     assert math.isfinite(SMALL_BASE)
+
+
+@pytest.mark.filterwarnings("ignore:`tau` is beyond:RuntimeWarning")
+def test_imported_rows_enter_at_their_own_collection_start(responses):
+    """An imported file carries the day its own survey opened (``collected_from``): its
+    incidents that began before it enter late from that day, whatever Client Roi's launch."""
+    imported = responses.assign(collected_from=pd.NaT)
+    gamma = imported["company"] == "gamma"
+    opening = imported.loc[gamma, "started_on"].quantile(0.3).normalize()
+    imported.loc[gamma, "collected_from"] = opening
+    table = company_table(imported, as_of=AS_OF, rng=1).set_index("company")
+    durations, _ = resolution_data(responses)
+    causes = resolution_causes(responses)
+    started = _day_numbers(responses["started_on"])
+    entry = np.maximum(
+        float(opening.to_datetime64().astype("datetime64[D]").astype(int)) - started, 0
+    )
+    mask = gamma.to_numpy()
+    kept = mask & ((entry == 0) | (durations > entry))
+    late = kept & (entry > 0)
+    assert table.loc["gamma", "resolution_late_entry"] == late.sum() > 0
+    fit = aalen_johansen(
+        durations[kept] + 1.0, causes[kept], entry=np.where(late, entry + 1.0, 0.0)[kept]
+    )
+    assert_allclose(
+        table.loc["gamma", "resolved_within_30d_share"],
+        fit.cumulative_incidence_at(31.0, 1, extend=True).estimate,
+    )
+    # the other companies, without a collection start and without a launch: nobody enters late
+    assert (table.drop(index="gamma")["resolution_late_entry"] == 0).all()

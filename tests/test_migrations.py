@@ -24,6 +24,10 @@ RELEASED = {
     "0002_burst_flag.postgres.sql": (
         "84e6659e3fab19af7a41ce017e071f1a80f34b4a46fa816afed7ca762ebf5dc5"
     ),
+    "0003_collected_from.sql": "b7805880dbdcd5ea1a7cb62dbfc59114de904b8e997cb950d903208b934296ba",
+    "0003_collected_from.postgres.sql": (
+        "c086ad826ecec4cd514cf7009d8cf8a47fbc11c1b63325be8612312b92318b66"
+    ),
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}

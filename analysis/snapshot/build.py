@@ -46,6 +46,7 @@ INPUT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("sector", pa.string()),
     ("origin", pa.string()),
     ("problem", pa.string()),
+    ("collected_from", pa.date32()),
     ("status", pa.string()),
     ("started_on", pa.date32()),
     ("ended_on", pa.date32()),
