@@ -1175,7 +1175,7 @@ def column_types() -> dict[str, str]:
     >>> list(column_types().items())[:2]
     [('response_id', 'UUID'), ('submitted_at', 'TIMESTAMPTZ')]
     >>> list(column_types())[-1]
-    'flag_burst'
+    'collected_from'
     """
     first = {n: t for n, t, _ in METADATA if n not in METADATA_ADDED_BY_MIGRATION}
     first.update(dict(PRIVATE_COLUMNS))
