@@ -1846,3 +1846,23 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
     ):
         out[column] = shares[column]
     return out
+
+
+def resolution_figures(responses: pd.DataFrame, *, as_of, launch=None) -> pd.DataFrame:
+    """Per company, only the time-to-resolution figures of :func:`company_table` (same values,
+    none of the other metrics, no bootstrap): for the sensitivity analyses."""
+    frame = _validate_frame(responses, REQUIRED_COLUMNS)
+    as_of_day = _validate_as_of(as_of)
+    prepared = _prepare(
+        frame, as_of_day, families=["resolution"], launch_day=_validate_launch(launch)
+    )
+    units = prepared.units
+    out = pd.DataFrame({"company": units.labels})
+    if units.k == 0:  # nothing left: the columns, no row
+        named = metrics.METRIC["resolution"].columns
+        return pd.DataFrame(columns=["company", *named])
+    identity = np.eye(units.k, dtype=np.int64)
+    columns = _competing_columns("resolution", prepared.stats["resolution"].collapse(identity))[0]
+    for column, values in columns.items():
+        out[column] = values
+    return out

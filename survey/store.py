@@ -12,6 +12,7 @@ value codes and the migration files (one history, a DuckDB and a PostgreSQL text
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import hashlib
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -391,6 +393,23 @@ class StoreUnavailable(StoreBusy):
     nothing was stored by the failed call. A submission may be sent again with its key."""
 
 
+_OPEN_STORES: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    """Close the files still open when the interpreter exits, before its teardown: a DuckDB
+    database destroyed during the interpreter's own shutdown (an app's cached store, its idle
+    closer thread still waiting) can abort the process."""
+    for store in list(_OPEN_STORES):
+        if store._state.acquire(timeout=1.0):
+            try:
+                store._close_locked()
+                store._state.notify_all()
+            finally:
+                store._state.release()
+
+
 def connect(
     target: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: float = 0.0
 ) -> Store:
@@ -478,6 +497,7 @@ class Store:
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
                 self._database = self._open()
+                _OPEN_STORES.add(self)
                 if self.keep_open > 0 and self._closer is None:
                     self._closer = threading.Thread(
                         target=self._close_when_idle, name=f"clientroi-idle-{self.path.name}"
@@ -521,6 +541,7 @@ class Store:
         if self._database is not None:
             self._database.close()
             self._database = None
+        _OPEN_STORES.discard(self)
 
     def close(self) -> None:
         """Close the file once the running operations are done."""

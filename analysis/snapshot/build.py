@@ -541,11 +541,11 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -
     if launch is not None:
         after = frame[pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)]
         later = (
-            kpis.company_table(after, as_of=as_of, rng=np.random.default_rng(seed), n_resamples=100)
+            kpis.resolution_figures(after, as_of=as_of, launch=launch)
             .set_index("company")
             .reindex(out["company"])
         )
-        n_after = later["resolution_n"].fillna(0).to_numpy()
+        n_after = pd.to_numeric(later["resolution_n"], errors="coerce").fillna(0).to_numpy()
         left_out = out["resolution_n"].to_numpy() - n_after
         safe = (n_after >= min_cell) & ((left_out == 0) | (left_out >= min_cell))
         out["after_launch_n"] = np.where(safe, n_after, np.nan)

@@ -127,6 +127,8 @@ def held_back(
     -------
     Holds
     """
+    if not previous:  # a first release holds nothing back
+        return Holds({}, {}, [])
     now = kpis.bases(responses, as_of=as_of, launch=launch)
     layout = [m for m in metrics.METRICS if m.n in now.companies.columns]
     companies = {m.name: np.zeros(len(now.companies), dtype=bool) for m in layout}
