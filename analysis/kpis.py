@@ -1827,15 +1827,6 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
         "refund_success", prepared.stats["refund_success"].collapse(identity)
     )
     out = pd.DataFrame({"cut": units.labels, "n": units.n})
-    wanted = [
-        "resolution_n",
-        "resolved_within_30d_share",
-        "resolved_within_30d_low",
-        "resolved_within_30d_high",
-        f"resolution_unresolved{RMST_HORIZON_DAYS}_days",
-        f"resolution_unresolved{RMST_HORIZON_DAYS}_low",
-        f"resolution_unresolved{RMST_HORIZON_DAYS}_high",
-    ]
     for column in wanted:
         out[column] = columns[column]
     for column in (
