@@ -14,8 +14,9 @@ storage.configure_logging()
 
 @st.cache_resource(show_spinner=False)
 def open_store(path: str) -> storage.Store:
-    # Kept open while busy (fast submissions), released after 2 s idle so the CLI can work.
-    return storage.connect(path, keep_open=2.0)
+    # Kept open while busy (fast submissions), released after 2 s idle so the CLI can work;
+    # the same object as the process's background warming of the dashboard uses.
+    return storage.app_store(path)
 
 
 if "locale" not in st.session_state:

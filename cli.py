@@ -103,9 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     watcher = "none" if _installed(APP) else "auto"
     command = [
         sys.executable,
-        "-m",
-        "streamlit",
-        "run",
+        "-c",
+        "import cli; cli.worker()",  # Streamlit, with the dashboard warmed in the background
         str(APP),
         "--server.port",
         str(args.port),
@@ -120,6 +119,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve_workers(
         command, env, first_port=args.port, workers=args.workers, address=args.address
     )
+
+
+def worker() -> None:
+    """One app process (``clientroi serve`` starts N of them): a background thread computes
+    the public dashboard now and whenever the data change (:func:`analysis.dashboard.keep_warm`)
+    so that the first visitor after a restart does not wait for it, then Streamlit serves
+    ``sys.argv[1]`` with the options that follow, as ``streamlit run`` would."""
+    import threading
+
+    from streamlit.web import cli as streamlit_cli
+
+    from analysis import dashboard
+
+    storage.configure_logging()
+    store = storage.app_store(storage.default_db_path())
+    threading.Thread(
+        target=dashboard.keep_warm,
+        args=(store,),
+        kwargs={"stop": threading.Event()},
+        name="clientroi-warm",
+        daemon=True,
+    ).start()
+    sys.argv = ["streamlit", "run", *sys.argv[1:]]
+    streamlit_cli.main()
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

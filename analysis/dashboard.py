@@ -8,6 +8,10 @@ English headings, intervals as text, significance and small-base marks).
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
 
@@ -162,6 +166,126 @@ def compute(
         launch=launch,
         published=published,
     )
+
+
+# --- one computation per data version, shared by every session, warmed in the background -----
+
+log = logging.getLogger(__name__)
+
+
+class SharedViews:
+    """Dashboards computed once per key (database, data version, filters, date, public) and
+    shared by every session of the app process: the browser gets aggregates, never rows, and
+    a second visitor reads what the first one caused to be computed. A session asking for a
+    view that another thread is computing waits for it instead of computing it again. The
+    views are shared objects: callers must not modify them."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._views: OrderedDict[Hashable, Dashboard] = OrderedDict()
+        self._computing: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._views
+
+    def clear(self) -> None:
+        with self._lock:
+            self._views.clear()
+
+    def get(self, key: Hashable, build: Callable[[], Dashboard]) -> Dashboard:
+        while True:
+            with self._lock:
+                if key in self._views:
+                    self._views.move_to_end(key)
+                    return self._views[key]
+                running = self._computing.get(key)
+                if running is None:
+                    running = self._computing[key] = threading.Event()
+                    break
+            running.wait()  # computed by another thread (or it failed: try again)
+        try:
+            view = build()
+            with self._lock:
+                self._views[key] = view
+                while len(self._views) > self.size:
+                    self._views.popitem(last=False)
+            return view
+        finally:
+            with self._lock:
+                del self._computing[key]
+            running.set()
+
+
+VIEWS = SharedViews()
+
+
+def view_for(
+    store,
+    filters,
+    *,
+    as_of: date,
+    public: bool,
+    version=None,
+    launch: date | None = None,
+    seed: int = DEFAULT_SEED,
+) -> Dashboard:
+    """The dashboard of ``filters`` as of ``as_of`` from ``store`` (a survey.store store),
+    computed once per data version and shared (:data:`VIEWS`); ``public`` views come under
+    the disclosure control already applied (:func:`analysis.disclosure.protect`)."""
+    version = store.data_version() if version is None else version
+    key = (str(store.path), version, filters, as_of, launch, public, seed)
+
+    def build() -> Dashboard:
+        frame = store.fetch_responses(filters, columns=COLUMNS, ordered=False, categorical=True)
+        view = compute(frame, as_of=as_of, launch=launch, public=public, seed=seed)
+        del frame
+        return disclosure.protect(view) if public else view
+
+    return VIEWS.get(key, build)
+
+
+def public_defaults(store, today: date):
+    """What the public page shows a visitor who changed nothing: the filters (synthetic
+    responses shown only when there is nothing else), the date (the end of the last full
+    month) and the launch."""
+    from analysis.snapshot import releases  # the snapshot package imports this module
+    from survey import store as storage
+
+    sources = store.source_counts()
+    only_synthetic = bool(sources) and set(sources) == {"synthetic"}
+    return (
+        storage.Filters(include_synthetic=only_synthetic),
+        releases.last_full_month_end(today),
+        store.launch_date(),
+    )
+
+
+def keep_warm(store, *, stop: threading.Event, poll_seconds: float = 30.0, today=None) -> None:
+    """Compute the public view at start-up and again whenever the data change, so that no
+    visitor waits for it (a background thread of each app process: ``clientroi serve``).
+    ``today`` gives the current date (Paris); errors are logged and retried at the next poll."""
+    from survey.validation import paris_today
+
+    today = today or paris_today
+    last = None
+    while not stop.is_set():
+        try:
+            version = store.data_version()
+            if version != last:
+                filters, as_of, launch = public_defaults(store, today())
+                view_for(
+                    store, filters, as_of=as_of, public=True, version=version, launch=launch
+                )
+                log.info("public dashboard computed for %s responses", version.rows)
+                last = version
+        except Exception:  # noqa: BLE001  (a locked file, a server away: next poll)
+            log.warning("could not compute the public dashboard in advance", exc_info=True)
+        stop.wait(poll_seconds)
 
 
 def monthly_holds(responses: pd.DataFrame, *, as_of: date, launch: date | None = None):

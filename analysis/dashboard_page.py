@@ -8,7 +8,6 @@ import logging
 import secrets
 import tempfile
 import time
-from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -55,26 +54,6 @@ def export_bytes(fmt: str, dialect: str | None = None, suffix: str | None = None
         options = {"dialect": dialect} if dialect else {}
         store.export(out, fmt=fmt, filters=filters, lang=locale, **options)
         return out.read_bytes()
-
-
-@st.cache_data(show_spinner=False, max_entries=24)
-def load(
-    _store: storage.Store,
-    db: str,
-    version: storage.DataVersion,
-    filters: storage.Filters,
-    as_of: date,
-    launch: date | None = None,
-    public: bool = True,
-) -> tuple[dashboard.Dashboard, int]:
-    """Every aggregate of the selection; recomputed only when the data or the filters change.
-    ``public``: under the disclosure control (comparisons among published companies only)."""
-    del db, version  # cache keys only
-    frame = _store.fetch_responses(
-        filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
-    )
-    view = dashboard.compute(frame, as_of=as_of, launch=launch, public=public)
-    return view, view.n
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -288,17 +267,20 @@ sign_in_box()
 if filters.include_synthetic and sources.get("synthetic"):
     st.warning(t("dashboard.synthetic_banner"), icon=":material/science:")
 
+# Computed once per data version and filter set for every session (and the public view in
+# advance, by the app process's background warming); the public view comes under the
+# disclosure control: nothing resting on fewer than MIN_CELL responses, as in a snapshot.
 with st.spinner(t("dashboard.computing")):
-    view, n = load(store, str(store.path), version, filters, as_of, store.launch_date(), public)
+    view = dashboard.view_for(
+        store, filters, as_of=as_of, public=public, version=version, launch=store.launch_date()
+    )
+n = view.n
 
 if n == 0:
     st.info(t("dashboard.no_match"), icon=":material/filter_alt_off:")
     st.stop()
 
-if not signed_in():
-    # The public sees what a published snapshot would show: nothing resting on fewer than
-    # MIN_CELL responses, so that no filter combination can single out one respondent.
-    view = disclosure.protect(view)
+if public:
     st.caption(t("dashboard.public_view", min_cell=i18n.integer(disclosure.MIN_CELL, locale)))
 table, groups = view.companies, view.groups
 names = {

@@ -8,6 +8,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from analysis import dashboard
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DASHBOARD = "analysis/dashboard_page.py"
 
@@ -16,6 +18,7 @@ def _prepared_app(db_path, monkeypatch, *, clear: bool):
     monkeypatch.setenv("CLIENTROI_DB", str(db_path))
     if clear:
         st.cache_data.clear()
+        dashboard.VIEWS.clear()
     at = AppTest.from_file(APP, default_timeout=300).run()  # the form page, then navigate
     return (at,), {}
 

@@ -428,6 +428,21 @@ def connect(
     return Store(Path(target), read_only=read_only, keep_open=keep_open)
 
 
+_APP_STORES: dict[str, Any] = {}
+_APP_STORES_LOCK = threading.Lock()
+
+
+def app_store(target: str | os.PathLike) -> Store:
+    """The one store of an app process for ``target`` (its pages and its background warming
+    share it): kept open while busy, released after 2 s idle so that the command line can
+    open a DuckDB file."""
+    with _APP_STORES_LOCK:
+        key = str(target)
+        if key not in _APP_STORES:
+            _APP_STORES[key] = connect(target, keep_open=2.0)
+        return _APP_STORES[key]
+
+
 class Store:
     """Responses in a DuckDB file."""
 
