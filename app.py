@@ -88,7 +88,16 @@ st.segmented_control(
 # streamlit.*, both ways, so a switch back to English restores them). No user text here.
 STREAMLIT_NAMES = (
     *("link_to_heading", "expand_sidebar", "collapse_sidebar", "sidebar", "main_menu"),
-    *("app_pages", "open", "clear", "clear_all", "clear_date", "fullscreen", "close_fullscreen"),
+    *(
+        "app_pages",
+        "open",
+        "clear",
+        "clear_value",
+        "clear_all",
+        "clear_date",
+        "fullscreen",
+        "close_fullscreen",
+    ),
     *("download_csv", "search", "show_hide_columns", "show_password", "hide_password"),
     *("scroll_tabs_left", "scroll_tabs_right", "running", "progress"),
 )
