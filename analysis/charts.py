@@ -549,9 +549,12 @@ def distribution_figures(
     order = [
         label for label in ["0", "1", "2", "3", "4", "5+"] if label in set(shares["trips_label"])
     ]
-    table = shares.pivot_table(
-        index="name", columns="trips_label", values="share", aggfunc="sum", observed=True
-    ).reindex(columns=order)
+    # A masked cell (NaN share) reads "masqué"; a number of trips nobody reported reads 0 %.
+    cells = shares.set_index(["name", "trips_label"])
+    table = cells["share"].unstack().reindex(columns=order)
+    listed = pd.Series(True, index=cells.index).unstack(fill_value=False)
+    absent = ~listed.reindex(columns=order, fill_value=False).astype(bool)
+    table = table.mask(absent, 0.0)
     responses = shares.groupby("name", observed=True)["responses"].sum()
     frame = pd.DataFrame({i18n.t("chart.alt.name", locale): table.index.astype(str)})
     trips_title = i18n.t("chart.alt.trips", locale)
