@@ -7,7 +7,7 @@ LOCK := requirements/runtime.txt
 LOCK_DEV := requirements/dev.txt
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint format bench chromium postgresql clean help lock lock-upgrade
+.PHONY: run test lint format bench chromium postgresql axe clean help lock lock-upgrade
 
 help:
 	@echo "make run    - install if needed, create the database, serve http://localhost:8501"
@@ -75,6 +75,25 @@ postgresql:
 		echo "    sudo apt-get install postgresql    (Debian/Ubuntu)"; \
 	fi
 
+# axe-core, the accessibility rules the browser tests inject (tests/test_accessibility.py): the
+# exact version and its integrity hash are in package-lock.json; npm ci installs only that, into
+# node_modules/ (git-ignored), and runs no install script. Nothing is fetched while tests run.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's npm for the accessibility tests"; \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+		else \
+			echo "The accessibility tests need npm (sudo apt-get install npm), then make test again"; \
+			exit 1; \
+		fi; }
+	npm ci --ignore-scripts --no-audit --no-fund --silent
+	@touch $@
+
+axe: $(AXE)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -83,7 +102,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: chromium postgresql lint
+test: chromium postgresql axe lint
 	$(BIN)/python -m pytest --doctest-modules analysis survey tests \
 		--ignore-glob='analysis/*_page.py' --ignore-glob='survey/*_page.py'
 
@@ -91,4 +110,4 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest bench --benchmark-only -p no:cacheprovider -o python_files="bench_*.py" --benchmark-columns=min,median,max,rounds
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

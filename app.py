@@ -2,6 +2,8 @@
 then routing. Pages read ``locale``, ``store``, ``oidc`` and ``researcher_signed_in`` from the
 session state set here. Every string shown here comes from the catalogue (survey/messages/)."""
 
+import json
+
 import streamlit as st
 
 from survey import i18n
@@ -60,6 +62,11 @@ pages = [
         "analysis/dashboard_page.py", title=t("app.page.dashboard", locale), url_path="tableau"
     ),
     st.Page("analysis/publish_page.py", title=t("app.page.publish", locale), url_path="publier"),
+    st.Page(
+        "survey/accessibility_page.py",
+        title=t("app.page.accessibility", locale),
+        url_path="accessibilite",
+    ),
 ]
 page = st.navigation(pages, position="top")
 st.set_page_config(
@@ -75,5 +82,65 @@ st.segmented_control(
     key="locale",
     required=True,
     label_visibility="collapsed",
+)
+# Streamlit's page says <html lang="en"> whatever the language, and names its own controls in
+# English ("Help for ...", "Clear date"): a screen reader would read French with English sounds
+# (WCAG 3.1.1, 3.1.2). This script sets the language and swaps those names (catalogue keys
+# streamlit.*, both ways, so a switch back to English restores them). No user text here.
+STREAMLIT_NAMES = (
+    *("link_to_heading", "expand_sidebar", "collapse_sidebar", "sidebar", "main_menu"),
+    *(
+        "app_pages",
+        "open",
+        "clear",
+        "clear_value",
+        "clear_all",
+        "clear_date",
+        "fullscreen",
+        "close_fullscreen",
+    ),
+    *("download_csv", "search", "show_hide_columns", "show_password", "hide_password"),
+    *("scroll_tabs_left", "scroll_tabs_right", "running", "progress"),
+)
+names = {
+    i18n.t(f"streamlit.{name}", other): i18n.t(f"streamlit.{name}", locale)
+    for name in STREAMLIT_NAMES
+    for other in i18n.LOCALES
+    if other != locale
+}
+prefixes = {i18n.t("streamlit.help_for", o): t("streamlit.help_for", locale) for o in i18n.LOCALES}
+st.html(
+    "<script>(() => {document.documentElement.lang = "
+    + json.dumps(locale)
+    + ";\nwindow.clientroiNames = "
+    + json.dumps(names)
+    + ";\nwindow.clientroiPrefixes = "
+    + json.dumps(prefixes)
+    + """;
+const rename = (element, attribute) => {
+  const value = element.getAttribute(attribute);
+  if (!value) return;
+  let renamed = window.clientroiNames[value];
+  for (const [from, to] of Object.entries(window.clientroiPrefixes)) {
+    if (renamed === undefined && from !== to && value.startsWith(from)) {
+      renamed = to + value.slice(from.length);
+    }
+  }
+  if (renamed !== undefined && renamed !== value) element.setAttribute(attribute, renamed);
+};
+const apply = () => {
+  for (const element of document.querySelectorAll("[aria-label], [title]")) {
+    rename(element, "aria-label");
+    rename(element, "title");
+  }
+};
+if (!window.clientroiRenamer) {
+  window.clientroiRenamer = new MutationObserver(apply);
+  window.clientroiRenamer.observe(document.body, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["aria-label", "title"],
+  });
+}
+apply();})();</script>""",
+    unsafe_allow_javascript=True,
 )
 page.run()

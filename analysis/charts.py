@@ -2,6 +2,11 @@
 
 Every chart shows its uncertainty (bands or interval rules) and carries n in its tooltip; the
 same functions serve the dashboard and the published snapshot.
+
+Text alternatives (WCAG 1.1.1): a chart is an image named by its title (``description``); its
+marks are hidden from screen readers (``aria=False``: Vega's unnamed mark groups fail axe's
+``svg-img-alt``), and each chart has a ``*_figures`` function giving the same figures as a table
+in the reader's language, shown beside the chart.
 """
 
 from __future__ import annotations
@@ -113,11 +118,11 @@ def survival_chart(
             legend=alt.Legend(orient="bottom", columns=4, symbolOpacity=1, symbolType="stroke"),
         ),
     )
-    band = base.mark_area(opacity=0.12, interpolate="step-after").encode(
+    band = base.mark_area(aria=False, opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
         y2="high:Q",
     )
-    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
+    line = base.mark_line(aria=False, interpolate="step-after", strokeWidth=2).encode(
         y="survival:Q",
         tooltip=[
             alt.Tooltip("name:N"),
@@ -128,7 +133,7 @@ def survival_chart(
             alt.Tooltip("n_at_risk:Q", title="n at risk / à risque"),
         ],
     )
-    return (band + line).properties(title=title, width=WIDTH, height=360)
+    return (band + line).properties(title=title, description=title, width=WIDTH, height=360)
 
 
 def forest_chart(
@@ -161,15 +166,17 @@ def forest_chart(
     ]
     rules = (
         alt.Chart(data)
-        .mark_rule(strokeWidth=2)
+        .mark_rule(aria=False, strokeWidth=2)
         .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip)
     )
     dots = (
-        alt.Chart(data).mark_circle(size=70, opacity=1).encode(y=y, x="estimate:Q", tooltip=tooltip)
+        alt.Chart(data)
+        .mark_circle(aria=False, size=70, opacity=1)
+        .encode(y=y, x="estimate:Q", tooltip=tooltip)
     )
     counts = (
         alt.Chart(data)
-        .mark_text(align="left", dx=6, fontSize=10, color="gray")
+        .mark_text(aria=False, align="left", dx=6, fontSize=10, color="gray")
         .encode(y=y, x="high:Q", text=alt.Text("n:Q", format="d"))
     )
     layers = [rules, dots, counts]
@@ -177,10 +184,12 @@ def forest_chart(
         layers.insert(
             0,
             alt.Chart(pd.DataFrame({"x": [reference]}))
-            .mark_rule(strokeDash=[4, 4], color="gray")
+            .mark_rule(aria=False, strokeDash=[4, 4], color="gray")
             .encode(x="x:Q"),
         )
-    return alt.layer(*layers).properties(title=title, width=WIDTH, height=max(160, 24 * len(data)))
+    return alt.layer(*layers).properties(
+        title=title, description=title, width=WIDTH, height=max(160, 24 * len(data))
+    )
 
 
 def distribution_chart(
@@ -190,7 +199,7 @@ def distribution_chart(
     data = trips.assign(name=_labelled(trips["company"], names))
     return (
         alt.Chart(data)
-        .mark_bar()
+        .mark_bar(aria=False)
         .encode(
             y=alt.Y("name:N", title=None),
             x=alt.X("share:Q", stack="normalize", axis=_axis_percent(x_title)),
@@ -208,7 +217,12 @@ def distribution_chart(
                 "responses:Q",
             ],
         )
-        .properties(title=title, width=WIDTH, height=max(160, 24 * data["name"].nunique()))
+        .properties(
+            title=title,
+            description=title,
+            width=WIDTH,
+            height=max(160, 24 * data["name"].nunique()),
+        )
     )
 
 
@@ -246,7 +260,7 @@ def stages_chart(
     ]
     rules = (
         alt.Chart(data)
-        .mark_rule()
+        .mark_rule(aria=False)
         .encode(
             y=y,
             yOffset=y_offset,
@@ -258,11 +272,11 @@ def stages_chart(
     )
     dots = (
         alt.Chart(data)
-        .mark_circle(size=50, opacity=1)
+        .mark_circle(aria=False, size=50, opacity=1)
         .encode(y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip)
     )
     height = max(200, 16 * len(data))
-    return (rules + dots).properties(title=title, width=WIDTH, height=height)
+    return (rules + dots).properties(title=title, description=title, width=WIDTH, height=height)
 
 
 def sector_origin_chart(
@@ -297,7 +311,7 @@ def sector_origin_chart(
         x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("sector:N", title=None, axis=alt.Axis(labelLimit=240)),
     )
-    cells = base.mark_rect(stroke="white", strokeWidth=2).encode(
+    cells = base.mark_rect(aria=False, stroke="white", strokeWidth=2).encode(
         color=alt.Color("estimate:Q", title=legend, scale=alt.Scale(scheme="blues"))
     )
     middle = float(data["estimate"].min() + data["estimate"].max()) / 2
@@ -308,8 +322,10 @@ def sector_origin_chart(
         if np.isfinite(middle)
         else alt.value("black")
     )
-    text = base.mark_text(fontSize=13, fontWeight="bold").encode(text="text:N", color=text_colour)
-    return (cells + text).properties(title=title, width=WIDTH, height=220)
+    text = base.mark_text(aria=False, fontSize=13, fontWeight="bold").encode(
+        text="text:N", color=text_colour
+    )
+    return (cells + text).properties(title=title, description=title, width=WIDTH, height=220)
 
 
 def effects_chart(
@@ -349,15 +365,17 @@ def effects_chart(
         alt.Tooltip("sides:N"),
         alt.Tooltip("mark:N"),
     ]
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(strokeDash=[4, 4], color="gray")
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
+        aria=False, strokeDash=[4, 4], color="gray"
+    )
     rules = (
         alt.Chart(data)
-        .mark_rule(strokeWidth=2)
+        .mark_rule(aria=False, strokeWidth=2)
         .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", tooltip=tooltip)
     )
     dots = (
         alt.Chart(data)
-        .mark_point(size=80, opacity=1, strokeWidth=2)
+        .mark_point(aria=False, size=80, opacity=1, strokeWidth=2)
         .encode(
             y=y,
             x="estimate:Q",
@@ -368,12 +386,12 @@ def effects_chart(
     )
     notes = (
         alt.Chart(data)
-        .mark_text(align="left", dx=6, fontSize=10, color="#444")
+        .mark_text(aria=False, align="left", dx=6, fontSize=10, color="#444")
         .encode(y=y, x="high:Q", text=alt.Text("label:N"))
         .transform_calculate(label="datum.sides + (datum.mark ? ' · ' + datum.mark : '')")
     )
     return alt.layer(zero.encode(x="x:Q"), rules, dots, notes).properties(
-        title=title, width=WIDTH, height=max(160, 36 * len(data))
+        title=title, description=title, width=WIDTH, height=max(160, 36 * len(data))
     )
 
 
@@ -408,14 +426,241 @@ def inputs_chart(
     tooltip = ["name:N", "group:N", alt.Tooltip("estimate:Q", format=".1f"), "n:Q"]
     rules = (
         alt.Chart(data)
-        .mark_rule(strokeWidth=2)
+        .mark_rule(aria=False, strokeWidth=2)
         .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", color=color, tooltip=tooltip)
     )
     dots = (
         alt.Chart(data)
-        .mark_circle(size=70, opacity=1)
+        .mark_circle(aria=False, size=70, opacity=1)
         .encode(y=y, x="estimate:Q", color=color, tooltip=tooltip)
     )
     return alt.layer(rules, dots).properties(
-        title=title, width=WIDTH, height=max(160, 22 * len(data))
+        title=title, description=title, width=WIDTH, height=max(160, 22 * len(data))
+    )
+
+
+# --- text alternatives: each chart's figures as a table -------------------------------------
+
+
+def _estimate_text(value, locale: str, *, percent: bool, digits: int = 1) -> str:
+    if pd.isna(value):
+        return i18n.t("chart.alt.masked", locale)
+    if percent:
+        return i18n.percent(float(value), locale)
+    return i18n.number(float(value), locale, digits=digits)
+
+
+def _interval_text(low, high, locale: str, *, percent: bool, digits: int = 1) -> str:
+    if pd.isna(low) and pd.isna(high):
+        return "—"
+    ends = [
+        "NA" if pd.isna(bound) else _estimate_text(bound, locale, percent=percent, digits=digits)
+        for bound in (low, high)
+    ]
+    return f"[{ends[0]} ; {ends[1]}]" if locale == "fr" else f"[{ends[0]}, {ends[1]}]"
+
+
+def _count_text(value, locale: str) -> str:
+    return "—" if pd.isna(value) else i18n.integer(int(value), locale)
+
+
+def _columns(locale: str, *names: str) -> list[str]:
+    return [name if name == "n" else i18n.t(f"chart.alt.{name}", locale) for name in names]
+
+
+def forest_figures(
+    table: pd.DataFrame,
+    *,
+    estimate: str,
+    low: str,
+    high: str,
+    n: str,
+    locale: str,
+    percent: bool = False,
+    label: str = "company_name",
+) -> pd.DataFrame:
+    """The figures of :func:`forest_chart`: one row per name, estimate, 95% interval and n.
+
+    >>> table = pd.DataFrame({"company_name": ["Free"], "e": [0.5], "l": [0.4], "h": [0.6],
+    ...                       "k": [120]})
+    >>> forest_figures(table, estimate="e", low="l", high="h", n="k", locale="fr",
+    ...                percent=True).iloc[0].tolist()
+    ['Free', '50\u202f%', '[40\u202f% ; 60\u202f%]', '120']
+    """
+    rows = [
+        (
+            str(name),
+            _estimate_text(e, locale, percent=percent),
+            _interval_text(lo, hi, locale, percent=percent),
+            _count_text(k, locale),
+        )
+        for name, e, lo, hi, k in zip(
+            table[label], table[estimate], table[low], table[high], table[n], strict=True
+        )
+    ]
+    return pd.DataFrame(rows, columns=_columns(locale, "name", "estimate", "interval", "n"))
+
+
+SURVIVAL_DAYS = (7, 30, 90, 180, 365)
+
+
+def survival_figures(
+    curves: pd.DataFrame,
+    names: dict[str, str],
+    *,
+    locale: str,
+    by: str = "company",
+    horizon: int = HORIZON_DAYS,
+) -> pd.DataFrame:
+    """The figures of :func:`survival_chart`: per name, the curve's value and 95% interval at
+    7, 30, 90, 180 and 365 days (within ``horizon``), read as the step curve is drawn."""
+    days = [d for d in SURVIVAL_DAYS if d <= horizon]
+    rows = []
+    for key, curve in curves.groupby(by, sort=False, observed=True):
+        curve = curve.sort_values("time")
+        cells = [labels_name(key, names)]
+        for day in days:
+            before = curve[curve["time"] <= day]
+            if before.empty:
+                cells.append("—")
+                continue
+            last = before.iloc[-1]
+            cells.append(
+                f"{_estimate_text(last['survival'], locale, percent=True)} "
+                f"{_interval_text(last['low'], last['high'], locale, percent=True)}"
+            )
+        rows.append(cells)
+    columns = [i18n.t("chart.alt.name", locale)] + [
+        i18n.t("chart.alt.day", locale, days=i18n.integer(d, locale)) for d in days
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def labels_name(value, names: dict[str, str]) -> str:
+    return str(names.get(value, value))
+
+
+def distribution_figures(
+    trips: pd.DataFrame, names: dict[str, str], *, locale: str
+) -> pd.DataFrame:
+    """The figures of :func:`distribution_chart`: per name, the share of incidents with 0, 1,
+    ..., 5+ wasted trips, and the responses it rests on."""
+    shares = trips.assign(name=_labelled(trips["company"], names))
+    order = [
+        label for label in ["0", "1", "2", "3", "4", "5+"] if label in set(shares["trips_label"])
+    ]
+    # A masked cell (NaN share) reads "masqué"; a number of trips nobody reported reads 0 %.
+    cells = shares.set_index(["name", "trips_label"])
+    table = cells["share"].unstack().reindex(columns=order)
+    listed = pd.Series(True, index=cells.index).unstack(fill_value=False)
+    absent = ~listed.reindex(columns=order, fill_value=False).astype(bool)
+    table = table.mask(absent, 0.0)
+    responses = shares.groupby("name", observed=True)["responses"].sum()
+    frame = pd.DataFrame({i18n.t("chart.alt.name", locale): table.index.astype(str)})
+    trips_title = i18n.t("chart.alt.trips", locale)
+    for label in order:
+        frame[f"{trips_title} : {label}" if locale == "fr" else f"{trips_title}: {label}"] = [
+            _estimate_text(v, locale, percent=True) for v in table[label]
+        ]
+    frame["n"] = [_count_text(responses.get(name), locale) for name in table.index]
+    return frame
+
+
+def stages_figures(
+    table: pd.DataFrame, stages: list[tuple[str, str]], *, locale: str
+) -> pd.DataFrame:
+    """The figures of :func:`stages_chart`: one row per name and stage."""
+    rows = [
+        (
+            str(name),
+            stage_label,
+            _estimate_text(e, locale, percent=True),
+            _interval_text(lo, hi, locale, percent=True),
+            _count_text(k, locale),
+        )
+        for family, stage_label in stages
+        for name, e, lo, hi, k in zip(
+            table["company_name"],
+            table[f"{family}_share"],
+            table[f"{family}_low"],
+            table[f"{family}_high"],
+            table[f"{family}_n"],
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(
+        rows, columns=_columns(locale, "name", "stage", "estimate", "interval", "n")
+    )
+
+
+def sector_origin_figures(
+    groups: pd.DataFrame,
+    *,
+    estimate: str,
+    low: str,
+    high: str,
+    n: str,
+    locale: str,
+    sector_labels: dict[str, str],
+    origin_labels: dict[str, str],
+    percent: bool = False,
+) -> pd.DataFrame:
+    """The figures of :func:`sector_origin_chart`: one row per sector x origin cell."""
+    rows = [
+        (
+            labels_name(sector, sector_labels),
+            labels_name(origin, origin_labels),
+            _estimate_text(e, locale, percent=percent),
+            _interval_text(lo, hi, locale, percent=percent),
+            _count_text(k, locale),
+        )
+        for sector, origin, e, lo, hi, k in zip(
+            groups["sector"],
+            groups["origin"],
+            groups[estimate],
+            groups[low],
+            groups[high],
+            groups[n],
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(
+        rows, columns=_columns(locale, "sector", "origin", "estimate", "interval", "n")
+    )
+
+
+def inputs_figures(
+    inputs: pd.DataFrame,
+    *,
+    names: dict[str, str],
+    group_labels: dict[str, str],
+    locale: str,
+    percent: bool = False,
+) -> pd.DataFrame:
+    """The figures of :func:`inputs_chart`: per company, its group, standardised value, 95%
+    interval and n (in points of percentage where ``percent``, as the chart draws them)."""
+    scale = 100.0 if percent else 1.0
+    half = 1.959963984540054 * inputs["standard_error"].astype(float)
+    value = inputs["estimate"].astype(float)
+    rows = [
+        (
+            labels_name(company, names),
+            labels_name(f"{sector}/{origin}", group_labels),
+            _estimate_text(e * scale, locale, percent=False),
+            _interval_text(lo * scale, hi * scale, locale, percent=False),
+            _count_text(k, locale),
+        )
+        for company, sector, origin, e, lo, hi, k in zip(
+            inputs["company"],
+            inputs["sector"],
+            inputs["origin"],
+            value,
+            value - half,
+            value + half,
+            inputs["n"],
+            strict=True,
+        )
+    ]
+    return pd.DataFrame(
+        rows, columns=_columns(locale, "name", "group", "estimate", "interval", "n")
     )

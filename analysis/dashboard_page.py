@@ -34,6 +34,7 @@ EXPORTS = (
     ("dta", "dta", None, "dta"),
 )
 PREVIEW_ROWS = 1000
+MISSING = "—"  # what a table shows for a missing or masked figure (Streamlit says "None")
 log = logging.getLogger("clientroi.dashboard")
 
 
@@ -292,38 +293,52 @@ design = groups[
 ]
 
 
+def figures(title: str, frame: pd.DataFrame, *, folded: bool = True) -> None:
+    """A chart's text alternative (WCAG 1.1.1): its figures as a plain HTML table, under it,
+    folded in an expander (``folded=False`` inside an expander, which cannot hold another)."""
+    if folded:
+        with st.expander(t("chart.alt.expander", title=title)):
+            st.table(frame.set_index(frame.columns[0]))
+    else:
+        st.caption(t("chart.alt.expander", title=title))
+        st.table(frame.set_index(frame.columns[0]))
+
+
 def forest(family: str) -> None:
     """One metric across companies: estimate, 95% interval and n per company."""
     figure = charts.METRICS[family]
+    named = table.assign(company_name=table["company"].map(names))
+    title = figure.text("title", locale)
+    options = dict(estimate=figure.estimate, low=figure.low, high=figure.high, n=figure.n)
     st.altair_chart(
         charts.forest_chart(
-            table.assign(company_name=table["company"].map(names)),
-            estimate=figure.estimate,
-            low=figure.low,
-            high=figure.high,
-            n=figure.n,
+            named,
+            **options,
             percent=figure.percent,
-            title=figure.text("title", locale),
+            title=title,
             x_title=figure.text("axis", locale),
         ),
         width="stretch",
     )
+    figures(title, charts.forest_figures(named, **options, percent=figure.percent, locale=locale))
 
 
 def curves(frame, kind: str) -> None:
     """Kaplan-Meier curves per company with their 95% bands."""
     curve = charts.CURVES[kind]
+    title = charts.pick(curve.title, locale)
     st.altair_chart(
         charts.survival_chart(
             frame,
             names,
             horizon=curve.horizon,
-            title=charts.pick(curve.title, locale),
+            title=title,
             x_title=charts.pick(curve.x_title, locale),
             y_title=charts.pick(curve.y_title, locale),
         ),
         width="stretch",
     )
+    figures(title, charts.survival_figures(frame, names, horizon=curve.horizon, locale=locale))
 
 
 st.caption(
@@ -342,6 +357,7 @@ with tabs[0]:
         dashboard.headline_table(table, locale),
         hide_index=True,
         key="headline_companies",
+        placeholder=MISSING,
         width="stretch",
     )
     st.subheader(t("dashboard.by_sector_origin"))
@@ -349,6 +365,7 @@ with tabs[0]:
         dashboard.headline_table(groups, locale, label_column="group"),
         hide_index=True,
         key="headline_groups",
+        placeholder=MISSING,
         width="stretch",
     )
     for by in kpis.CUTS:
@@ -358,6 +375,7 @@ with tabs[0]:
                 dashboard.cut_display(view.cuts[by], by, locale),
                 hide_index=True,
                 key=f"cut_{by}",
+                placeholder=MISSING,
                 width="stretch",
             )
 
@@ -366,7 +384,7 @@ with tabs[1]:
     st.caption(t("dashboard.at_risk_caption"))
     at_risk = dashboard.at_risk_table(view.resolution_curves)
     at_risk.index = [names.get(i, i) for i in at_risk.index]
-    st.dataframe(at_risk, width="stretch", key="at_risk")
+    st.dataframe(at_risk, width="stretch", key="at_risk", placeholder=MISSING)
     naive = view.naive.assign(company_name=view.naive["company"].map(names))
     st.info(t("dashboard.naive.why"), icon=":material/lightbulb:")
     open_share = t("dashboard.naive.open_share")
@@ -384,6 +402,7 @@ with tabs[1]:
         hide_index=True,
         width="stretch",
         key="naive",
+        placeholder=MISSING,
         column_config={open_share: st.column_config.NumberColumn(format="percent")},
     )
 
@@ -404,6 +423,9 @@ with tabs[3]:
         ),
         width="stretch",
     )
+    figures(
+        t("dashboard.trips.title"), charts.distribution_figures(view.trips, names, locale=locale)
+    )
     km = metrics.METRIC["wasted_km"]
     st.dataframe(
         pd.DataFrame(
@@ -416,24 +438,28 @@ with tabs[3]:
         hide_index=True,
         width="stretch",
         key="km",
+        placeholder=MISSING,
     )
     forest("useless_visits")
     forest("effort")
 
 with tabs[4]:
+    loaner_stages = [
+        ("loaner_offered", t("dashboard.loaner.offered")),
+        ("loaner_obtained", t("dashboard.loaner.obtained")),
+        ("loaner_cut", t("dashboard.loaner.cut")),
+    ]
+    named = table.assign(company_name=table["company"].map(names))
     st.altair_chart(
         charts.stages_chart(
-            table.assign(company_name=table["company"].map(names)),
-            [
-                ("loaner_offered", t("dashboard.loaner.offered")),
-                ("loaner_obtained", t("dashboard.loaner.obtained")),
-                ("loaner_cut", t("dashboard.loaner.cut")),
-            ],
+            named,
+            loaner_stages,
             title=t("dashboard.loaner.title"),
             x_title=t("dashboard.loaner.x_title"),
         ),
         width="stretch",
     )
+    figures(t("dashboard.loaner.title"), charts.stages_figures(named, loaner_stages, locale=locale))
     forest("false_resolved")
     forest("callbacks_kept")
 
@@ -457,6 +483,7 @@ with tabs[5]:
             st.text(sentence)
         st.caption(t("dashboard.design.caveat"))
         unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
+        # Its text alternative is the effects table drawn right under it (design_effects).
         st.altair_chart(
             charts.effects_chart(
                 effects,
@@ -473,6 +500,7 @@ with tabs[5]:
             hide_index=True,
             width="stretch",
             key="design_effects",
+            placeholder=MISSING,
         )
         model = effects.iloc[0]
         shared = answer.shared_types.get(metric_id, ())
@@ -491,6 +519,7 @@ with tabs[5]:
             hide_index=True,
             width="stretch",
             key="design_groups",
+            placeholder=MISSING,
         )
         st.caption(t("dashboard.design.weights_note"))
         inputs = answer.inputs[answer.inputs["metric"] == metric_id]
@@ -505,30 +534,44 @@ with tabs[5]:
             ),
             width="stretch",
         )
+        figures(
+            t("dashboard.design.inputs_title"),
+            charts.inputs_figures(
+                inputs,
+                names=names,
+                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
+                locale=locale,
+                percent=percent,
+            ),
+        )
         coverage = i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
         st.caption(t("dashboard.design.inputs_note", coverage=coverage))
     with st.expander(t("dashboard.design.pooled")):
         st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
         for family in charts.SECTOR_ORIGIN_METRICS:
             figure = charts.METRICS[family]
+            cells = dict(
+                estimate=figure.estimate,
+                low=figure.low,
+                high=figure.high,
+                n=figure.n,
+                sector_labels={k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()},
+                origin_labels={k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()},
+                percent=figure.percent,
+            )
             st.altair_chart(
                 charts.sector_origin_chart(
                     design,
-                    estimate=figure.estimate,
-                    low=figure.low,
-                    high=figure.high,
-                    n=figure.n,
+                    **cells,
                     title=figure.text("title", locale),
-                    sector_labels={
-                        k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()
-                    },
-                    origin_labels={
-                        k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()
-                    },
-                    percent=figure.percent,
                     legend="%" if figure.percent else t("dashboard.design.days"),
                 ),
                 width="stretch",
+            )
+            figures(
+                figure.text("title", locale),
+                charts.sector_origin_figures(design, **cells, locale=locale),
+                folded=False,
             )
 
 with tabs[6]:

@@ -147,9 +147,10 @@ def ask(q: qn.Question, errors: dict) -> None:
     elif q.kind == "int" and q.maximum is not None and q.maximum <= 10 and q.minimum is not None:
         st.radio(
             label,
-            list(range(int(q.minimum), int(q.maximum) + 1)),
+            scale_values(q),
             index=None,
             horizontal=True,
+            format_func=lambda v: scale_label(q, v),
             **common,
         )
     elif typed_as_text(q):
@@ -173,8 +174,28 @@ def ask(q: qn.Question, errors: dict) -> None:
         st.error(errors[q.id], icon=":material/error:")
 
 
+# Every rating scale runs from its worst end (left) to its best (right), as satisfaction and
+# recommendation do; effort's 1 is "very easy", so it is shown from 7 down to 1.
+SCALES_SHOWN_HIGH_TO_LOW = frozenset({"effort"})
+
+
+def scale_values(q: qn.Question) -> list[int]:
+    values = list(range(int(q.minimum), int(q.maximum) + 1))
+    return values[::-1] if q.id in SCALES_SHOWN_HIGH_TO_LOW else values
+
+
+def scale_label(q: qn.Question, value: int) -> str:
+    """A scale's number, and at its two ends what it means, on screen (not in a tooltip)."""
+    end = "low" if value == q.minimum else "high" if value == q.maximum else None
+    if end is None:
+        return str(value)
+    meaning = t(f"form.scale.{q.id}.{end}", locale)
+    return t("form.scale.end", locale, value=value, meaning=meaning)
+
+
 def show_step(section: qn.Section, errors: dict) -> None:
-    st.subheader(section.title(locale))
+    with st.container(key="form_step_heading"):
+        st.subheader(section.title(locale), anchor=False)
     st.caption(section.intro(locale))
     # Answers typed so far decide which questions apply (values of hidden ones are kept).
     current = {q.id: state.get(key(q.id)) for q in qn.FIELDS}
@@ -190,6 +211,34 @@ def show_step(section: qn.Section, errors: dict) -> None:
 
 def go(step: int) -> None:
     state["form_step"] = step
+    state["form_moved"] = state.get("form_moved", 0) + 1
+
+
+def focus_step_heading(title: str, move: int) -> None:
+    """After "Suivant" or "Précédent", focus goes to the new step's heading (a screen reader
+    reads it; the next Tab is its first question), not to the page's top (WCAG 2.4.3).
+    ``move`` makes each move's script new, so the browser runs it again."""
+    st.html(
+        "<script>(() => {const title = "
+        + json.dumps(title)
+        + ", move = "
+        + json.dumps(move)
+        + """;
+if (window.clientroiFocusedMove === move) return;
+const started = Date.now();
+const tryFocus = () => {
+  const heading = document.querySelector(".st-key-form_step_heading h3");
+  if (heading && heading.textContent.trim() === title) {
+    window.clientroiFocusedMove = move;
+    heading.setAttribute("tabindex", "-1");
+    heading.focus();
+  } else if (Date.now() - started < 5000) {
+    setTimeout(tryFocus, 50);
+  }
+};
+tryFocus();})();</script>""",
+        unsafe_allow_javascript=True,
+    )
 
 
 def check_field(question_id: str) -> None:
@@ -216,7 +265,7 @@ def on_next(step: int) -> None:
     )
     state["form_errors"] = {p.field: p.message(locale) for p in reversed(problems)}
     if not problems:
-        state["form_step"] = step + 1
+        go(step + 1)
 
 
 def on_submit() -> None:
@@ -232,7 +281,7 @@ def on_submit() -> None:
             ),
             default=len(qn.SECTIONS) - 1,
         )
-        state["form_step"] = first
+        go(first)
         state["form_failed"] = True
         return
     if rate_limited(state.get("form_history", []), time.monotonic()):
@@ -304,6 +353,8 @@ if fix_errors and not last_step:
     st.warning(t("form.fix_errors", locale), icon=":material/edit:")
 
 show_step(qn.SECTIONS[step], errors)
+if state.get("form_moved"):
+    focus_step_heading(qn.SECTIONS[step].title(locale), state["form_moved"])
 
 with st.container(key="hp_box"):
     st.text_input(t("form.honeypot", locale), key="form_hp", persist_state="session")

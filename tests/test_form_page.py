@@ -198,10 +198,13 @@ def test_delete_page_deletes_with_the_code(app, store):
     finish(app)
     code = app.code[0].value
     app.switch_page("survey/delete_page.py").run()
-    app.text_input(key="delete_code").input("nope").run()
+    app.text_input(key="delete_code").input("nope")
+    click(app, "delete_ask")
     click(app, "delete_button")
     assert app.error[0].value.startswith("Aucune réponse")
-    app.text_input(key="delete_code").input(code.lower()).run()
+    app.text_input(key="delete_code").input(code.lower())
+    click(app, "delete_ask")
+    assert store.count() == 1  # asked, not yet deleted
     click(app, "delete_button")
     assert app.success[0].value == "Votre réponse a été supprimée."
     assert store.count() == 0
@@ -258,4 +261,4 @@ def test_the_frame_and_the_delete_page_in_english(app):
     assert not app.exception
     assert app.title[0].value == "Delete my response"
     assert app.text_input(key="delete_code").label == "Deletion code"
-    assert app.button(key="delete_button").label == "Delete for good"
+    assert app.button(key="delete_ask").label == "Delete…"

@@ -276,7 +276,12 @@ def test_every_validation_code_is_worded_in_both_languages():
     )
 
 
-SURVEY_PAGES = ("app.py", "survey/form_page.py", "survey/delete_page.py")
+SURVEY_PAGES = (
+    "app.py",
+    "survey/form_page.py",
+    "survey/delete_page.py",
+    "survey/accessibility_page.py",
+)
 SHOWN = {
     "title",
     "header",
