@@ -28,6 +28,22 @@ RELEASED = {
     "0003_collected_from.postgres.sql": (
         "c086ad826ecec4cd514cf7009d8cf8a47fbc11c1b63325be8612312b92318b66"
     ),
+    "0004_events_drafts_reminders.sql": (
+        "528889644baec726a66b5c2e5830a34e1c19541fcb7ca370150bda36606bacca"
+    ),
+    "0004_events_drafts_reminders.postgres.sql": (
+        "cf2d40d989b281599e99dfc7d9df7a71be344c2a8805eb782c9e214efbf998d6"
+    ),
+}
+# Every table the migrations create (besides schema_migrations).
+TABLES = {
+    "responses",
+    "contacts",
+    "companies",
+    "departments",
+    "response_events",
+    "drafts",
+    "reminders",
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
@@ -84,7 +100,7 @@ def test_the_migrated_schema_is_the_questionnaires(db_path):
             ).fetchall()
         }
     assert columns == [(name, SPELLED.get(t, t)) for name, t in expected_columns()]
-    assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
+    assert tables == TABLES | {"schema_migrations"}
 
 
 def test_a_database_of_an_older_release_is_migrated_forward(db_path):
@@ -166,7 +182,7 @@ def test_the_migrated_postgresql_schema_is_the_questionnaires(postgres_server):
             url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         )
     }
-    assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
+    assert tables == TABLES | {"schema_migrations"}
     indexes = {
         r[0]
         for r in postgres_server.execute(
