@@ -70,8 +70,9 @@ def load(
     """Every aggregate of the selection; recomputed only when the data or the filters change.
     ``public``: under the disclosure control (comparisons among published companies only)."""
     del db, version  # cache keys only
+    # As known on as_of: the respondents' later updates recorded by then are folded in.
     frame = _store.fetch_responses(
-        filters, columns=dashboard.COLUMNS, ordered=False, categorical=True
+        filters, columns=dashboard.COLUMNS, ordered=False, categorical=True, known_on=as_of
     )
     view = dashboard.compute(frame, as_of=as_of, launch=launch, public=public)
     return view, view.n

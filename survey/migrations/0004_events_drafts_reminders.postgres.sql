@@ -16,12 +16,15 @@ CREATE INDEX response_events_response ON response_events (response_id);
 CREATE TABLE drafts (
   draft_hash VARCHAR PRIMARY KEY,
   resume_hash VARCHAR,
+  submission_key VARCHAR NOT NULL,
   answers VARCHAR NOT NULL,
   step INTEGER NOT NULL,
   updated_at TIMESTAMPTZ NOT NULL
 );
 
 CREATE INDEX drafts_resume_hash ON drafts (resume_hash);
+
+CREATE INDEX drafts_submission_key ON drafts (submission_key);
 
 ALTER TABLE contacts ADD COLUMN remind BOOLEAN DEFAULT false;
 
