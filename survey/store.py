@@ -964,10 +964,6 @@ class Store(ComebackMethods):
                                 "remind) VALUES (?, ?, ?, ?)",
                                 [response_id, email, now.date(), bool(meta.remind)],
                             )
-                        # Stored: the draft of this form is done with (same transaction).
-                        con.execute(
-                            "DELETE FROM drafts WHERE submission_key = ?", [meta.submission_key]
-                        )
                 except (duckdb.ConstraintException, duckdb.TransactionException):
                     # Another thread is storing the same key (a double click reaching two
                     # threads): its row becomes visible once it commits, so look again.

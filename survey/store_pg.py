@@ -352,8 +352,6 @@ class PostgresStore(common.ComebackMethods):
                         "VALUES (%s, %s, %s, %s)",
                         [row["response_id"], email, row["submitted_on"], bool(meta.remind)],
                     )
-                # Stored: the draft of this form is done with (same transaction).
-                con.execute("DELETE FROM drafts WHERE submission_key = %s", [meta.submission_key])
             return common.Receipt(row["response_id"], created=True)
 
         try:
