@@ -131,9 +131,7 @@ def test_a_snapshot_as_of_d_is_byte_identical_after_a_later_update(store, backen
     first = snapshot.publish(store, out=tmp_path / "first", as_of=d)
     for response_id in ongoing["response_id"][:40]:
         store.record_event(response_id, "resolved", date(2024, 7, 1))
-    backend.execute(
-        "UPDATE response_events SET recorded_at = TIMESTAMPTZ '2024-07-02 10:00:00+02'"
-    )
+    backend.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2024-07-02 10:00:00+02'")
     again = snapshot.publish(store, out=tmp_path / "again", as_of=d)
     assert again.snapshot.input_sha256 == first.snapshot.input_sha256
     files = sorted(p.relative_to(first.folder) for p in first.folder.rglob("*") if p.is_file())
