@@ -9,6 +9,7 @@ import pytest
 
 from analysis import snapshot
 from survey import store as storage
+from survey.i18n import t as i18n_t
 from survey.updates import check_update, fold_events
 from survey.validation import paris_today
 from tests.conftest import story_answers, submit
@@ -216,3 +217,34 @@ def test_the_fold_touches_only_rows_with_events_and_keeps_categories():
     assert out.loc[0, "refund_outcome"] == "partial"  # 40 of 120 EUR
     assert out.loc[0, "refund_amount_obtained"] == 40.0
     assert out.loc[1, "status_known_on"] == pd.Timestamp(2024, 1, 11)
+
+
+def test_the_update_page_opens_with_the_code_and_records_one_checked_event(db_path):
+    """Issue 13's "Compléter mon témoignage", driven through AppTest on a real DuckDB file."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import APP
+
+    store = storage.connect(db_path)
+    response_id, code = story(store)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("survey/update_page.py").run()
+    assert at.title[0].value == "Compléter mon témoignage"
+    at.text_input(key="update_code").input("WRONG-CODE").run()
+    at.button(key="update_open").click().run()
+    assert at.error[0].value == i18n_t("delete.unknown", "fr")
+    at.text_input(key="update_code").input(code.lower()).run()
+    at.button(key="update_open").click().run()
+    assert "Free" in at.markdown[0].value and "Toujours en cours" in at.markdown[0].value
+    at.radio(key="update_kind").set_value("resolved").run()
+    at.text_input(key="update_event_on").input("3/7/2023").run()  # before the start
+    at.button(key="update_record").click().run()
+    assert "avant le début du problème (10/07/2023)" in at.error[0].value
+    assert store.events().empty
+    at.text_input(key="update_event_on").input("20/12/2023").run()
+    at.button(key="update_record").click().run()
+    assert at.success[0].value == "Merci, votre mise à jour est enregistrée."
+    assert list(store.events()["kind"]) == ["resolved"]
+    assert store.response_as_known(response_id)["status"] == "resolved"
+    # One update per visit: the form is gone until the page is opened again.
+    assert len(at.radio) == 0 and len(at.text_input) == 0
