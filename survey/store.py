@@ -661,6 +661,15 @@ class ComebackMethods:
 
         return self._in_transaction(work)
 
+    def forget_reminder(self, response_id: str, due_days: int) -> None:
+        """Undo :meth:`record_reminder` for an e-mail that could not be sent."""
+        self._in_transaction(
+            lambda run: run(
+                "DELETE FROM reminders WHERE response_id = ? AND due_days = ?",
+                [response_id, int(due_days)],
+            )
+        )
+
     def reminders_sent(self, response_id: str) -> list[int]:
         rows = self._read(
             "SELECT due_days FROM reminders WHERE response_id = ? ORDER BY due_days",
