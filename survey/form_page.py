@@ -109,7 +109,7 @@ def resume_draft(draft_id: str) -> bool:
     try:
         draft = store.load_draft(draft_id)
     except Exception:  # noqa: BLE001  (no draft is better than no form)
-        log.warning("reading a draft failed", exc_info=True)
+        log.exception("reading a draft failed")
         return False
     if draft is None:
         return False
@@ -150,7 +150,7 @@ def keep_draft(*, sending: bool = False) -> None:
         )
         state["form_draft_saved"] = fingerprint
     except Exception:  # noqa: BLE001  (the form goes on; the next step tries again)
-        log.warning("saving a draft failed (submission key %s)", state["form_submission_key"])
+        log.exception("saving a draft failed (submission key %s)", state["form_submission_key"])
 
 
 def save_for_later() -> None:
@@ -336,7 +336,7 @@ def on_submit() -> None:
     try:
         store.delete_draft(state["form_draft_id"])
     except Exception:  # noqa: BLE001  (it expires in 30 days anyway)
-        log.warning("deleting a sent draft failed (submission key %s)", meta.submission_key)
+        log.exception("deleting a sent draft failed (submission key %s)", meta.submission_key)
     st.query_params.pop(DRAFT_PARAM, None)
     state["form_receipt"] = receipt
     state["form_errors"] = {}
