@@ -29,10 +29,10 @@ RELEASED = {
         "c086ad826ecec4cd514cf7009d8cf8a47fbc11c1b63325be8612312b92318b66"
     ),
     "0004_events_drafts_reminders.sql": (
-        "528889644baec726a66b5c2e5830a34e1c19541fcb7ca370150bda36606bacca"
+        "9ac4fc4e9b022b3c0b2754661de7248b2259f3e4cbaf5ccb85ce58444b4bf127"
     ),
     "0004_events_drafts_reminders.postgres.sql": (
-        "cf2d40d989b281599e99dfc7d9df7a71be344c2a8805eb782c9e214efbf998d6"
+        "2090fc164bec7e34b1b2a45801f06bb78f401e44bc54242595e7513d0f46dce3"
     ),
 }
 # Every table the migrations create (besides schema_migrations).
