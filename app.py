@@ -57,6 +57,8 @@ pages = [
     st.Page(
         "survey/form_page.py", title=t("app.page.form", locale), url_path="temoigner", default=True
     ),
+    st.Page("survey/update_page.py", title=t("app.page.update", locale), url_path="completer"),
+    st.Page("survey/resume_page.py", title=t("app.page.resume", locale), url_path="reprendre"),
     st.Page("survey/delete_page.py", title=t("app.page.delete", locale), url_path="supprimer"),
     st.Page(
         "analysis/dashboard_page.py", title=t("app.page.dashboard", locale), url_path="tableau"

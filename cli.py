@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     forgotten = store.purge_contacts(older_than_days=retention)
     if forgotten:
         print(f"Forgot {forgotten} contact e-mails older than {retention} days (retention)")
+    store.purge_drafts()  # drafts untouched for 30 days (also at every `clientroi remind`)
     token = storage.ensure_researcher_token(store.path)
     print(
         "Researcher token (dashboard > Researchers; stored with owner-only permissions in "
@@ -339,6 +340,23 @@ def cmd_purge_contacts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_remind(args: argparse.Namespace) -> int:
+    """Send the reminders due today (30, 60, 90 days), each once; ``--dry-run`` lists them."""
+    from survey import remind
+    from survey.validation import paris_today
+
+    store = storage.connect(_existing_db(args))
+    report = remind.send_reminders(store, today=paris_today(), dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"{report.due} reminders due (dry run: nothing sent)")
+    else:
+        print(f"Sent {report.sent} of {report.due} reminders due ({report.failed} failed)")
+    purged = store.purge_drafts()
+    if purged:
+        print(f"Forgot {purged} drafts untouched for {storage.DRAFT_DAYS} days")
+    return 1 if report.failed else 0
+
+
 def cmd_publish(args: argparse.Namespace) -> int:
     from analysis import snapshot
 
@@ -510,6 +528,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="retention in days (default: $CLIENTROI_CONTACT_RETENTION_DAYS or 365)",
     )
     purge.set_defaults(func=cmd_purge_contacts)
+
+    remind = commands.add_parser(
+        "remind",
+        help="e-mail the reminders due today (30, 60, 90 days; for cron); forget old drafts",
+    )
+    _db_argument(remind)
+    remind.add_argument(
+        "--dry-run", action="store_true", help="list the reminders due; send nothing"
+    )
+    remind.set_defaults(func=cmd_remind)
 
     migrate = commands.add_parser("migrate", help="create or upgrade a database's schema")
     _db_argument(migrate)

@@ -241,7 +241,10 @@ def view_for(
     key = (str(store.path), version, filters, as_of, launch, public, seed)
 
     def build() -> Dashboard:
-        frame = store.fetch_responses(filters, columns=COLUMNS, ordered=False, categorical=True)
+        # as known on as_of: the respondents' later updates recorded by then are folded in
+        frame = store.fetch_responses(
+            filters, columns=COLUMNS, ordered=False, categorical=True, known_on=as_of
+        )
         view = compute(frame, as_of=as_of, launch=launch, public=public, seed=seed)
         del frame
         return disclosure.protect(view) if public else view

@@ -8,6 +8,7 @@ import streamlit as st
 
 from survey import questionnaire as qn
 from survey import store as storage
+from survey.drafts import DRAFT_PARAM, draft_document, restored_answers
 from survey.i18n import integer, t
 from survey.validation import (
     TYPED_KINDS,
@@ -97,6 +98,68 @@ def new_form() -> None:
     state["form_deletion_code"] = storage.new_deletion_code()
     state["form_session_id"] = state.get("form_session_id") or storage.new_submission_key()
     state["form_errors"] = {}
+    # Saved server-side at every step under this id, kept in the address (survey/drafts.py).
+    state["form_draft_id"] = storage.new_token()
+    st.query_params[DRAFT_PARAM] = state["form_draft_id"]
+
+
+def resume_draft(draft_id: str) -> bool:
+    """A new session (a reload, a reconnection after a server restart) on an address that
+    names a draft: put its answers back as they were on screen, on its step."""
+    try:
+        draft = store.load_draft(draft_id)
+    except Exception:  # noqa: BLE001  (no draft is better than no form)
+        log.exception("reading a draft failed")
+        return False
+    if draft is None:
+        return False
+    document = draft.answers
+    new_form()
+    state.update(restored_answers(document.get("answers", {})))
+    state["form_step"] = min(max(int(draft.step), 0), len(qn.SECTIONS) - 1)
+    state["form_submission_key"] = draft.submission_key
+    state["form_deletion_code"] = document.get("deletion_code") or state["form_deletion_code"]
+    state["form_started"] = time.monotonic() - float(document.get("elapsed_seconds") or 0)
+    state["form_draft_id"] = draft_id
+    st.query_params[DRAFT_PARAM] = draft_id
+    state["form_resumed"] = "unconfirmed" if document.get("sending") else "resumed"
+    return True
+
+
+def keep_draft(*, sending: bool = False) -> None:
+    """Save the draft when what is on screen (or the step) changed since the last save."""
+    document = draft_document(
+        state,
+        deletion_code=state["form_deletion_code"],
+        elapsed_seconds=time.monotonic() - state["form_started"],
+        sending=sending,
+    )
+    fingerprint = json.dumps(
+        [document["answers"], state["form_step"], sending], sort_keys=True, default=str
+    )
+    if fingerprint == state.get("form_draft_saved"):
+        return
+    if not document["answers"] and state["form_step"] == 0 and "form_draft_saved" not in state:
+        return  # nothing typed yet: no draft for a page merely opened
+    try:
+        store.save_draft(
+            state["form_draft_id"],
+            document,
+            step=state["form_step"],
+            submission_key=state["form_submission_key"],
+        )
+        state["form_draft_saved"] = fingerprint
+    except Exception:  # noqa: BLE001  (the form goes on; the next step tries again)
+        log.exception("saving a draft failed (submission key %s)", state["form_submission_key"])
+
+
+def save_for_later() -> None:
+    """ "Enregistrer et reprendre plus tard": the draft now, and a code for another device."""
+    code = storage.new_deletion_code()
+    state.pop("form_draft_saved", None)
+    keep_draft()
+    if store.set_resume_code(state["form_draft_id"], code):
+        state["form_resume_code"] = code
 
 
 def answers() -> dict:
@@ -207,6 +270,8 @@ def show_step(section: qn.Section, errors: dict) -> None:
             group_shown.add(q.group)
             st.markdown(f"**{qn.GROUPS[q.group](locale)}**")
         ask(q, errors)
+        if q.id == "contact_email" and current.get("status") == "ongoing":
+            st.checkbox(t("form.remind", locale), key="form_remind", persist_state="session")
 
 
 def go(step: int) -> None:
@@ -302,7 +367,11 @@ def on_submit() -> None:
         honeypot=bool(state.get("form_hp")),
         session_id=state["form_session_id"],
         suspected_burst=burst,
+        remind=bool(state.get("form_remind")) and bool(given.get("contact_email")),
     )
+    # A send that cannot be confirmed (the connection or the server lost) finds its draft
+    # marked: the form says so when it comes back, and the same key stores it once.
+    keep_draft(sending=True)
     try:
         receipt = store.insert_response(outcome.response, meta)
     except Exception:  # noqa: BLE001  (the respondent must never lose the answers)
@@ -313,13 +382,18 @@ def on_submit() -> None:
         return
     if not receipt.created:
         limiter.release(address)  # a double click: the response was already counted
+    try:
+        store.delete_draft(state["form_draft_id"])
+    except Exception:  # noqa: BLE001  (it expires in 30 days anyway)
+        log.exception("deleting a sent draft failed (submission key %s)", meta.submission_key)
+    st.query_params.pop(DRAFT_PARAM, None)
     state["form_receipt"] = receipt
     state["form_errors"] = {}
     if receipt.created:
         state["form_history"] = [*state.get("form_history", []), time.monotonic()]
 
 
-if "form_step" not in state:
+if "form_step" not in state and not resume_draft(st.query_params.get(DRAFT_PARAM) or ""):
     new_form()
 
 st.title(t("form.title", locale))
@@ -329,12 +403,21 @@ if state.get("form_receipt"):
     st.write(t("form.deletion_code_intro", locale))
     st.code(state["form_deletion_code"], language=None)
     st.write(t("form.deletion_code_use", locale))
+    st.write(t("form.update_later", locale))
+    # Where else the case can go, and what each does: links only, nothing is sent.
+    st.subheader(t("form.triage.title", locale))
+    st.markdown(t("form.triage.body", locale))
     st.button(t("form.new_response", locale), on_click=new_form, key="form_again")
     st.stop()
 
 step: int = state["form_step"]
 errors: dict = state.get("form_errors", {})
 total = len(qn.SECTIONS)
+resumed = state.pop("form_resumed", None)
+if resumed == "unconfirmed":
+    st.warning(t("form.draft.unconfirmed", locale), icon=":material/cloud_sync:")
+elif resumed:
+    st.info(t("form.draft.resumed", locale), icon=":material/history:")
 if step == 0:
     st.info(t("form.privacy", locale), icon=":material/lock:")
 st.progress(
@@ -398,3 +481,11 @@ else:
         )
     if state.pop("form_save_failed", False):
         st.error(t("form.save_error", locale), icon=":material/cloud_off:")
+        st.caption(t("form.draft.kept", locale))
+
+st.button(t("form.draft.later", locale), on_click=save_for_later, key="form_later")
+if state.get("form_resume_code"):
+    st.write(t("form.draft.code_intro", locale))
+    st.code(state["form_resume_code"], language=None)
+    st.write(t("form.draft.code_use", locale))
+keep_draft()

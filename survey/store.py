@@ -15,8 +15,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -26,9 +28,10 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,14 @@ from survey.questionnaire import (
     TOO_FAST_SECONDS,
     exported_columns,
     response_questions,
+)
+from survey.updates import (
+    EVENT_COLUMNS,
+    EVENT_KINDS,
+    FOLD_INPUTS,
+    KNOWN_ON_COLUMN,
+    empty_events,
+    fold_events,
 )
 
 DEFAULT_DB = Path("data") / "clientroi.duckdb"
@@ -309,6 +320,8 @@ class SubmissionMeta:
     session_id: str | None = None
     # Part of a burst of submissions for its company (survey.validation.BurstDetector).
     suspected_burst: bool = False
+    # The respondent who left an e-mail ticked "me rappeler" (reminders at 30, 60, 90 days).
+    remind: bool = False
 
 
 @dataclass(frozen=True)
@@ -319,10 +332,376 @@ class Receipt:
 
 @dataclass(frozen=True)
 class DataVersion:
-    """Cheap to read; changes whenever a response is added or deleted."""
+    """Cheap to read; changes whenever a response is added or deleted, or an update recorded."""
 
     rows: int
     last_submitted_at: datetime | None
+    events: int = 0
+    last_event_at: datetime | None = None
+
+
+DRAFT_DAYS = 30
+"""A draft not touched for this many days is forgotten (purged, and never resumed)."""
+REMINDER_DAYS = (30, 60, 90)
+"""Days after submission at which an ongoing case whose respondent asked for it is reminded."""
+REMINDER_WINDOW_DAYS = 30
+"""A reminder not sent within this many days of its date (the command did not run) is skipped."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A half-filled form kept server-side: the answers as shown on screen, and the step."""
+
+    answers: dict[str, Any]
+    step: int
+    submission_key: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    """One reminder ``clientroi remind`` should send now."""
+
+    response_id: str
+    email: str
+    locale: str
+    due_days: int
+    submitted_on: date
+    started_on: date | None
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a random token (a draft id, a reminder link's token) as stored."""
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A random token for a link or an address (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in Paris: what was recorded on or before ``day`` is
+    earlier (both backends compare a bound parameter, never a time zone of their own)."""
+    return datetime.combine(day + timedelta(days=1), day_time(0), ZoneInfo(TIME_ZONE))
+
+
+def paris_now() -> datetime:
+    return datetime.now(ZoneInfo(TIME_ZONE))
+
+
+class ComebackMethods:
+    """What both backends do the same way for a respondent who comes back: updates as dated
+    events, drafts, reminders. Written once over two primitives each backend provides:
+    ``_read(sql, params)`` and ``_in_transaction(work)``, where ``work(run)`` calls
+    ``run(sql, params) -> rows`` inside one transaction. SQL here uses ``?`` marks (the
+    PostgreSQL store turns them into ``%s``), bound parameters only."""
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        raise NotImplementedError
+
+    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
+        raise NotImplementedError
+
+    # --- finding a respondent's response ----------------------------------------------------
+
+    def response_id_for_code(self, code: str) -> str | None:
+        """The response whose deletion code is ``code`` (case, spaces and dashes ignored)."""
+        rows = self._read(
+            "SELECT CAST(response_id AS VARCHAR) FROM responses WHERE deletion_hash = ?",
+            [hash_code(code)],
+        )
+        return rows[0][0] if rows else None
+
+    def response_id_for_reminder(self, token: str) -> str | None:
+        """The response a reminder link's token was sent for (any of its reminders)."""
+        rows = self._read(
+            "SELECT CAST(response_id AS VARCHAR) FROM reminders WHERE token_hash = ?",
+            [hash_token(token)],
+        )
+        return rows[0][0] if rows else None
+
+    def response_as_known(self, response_id: str, *, known_on: date | None = None) -> dict | None:
+        """One response as known on ``known_on`` (default: now), its events folded in, with
+        ``status_known_on``; None when there is no such response."""
+        row = self.fetch_response(response_id)
+        if row is None:
+            return None
+        frame = pd.DataFrame([row])
+        for column in ("submitted_on", "started_on", "ended_on", "refund_received_on"):
+            frame[column] = pd.to_datetime(frame[column])
+        events = self.events(response_id=response_id, known_on=known_on)
+        folded = fold_events(frame, events).iloc[0].to_dict()
+        for column, value in folded.items():
+            if isinstance(value, pd.Timestamp):
+                folded[column] = value.date()
+            elif value is pd.NaT or (isinstance(value, float) and value != value):
+                folded[column] = None
+        return folded
+
+    # --- updates as dated events ------------------------------------------------------------
+
+    def record_event(
+        self, response_id: str, kind: str, event_on: date, *, amount: float | None = None
+    ) -> str:
+        """Store one update of a response (never changes its answers); returns the event id.
+        The caller checks the update first (:func:`survey.updates.check_update`)."""
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"`kind` must be one of {EVENT_KINDS}, not {kind!r}.")
+        if not isinstance(event_on, date):
+            raise ValueError("`event_on` must be a date.")
+        event_id = str(uuid.uuid4())
+
+        def work(run) -> None:
+            if not run("SELECT 1 FROM responses WHERE response_id = ?", [response_id]):
+                raise ValueError("`response_id` is not a stored response.")
+            run(
+                "INSERT INTO response_events VALUES (?, ?, ?, ?, ?, ?)",
+                [event_id, response_id, paris_now(), kind, event_on, amount],
+            )
+
+        self._in_transaction(work)
+        return event_id
+
+    def events(
+        self, *, response_id: str | None = None, known_on: date | None = None
+    ) -> pd.DataFrame:
+        """Updates (columns :data:`survey.updates.EVENT_COLUMNS`) in the order they were
+        recorded; ``known_on``: only those recorded on or before that day (Paris)."""
+        clauses, params = [], []
+        if response_id is not None:
+            clauses.append("response_id = ?")
+            params.append(response_id)
+        if known_on is not None:
+            clauses.append("recorded_at < ?")
+            params.append(end_of_day(known_on))
+        rows = self._read(
+            "SELECT CAST(event_id AS VARCHAR), CAST(response_id AS VARCHAR), recorded_at, kind, "
+            "event_on, amount FROM response_events"
+            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+            + " ORDER BY recorded_at, event_id",
+            params,
+        )
+        if not rows:
+            return empty_events()
+        return pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+
+    def _events_version(self) -> tuple[int, datetime | None]:
+        return tuple(self._read("SELECT count(*), max(recorded_at) FROM response_events")[0])
+
+    def _fetch_known(
+        self,
+        fetch: Callable[..., pd.DataFrame],
+        filters: Filters | None,
+        columns: list[str] | None,
+        known_on: date,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """``fetch`` (the backend's plain read) as known on ``known_on``: responses submitted
+        on or before it, the events recorded on or before it folded in, ``status_known_on``
+        added. Reads the extra columns the fold needs only when there are events."""
+        if not isinstance(known_on, date):
+            raise ValueError("`known_on` must be a date.")
+        filters = filters or Filters()
+        if filters.submitted_to is None or filters.submitted_to > known_on:
+            filters = dataclasses.replace(filters, submitted_to=known_on)
+        stored = set(exported_columns())
+        wanted = list(columns) if columns else [*exported_columns(), KNOWN_ON_COLUMN]
+        derived = KNOWN_ON_COLUMN in wanted and KNOWN_ON_COLUMN not in stored
+        asked = [c for c in wanted if not (derived and c == KNOWN_ON_COLUMN)]
+        events = self.events(known_on=known_on)
+        needed = ["submitted_on"] + ([KNOWN_ON_COLUMN] if KNOWN_ON_COLUMN in stored else [])
+        if not events.empty:
+            needed += list(FOLD_INPUTS)
+        extra = [c for c in dict.fromkeys(needed) if c not in asked]
+        frame = fetch(filters, columns=asked + extra, **options)
+        frame = fold_events(frame, events)
+        return frame.drop(
+            columns=[c for c in extra if c in frame]
+            + ([] if KNOWN_ON_COLUMN in wanted else [KNOWN_ON_COLUMN])
+        )
+
+    # --- drafts -----------------------------------------------------------------------------
+
+    def save_draft(
+        self, draft_id: str, answers: dict[str, Any], *, step: int, submission_key: str
+    ) -> None:
+        """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON)."""
+        text = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
+        digest = hash_token(draft_id)
+
+        def work(run) -> None:
+            found = run("SELECT 1 FROM drafts WHERE draft_hash = ?", [digest])
+            if found:
+                run(
+                    "UPDATE drafts SET answers = ?, step = ?, submission_key = ?, updated_at = ? "
+                    "WHERE draft_hash = ?",
+                    [text, int(step), submission_key, paris_now(), digest],
+                )
+            else:
+                run(
+                    "INSERT INTO drafts (draft_hash, resume_hash, submission_key, answers, step, "
+                    "updated_at) VALUES (?, NULL, ?, ?, ?, ?)",
+                    [digest, submission_key, text, int(step), paris_now()],
+                )
+
+        self._in_transaction(work)
+
+    def load_draft(self, draft_id: str) -> Draft | None:
+        """The draft ``draft_id`` if it exists and is younger than :data:`DRAFT_DAYS`."""
+        return self._draft_where("draft_hash = ?", hash_token(draft_id))
+
+    def _draft_where(self, condition: str, value: str) -> Draft | None:
+        rows = self._read(
+            f"SELECT answers, step, submission_key, updated_at FROM drafts WHERE {condition} "
+            "AND updated_at >= ?",
+            [value, paris_now() - timedelta(days=DRAFT_DAYS)],
+        )
+        if not rows:
+            return None
+        answers, step, submission_key, updated_at = rows[0]
+        return Draft(json.loads(answers), int(step), submission_key, updated_at)
+
+    def set_resume_code(self, draft_id: str, code: str) -> bool:
+        """Let ``code`` (shown to the respondent) resume the draft on another device."""
+
+        def work(run) -> bool:
+            return bool(
+                run(
+                    "UPDATE drafts SET resume_hash = ?, updated_at = ? WHERE draft_hash = ? "
+                    "RETURNING step",
+                    [hash_code(code), paris_now(), hash_token(draft_id)],
+                )
+            )
+
+        return self._in_transaction(work)
+
+    def claim_draft(self, code: str, draft_id: str) -> Draft | None:
+        """The draft the resume ``code`` opens, moved to this device's ``draft_id`` (the
+        other device's address then opens a blank form; the code keeps working)."""
+        draft = self._draft_where("resume_hash = ?", hash_code(code))
+        if draft is None:
+            return None
+
+        def work(run) -> None:
+            run("DELETE FROM drafts WHERE draft_hash = ?", [hash_token(draft_id)])
+            run(
+                "UPDATE drafts SET draft_hash = ?, updated_at = ? WHERE resume_hash = ?",
+                [hash_token(draft_id), paris_now(), hash_code(code)],
+            )
+
+        self._in_transaction(work)
+        return draft
+
+    def delete_draft(self, draft_id: str) -> None:
+        self._in_transaction(
+            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [hash_token(draft_id)])
+        )
+
+    def purge_drafts(self, *, older_than_days: int = DRAFT_DAYS) -> int:
+        """Forget drafts not touched for ``older_than_days`` days; returns how many."""
+        cutoff = paris_now() - timedelta(days=older_than_days)
+        return self._in_transaction(
+            lambda run: len(
+                run("DELETE FROM drafts WHERE updated_at < ? RETURNING draft_hash", [cutoff])
+            )
+        )
+
+    def draft_count(self) -> int:
+        return self._read("SELECT count(*) FROM drafts")[0][0]
+
+    # --- reminders --------------------------------------------------------------------------
+
+    def due_reminders(self, today: date) -> list[DueReminder]:
+        """The reminders to send on ``today``: for each response whose respondent ticked "me
+        rappeler" and left an e-mail, the latest of :data:`REMINDER_DAYS` reached less than
+        :data:`REMINDER_WINDOW_DAYS` ago and not yet sent (nor a later one), when the case is
+        still ongoing as known today (an update closing it stops the reminders)."""
+        earliest = today - timedelta(days=max(REMINDER_DAYS) + REMINDER_WINDOW_DAYS)
+        rows = self._read(
+            "SELECT CAST(r.response_id AS VARCHAR), c.contact_email, r.locale, r.submitted_on, "
+            "r.started_on, (SELECT max(m.due_days) FROM reminders m "
+            "WHERE m.response_id = r.response_id) FROM responses r "
+            "JOIN contacts c ON c.response_id = r.response_id "
+            "WHERE c.remind AND r.submitted_on >= ? AND r.submitted_on <= ? "
+            "ORDER BY r.submitted_on, r.response_id",
+            [earliest, today - timedelta(days=min(REMINDER_DAYS))],
+        )
+        due = []
+        for response_id, email, locale, submitted_on, started_on, last_sent in rows:
+            age = (today - submitted_on).days
+            reached = [d for d in REMINDER_DAYS if d <= age < d + REMINDER_WINDOW_DAYS]
+            if not reached or (last_sent is not None and last_sent >= reached[-1]):
+                continue
+            state = self.response_as_known(response_id, known_on=today)
+            if state is None or state["status"] != "ongoing":
+                continue
+            due.append(
+                DueReminder(
+                    response_id, email, locale or "fr", reached[-1], submitted_on, started_on
+                )
+            )
+        return due
+
+    def record_reminder(self, response_id: str, due_days: int, token: str) -> bool:
+        """Note that the ``due_days`` reminder was sent with ``token`` (only its hash is kept).
+        False when it had already been recorded: each reminder goes at most once."""
+
+        def work(run) -> bool:
+            if run(
+                "SELECT 1 FROM reminders WHERE response_id = ? AND due_days = ?",
+                [response_id, int(due_days)],
+            ):
+                return False
+            run(
+                "INSERT INTO reminders VALUES (?, ?, ?, ?)",
+                [response_id, int(due_days), paris_now(), hash_token(token)],
+            )
+            return True
+
+        return self._in_transaction(work)
+
+    def forget_reminder(self, response_id: str, due_days: int) -> None:
+        """Undo :meth:`record_reminder` for an e-mail that could not be sent."""
+        self._in_transaction(
+            lambda run: run(
+                "DELETE FROM reminders WHERE response_id = ? AND due_days = ?",
+                [response_id, int(due_days)],
+            )
+        )
+
+    def reminders_sent(self, response_id: str) -> list[int]:
+        rows = self._read(
+            "SELECT due_days FROM reminders WHERE response_id = ? ORDER BY due_days",
+            [response_id],
+        )
+        return [r[0] for r in rows]
+
+    def stop_reminders(self, token: str) -> bool:
+        """The one-click stop: no more reminders for the response the token was sent for."""
+        response_id = self.response_id_for_reminder(token)
+        if response_id is None:
+            return False
+        self._in_transaction(
+            lambda run: run(
+                "UPDATE contacts SET remind = false WHERE response_id = ?", [response_id]
+            )
+        )
+        return True
+
+    def wants_reminders(self, response_id: str) -> bool:
+        rows = self._read("SELECT remind FROM contacts WHERE response_id = ?", [response_id])
+        return bool(rows and rows[0][0])
+
+    def _delete_comeback_state(self, run, response_id: Any) -> None:
+        """A deleted response's events, reminders and drafts go with it (same transaction)."""
+        run("DELETE FROM response_events WHERE response_id = ?", [response_id])
+        run("DELETE FROM reminders WHERE response_id = ?", [response_id])
+        run(
+            "DELETE FROM drafts WHERE submission_key IN "
+            "(SELECT submission_key FROM responses WHERE response_id = ?)",
+            [response_id],
+        )
 
 
 # --- schema ---------------------------------------------------------------------------------
@@ -443,7 +822,7 @@ def app_store(target: str | os.PathLike) -> Store:
         return _APP_STORES[key]
 
 
-class Store:
+class Store(ComebackMethods):
     """Responses in a DuckDB file."""
 
     def __init__(self, path: Path, *, read_only: bool = False, keep_open: float = 0.0):
@@ -565,6 +944,14 @@ class Store:
             self._close_locked()
             self._state.notify_all()  # the idle closer, if any, ends
 
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        with self._connection() as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
+        with self._connection() as con, _transaction(con):
+            return work(lambda sql, params=(): con.execute(sql, list(params)).fetchall())
+
     # --- writes ---------------------------------------------------------------------------
 
     def insert_response(self, response: Any, meta: SubmissionMeta) -> Receipt:
@@ -597,8 +984,9 @@ class Store:
                         con.execute(sql, [row[c] for c in columns])
                         if email:
                             con.execute(
-                                "INSERT INTO contacts VALUES (?, ?, ?)",
-                                [response_id, email, now.date()],
+                                "INSERT INTO contacts (response_id, contact_email, stored_on, "
+                                "remind) VALUES (?, ?, ?, ?)",
+                                [response_id, email, now.date(), bool(meta.remind)],
                             )
                 except (duckdb.ConstraintException, duckdb.TransactionException):
                     # Another thread is storing the same key (a double click reaching two
@@ -740,29 +1128,36 @@ class Store:
         return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
 
     def delete_response(self, code: str) -> bool:
-        """Delete the response (and its e-mail) matching a deletion code. True if one was."""
+        """Delete the response matching a deletion code, with its e-mail, its updates, its
+        reminders and any draft left of it. True if one was."""
         digest = hash_code(code)
         with self._connection() as con, _transaction(con):
             found = con.execute(
                 "SELECT response_id FROM responses WHERE deletion_hash = ?", [digest]
             ).fetchone()
             if found:
+
+                def run(sql, params=()):
+                    return con.execute(sql, list(params)).fetchall()
+
+                self._delete_comeback_state(run, found[0])
                 con.execute("DELETE FROM contacts WHERE response_id = ?", [found[0]])
                 con.execute("DELETE FROM responses WHERE response_id = ?", [found[0]])
         return found is not None
 
     def purge_contacts(self, *, older_than_days: int) -> int:
-        """Forget contact e-mails stored more than ``older_than_days`` ago (retention)."""
-        with self._connection() as con:
-            return (
-                con.execute(
-                    "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
-                    "RETURNING response_id",
-                    [older_than_days],
-                )
-                .fetchall()
-                .__len__()
+        """Forget contact e-mails stored more than ``older_than_days`` ago (retention), and
+        the reminder state kept for them (the tokens of the links sent)."""
+        with self._connection() as con, _transaction(con):
+            purged = con.execute(
+                "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
+                "RETURNING response_id",
+                [older_than_days],
+            ).fetchall()
+            con.execute(
+                "DELETE FROM reminders WHERE response_id NOT IN (SELECT response_id FROM contacts)"
             )
+        return len(purged)
 
     # --- backups ------------------------------------------------------------------------------
 
@@ -841,7 +1236,7 @@ class Store:
     def data_version(self) -> DataVersion:
         with self._connection() as con:
             rows, last = con.execute("SELECT count(*), max(submitted_at) FROM responses").fetchone()
-        return DataVersion(rows, last)
+        return DataVersion(rows, last, *self._events_version())
 
     def launch_date(self) -> date | None:
         """The survey's opening, from which incidents are observed: ``CLIENTROI_LAUNCH_DATE``
@@ -871,6 +1266,7 @@ class Store:
         columns: list[str] | None = None,
         ordered: bool = True,
         categorical: bool = False,
+        known_on: date | None = None,
     ) -> pd.DataFrame:
         """Responses matching ``filters``, with the company's name, sector and origin.
 
@@ -878,7 +1274,21 @@ class Store:
         in submission order unless ``ordered`` is False (faster: sorting a million rows costs
         half a second); ``categorical`` returns text columns as pandas categoricals (faster
         to group by).
+
+        ``known_on``: the responses as they were known on that day: those submitted on or
+        before it, with the updates recorded on or before it folded into the columns the
+        statistics read (:func:`survey.updates.fold_events`), and ``status_known_on`` (which
+        ``columns`` may then name). Without it, the answers as given.
         """
+        if known_on is not None:
+            return self._fetch_known(
+                self.fetch_responses,
+                filters,
+                columns,
+                known_on,
+                ordered=ordered,
+                categorical=categorical,
+            )
         query, params = fetch_query(filters, columns, ordered=ordered)
         with self._connection() as con:
             table = con.sql(query, params=params).to_arrow_table()
@@ -962,8 +1372,27 @@ class Store:
 
 # --- copying between backends -----------------------------------------------------------------
 
-COPIED_TABLES = ("responses", "contacts")
-CONTACT_COLUMNS = {"response_id": "UUID", "contact_email": "VARCHAR", "stored_on": "DATE"}
+COPIED_TABLES = ("responses", "contacts", "response_events", "reminders")
+CONTACT_COLUMNS = {
+    "response_id": "UUID",
+    "contact_email": "VARCHAR",
+    "stored_on": "DATE",
+    "remind": "BOOLEAN",
+}
+EVENT_TABLE_COLUMNS = {
+    "event_id": "UUID",
+    "response_id": "UUID",
+    "recorded_at": "TIMESTAMPTZ",
+    "kind": "VARCHAR",
+    "event_on": "DATE",
+    "amount": "DOUBLE",
+}
+REMINDER_COLUMNS = {
+    "response_id": "UUID",
+    "due_days": "INTEGER",
+    "sent_at": "TIMESTAMPTZ",
+    "token_hash": "VARCHAR",
+}
 _ARROW_TYPES = {
     "UUID": pa.string(),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
@@ -981,6 +1410,10 @@ def copied_columns(table: str) -> dict[str, str]:
         return column_types()
     if table == "contacts":
         return dict(CONTACT_COLUMNS)
+    if table == "response_events":
+        return dict(EVENT_TABLE_COLUMNS)
+    if table == "reminders":
+        return dict(REMINDER_COLUMNS)
     raise ValueError(f"`table` must be one of {COPIED_TABLES}, not {table!r}.")
 
 
@@ -990,7 +1423,8 @@ def copy_select(table: str) -> str:
     select = ", ".join(
         f"CAST({c} AS VARCHAR) AS {c}" if t == "UUID" else c for c, t in columns.items()
     )
-    return f"SELECT {select} FROM {table} ORDER BY response_id"
+    order = {"response_events": "response_id, event_id", "reminders": "response_id, due_days"}
+    return f"SELECT {select} FROM {table} ORDER BY {order.get(table, 'response_id')}"
 
 
 def canonical_batch(batch: pa.RecordBatch, table: str) -> pa.RecordBatch:

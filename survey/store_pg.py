@@ -90,7 +90,7 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
-class PostgresStore:
+class PostgresStore(common.ComebackMethods):
     """Responses in a PostgreSQL database (several app processes may share it).
 
     Parameters
@@ -187,6 +187,23 @@ class PostgresStore:
             return con.execute(sql, list(params)).fetchall()
 
         return self._retrying(run)
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        """A small read written with ``?`` marks (:class:`survey.store.ComebackMethods`)."""
+        return self._query(sql.replace("?", "%s"), params)
+
+    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
+        """``work(run)`` in one transaction; ``run`` takes SQL with ``?`` marks."""
+
+        def operation(con: psycopg.Connection) -> Any:
+            def run(sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+                cursor = con.execute(sql.replace("?", "%s"), list(params))
+                return cursor.fetchall() if cursor.description else []
+
+            with con.transaction():
+                return work(run)
+
+        return self._retrying(operation)
 
     @contextlib.contextmanager
     def _arrow_connection(self) -> Iterator[Any]:
@@ -331,8 +348,9 @@ class PostgresStore:
                     return common.Receipt(str(existing[0]), created=False)
                 if email:
                     con.execute(
-                        "INSERT INTO contacts VALUES (%s, %s, %s)",
-                        [row["response_id"], email, row["submitted_on"]],
+                        "INSERT INTO contacts (response_id, contact_email, stored_on, remind) "
+                        "VALUES (%s, %s, %s, %s)",
+                        [row["response_id"], email, row["submitted_on"], bool(meta.remind)],
                     )
             return common.Receipt(row["response_id"], created=True)
 
@@ -490,31 +508,34 @@ class PostgresStore:
         return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
 
     def delete_response(self, code: str) -> bool:
-        """Delete the response (and its e-mail) matching a deletion code. True if one was."""
+        """Delete the response matching a deletion code, with its e-mail, its updates, its
+        reminders and any draft left of it. True if one was."""
         digest = common.hash_code(code)
 
-        def delete(con: psycopg.Connection) -> bool:
-            with con.transaction():
-                found = con.execute(
-                    "DELETE FROM responses WHERE deletion_hash = %s RETURNING response_id",
-                    [digest],
-                ).fetchone()
-                if found:
-                    con.execute("DELETE FROM contacts WHERE response_id = %s", [found[0]])
-            return found is not None
+        def delete(run) -> bool:
+            found = run("SELECT response_id FROM responses WHERE deletion_hash = ?", [digest])
+            if found:
+                self._delete_comeback_state(run, found[0][0])
+                run("DELETE FROM contacts WHERE response_id = ?", [found[0][0]])
+                run("DELETE FROM responses WHERE response_id = ?", [found[0][0]])
+            return bool(found)
 
-        return self._retrying(delete)
+        return self._in_transaction(delete)
 
     def purge_contacts(self, *, older_than_days: int) -> int:
-        """Forget contact e-mails stored more than ``older_than_days`` ago (retention)."""
+        """Forget contact e-mails stored more than ``older_than_days`` ago (retention), and
+        the reminder state kept for them (the tokens of the links sent)."""
 
-        def purge(con: psycopg.Connection) -> int:
-            return con.execute(
-                "DELETE FROM contacts WHERE stored_on < current_date - CAST(%s AS INTEGER)",
+        def purge(run) -> int:
+            purged = run(
+                "DELETE FROM contacts WHERE stored_on < current_date - CAST(? AS INTEGER) "
+                "RETURNING response_id",
                 [older_than_days],
-            ).rowcount
+            )
+            run("DELETE FROM reminders WHERE response_id NOT IN (SELECT response_id FROM contacts)")
+            return len(purged)
 
-        return self._retrying(purge)
+        return self._in_transaction(purge)
 
     # --- backups ----------------------------------------------------------------------------
 
@@ -604,7 +625,7 @@ class PostgresStore:
 
     def data_version(self) -> common.DataVersion:
         rows, last = self._query("SELECT count(*), max(submitted_at) FROM responses")[0]
-        return common.DataVersion(rows, last)
+        return common.DataVersion(rows, last, *self._events_version())
 
     def launch_date(self) -> date | None:
         """The survey's opening (see :meth:`survey.store.Store.launch_date`)."""
@@ -627,9 +648,10 @@ class PostgresStore:
         columns: list[str] | None = None,
         ordered: bool = True,
         categorical: bool = False,
+        known_on: date | None = None,
     ) -> pd.DataFrame:
-        """Responses matching ``filters`` (see :meth:`survey.store.Store.fetch_responses`),
-        read as Arrow through ADBC.
+        """Responses matching ``filters`` (see :meth:`survey.store.Store.fetch_responses`,
+        ``known_on`` included), read as Arrow through ADBC.
 
         Where the time goes at a million rows is per value sent: the server's binary COPY
         and the driver's decoding each cost about 0.1 s per column, so the company's name,
@@ -638,6 +660,15 @@ class PostgresStore:
         block range over ``FETCH_CONNECTIONS`` connections reading one exported snapshot
         (one consistent view; the server sends and the client decodes in parallel).
         """
+        if known_on is not None:
+            return self._fetch_known(
+                self.fetch_responses,
+                filters,
+                columns,
+                known_on,
+                ordered=ordered,
+                categorical=categorical,
+            )
         wanted = list(columns) if columns else list(common.exported_columns())
         company_columns = "company" not in wanted
         query, params = common.fetch_query(

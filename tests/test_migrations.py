@@ -28,6 +28,22 @@ RELEASED = {
     "0003_collected_from.postgres.sql": (
         "c086ad826ecec4cd514cf7009d8cf8a47fbc11c1b63325be8612312b92318b66"
     ),
+    "0004_events_drafts_reminders.sql": (
+        "9ac4fc4e9b022b3c0b2754661de7248b2259f3e4cbaf5ccb85ce58444b4bf127"
+    ),
+    "0004_events_drafts_reminders.postgres.sql": (
+        "2090fc164bec7e34b1b2a45801f06bb78f401e44bc54242595e7513d0f46dce3"
+    ),
+}
+# Every table the migrations create (besides schema_migrations).
+TABLES = {
+    "responses",
+    "contacts",
+    "companies",
+    "departments",
+    "response_events",
+    "drafts",
+    "reminders",
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
@@ -84,7 +100,7 @@ def test_the_migrated_schema_is_the_questionnaires(db_path):
             ).fetchall()
         }
     assert columns == [(name, SPELLED.get(t, t)) for name, t in expected_columns()]
-    assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
+    assert tables == TABLES | {"schema_migrations"}
 
 
 def test_a_database_of_an_older_release_is_migrated_forward(db_path):
@@ -166,7 +182,7 @@ def test_the_migrated_postgresql_schema_is_the_questionnaires(postgres_server):
             url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
         )
     }
-    assert tables == {"responses", "contacts", "companies", "departments", "schema_migrations"}
+    assert tables == TABLES | {"schema_migrations"}
     indexes = {
         r[0]
         for r in postgres_server.execute(

@@ -535,7 +535,7 @@ def test_the_manifest_says_how_to_reproduce_the_snapshot(world):
 def test_a_reader_recomputes_the_input_hash_from_the_recipe(world):
     """Follow manifest.json's recipe with pyarrow alone, from the store's rows."""
     recipe = manifest_of(world.folder)["input"]["canonical_form"]
-    rows = world.store.fetch_responses(storage.Filters(submitted_to=AS_OF))
+    rows = world.store.fetch_responses(storage.Filters(submitted_to=AS_OF), known_on=AS_OF)
     types = {
         "string": pa.string(),
         "date": pa.date32(),

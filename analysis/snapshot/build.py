@@ -28,6 +28,7 @@ from analysis import dashboard, design, disclosure, kpis, metrics
 from analysis.snapshot import releases
 from survey import i18n
 from survey import store as storage
+from survey.updates import KNOWN_ON_COLUMN, known_on_base
 
 SEED = dashboard.DEFAULT_SEED
 """Seed of the bootstrap intervals: the dashboard's, so both show the same intervals."""
@@ -48,6 +49,8 @@ INPUT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("problem", pa.string()),
     ("collected_from", pa.date32()),
     ("status", pa.string()),
+    # The latest day the status was known, updates included (survey.updates.fold_events).
+    ("status_known_on", pa.date32()),
     ("started_on", pa.date32()),
     ("ended_on", pa.date32()),
     ("refund_requested", pa.bool_()),
@@ -223,11 +226,14 @@ def qualifying_filters(as_of: date) -> storage.Filters:
 
 
 def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
-    """The publishable responses as of ``as_of``, with only the columns a snapshot reads."""
+    """The publishable responses as known on ``as_of``, with only the columns a snapshot
+    reads: the updates recorded on or before ``as_of`` are folded in (none recorded later),
+    so a snapshot republished as of the same day after an update is the same, byte for byte,
+    and the input hash covers the updates it used (through the columns they changed)."""
     # In a fixed order (ordered=True): floating-point totals (kilometres) are summed in row
     # order, and an unordered parallel scan could change their last bits from run to run.
     return store.fetch_responses(
-        qualifying_filters(as_of), columns=list(FETCHED_COLUMNS), ordered=True
+        qualifying_filters(as_of), columns=list(FETCHED_COLUMNS), ordered=True, known_on=as_of
     )
 
 
@@ -406,6 +412,8 @@ def build_snapshot(
             f"no response qualifies as of {as_of.isoformat()} (consented, unflagged, "
             "non-synthetic, submitted on or before that day)"
         )
+    if KNOWN_ON_COLUMN not in responses:  # rows read without updates: known when submitted
+        responses = responses.assign(**{KNOWN_ON_COLUMN: known_on_base(responses)})
     _check_publishable(responses, as_of)
     digest = input_sha256(responses)
     frame = responses.assign(

@@ -206,7 +206,10 @@ def manifest(snapshot: Snapshot, data_files: dict[str, bytes]) -> dict:
                 "responses with consent_research true, no quality flag (honeypot, filled in "
                 f"under {TOO_FAST_SECONDS:g} s, likely duplicate), source other than "
                 "'synthetic', submitted_on on or before as_of (Europe/Paris); responses deleted "
-                "by their authors are erased from the database and cannot enter"
+                "by their authors are erased from the database and cannot enter; each read as "
+                "known on as_of: the updates its author recorded on or before as_of "
+                "(Europe/Paris) folded in (survey.updates.fold_events; store.fetch_responses "
+                "with known_on=as_of), later ones left out"
             ),
             "canonical_form": {
                 "columns": [
