@@ -50,6 +50,7 @@ from survey.questionnaire import (
     SOURCES,
     TIME_ZONE,
     TOO_FAST_SECONDS,
+    columns_added_by_migrations,
     exported_columns,
     response_questions,
 )
@@ -1191,19 +1192,17 @@ def column_types() -> dict[str, str]:
 
     The first release's columns come first (metadata, private columns, questions); a column
     a later migration added follows, in the order of the migrations
-    (:data:`~survey.questionnaire.METADATA_ADDED_BY_MIGRATION`).
+    (:func:`~survey.questionnaire.columns_added_by_migrations`).
 
     >>> list(column_types().items())[:2]
     [('response_id', 'UUID'), ('submitted_at', 'TIMESTAMPTZ')]
     >>> list(column_types())[-1]
-    'collected_from'
+    'ease'
     """
     first = {n: t for n, t, _ in METADATA if n not in METADATA_ADDED_BY_MIGRATION}
     first.update(dict(PRIVATE_COLUMNS))
-    first.update({q.id: q.sql_type for q in response_questions()})
-    later = sorted(METADATA_ADDED_BY_MIGRATION, key=METADATA_ADDED_BY_MIGRATION.__getitem__)
-    types = {n: t for n, t, _ in METADATA}
-    return first | {name: types[name] for name in later}
+    first.update({q.id: q.sql_type for q in response_questions() if q.since_version == 1})
+    return first | dict(columns_added_by_migrations())
 
 
 def fetch_query(

@@ -28,6 +28,11 @@ RELEASED = {
     "0003_collected_from.postgres.sql": (
         "c086ad826ecec4cd514cf7009d8cf8a47fbc11c1b63325be8612312b92318b66"
     ),
+    # questionnaire version 2 (issue #13); numbered 0005 once the drafts/events 0004 is merged
+    "0004_new_questions.sql": "5fa46f22755ee46d894a8e36dbb75c12b48965005d1384a82a005a2a77032f1c",
+    "0004_new_questions.postgres.sql": (
+        "279de3fa8a977f97f095f3384f0585d8e609f36fb028a722f07093a500dae17d"
+    ),
 }
 # How DuckDB's information_schema spells the types the questionnaire names.
 SPELLED = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
@@ -131,15 +136,31 @@ def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
 
 
 def expected_columns() -> list[tuple[str, str]]:
-    """The first release's columns (metadata, private, questions), then each column a later
-    migration appended (ALTER TABLE ... ADD COLUMN goes last), in migration order."""
+    """The first release's columns (metadata, private, version-1 questions), then each column
+    a later migration appended (ALTER TABLE ... ADD COLUMN goes last), in migration order:
+    the metadata of 0002 and 0003, then the questions of questionnaire version 2."""
     later = qn.METADATA_ADDED_BY_MIGRATION
     expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA if name not in later]
     expected += list(qn.PRIVATE_COLUMNS)
-    expected += [(q.id, q.sql_type) for q in qn.response_questions()]
+    expected += [(q.id, q.sql_type) for q in qn.response_questions() if q.since_version == 1]
     types = {name: sql_type for name, sql_type, _ in qn.METADATA}
     expected += [(name, types[name]) for name in sorted(later, key=later.__getitem__)]
+    migration = qn.VERSION_ADDED_BY_MIGRATION
+    for version in sorted(migration, key=migration.__getitem__):
+        expected += [(q.id, q.sql_type) for q in qn.response_questions(version)]
     return expected
+
+
+def test_the_new_questions_are_added_by_one_migration_after_the_first_release():
+    """Questionnaire version 2's columns are exactly what its migration appends, and a
+    database of the previous release reads NULL in them (the question was not asked)."""
+    version_2 = [q.id for q in qn.response_questions(2)]
+    migration = storage.migrations()[qn.VERSION_ADDED_BY_MIGRATION[2] - 1]
+    added = [
+        line.split()[5] for line in migration.sql.splitlines() if line.startswith("ALTER TABLE")
+    ]
+    assert added == version_2
+    assert {"status_known_on", "loaner_cut_count", "ease", "services_tv"} <= set(version_2)
 
 
 def test_every_flag_is_a_boolean_metadata_column():
