@@ -33,6 +33,7 @@ from streamlit.testing.v1 import AppTest
 
 import cli
 from analysis import disclosure, kpis, metrics, snapshot
+from survey import questionnaire as qn
 from survey import store as storage
 from survey.demo import generate_frame
 from survey.validation import paris_today
@@ -513,7 +514,7 @@ def test_the_manifest_says_how_to_reproduce_the_snapshot(world):
     assert manifest["software"]["vl-convert-python"] == importlib.metadata.version(
         "vl-convert-python"
     )
-    assert manifest["questionnaire_version"] == 1
+    assert manifest["questionnaire_version"] == qn.QUESTIONNAIRE_VERSION
     assert manifest["period"] == {
         "submitted_from": snap.submitted_from.isoformat(),
         "submitted_to": AS_OF.isoformat(),  # the canary, today
