@@ -447,7 +447,13 @@ def seed_story_answers() -> dict:
         "callbacks_promised": 2,
         "callbacks_received": 0,
         "consent_research": True,
-        # questionnaire version 2: what the story says that version 1 could not hold
+    }
+
+
+def seed_story_details() -> dict:
+    """What the story says that questionnaire version 1 could not hold (version 2's
+    answers), to add to :func:`seed_story_answers`."""
+    return {
         "services_internet": True,
         "services_landline": True,
         "services_tv": True,

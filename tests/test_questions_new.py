@@ -15,7 +15,7 @@ from analysis import disclosure, kpis, metrics
 from survey import importer
 from survey import questionnaire as qn
 from survey import store as storage
-from survey.demo import seed_story_answers
+from survey.demo import seed_story_answers, seed_story_details
 from survey.validation import paris_today, validate_answers
 from tests.conftest import APP, submit
 
@@ -25,7 +25,7 @@ KNOWN = date(2023, 9, 30)  # the story was written at the end of September 2023
 
 
 def story(**changes) -> dict:
-    answers = {**seed_story_answers(), "started_on": STARTED, **changes}
+    answers = {**seed_story_answers(), **seed_story_details(), "started_on": STARTED, **changes}
     return {k: v for k, v in answers.items() if v is not None}
 
 
@@ -330,7 +330,9 @@ def test_the_new_refund_metrics_are_suppressed_by_their_own_base():
         frame, as_of="2026-06-30", rng=1, n_resamples=200, min_cell=10
     )
     companies = published.companies.set_index("company")
-    hidden = dict(zip(companies.index, published.company_hidden["refund_amount_share"]))
+    hidden = dict(
+        zip(companies.index, published.company_hidden["refund_amount_share"], strict=True)
+    )
     assert hidden == {"alpha": False, "beta": True}
     assert companies.loc["beta", "refund_amount_share_n"] < 10 <= companies.loc["beta", "n"]
     assert not published.company_hidden["refund_partial"].any()
