@@ -676,7 +676,7 @@ def _prepare(
         submitted = _days(frame, "submitted_on")
         # an ongoing incident is followed until the last day its status was known: the date
         # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
-        censored = _status_known(frame, started, submitted)
+        censored = _status_known(frame, started, submitted, as_of_day)
         stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
         causes = np.select([status == 0, status == 2], [1, 2], default=0)
         entry = None
@@ -792,13 +792,15 @@ def _prepare(
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
 
 
-def _status_known(frame: pd.DataFrame, started, submitted) -> np.ndarray:
+def _status_known(frame: pd.DataFrame, started, submitted, as_of_day) -> np.ndarray:
     """The day an ongoing case was last known to be ongoing: ``status_known_on`` when given
-    and within [start, report], else the report (``submitted_on``)."""
+    and within [start, ``as_of``], else the report (``submitted_on``). The form asks it no later
+    than the report; a later update of the testimony may move it after the report, never after
+    the day the table is computed for."""
     if "status_known_on" not in frame.columns:
         return submitted
     known = _days(frame, "status_known_on")
-    usable = np.isfinite(known) & ~(known < started) & ~(known > submitted)
+    usable = np.isfinite(known) & ~(known < started) & ~(known > as_of_day)
     return np.where(usable, known, submitted)
 
 

@@ -343,7 +343,8 @@ def test_the_new_refund_metrics_are_suppressed_by_their_own_base():
 
 @pytest.mark.parametrize("days_back", [0, 45])
 def test_an_ongoing_case_censored_at_its_status_date_in_the_tables(days_back):
-    """kpis reads status_known_on only within [start, report]: a date outside is ignored."""
+    """kpis reads status_known_on within [start, as_of] (an update may confirm the case
+    ongoing after the report): a date outside is ignored."""
     submitted = pd.Timestamp("2026-06-01")
     frame = refund_frame().iloc[:1].copy()
     frame["status"] = "ongoing"
@@ -351,5 +352,8 @@ def test_an_ongoing_case_censored_at_its_status_date_in_the_tables(days_back):
     frame["submitted_on"] = submitted
     frame["status_known_on"] = submitted - timedelta(days=days_back)
     assert followed_days(frame, date(2026, 6, 30)) == [100.0 - days_back]
-    frame["status_known_on"] = submitted + timedelta(days=3)  # after the report: ignored
+    frame["status_known_on"] = submitted + timedelta(days=3)  # confirmed after the report
+    assert followed_days(frame, date(2026, 6, 30)) == [103.0]
+    assert followed_days(frame, date(2026, 6, 2)) == [100.0]  # not yet known on 2 June
+    frame["status_known_on"] = submitted - timedelta(days=101)  # before the start: ignored
     assert followed_days(frame, date(2026, 6, 30)) == [100.0]
