@@ -26,9 +26,7 @@ AT_RISK_DAYS = (0, 7, 30, 90, 180, 365)
 OTHER_NAME = "other"  # the name of companies outside the reference list, until displayed
 # What the views read: the storage layer adds company_name, sector and origin to every row.
 COLUMNS = [
-    c
-    for c in (*kpis.REQUIRED_COLUMNS, "problem", "collected_from")
-    if c not in ("sector", "origin")
+    c for c in (*kpis.READ_COLUMNS, "problem", "collected_from") if c not in ("sector", "origin")
 ]
 DEFAULT_SEED = 20231010  # fixed so the same data always gives the same intervals
 

@@ -117,6 +117,15 @@ REQUIRED_COLUMNS = (
     "effort",
     "nps",
 )
+OPTIONAL_COLUMNS = ("status_known_on", "refund_amount_requested", "refund_amount_obtained")
+"""Read when present (questionnaire version 2 and the refund amounts): an ongoing case is
+censored at ``status_known_on`` when it is known; without the amounts, the share of the amount
+obtained has a base of 0 (every figure missing, hence suppressed)."""
+READ_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+"""Every column the tables read (what a caller fetches, what a snapshot hashes)."""
+AMOUNT_SHARE_STEP = 0.001
+"""The share of the amount obtained is counted to the nearest 0.1% (a frequency table of at
+most 1,001 values per company, so its bootstrap costs no more than a score's)."""
 _STATUSES = ("resolved", "ongoing", "unresolved")
 _OUTCOMES = ("full", "partial", "refused", "pending")
 
@@ -665,8 +674,10 @@ def _prepare(
         started = _days(frame, "started_on")
         ended = _days(frame, "ended_on")
         submitted = _days(frame, "submitted_on")
-        # an ongoing incident is followed until its report; the others until they ended
-        stop = np.where(status == 1, submitted, np.where(status >= 0, ended, np.nan))
+        # an ongoing incident is followed until the last day its status was known: the date
+        # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
+        censored = _status_known(frame, started, submitted, as_of_day)
+        stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
         causes = np.select([status == 0, status == 2], [1, 2], default=0)
         entry = None
         # each incident enters at the opening of the survey that collected it: an imported
@@ -689,7 +700,13 @@ def _prepare(
             notes["ended_before_launch"] = int(np.count_nonzero(units.masked(before) < units.k))
 
     outcome = None
-    if wanted & {"refund_success", "refund_full", "refund_time"}:
+    if wanted & {
+        "refund_success",
+        "refund_full",
+        "refund_partial",
+        "refund_amount_share",
+        "refund_time",
+    }:
         outcome = _choice_codes(frame, "refund_outcome", _OUTCOMES)
         notes["unrecognised_refund_outcome"] = int(
             np.count_nonzero(units.masked(outcome == -2) < units.k)
@@ -698,6 +715,10 @@ def _prepare(
         paid = (outcome == 0) | (outcome == 1)
         stats["refund_success"] = _share_counts(units, decided, paid)
         stats["refund_full"] = _share_counts(units, decided, outcome == 0)
+        stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
+        stats["refund_amount_share"] = _value_counts(
+            units, _amount_share(frame, outcome, notes, units)
+        )
     if "refund_time" in wanted:
         requested = _flags(frame, "refund_requested")
         asked_on = _days(frame, "refund_requested_on")
@@ -769,6 +790,46 @@ def _prepare(
         category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
         stats["nps"] = _value_counts(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
+
+
+def _status_known(frame: pd.DataFrame, started, submitted, as_of_day) -> np.ndarray:
+    """The day an ongoing case was last known to be ongoing: ``status_known_on`` when given
+    and within [start, ``as_of``], else the report (``submitted_on``). The form asks it no later
+    than the report; a later update of the testimony may move it after the report, never after
+    the day the table is computed for."""
+    if "status_known_on" not in frame.columns:
+        return submitted
+    known = _days(frame, "status_known_on")
+    usable = np.isfinite(known) & ~(known < started) & ~(known > as_of_day)
+    return np.where(usable, known, submitted)
+
+
+def _amount_share(frame: pd.DataFrame, outcome, notes, units) -> np.ndarray:
+    """Per decided request, the amount obtained over the amount requested, in [0, 1].
+
+    A refusal obtained 0; a refund (full or partial) obtained its amount over the amount
+    requested, capped at 1 (a goodwill gesture above the request obtained all of it); a full
+    refund whose amount obtained is not known obtained all of it. NaN where the amount
+    requested is unknown or zero, for a partial refund of unknown amount and for pending or
+    unknown outcomes. Counted to the nearest :data:`AMOUNT_SHARE_STEP`.
+    """
+
+    def amounts(column: str) -> np.ndarray:
+        if column not in frame.columns:  # a frame of the first questionnaire's columns only
+            return np.full(len(frame), np.nan)
+        return _non_negative(_numbers(frame, column), column, notes, units)
+
+    requested = amounts("refund_amount_requested")
+    obtained = amounts("refund_amount_obtained")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.minimum(obtained / requested, 1.0)
+    share = np.select(
+        [outcome == 2, (outcome == 0) & np.isnan(obtained), (outcome == 0) | (outcome == 1)],
+        [0.0, 1.0, ratio],
+        default=np.nan,
+    )
+    share = np.where(requested > 0, share, np.nan)
+    return np.round(share / AMOUNT_SHARE_STEP) * AMOUNT_SHARE_STEP
 
 
 def _non_negative(values, column, notes, units) -> np.ndarray:

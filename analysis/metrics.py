@@ -350,6 +350,26 @@ METRICS: tuple[Metric, ...] = (
     ),
     _simple_share("refund_success", "higher"),
     _simple_share("refund_full", "higher"),
+    # A partial refund is a request granted in part rather than refused: compared as a grant,
+    # read beside the full-refund share (a company refunding in full has fewer partial ones).
+    _simple_share("refund_partial", "higher"),
+    Metric(
+        "refund_amount_share",
+        "mean",
+        "higher",
+        (
+            Estimate(
+                "refund_amount_share",
+                "refund_amount_share",
+                "refund_amount_share_mean",
+                "refund_amount_share_low",
+                "refund_amount_share_high",
+                "higher",
+                percent=True,
+                unit="share",
+            ),
+        ),
+    ),
     Metric(
         "refund_time",
         "survival",
@@ -433,6 +453,7 @@ HEADLINE: tuple[Estimate, ...] = tuple(
         "resolution_median_days",
         "resolved_within_30d",
         "refund_success",
+        "refund_amount_share",
         "wasted_trips",
         "false_resolved",
         "csat",

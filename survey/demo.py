@@ -321,12 +321,108 @@ def generate_frame(
             "consent_quote": False,
         }
     )
+    # Questionnaire version 2's answers, drawn after every earlier column (which stay as they
+    # were for a given seed) from a generator of their own.
+    more = np.random.default_rng(rng.integers(2**63))
+    _add_version_2(
+        frame,
+        more,
+        is_isp=is_isp,
+        service=service,
+        problem=problem,
+        started=started,
+        submitted=submitted,
+        ended=ended,
+        ongoing=ongoing,
+        false_resolved=false_resolved,
+        trips=trips,
+        loaner_known=loaner_asked & obtained,
+        cut=cut,
+        effort=frame["effort"],
+    )
     frame["company_name"] = pd.Series(company_ids).map(name_of).to_numpy()
     sector_of = {row["id"]: row["sector"] for row in company_rows}
     origin_of = {row["id"]: row["origin"] for row in company_rows}
     frame["sector"] = frame["company"].map(sector_of)
     frame["origin"] = frame["company"].map(origin_of)
     return frame
+
+
+def _add_version_2(
+    frame,
+    rng,
+    *,
+    is_isp,
+    service,
+    problem,
+    started,
+    submitted,
+    ended,
+    ongoing,
+    false_resolved,
+    trips,
+    loaner_known,
+    cut,
+    effort,
+) -> None:
+    """The answers questionnaire version 2 added, consistent with the earlier ones: the
+    services of a subscription, the date an old ongoing case was last known, the whole
+    neighbourhood cut, the false "resolved" messages' dates, why trips were wasted, how many
+    times the loaner was cut off, and the ease (8 - effort)."""
+    rows = len(frame)
+    missing = lambda p: rng.random(rows) < p  # noqa: E731
+
+    def options(chosen: dict[str, np.ndarray], asked: np.ndarray) -> None:
+        # a multiple choice: at least one ticked when answered, all NULL otherwise
+        ticked = np.zeros(rows, dtype=bool)
+        for values in chosen.values():
+            ticked |= values
+        unanswered = ~asked | ~ticked
+        for column, values in chosen.items():
+            frame[column] = _nullable_bool(values, unanswered)
+
+    # what was answered decides what is asked (a "don't know" hides the follow-ups)
+    false_resolved = frame["false_resolved_count"].fillna(0).to_numpy(dtype=np.int64)
+    trips = frame["wasted_trips"].fillna(0).to_numpy(dtype=np.int64)
+    service = frame["service"].fillna("").to_numpy(dtype=object)
+    telecom = np.isin(service, ["fixed_internet", "mobile", "landline", "tv"]) & is_isp
+    internet = (service == "fixed_internet") | (rng.random(rows) < 0.5)
+    options(
+        {
+            "services_internet": internet,
+            "services_landline": (service == "landline") | (internet & (rng.random(rows) < 0.7)),
+            "services_tv": (service == "tv") | (internet & (rng.random(rows) < 0.5)),
+            "services_mobile": (service == "mobile") | (rng.random(rows) < 0.3),
+            "services_other": rng.random(rows) < 0.03,
+        },
+        telecom & ~missing(0.1),
+    )
+    # Most people report an ongoing case on the day they know it; some tell an old one whose
+    # status they last checked a few weeks before filling in the form.
+    old = ongoing & (submitted - started > 30) & (rng.random(rows) < 0.3)
+    known = np.maximum(submitted - rng.integers(1, 45, size=rows), started)
+    frame["status_known_on"] = _dates(known, ~old)
+    no_service = is_isp & np.isin(problem, ["outage", "degraded"])
+    frame["neighbourhood_cut"] = _nullable_bool(rng.random(rows) < 0.3, ~no_service | missing(0.35))
+    # The false "resolved" messages fall between the start and the end (or the report).
+    end = np.where(ongoing, submitted, ended)
+    span = np.maximum(end - started, 0)
+    first = started + np.floor(rng.random(rows) * np.minimum(span, 30) + 0.5).astype(np.int64)
+    last = first + np.floor(rng.random(rows) * (end - first)).astype(np.int64)
+    frame["false_resolved_first_on"] = _dates(first, (false_resolved < 1) | missing(0.3))
+    frame["false_resolved_last_on"] = _dates(last, (false_resolved < 2) | missing(0.4))
+    options(
+        {
+            "wasted_reason_no_stock": rng.random(rows) < np.where(is_isp, 0.45, 0.2),
+            "wasted_reason_no_reservation": rng.random(rows) < np.where(is_isp, 0.25, 0.35),
+            "wasted_reason_closed": rng.random(rows) < np.where(is_isp, 0.15, 0.3),
+            "wasted_reason_other": rng.random(rows) < 0.15,
+        },
+        (trips >= 1) & ~missing(0.15),
+    )
+    cuts = np.where(cut, 1 + rng.poisson(0.5, size=rows), 0)
+    frame["loaner_cut_count"] = _nullable_int(cuts, ~loaner_known)
+    frame["ease"] = 8 - effort
 
 
 def seed_story_answers() -> dict:
@@ -351,4 +447,20 @@ def seed_story_answers() -> dict:
         "callbacks_promised": 2,
         "callbacks_received": 0,
         "consent_research": True,
+    }
+
+
+def seed_story_details() -> dict:
+    """What the story says that questionnaire version 1 could not hold (version 2's
+    answers), to add to :func:`seed_story_answers`."""
+    return {
+        "services_internet": True,
+        "services_landline": True,
+        "services_tv": True,
+        "status_known_on": date(2023, 9, 30),  # written at the end of September 2023
+        "neighbourhood_cut": True,
+        "false_resolved_first_on": date(2023, 8, 14),  # "résolu le 14 août"
+        "wasted_reason_no_stock": True,  # Antibes: reserved, but no box in the shop
+        "wasted_reason_no_reservation": True,  # the next month: no reservation in his name
+        "loaner_cut_count": 2,
     }

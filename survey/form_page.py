@@ -169,9 +169,15 @@ def answers() -> dict:
         value = state.get(key(q.id))
         if isinstance(value, str) and value in (DONT_KNOW, ""):
             value = None
-        if q.kind in ("flag", "consent"):
+        if q.kind in ("flag", "consent", "option"):
             value = bool(value) if value is not None else None
         given[q.id] = value
+    # A multiple choice with nothing ticked was not answered: its options are not sent (NULL).
+    for group in qn.MULTIPLE_CHOICES:
+        options = [q.id for q in qn.FIELDS if q.group == group]
+        if not any(given.get(option) for option in options):
+            for option in options:
+                given[option] = None
     return {k: v for k, v in given.items() if qn.QUESTIONS[k].applies(given) and v is not None}
 
 
@@ -226,7 +232,7 @@ def ask(q: qn.Question, errors: dict) -> None:
             autocomplete="off",
             **common,
         )
-    elif q.kind in ("flag", "consent"):
+    elif q.kind in ("flag", "consent", "option"):
         st.checkbox(label, **common)
     # No max_chars: a browser cuts (or drops) a longer paste; validation counts and refuses it.
     elif q.kind == "text" and q.id == "narrative":
@@ -264,7 +270,7 @@ def show_step(section: qn.Section, errors: dict) -> None:
     current = {q.id: state.get(key(q.id)) for q in qn.FIELDS}
     group_shown: set[str] = set()
     for q in qn.questions_in(section.id):
-        if not q.applies(current):
+        if not q.asked or not q.applies(current):
             continue
         if q.group and q.group not in group_shown:
             group_shown.add(q.group)

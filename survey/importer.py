@@ -33,7 +33,14 @@ from pydantic import ValidationError
 
 from survey import questionnaire as qn
 from survey import store as storage
-from survey.validation import Response, clean_text, paris_today, validate_answers
+from survey.validation import (
+    DERIVED,
+    Response,
+    clean_text,
+    paris_today,
+    validate_answers,
+    with_derived,
+)
 
 MAX_FILE_BYTES = 2_000_000_000
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -298,7 +305,7 @@ def _cleaner(column: str):
     if q.kind == "choice":
         mapping = _choice_map(q)
         return lambda raw: mapping.get(_fold(raw), raw.strip())
-    if q.kind in ("bool", "flag", "consent"):
+    if q.kind in ("bool", "flag", "consent", "option"):
 
         def yes_no(raw: str):
             folded = _fold(raw)
@@ -469,6 +476,7 @@ def _import(
     del table
     submitted = columns.pop(SUBMITTED_COLUMN, None)
     source = columns.pop(SOURCE_COLUMN, None)
+    _add_derived(columns)
     names = list(columns)
     arrays = [columns[n] for n in names]
     failing = _validate_all(names, arrays, today)
@@ -477,6 +485,12 @@ def _import(
         outcome = validate_answers(answers, today=today)
         for problem in outcome.problems:
             report.rejections.append(Rejection(index + 2, problem.field, problem.message(locale)))
+    late = _known_after_submission(columns, submitted)
+    if late.size:
+        reason = qn.error_message("known_after_submission", locale)
+        report.rejections.extend(Rejection(int(i) + 2, "status_known_on", reason) for i in late)
+        report.rejections.sort(key=lambda r: r.line)
+        failing = sorted(set(failing) | set(late.tolist()))
     if source is not None:
         # Demo rows exported then imported would become real, published responses.
         synthetic = np.flatnonzero(np.isin(source.astype(str), SYNTHETIC_WORDS))
@@ -516,6 +530,38 @@ def _import(
         report.stored = int(keep.sum()) - report.already_imported
     report.report_path = _write_rejections(path, report.rejections)
     return report
+
+
+def _add_derived(columns: dict[str, np.ndarray]) -> None:
+    """The columns the form no longer asks (``validation.DERIVED``: the loaner cut off, the
+    effort), computed from the question asked instead where a file gives only that one, so
+    that an imported version-2 file stores them as the form does. A file giving both keeps
+    its values; the model refuses the rows where they disagree."""
+    for column, (source, _) in DERIVED.items():
+        if source not in columns:
+            continue
+        given = columns.get(column)
+        codes, uniques = pd.factorize(columns[source], use_na_sentinel=True)
+        derived = [with_derived({source: value})[0].get(column) for value in uniques]
+        # canonical text, as the cleaner writes it ("true", "5"); once per distinct value
+        text = np.array([None if v is None else str(v).lower() for v in derived] + [None])
+        text = text.astype(object)[codes]
+        columns[column] = text if given is None else np.where(given == None, text, given)  # noqa: E711
+
+
+def _known_after_submission(columns: dict[str, np.ndarray], submitted) -> np.ndarray:
+    """Rows whose ``status_known_on`` falls after their own submission date (the file's)."""
+    known = columns.get("status_known_on")
+    if known is None or submitted is None:
+        return np.empty(0, dtype=np.int64)
+    known, sent = pd.Series(known, dtype=object), pd.Series(submitted, dtype=object)
+    comparable = known.map(_is_iso) & sent.map(_is_iso)
+    late = comparable & (known.where(comparable, "") > sent.where(comparable, ""))
+    return np.flatnonzero(late.to_numpy(dtype=bool))
+
+
+def _is_iso(value) -> bool:
+    return isinstance(value, str) and bool(_ISO_DATE.match(value))
 
 
 def _write_rejections(path: Path, rejections: list[Rejection]) -> Path | None:

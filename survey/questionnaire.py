@@ -18,7 +18,7 @@ from survey import i18n
 from survey.i18n import DEFAULT_LOCALE as DEFAULT_LOCALE  # the same objects as the catalogue's
 from survey.i18n import LOCALES as LOCALES
 
-QUESTIONNAIRE_VERSION = 1
+QUESTIONNAIRE_VERSION = 2
 TIME_ZONE = "Europe/Paris"
 EARLIEST_DATE = date(2000, 1, 1)
 NARRATIVE_MAX_CHARS = 5000
@@ -54,9 +54,15 @@ class Question:
     """One question of the survey.
 
     ``kind`` is one of: choice, bool, int, float, date, text, email, consent, flag
-    (a checkbox stored as true/false). ``shown_if`` names another question and the values
-    for which this one applies; a question that does not apply is never asked nor stored.
+    (a checkbox stored as true/false), option (one answer of a multiple choice: the options
+    sharing a ``group`` are its answers, each a boolean column; when none of them is ticked
+    the question was not answered and every one is NULL, not false). ``shown_if`` names
+    another question and the values for which this one applies (a tuple, or
+    :class:`AtLeast`); a question that does not apply is never asked nor stored.
     ``stored_in`` is "responses" or "contacts" (e-mails live apart from responses).
+    ``derived_from`` names the question the form asks instead of this one (since
+    ``since_version`` of that one): this column is then computed from it
+    (:data:`survey.validation.DERIVED`), kept for files and earlier versions.
     """
 
     id: str
@@ -73,6 +79,12 @@ class Question:
     stored_in: str = "responses"
     since_version: int = 1
     group: str | None = None
+    derived_from: str | None = None
+
+    @property
+    def asked(self) -> bool:
+        """Whether the form asks it (a derived column is computed, not asked)."""
+        return self.derived_from is None
 
     @property
     def sql_type(self) -> str:
@@ -80,6 +92,7 @@ class Question:
             "choice": "VARCHAR",
             "bool": "BOOLEAN",
             "flag": "BOOLEAN",
+            "option": "BOOLEAN",
             "consent": "BOOLEAN",
             "int": "INTEGER",
             "float": "DOUBLE",
@@ -104,6 +117,34 @@ class Question:
         parent_id, values = self.shown_if
         parent = QUESTIONS[parent_id]
         return parent.applies(answers) and answers.get(parent_id) in values
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """The values of a count from ``minimum`` on, for ``shown_if``: ``3 in AtLeast(1)``.
+
+    The form tests what is typed so far ("2", "1,0"), files and models numbers; text that is
+    not a number is in no range (the question it guards stays hidden until it is one).
+
+    >>> 2 in AtLeast(1), "1,0" in AtLeast(1), "0" in AtLeast(1), "deux" in AtLeast(1)
+    (True, True, False, False)
+    """
+
+    minimum: int
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or value is None:
+            return False
+        if isinstance(value, str):
+            text = "".join(value.split()).replace(",", ".")
+            try:
+                value = float(text)
+            except ValueError:
+                return False
+        try:
+            return float(value) >= self.minimum  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
 
 
 def _c(value: str, fr: str, en: str) -> Choice:
@@ -192,13 +233,32 @@ def _count(qid, section, fr, en, *, maximum=500, help=None, shown_if=None, group
     )
 
 
-def _yes_no(qid, section, fr, en, *, help=None, shown_if=None):
-    return Question(qid, section, "bool", Text(fr, en), help=help, shown_if=shown_if)
+def _yes_no(qid, section, fr, en, *, help=None, shown_if=None, since_version=1, derived_from=None):
+    return Question(
+        qid,
+        section,
+        "bool",
+        Text(fr, en),
+        help=help,
+        shown_if=shown_if,
+        since_version=since_version,
+        derived_from=derived_from,
+    )
+
+
+def _option(qid, section, group, fr, en, *, shown_if):
+    """One answer of a multiple choice (questionnaire version 2)."""
+    return Question(
+        qid, section, "option", Text(fr, en), shown_if=shown_if, group=group, since_version=2
+    )
 
 
 _REFUND_ASKED = ("refund_requested", (True,))
 _LOANER_OBTAINED = ("loaner_obtained", (True,))
 _REFUND_DECIDED = ("refund_outcome", ("full", "partial"))
+_SUBSCRIPTION = ("service", ("fixed_internet", "mobile", "landline", "tv"))
+_NO_SERVICE = ("problem", ("outage", "degraded"))
+_WASTED = ("wasted_trips", AtLeast(1))
 CONTACT_GROUP = Text(
     "Combien de fois avez-vous contacté l'entreprise…",
     "How many times did you contact the company…",
@@ -206,8 +266,23 @@ CONTACT_GROUP = Text(
 ESCALATION_GROUP = Text(
     "Avez-vous fait appel à un recours extérieur ?", "Did you turn to an outside body?"
 )
+SERVICES_GROUP = Text(
+    "Que comprend votre abonnement ? (plusieurs réponses possibles)",
+    "What does your subscription include? (tick all that apply)",
+)
+WASTED_REASONS_GROUP = Text(
+    "Pourquoi ces déplacements n'ont-ils servi à rien ? (plusieurs réponses possibles)",
+    "Why did those trips achieve nothing? (tick all that apply)",
+)
 # The stem shown above the questions that share a ``group``.
-GROUPS: dict[str, Text] = {"contacts": CONTACT_GROUP, "escalations": ESCALATION_GROUP}
+GROUPS: dict[str, Text] = {
+    "contacts": CONTACT_GROUP,
+    "escalations": ESCALATION_GROUP,
+    "services": SERVICES_GROUP,
+    "wasted_reasons": WASTED_REASONS_GROUP,
+}
+# The multiple choices: a group of ``option`` questions, answered when one is ticked.
+MULTIPLE_CHOICES = ("services", "wasted_reasons")
 
 FIELDS: tuple[Question, ...] = (
     # --- company and context ---------------------------------------------------------------
@@ -245,6 +320,32 @@ FIELDS: tuple[Question, ...] = (
             _c("other", "Autre", "Other"),
         ),
     ),
+    _option(
+        "services_internet",
+        "company",
+        "services",
+        "Box internet (fibre, ADSL)",
+        "Home internet box (fibre, DSL)",
+        shown_if=_SUBSCRIPTION,
+    ),
+    _option(
+        "services_landline",
+        "company",
+        "services",
+        "Téléphone fixe",
+        "Landline",
+        shown_if=_SUBSCRIPTION,
+    ),
+    _option("services_tv", "company", "services", "Télévision", "TV", shown_if=_SUBSCRIPTION),
+    _option(
+        "services_mobile",
+        "company",
+        "services",
+        "Forfait mobile",
+        "Mobile plan",
+        shown_if=_SUBSCRIPTION,
+    ),
+    _option("services_other", "company", "services", "Autre", "Other", shown_if=_SUBSCRIPTION),
     Question(
         "department",
         "company",
@@ -328,6 +429,28 @@ FIELDS: tuple[Question, ...] = (
         ),
         shown_if=("status", ("resolved", "unresolved")),
     ),
+    Question(
+        "status_known_on",
+        "problem",
+        "date",
+        Text("Où en est-on, à quelle date ?", "As of which date is that so?"),
+        help=Text(
+            "Pour un problème ancien : le dernier jour où vous avez su qu'il n'était pas "
+            "résolu. Laissez vide si c'est aujourd'hui.",
+            "For an old problem: the last day you knew it was still not fixed. Leave blank "
+            "if that is today.",
+        ),
+        shown_if=("status", ("ongoing",)),
+        since_version=2,
+    ),
+    _yes_no(
+        "neighbourhood_cut",
+        "problem",
+        "Tout le quartier était-il coupé (vos voisins aussi) ?",
+        "Was the whole neighbourhood cut off (your neighbours too)?",
+        shown_if=_NO_SERVICE,
+        since_version=2,
+    ),
     _yes_no(
         "blamed_third_party",
         "problem",
@@ -344,6 +467,29 @@ FIELDS: tuple[Question, ...] = (
         "Combien de fois le problème a-t-il été déclaré « résolu » alors qu'il ne l'était pas ?",
         "How many times was it declared “resolved” when it was not?",
         maximum=100,
+    ),
+    Question(
+        "false_resolved_first_on",
+        "problem",
+        "date",
+        Text(
+            "Date du (premier) message « résolu » qui ne l'était pas",
+            "Date of the (first) false “resolved” message",
+        ),
+        help=Text(
+            "Une date approximative suffit : regardez l'e-mail ou le SMS reçu.",
+            "An approximate date is fine: look at the e-mail or text message.",
+        ),
+        shown_if=("false_resolved_count", AtLeast(1)),
+        since_version=2,
+    ),
+    Question(
+        "false_resolved_last_on",
+        "problem",
+        "date",
+        Text("Date du dernier message « résolu »", "Date of the last false “resolved” message"),
+        shown_if=("false_resolved_count", AtLeast(2)),
+        since_version=2,
     ),
     # --- contacts and effort -----------------------------------------------------------------
     _count("contacts_phone", "contacts", "par téléphone", "by phone", group="contacts"),
@@ -433,6 +579,38 @@ FIELDS: tuple[Question, ...] = (
         minimum=0,
         maximum=10000,
     ),
+    _option(
+        "wasted_reason_no_stock",
+        "contacts",
+        "wasted_reasons",
+        "Le matériel n'était pas en stock",
+        "The equipment was not in stock",
+        shown_if=_WASTED,
+    ),
+    _option(
+        "wasted_reason_no_reservation",
+        "contacts",
+        "wasted_reasons",
+        "Ma réservation était introuvable",
+        "My reservation could not be found",
+        shown_if=_WASTED,
+    ),
+    _option(
+        "wasted_reason_closed",
+        "contacts",
+        "wasted_reasons",
+        "Boutique ou point relais fermé",
+        "Shop or pick-up point closed",
+        shown_if=_WASTED,
+    ),
+    _option(
+        "wasted_reason_other",
+        "contacts",
+        "wasted_reasons",
+        "Autre raison",
+        "Another reason",
+        shown_if=_WASTED,
+    ),
     Question(
         "escalation_mediator",
         "contacts",
@@ -498,6 +676,21 @@ FIELDS: tuple[Question, ...] = (
         "A-t-il été coupé avant la fin du problème ?",
         "Was it cut off before the problem ended?",
         shown_if=_LOANER_OBTAINED,
+        derived_from="loaner_cut_count",
+    ),
+    Question(
+        "loaner_cut_count",
+        "workarounds",
+        "int",
+        Text(
+            "Combien de fois a-t-il été coupé avant la fin du problème ?",
+            "How many times was it cut off before the problem ended?",
+        ),
+        help=Text("0 s'il n'a jamais été coupé.", "0 if it was never cut off."),
+        minimum=0,
+        maximum=50,
+        shown_if=_LOANER_OBTAINED,
+        since_version=2,
     ),
     _yes_no(
         "refund_requested",
@@ -579,6 +772,22 @@ FIELDS: tuple[Question, ...] = (
         help=Text("1 = très facile, 7 = très difficile", "1 = very easy, 7 = very hard"),
         minimum=1,
         maximum=7,
+        derived_from="ease",
+    ),
+    # Version 2 asks the effort the other way round, so that every scale of the form runs from
+    # the worst end to the best (csat 1-5, ease 1-7, nps 0-10); effort is 8 - ease.
+    Question(
+        "ease",
+        "assessment",
+        "int",
+        Text(
+            "Facilité des démarches pour obtenir une solution",
+            "How easy it was to get it dealt with",
+        ),
+        help=Text("1 = très difficile, 7 = très facile", "1 = very hard, 7 = very easy"),
+        minimum=1,
+        maximum=7,
+        since_version=2,
     ),
     Question(
         "nps",
@@ -711,6 +920,30 @@ FLAG_COLUMNS = ("flag_honeypot", "flag_too_fast", "flag_duplicate", "flag_burst"
 # Metadata columns added after the first release, with the migration that added each: a
 # migration appends its columns at the end of the table (see survey.store.column_types).
 METADATA_ADDED_BY_MIGRATION: dict[str, int] = {"flag_burst": 2, "collected_from": 3}
+# The migration that added each later questionnaire version's questions (their columns go at
+# the end of the table, after those of earlier migrations, in questionnaire order).
+VERSION_ADDED_BY_MIGRATION: dict[int, int] = {2: 5}
+
+
+def columns_added_by_migrations() -> tuple[tuple[str, str], ...]:
+    """Columns of ``responses`` that a migration after the first appended, in table order:
+    by migration, then metadata before questions, each in its definition order.
+
+    >>> [name for name, _ in columns_added_by_migrations()][:3]
+    ['flag_burst', 'collected_from', 'services_internet']
+    """
+    types = {name: sql_type for name, sql_type, _ in METADATA}
+    added = [(METADATA_ADDED_BY_MIGRATION[n], 0, n, types[n]) for n in METADATA_ADDED_BY_MIGRATION]
+    added += [
+        (VERSION_ADDED_BY_MIGRATION[q.since_version], 1, q.id, q.sql_type)
+        for q in response_questions()
+        if q.since_version > 1
+    ]
+    order = {name: i for i, name in enumerate([n for n, _, _ in METADATA] + list(QUESTIONS))}
+    added.sort(key=lambda row: (row[0], row[1], order[row[2]]))
+    return tuple((name, sql_type) for _, _, name, sql_type in added)
+
+
 # Kept for integrity and deletion, never exported.
 PRIVATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("submission_key", "VARCHAR"),
@@ -789,6 +1022,8 @@ def codebook() -> list[dict]:
             "table": "responses",
             "exported": True,
             "since_version": 1,
+            "group": None,
+            "derived_from": None,
         }
         for name, sql_type, label in METADATA
     ]
@@ -810,15 +1045,24 @@ def codebook() -> list[dict]:
                 "minimum": q.minimum,
                 "maximum": q.maximum,
                 "max_length": q.max_length,
-                "applies_when": (
-                    {"question": q.shown_if[0], "in": list(q.shown_if[1])} if q.shown_if else None
-                ),
+                "applies_when": _applies_when(q),
+                "group": q.group,
+                "derived_from": q.derived_from,
                 "table": q.stored_in,
                 "exported": q.stored_in == "responses",
                 "since_version": q.since_version,
             }
         )
     return entries
+
+
+def _applies_when(q: Question) -> dict | None:
+    if q.shown_if is None:
+        return None
+    parent, values = q.shown_if
+    if isinstance(values, AtLeast):
+        return {"question": parent, "at_least": values.minimum}
+    return {"question": parent, "in": list(values)}
 
 
 def codebook_json() -> str:
@@ -834,6 +1078,8 @@ def codebook_markdown() -> str:
         f"# Client Roi codebook (questionnaire version {QUESTIONNAIRE_VERSION})",
         "",
         "Missing values (NULL) mean “don't know” or “not asked”, never zero.",
+        "A multiple choice is one yes/no column per option; when no option was ticked, "
+        "every one of them is NULL (not answered).",
         "",
         "| column | type | label (fr) | label (en) | values / bounds | asked when | exported |",
         "|---|---|---|---|---|---|---|",
@@ -852,7 +1098,14 @@ def codebook_markdown() -> str:
         else:
             values = ""
         when = entry["applies_when"]
-        asked = f"`{when['question']}` in {when['in']}" if when else ""
+        if when and "at_least" in when:
+            asked = f"`{when['question']}` >= {when['at_least']}"
+        else:
+            asked = f"`{when['question']}` in {when['in']}" if when else ""
+        if entry["derived_from"]:
+            asked = (asked + "; " if asked else "") + f"derived from `{entry['derived_from']}`"
+        if entry["group"] in MULTIPLE_CHOICES:
+            values = f"ticked / not ticked (multiple choice `{entry['group']}`)"
         cells = [
             f"`{entry['id']}`" + (" (required)" if entry["required"] else ""),
             entry["type"],

@@ -38,6 +38,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -53,6 +54,7 @@ from survey.questionnaire import (
     SOURCES,
     TIME_ZONE,
     TOO_FAST_SECONDS,
+    columns_added_by_migrations,
     exported_columns,
     response_questions,
 )
@@ -1510,6 +1512,7 @@ EXPORT_FORMATS = ("csv", "parquet", "sav", "dta")
 STATA_NAME_MAX = 32
 STATA_LABEL_MAX = 80
 _YES_NO_LABELS = {"fr": {1: "Oui", 0: "Non"}, "en": {1: "Yes", 0: "No"}}
+_DATE_EPOCH = {"sav": np.datetime64("1582-10-14", "D"), "dta": np.datetime64("1960-01-01", "D")}
 
 
 def value_codes(question_id: str) -> dict[str, int]:
@@ -1540,6 +1543,7 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
     limit = STATA_LABEL_MAX if fmt == "dta" else 256
     column_labels: list[str] = []
     value_labels: dict[str, dict[int, str]] = {}
+    date_formats: dict[str, str] = {}
     for column in frame.columns:
         if fmt == "dta" and len(column) > STATA_NAME_MAX:
             raise ValueError(
@@ -1560,7 +1564,14 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
         elif sql_types[column] == "TIMESTAMPTZ":
             frame[column] = values.dt.tz_convert(TIME_ZONE).dt.tz_localize(None)
         elif sql_types[column] == "DATE":  # a date format, not a date-time
-            frame[column] = pd.Series(values.dt.date, dtype=object).where(values.notna(), None)
+            # As the file stores it (SPSS: seconds since 1582-10-14; Stata: days since
+            # 1960-01-01) with a date format: pyreadstat reads a column of date objects whose
+            # first hundred rows are empty as text, and fails (a sparse version-2 date).
+            days = values.to_numpy().astype("datetime64[D]")
+            number = (days - _DATE_EPOCH[fmt]).astype("int64").astype("float64")
+            number[np.isnat(days)] = np.nan
+            frame[column] = number * (86400.0 if fmt == "sav" else 1.0)
+            date_formats[column] = "DATE11" if fmt == "sav" else "%td"
         elif sql_types[column] == "UUID":
             frame[column] = values.astype(str)
         elif sql_types[column] == "VARCHAR":
@@ -1573,6 +1584,7 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
             file_label=title,
             column_labels=column_labels,
             variable_value_labels=value_labels,
+            variable_format=date_formats,
         )
     else:
         pyreadstat.write_dta(
@@ -1581,6 +1593,7 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
             file_label=_shortened(title, STATA_LABEL_MAX),
             column_labels=column_labels,
             variable_value_labels=value_labels,
+            variable_format=date_formats,
             version=15,
         )
 
@@ -1640,19 +1653,17 @@ def column_types() -> dict[str, str]:
 
     The first release's columns come first (metadata, private columns, questions); a column
     a later migration added follows, in the order of the migrations
-    (:data:`~survey.questionnaire.METADATA_ADDED_BY_MIGRATION`).
+    (:func:`~survey.questionnaire.columns_added_by_migrations`).
 
     >>> list(column_types().items())[:2]
     [('response_id', 'UUID'), ('submitted_at', 'TIMESTAMPTZ')]
     >>> list(column_types())[-1]
-    'collected_from'
+    'ease'
     """
     first = {n: t for n, t, _ in METADATA if n not in METADATA_ADDED_BY_MIGRATION}
     first.update(dict(PRIVATE_COLUMNS))
-    first.update({q.id: q.sql_type for q in response_questions()})
-    later = sorted(METADATA_ADDED_BY_MIGRATION, key=METADATA_ADDED_BY_MIGRATION.__getitem__)
-    types = {n: t for n, t, _ in METADATA}
-    return first | {name: types[name] for name in later}
+    first.update({q.id: q.sql_type for q in response_questions() if q.since_version == 1})
+    return first | dict(columns_added_by_migrations())
 
 
 def fetch_query(

@@ -271,7 +271,7 @@ def _type_and_bounds(q: Question) -> tuple[Any, dict[str, Any]]:
     """The Python type of a question's answer and its pydantic bounds."""
     if q.kind == "choice":
         return Literal[q.choice_values()], {}  # type: ignore[valid-type]
-    if q.kind in ("bool", "flag", "consent"):
+    if q.kind in ("bool", "flag", "consent", "option"):
         return bool, {}
     if q.kind == "int":
         return int, {"ge": q.minimum, "le": q.maximum}
@@ -294,6 +294,58 @@ def _annotation(q: Question, *, required: bool = False) -> Any:
 @cache
 def _adapters() -> dict[str, TypeAdapter]:
     return {q.id: TypeAdapter(_annotation(q)) for q in FIELDS}
+
+
+# Columns the form no longer asks (questionnaire version 2), computed from the question asked
+# instead: column -> (that question, the function). Files and earlier versions may still give
+# the column itself; when both are given they must agree.
+DERIVED: dict[str, tuple[str, Any]] = {
+    "loaner_cut_before_resolution": ("loaner_cut_count", lambda cuts: cuts > 0),
+    "effort": ("ease", lambda ease: 8 - ease),
+}
+
+
+def with_derived(values: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """``values`` with each :data:`DERIVED` column computed from the question asked instead,
+    where that one is answered and the column is not; a column given that disagrees with its
+    source is a problem of the source (the answer the person gave on screen).
+
+    >>> with_derived({"loaner_cut_count": 2, "ease": 6})[0]["effort"]
+    2
+    >>> with_derived({"loaner_cut_count": 0, "loaner_cut_before_resolution": True})[1][0].code
+    'cut_count_disagrees'
+    """
+    out = dict(values)
+    problems = []
+    for column, (source, derive) in DERIVED.items():
+        given = _whole(out.get(source))
+        if given is None:
+            continue
+        value = derive(given)
+        current = out.get(column)
+        if isinstance(current, str):  # a file's canonical text: "true", "2"
+            current = {"true": True, "false": False}.get(current.lower(), _whole(current))
+        if current is None or _blank(out.get(column)):
+            out[column] = value
+        elif current != value and column == "effort":
+            problems.append(Problem(source, "ease_disagrees"))
+        elif current != value:
+            problems.append(Problem(source, "cut_count_disagrees"))
+    return out, problems
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number given as a number or as a file's text ("2", "2.0"); None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    return value if isinstance(value, int) else None
 
 
 def cross_field_problems(values: dict[str, Any], *, today: date) -> list[Problem]:
@@ -322,6 +374,19 @@ def cross_field_problems(values: dict[str, Any], *, today: date) -> list[Problem
         add("ended_on", "ended_on_required")
     if started is not None and ended is not None and ended < started:
         add("ended_on", "ended_before_started")
+    known_on = v("status_known_on")
+    if known_on is not None and started is not None and known_on < started:
+        add("status_known_on", "known_before_started")
+    first, last = v("false_resolved_first_on"), v("false_resolved_last_on")
+    for field_id, day in (("false_resolved_first_on", first), ("false_resolved_last_on", last)):
+        if day is None:
+            continue
+        if started is not None and day < started:
+            add(field_id, "known_before_started")
+        elif ended is not None and day > ended:
+            add(field_id, "message_after_end")
+    if first is not None and last is not None and last < first:
+        add("false_resolved_last_on", "last_before_first")
     if v("company") == "other" and not v("company_other"):
         add("company_other", "other_company_name")
     if _gt(v("technician_visits_useless"), v("technician_visits")):
@@ -362,10 +427,19 @@ class _ResponseBase(BaseModel):
             return {k: clean_text(v) if isinstance(v, str) else v for k, v in data.items()}
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_columns(cls, data: Any) -> Any:
+        # A column no longer asked (DERIVED) follows the question asked instead.
+        if isinstance(data, dict):
+            return with_derived(data)[0]
+        return data
+
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> _ResponseBase:
         today = (info.context or {}).get("today") or paris_today()
-        problems = cross_field_problems(self.model_dump(), today=today)
+        values = self.model_dump()
+        problems = with_derived(values)[1] + cross_field_problems(values, today=today)
         if problems:
             raise ValidationError.from_exception_data(
                 "Response",
@@ -493,6 +567,8 @@ def validate_answers(
             parsed[q.id] = None
             problems.append(_problem_from_pydantic(q.id, exc.errors()[0], raw))
     failed = {p.field for p in problems}
+    parsed, disagreeing = with_derived(parsed)
+    problems += [p for p in disagreeing if p.field not in failed]
     problems += [p for p in cross_field_problems(parsed, today=today) if p.field not in failed]
     if problems:
         return ValidationOutcome(None, tuple(problems))

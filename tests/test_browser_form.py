@@ -48,6 +48,9 @@ def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
         page.keyboard.type("Free")
         page.get_by_role("option", name="Free", exact=True).click()
         choose(page, "q_service", "Box internet")
+        # "Box Internet fibre avec numéro fixe et TV": three ticks of one multiple choice.
+        for option in ("services_internet", "services_landline", "services_tv"):
+            page.locator(f".st-key-q_{option} label").click()
         page.locator(".st-key-q_department input[role='combobox']").click()
         page.keyboard.type("Alpes-Maritimes")
         page.get_by_role("option", name="06 – Alpes-Maritimes").click()
@@ -59,8 +62,12 @@ def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
         type_date(page, "q_started_on", 10, 7, 2023)
         choose(page, "q_status", "Toujours en cours")
         expect(page.locator(".st-key-q_ended_on")).to_have_count(0)
+        # Written at the end of September 2023: the status was known then, not today.
+        type_date(page, "q_status_known_on", 30, 9, 2023)
+        choose(page, "q_neighbourhood_cut", "Oui")
         choose(page, "q_blamed_third_party", "Oui")
         type_number(page, "q_false_resolved_count", 1)
+        type_date(page, "q_false_resolved_first_on", 14, 8, 2023)
         next_step(page, "Étape 3 sur 5")
 
         # Step 3: two useless technician visits, two trips for nothing (40 km), callbacks.
@@ -70,12 +77,15 @@ def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
         type_number(page, "q_technician_visits_useless", 2)
         type_number(page, "q_wasted_trips", 2)
         type_number(page, "q_wasted_km", 40)
+        page.locator(".st-key-q_wasted_reason_no_stock label").click()
+        page.locator(".st-key-q_wasted_reason_no_reservation label").click()
         next_step(page, "Étape 4 sur 5")
 
-        # Step 4: the loaner box, obtained then cut off before the problem ended.
+        # Step 4: the loaner box, obtained then cut off twice before the problem ended.
         choose(page, "q_loaner_offered", "Oui")
         choose(page, "q_loaner_obtained", "Oui")
-        choose(page, "q_loaner_cut_before_resolution", "Oui")
+        expect(page.locator(".st-key-q_loaner_cut_before_resolution")).to_have_count(0)
+        type_number(page, "q_loaner_cut_count", 2)
         next_step(page, "Étape 5 sur 5")
 
         # Step 5: consent, then send.
@@ -107,7 +117,22 @@ def test_the_seed_story_entered_in_chromium_is_stored_exactly(tmp_path):
     assert row["wasted_trips"] == 2
     assert row["wasted_km"] == 40.0
     assert bool(row["loaner_obtained"]) is True
-    assert bool(row["loaner_cut_before_resolution"]) is True
+    assert bool(row["loaner_cut_before_resolution"]) is True  # derived from the count
+    assert row["loaner_cut_count"] == 2
+    services = {c: row[f"services_{c}"] for c in ("internet", "landline", "tv", "mobile", "other")}
+    assert services == {
+        "internet": True,
+        "landline": True,
+        "tv": True,
+        "mobile": False,
+        "other": False,
+    }
+    assert row["status_known_on"].date() == date(2023, 9, 30)
+    assert bool(row["neighbourhood_cut"]) is True
+    assert row["false_resolved_first_on"].date() == date(2023, 8, 14)
+    assert bool(row["wasted_reason_no_stock"]) is True
+    assert bool(row["wasted_reason_no_reservation"]) is True
+    assert bool(row["wasted_reason_closed"]) is False
     assert row["callbacks_promised"] == 2
     assert row["callbacks_received"] == 0
     assert row["source"] == "web"

@@ -34,6 +34,11 @@ RELEASED = {
     "0004_events_drafts_reminders.postgres.sql": (
         "2090fc164bec7e34b1b2a45801f06bb78f401e44bc54242595e7513d0f46dce3"
     ),
+    # questionnaire version 2 (issue #13)
+    "0005_new_questions.sql": "b3214605a5eabc2771557db2048748f9abd895112048c16ea3694da6340630b3",
+    "0005_new_questions.postgres.sql": (
+        "fa041bcbd278aa9f9d639faf162baaf456d026731ade1c2a4a849991f32b37ea"
+    ),
 }
 # Every table the migrations create (besides schema_migrations).
 TABLES = {
@@ -147,15 +152,31 @@ def test_a_failed_migration_leaves_nothing_half_done(db_path, monkeypatch):
 
 
 def expected_columns() -> list[tuple[str, str]]:
-    """The first release's columns (metadata, private, questions), then each column a later
-    migration appended (ALTER TABLE ... ADD COLUMN goes last), in migration order."""
+    """The first release's columns (metadata, private, version-1 questions), then each column
+    a later migration appended (ALTER TABLE ... ADD COLUMN goes last), in migration order:
+    the metadata of 0002 and 0003, then the questions of questionnaire version 2."""
     later = qn.METADATA_ADDED_BY_MIGRATION
     expected = [(name, sql_type) for name, sql_type, _ in qn.METADATA if name not in later]
     expected += list(qn.PRIVATE_COLUMNS)
-    expected += [(q.id, q.sql_type) for q in qn.response_questions()]
+    expected += [(q.id, q.sql_type) for q in qn.response_questions() if q.since_version == 1]
     types = {name: sql_type for name, sql_type, _ in qn.METADATA}
     expected += [(name, types[name]) for name in sorted(later, key=later.__getitem__)]
+    migration = qn.VERSION_ADDED_BY_MIGRATION
+    for version in sorted(migration, key=migration.__getitem__):
+        expected += [(q.id, q.sql_type) for q in qn.response_questions(version)]
     return expected
+
+
+def test_the_new_questions_are_added_by_one_migration_after_the_first_release():
+    """Questionnaire version 2's columns are exactly what its migration appends, and a
+    database of the previous release reads NULL in them (the question was not asked)."""
+    version_2 = [q.id for q in qn.response_questions(2)]
+    migration = storage.migrations()[qn.VERSION_ADDED_BY_MIGRATION[2] - 1]
+    added = [
+        line.split()[5] for line in migration.sql.splitlines() if line.startswith("ALTER TABLE")
+    ]
+    assert added == version_2
+    assert {"status_known_on", "loaner_cut_count", "ease", "services_tv"} <= set(version_2)
 
 
 def test_every_flag_is_a_boolean_metadata_column():
