@@ -243,14 +243,11 @@ def ask(q: qn.Question, errors: dict) -> None:
         st.error(errors[q.id], icon=":material/error:")
 
 
-# Every rating scale runs from its worst end (left) to its best (right), as satisfaction and
-# recommendation do; effort's 1 is "very easy", so it is shown from 7 down to 1.
-SCALES_SHOWN_HIGH_TO_LOW = frozenset({"effort"})
-
-
 def scale_values(q: qn.Question) -> list[int]:
-    values = list(range(int(q.minimum), int(q.maximum) + 1))
-    return values[::-1] if q.id in SCALES_SHOWN_HIGH_TO_LOW else values
+    """Every rating scale runs from its worst end (left) to its best (right): satisfaction,
+    ease (asked since questionnaire version 2 instead of the effort, which is 8 - ease) and
+    recommendation."""
+    return list(range(int(q.minimum), int(q.maximum) + 1))
 
 
 def scale_label(q: qn.Question, value: int) -> str:

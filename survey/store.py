@@ -508,7 +508,7 @@ class ComebackMethods:
         if filters.submitted_to is None or filters.submitted_to > known_on:
             filters = dataclasses.replace(filters, submitted_to=known_on)
         stored = set(exported_columns())
-        wanted = list(columns) if columns else [*exported_columns(), KNOWN_ON_COLUMN]
+        wanted = list(dict.fromkeys(columns or [*exported_columns(), KNOWN_ON_COLUMN]))
         derived = KNOWN_ON_COLUMN in wanted and KNOWN_ON_COLUMN not in stored
         asked = [c for c in wanted if not (derived and c == KNOWN_ON_COLUMN)]
         events = self.events(known_on=known_on)
