@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 export CLIENTROI_DB ?= data/clientroi.duckdb
 LOCK := requirements/runtime.txt
 LOCK_DEV := requirements/dev.txt
+# make test runs on every core (pytest-xdist); TEST_WORKERS=0 runs in one process
+TEST_WORKERS ?= auto
 UV_VERSION := 0.13.9
 
 .PHONY: run test lint format bench chromium postgresql axe clean help lock lock-upgrade
@@ -103,7 +105,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 test: chromium postgresql axe lint
-	$(BIN)/python -m pytest --doctest-modules analysis survey tests \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --doctest-modules analysis survey tests \
 		--ignore-glob='analysis/*_page.py' --ignore-glob='survey/*_page.py'
 
 bench: $(VENV)/.installed-bench

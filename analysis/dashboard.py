@@ -279,9 +279,7 @@ def keep_warm(store, *, stop: threading.Event, poll_seconds: float = 30.0, today
             version = store.data_version()
             if version != last:
                 filters, as_of, launch = public_defaults(store, today())
-                view_for(
-                    store, filters, as_of=as_of, public=True, version=version, launch=launch
-                )
+                view_for(store, filters, as_of=as_of, public=True, version=version, launch=launch)
                 log.info("public dashboard computed for %s responses", version.rows)
                 last = version
         except Exception:  # noqa: BLE001  (a locked file, a server away: next poll)
