@@ -105,7 +105,7 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 
 test: chromium postgresql axe lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --doctest-modules analysis survey tests \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --doctest-modules analysis survey tests \
 		--ignore-glob='analysis/*_page.py' --ignore-glob='survey/*_page.py'
 
 bench: $(VENV)/.installed-bench

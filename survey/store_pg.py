@@ -154,13 +154,21 @@ class PostgresStore(common.ComebackMethods):
     # --- connections ------------------------------------------------------------------------
 
     def _direct(self) -> psycopg.Connection:
-        try:
-            return psycopg.connect(self.url, **self._kwargs)
-        except psycopg.OperationalError as exc:
-            raise common.StoreUnavailable(
-                f"PostgreSQL at {redacted(self.url)} cannot be reached: "
-                f"{str(exc).strip().splitlines()[-1]}"
-            ) from exc
+        """A connection of its own; while the server is starting up or recovering (an app
+        process restarted together with it) tried again until ``RETRY_SECONDS``."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        while True:
+            try:
+                return psycopg.connect(self.url, **self._kwargs)
+            except psycopg.OperationalError as exc:
+                starting = "starting up" in str(exc) or "recovery" in str(exc)
+                if starting and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                raise common.StoreUnavailable(
+                    f"PostgreSQL at {redacted(self.url)} cannot be reached: "
+                    f"{str(exc).strip().splitlines()[-1]}"
+                ) from exc
 
     def _retrying(self, operation: Callable[[psycopg.Connection], Any]) -> Any:
         """Run ``operation`` on a pooled connection; while the server cannot be reached

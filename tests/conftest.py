@@ -229,3 +229,15 @@ def stop_serve(process: subprocess.Popen, *, seconds: float = 20.0) -> int:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def pytest_collection_modifyitems(items):
+    """With ``make test``'s workers (pytest-xdist, ``--dist loadgroup``), the tests that drive
+    Chromium run one after another on one worker, and so do the PostgreSQL load and fault
+    tests: two of them at once on a 2-core machine would time each other out, while the
+    thousands of short tests share the other worker."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        elif item.nodeid.startswith("tests/test_store_pg.py"):
+            item.add_marker(pytest.mark.xdist_group("postgresql"))
