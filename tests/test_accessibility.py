@@ -143,10 +143,12 @@ def press_button(page, key: str) -> None:
 @pytest.mark.browser
 def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_path):
     """One phone-sized Chromium session: the form filled with Tab, Shift+Tab, Space, Enter,
-    arrows and typing (no mouse), axe on each of its steps and its confirmation, focus on the
-    new step's heading after Suivant / Précédent, the delete page (first tap, then a
-    confirmation), the accessibility statement and each tab of the public dashboard; then the
-    stored row, read back from DuckDB."""
+    arrows and typing (no mouse), axe on each of its steps, its saved draft's resume code and
+    its confirmation, focus on the new step's heading after Suivant / Précédent, the update
+    page (code entry, event form, its messages, the update recorded), the resume page (and an
+    unknown code), the delete page (first tap, then a confirmation), the accessibility
+    statement and each tab of the public dashboard; then the stored row, read back from
+    DuckDB."""
     db_path = tmp_path / "a11y.duckdb"
     store = storage.connect(db_path)
     store.insert_frame(generate_frame(2_000, seed=42, today=TODAY))
@@ -215,10 +217,53 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         tab_to(page, ".st-key-q_consent_research input[type='checkbox']")
         page.keyboard.press("Space")
         expect(page.locator(".st-key-q_consent_research input")).to_be_checked()
-        press_button(page, "form_submit")
+        # "Enregistrer et reprendre plus tard": the draft kept, a resume code shown; then back
+        # (Shift+Tab) to "Envoyer".
+        press_button(page, "form_later")
+        expect(page.get_by_text("Votre brouillon est enregistré.")).to_be_visible()
+        resume_code = page.locator("[data-testid='stCode'] code").inner_text().strip()
+        assert resume_code
+        axe.check("form draft saved, resume code")
+        tab_to(page, ".st-key-form_submit button", backwards=True, limit=3)
+        page.keyboard.press("Enter")
         expect(page.get_by_text("Merci, votre témoignage est enregistré.")).to_be_visible()
         axe.check("form confirmation")
         page.screenshot(path=str(ARTIFACTS / "a11y_form_confirmation.png"), full_page=True)
+
+        # "Compléter mon témoignage" with the story's personal code: the code entry, the event
+        # form, its messages next to the fields, the update recorded.
+        page.goto(f"{url}/completer")
+        expect(page.get_by_role("heading", name="Compléter mon témoignage")).to_be_visible()
+        axe.check("update page, code entry")
+        page.locator(".st-key-update_code input").fill(deletion_code)
+        page.locator(".st-key-update_code input").press("Enter")
+        page.locator(".st-key-update_open button").click()
+        expect(page.get_by_text("Toujours en cours")).to_be_visible()
+        axe.check("update page, event form")
+        page.locator(".st-key-update_kind label[data-testid='stRadioOption']").filter(
+            has_text="J'ai reçu un remboursement"
+        ).click()
+        expect(page.locator(".st-key-update_amount input")).to_be_visible()
+        page.locator(".st-key-update_record button").click()
+        expect(page.get_by_text("Cette réponse est obligatoire.")).to_have_count(2)
+        axe.check("update page, messages")
+        page.locator(".st-key-update_event_on input").fill("2/10/2023")
+        page.locator(".st-key-update_amount input").fill("40,50")
+        page.locator(".st-key-update_amount input").press("Tab")
+        page.locator(".st-key-update_record button").click()
+        expect(page.get_by_text("Merci, votre mise à jour est enregistrée.")).to_be_visible()
+        axe.check("update page, update recorded")
+
+        # "Reprendre un brouillon": the page, then the resume code of the draft just sent (a
+        # sent draft is gone, so the code opens nothing and the page says so).
+        page.goto(f"{url}/reprendre")
+        expect(page.get_by_role("heading", name="Reprendre un brouillon")).to_be_visible()
+        axe.check("resume page")
+        page.locator(".st-key-resume_code input").fill(resume_code)
+        page.locator(".st-key-resume_code input").press("Enter")
+        page.locator(".st-key-resume_button button").click()
+        expect(page.get_by_text("Ce code ne correspond à aucun brouillon")).to_be_visible()
+        axe.check("resume page, unknown code")
 
         # The delete page: the first tap on the button works while the field still has the
         # focus, then it asks before deleting.
@@ -251,6 +296,10 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         # The accessibility statement, then the page language after a switch to English.
         page.goto(f"{url}/accessibilite")
         expect(page.get_by_role("heading", name="Déclaration d'accessibilité")).to_be_visible()
+        # Read once its last section is drawn (the page arrives element by element).
+        expect(
+            page.get_by_role("heading", name="Établissement de cette déclaration")
+        ).to_be_visible()
         statement = page.get_by_test_id("stMain").inner_text()
         axe.check("accessibility statement")
         page.screenshot(path=str(ARTIFACTS / "a11y_statement_phone.png"), full_page=True)

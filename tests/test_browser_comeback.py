@@ -1,20 +1,27 @@
 """Coming back to finish the story, in headless Chromium on a phone (390x844, French): a reload
-in the middle of the form resumes with the answers as typed; after sending, the triage links;
-then "Compléter mon témoignage" turns the ongoing case into a resolved one and the signed-in
-dashboard's numbers move. One browser session."""
+in the middle of the form resumes with the answers as typed; "me rappeler" offered for an
+ongoing case and stored; after sending, the triage links; 30 days later `clientroi remind`
+sends an e-mail through a real local SMTP server (aiosmtpd), and its link, opened in the
+browser, shows the update page for that respondent (the token gone from the address, no
+deletion code anywhere); the update recorded there turns the ongoing case into a resolved one
+and the signed-in dashboard's numbers move. One browser session."""
 
+import contextlib
+import re
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 
+import cli
 from survey import store as storage
 from survey.demo import generate_frame
 from survey.validation import paris_today
-from tests.browser import ARTIFACTS, browser_page, serve_app
+from tests.browser import ARTIFACTS, browser_page, free_port, serve_app
 from tests.conftest import TODAY
 from tests.test_browser_dashboard import grid_text, sign_in
 from tests.test_browser_form import choose, next_step, type_number
+from tests.test_remind import LINK, STOP, Mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +56,38 @@ def headline(phone, url, token) -> list[str]:
     return cells
 
 
-def test_reload_resumes_and_an_update_moves_the_dashboard(tmp_path):
+@contextlib.contextmanager
+def smtp_server():
+    """A real SMTP server on a free localhost port (aiosmtpd), keeping what it receives."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox, port
+    finally:
+        controller.stop()
+
+
+STOP_LINK = re.compile(r"https?://\S+" + STOP.pattern)
+
+
+def submitted_days_ago(store, response_id: str, days: int) -> None:
+    """Move a submission back in time (the test acting behind the store's back, through the
+    store's own lock-waiting transaction, since the app holds the file open while busy)."""
+    day = paris_today() - timedelta(days=days)
+    store._in_transaction(
+        lambda run: run(
+            "UPDATE responses SET submitted_on = ? WHERE response_id = ?", [day, response_id]
+        )
+    )
+
+
+def test_reload_resumes_a_reminder_opens_the_update_and_the_dashboard_moves(
+    tmp_path, monkeypatch, capsys
+):
     db_path = tmp_path / "comeback.duckdb"
     store = storage.connect(db_path)
     frame = generate_frame(300, seed=7, today=TODAY)
@@ -57,8 +95,12 @@ def test_reload_resumes_and_an_update_moves_the_dashboard(tmp_path):
     store.insert_frame(frame)
     token = storage.ensure_researcher_token(db_path)
     today = paris_today()
-    started = today - timedelta(days=20)
-    with serve_app(db_path) as url, browser_page() as page:
+    # Begun 40 days ago, told today (moved 31 days back for the reminder), then solved 28 days
+    # after it began: within the headline's 30 days.
+    started = today - timedelta(days=40)
+    solved = today - timedelta(days=12)
+    email = "jean.dupont@example.org"
+    with serve_app(db_path) as url, browser_page() as page, smtp_server() as (mailbox, port):
         page.goto(url)
         expect(page.get_by_text("Ce que nous gardons")).to_be_visible()
         page.locator(".st-key-q_company input[role='combobox']").click()
@@ -87,9 +129,19 @@ def test_reload_resumes_and_an_update_moves_the_dashboard(tmp_path):
         forward(page, "Étape 4 sur 5")
         forward(page, "Étape 5 sur 5")
         page.locator(".st-key-q_consent_research label").click()
+        # An ongoing case with an e-mail: "me rappeler" is offered, and ticked.
+        type_number(page, "q_contact_email", email)
+        remind = page.locator(".st-key-form_remind")
+        expect(remind).to_contain_text("Me rappeler par e-mail à 30, 60 et 90 jours")
+        remind.locator("label").click()
+        expect(remind.locator("input[type='checkbox']")).to_be_checked()
         page.locator(".st-key-form_submit button").click()
         expect(page.get_by_text("Merci")).to_be_visible()
         code = page.locator("[data-testid='stCode'] code").inner_text().strip()
+        response_id = store.response_id_for_code(code)
+        assert response_id is not None
+        assert store.has_contact(response_id)
+        assert store.wants_reminders(response_id)  # contacts.remind
         # Triage: where else the case can go, links only.
         for name, address in (
             ("J'alerte l'Arcep", "https://jalerte.arcep.fr/"),
@@ -101,21 +153,72 @@ def test_reload_resumes_and_an_update_moves_the_dashboard(tmp_path):
 
         before = headline(page, url, token)
 
-        # "Compléter mon témoignage": resolved two days ago.
-        page.goto(f"{url}/completer")
+        # 30 days later, cron runs `clientroi remind`: one e-mail, through the real SMTP server.
+        submitted_days_ago(store, response_id, 31)
+        monkeypatch.setenv("CLIENTROI_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CLIENTROI_SMTP_PORT", str(port))
+        monkeypatch.setenv("CLIENTROI_SMTP_FROM", "rappels@clientroi.example")
+        monkeypatch.setenv("CLIENTROI_SMTP_TLS", "none")
+        monkeypatch.setenv("CLIENTROI_PUBLIC_URL", url)
+        capsys.readouterr()
+        assert cli.main(["remind", "--db", str(db_path)]) == 0
+        assert "Sent 1 of 1 reminders due (0 failed)" in capsys.readouterr().out
+        [(recipients, message)] = mailbox.messages
+        assert recipients == [email]
+        assert message["Subject"] == "Client Roi : où en est votre problème ?"
+        text = message.get_content()
+        link = re.search(rf"{re.escape(url)}{LINK.pattern}", text)
+        assert link is not None, text
+        assert link.group(1) == STOP.search(text).group(1)
+        # The link (and the whole e-mail) never carries the deletion code.
+        for written in (code, code.replace("-", "")):
+            assert written not in text and written not in link.group(0)
+        assert store.reminders_sent(response_id) == [30]
+
+        # The e-mail's link, opened: the update page on that response; the token leaves the
+        # address at once (no bookmark, no shared screenshot, no history entry keeps it).
+        page.goto(link.group(0))
         expect(page.get_by_role("heading", name="Compléter mon témoignage")).to_be_visible()
-        page.locator(".st-key-update_code input").fill(code)
-        page.locator(".st-key-update_code input").press("Enter")
-        page.locator(".st-key-update_open button").click()
-        expect(page.get_by_text("Toujours en cours")).to_be_visible()
+        current = page.get_by_text("Votre témoignage sur Free")
+        expect(current).to_contain_text(f"commencé le {started:%d/%m/%Y}")
+        expect(current).to_contain_text("Toujours en cours")
+        expect(page).not_to_have_url(re.compile("rappel="))
+        assert link.group(1) not in page.evaluate("window.location.href")
+        assert link.group(1) not in page.evaluate(
+            "JSON.stringify([history.state, document.referrer])"
+        )
+        # "Résolu le ...", typed the French way.
         choose(page, "update_kind", "Le problème est réglé")
-        type_number(page, "update_event_on", french(today - timedelta(days=2)))
+        type_number(page, "update_event_on", french(solved))
         page.locator(".st-key-update_record button").click()
         expect(page.get_by_text("Merci, votre mise à jour est enregistrée.")).to_be_visible()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "update_recorded.png"), full_page=True)
+        events = store.events(response_id=response_id)
+        assert list(events["kind"]) == ["resolved"]
+        assert events["event_on"].iloc[0] == solved
+        assert events["amount"].isna().all()
+
+        # With the personal code instead, the same story, now known as resolved.
+        page.goto(f"{url}/completer")
+        page.locator(".st-key-update_code input").fill(code)
+        page.locator(".st-key-update_code input").press("Enter")
+        page.locator(".st-key-update_open button").click()
+        expect(page.get_by_text("Votre témoignage sur Free")).to_contain_text("Résolu")
+
+        # The e-mail's one-click stop, opened: done on arrival, its token gone from the address.
+        page.goto(STOP_LINK.search(text).group(0))
+        expect(page.get_by_text("C'est fait : vous ne recevrez plus de rappel.")).to_be_visible()
+        expect(page).not_to_have_url(re.compile("arret="))
+        assert not store.wants_reminders(response_id)
 
         after = headline(page, url, token)
+    # Neither the app's log nor the command's (which names the reminder it sent) holds the
+    # deletion code.
+    logs = {log.name: log.read_text(encoding="utf-8") for log in tmp_path.glob("*.log")}
+    assert set(logs) == {"streamlit.log", "clientroi.log"}
+    assert "sent the 30-day reminder" in logs["clientroi.log"]
+    assert [name for name, written in logs.items() if code in written] == []
     assert list(store.events()["kind"]) == ["resolved"]
     every = storage.Filters(include_flagged=True)
     answered = store.fetch_responses(every, columns=["status"])["status"]

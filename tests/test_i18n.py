@@ -280,6 +280,8 @@ SURVEY_PAGES = (
     "app.py",
     "survey/form_page.py",
     "survey/delete_page.py",
+    "survey/update_page.py",
+    "survey/resume_page.py",
     "survey/accessibility_page.py",
 )
 SHOWN = {
