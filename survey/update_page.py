@@ -94,7 +94,8 @@ if state.get("update_done"):
 
 status = qn.QUESTIONS["status"].choice_label(current["status"], locale)
 names = store.companies().set_index("id")["name"]
-st.write(
+# The respondent's own company name is their text: shown as text, never read as Markdown.
+st.text(
     t(
         "update.current",
         locale,
