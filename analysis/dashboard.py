@@ -82,6 +82,20 @@ def compute(
     launch: date | None = None,
     public: bool = False,
 ) -> Dashboard:
+    """All the dashboard's aggregates (see :func:`_compute`), each column of the responses
+    read once for all of them (:func:`analysis.kpis.shared_reading`)."""
+    with kpis.shared_reading():
+        return _compute(responses, as_of=as_of, seed=seed, launch=launch, public=public)
+
+
+def _compute(
+    responses: pd.DataFrame,
+    *,
+    as_of: date,
+    seed: int,
+    launch: date | None,
+    public: bool,
+) -> Dashboard:
     """All the dashboard's aggregates for ``responses`` (already filtered), as of ``as_of``;
     incidents that began before ``launch`` (the survey's opening) enter late.
 
@@ -142,7 +156,7 @@ def compute(
         cuts = {
             by: disclosure.protect_cuts(
                 table,
-                held=cut_holds(responses, by=by, as_of=as_of, launch=launch),
+                held=cut_holds(responses, by=by, as_of=as_of, launch=launch, now=table),
                 must_hide=must_hide,
             )
             for by, table in cuts.items()
@@ -323,17 +337,27 @@ def monthly_holds(responses: pd.DataFrame, *, as_of: date, launch: date | None =
     )
 
 
-def cut_holds(responses: pd.DataFrame, *, by: str, as_of: date, launch: date | None = None):
+def cut_holds(
+    responses: pd.DataFrame,
+    *,
+    by: str,
+    as_of: date,
+    launch: date | None = None,
+    now: pd.DataFrame | None = None,
+):
     """Per metric, the cells of a public cut held back because they changed on 1 to
     ``MIN_CELL - 1`` responses since the previous month's public view (as :func:`monthly_holds`
-    does for companies and groups)."""
+    does for companies and groups). ``now``: the cut table as of ``as_of`` when the caller has
+    it already (``kpis.cut_table(responses, by=by, as_of=as_of, launch=launch)``)."""
     from analysis.snapshot import releases  # the snapshot package imports this module
 
     previous_as_of = releases.last_full_month_end(as_of)
     submitted = pd.to_datetime(responses["submitted_on"])
     earlier = responses[submitted <= pd.Timestamp(previous_as_of)]
     added = responses[submitted > pd.Timestamp(previous_as_of)]
-    now = kpis.cut_table(responses, by=by, as_of=as_of, launch=launch).set_index("cut")
+    if now is None:
+        now = kpis.cut_table(responses, by=by, as_of=as_of, launch=launch)
+    now = now.set_index("cut")
     before = disclosure.protect_cuts(
         kpis.cut_table(earlier, by=by, as_of=previous_as_of, launch=launch)
     ).set_index("cut")

@@ -10,7 +10,10 @@ group table costs almost nothing more. See ``docs/methodology.en.md`` (``.fr.md`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as _dt
+import functools
 import math
 import zlib
 from dataclasses import dataclass
@@ -133,6 +136,53 @@ _OUTCOMES = ("full", "partial", "refused", "pending")
 # --- reading the responses --------------------------------------------------------------------
 
 
+# --- one reading of each column per computation ------------------------------------------------
+#
+# A dashboard or a snapshot computes tables, curves, cuts, design cells and disclosure holds from
+# the same responses: inside ``shared_reading()`` each column of a given frame is turned into
+# numbers once, and the readings are shared (read-only arrays) by every function that needs them.
+
+_READINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("readings", default=None)
+
+
+@contextlib.contextmanager
+def shared_reading():
+    """Within this block, each (frame, column) is read once: the frames must not change.
+
+    >>> frame = pd.DataFrame({"d": pd.to_datetime(["2024-01-02", None])})
+    >>> with shared_reading():
+    ...     _days(frame, "d") is _days(frame, "d")
+    True
+    >>> _days(frame, "d") is _days(frame, "d")
+    False
+    """
+    token = _READINGS.set({})
+    try:
+        yield
+    finally:
+        _READINGS.reset(token)
+
+
+def _read_once(function):
+    """Memoise ``function(frame, *args)`` on the frame's identity inside ``shared_reading``;
+    the frame is kept alive with the reading so that its id cannot be reused."""
+
+    @functools.wraps(function)
+    def read(frame, *args):
+        readings = _READINGS.get()
+        if readings is None:
+            return function(frame, *args)
+        key = (function.__name__, id(frame), args)
+        if key not in readings:
+            value = function(frame, *args)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            readings[key] = (frame, value)
+        return readings[key][1]
+
+    return read
+
+
 def _validate_frame(responses, columns) -> pd.DataFrame:
     if not isinstance(responses, pd.DataFrame):
         raise ValueError("`responses` must be a pandas DataFrame.")
@@ -156,6 +206,7 @@ def _validate_as_of(as_of) -> int:
     raise ValueError("`as_of` must be a date (datetime.date, ISO string or Timestamp).")
 
 
+@_read_once
 def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
     """Calendar day numbers of a date column, NaN where missing (NaT)."""
     series = frame[column]
@@ -174,6 +225,7 @@ def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
     return days
 
 
+@_read_once
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A numeric column as floats, NaN for "don't know" (nullable integers, floats, objects)."""
     series = frame[column]
@@ -188,6 +240,7 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
         raise ValueError(f"`responses['{column}']` must hold numbers.") from None
 
 
+@_read_once
 def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A yes/no column as 1.0 / 0.0 / NaN, whatever its storage.
 
@@ -215,6 +268,7 @@ def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
     return numbers
 
 
+@_read_once
 def _choice_codes(frame: pd.DataFrame, column: str, choices: tuple[str, ...]):
     """Index of each value in ``choices``; -1 for missing, -2 for an unrecognised value."""
     codes, uniques = pd.factorize(frame[column], use_na_sentinel=True)
@@ -249,6 +303,7 @@ class _Units:
         return np.where(valid, self.codes, self.k)
 
 
+@_read_once
 def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     submitted = _days(frame, "submitted_on")
     company = frame["company"]

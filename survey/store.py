@@ -842,6 +842,7 @@ class Store(ComebackMethods):
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
+            self._catch_up()
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connection() as con:
@@ -850,6 +851,24 @@ class Store(ComebackMethods):
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    def _catch_up(self) -> None:
+        """A file made by an earlier version and never opened for writing since lacks the
+        newer tables and columns that readers ask for: migrate it first (a short write
+        connection), or say how when the file cannot be written."""
+        latest = SCHEMA_VERSION
+        try:
+            current = self.schema_version()
+        except duckdb.CatalogException:  # not a Client Roi database yet
+            current = 0
+        if current is not None and current >= latest:
+            return
+        if not os.access(self.path, os.W_OK):
+            raise PermissionError(
+                f"{self.path} has schema {current}, this version reads {latest}: run "
+                f"`clientroi migrate --db {self.path}` as its owner"
+            )
+        Store(self.path).close()
 
     def _open(self) -> Any:
         """Open the file, waiting (bounded) while another process holds DuckDB's lock."""

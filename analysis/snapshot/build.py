@@ -358,6 +358,23 @@ def build_snapshot(
     launch: date | None = None,
     previous=(),
 ) -> Snapshot:
+    """See :func:`_build_snapshot`; each column of the responses is read once for every table,
+    curve, cut and hold (:func:`analysis.kpis.shared_reading`)."""
+    with kpis.shared_reading():
+        return _build_snapshot(
+            responses, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
+        )
+
+
+def _build_snapshot(
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    min_cell: int = DEFAULT_MIN_CELL,
+    seed: int = SEED,
+    launch: date | None = None,
+    previous=(),
+) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
     Parameters
