@@ -14,6 +14,15 @@ from pathlib import Path
 
 import pytest
 
+# Playwright's 5-second default for expect() is shorter than one rerun of a page on a busy
+# 2-core machine (make test runs two workers): wait up to 30 s before calling a check failed.
+try:
+    from playwright.sync_api import expect as _expect
+except ImportError:  # pragma: no cover  (the dev extras are not installed)
+    pass
+else:
+    _expect.set_options(timeout=30_000)
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [

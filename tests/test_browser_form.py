@@ -32,7 +32,9 @@ def type_date(page, key, day, month, year):
 
 
 def next_step(page, title):
-    page.locator(".st-key-form_next button").click()
+    button = page.locator(".st-key-form_next button")
+    expect(button).to_have_count(1)  # the previous rerun has replaced its elements
+    button.click()
     expect(page.get_by_text(title).first).to_be_visible()
 
 

@@ -235,7 +235,7 @@ def test_the_update_page_opens_with_the_code_and_records_one_checked_event(db_pa
     assert at.error[0].value == i18n_t("delete.unknown", "fr")
     at.text_input(key="update_code").input(code.lower()).run()
     at.button(key="update_open").click().run()
-    assert "Free" in at.markdown[0].value and "Toujours en cours" in at.markdown[0].value
+    assert "Free" in at.text[0].value and "Toujours en cours" in at.text[0].value
     at.radio(key="update_kind").set_value("resolved").run()
     at.text_input(key="update_event_on").input("3/7/2023").run()  # before the start
     at.button(key="update_record").click().run()

@@ -164,7 +164,7 @@ def test_reminders_reach_a_real_smtp_server_and_their_links_open_the_update_page
     at.switch_page("survey/update_page.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Compléter mon témoignage"
-    assert "Free" in at.markdown[0].value and "Toujours en cours" in at.markdown[0].value
+    assert "Free" in at.text[0].value and "Toujours en cours" in at.text[0].value
     assert at.session_state["update_response_id"] == made["fr"][0]
     # The one-click stop.
     stop = AppTest.from_file(APP, default_timeout=60).run()
