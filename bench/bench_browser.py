@@ -111,6 +111,37 @@ def served(db_path: Path):
                 process.kill()
 
 
+def floor(browser, url: str) -> float:
+    """Seconds for a new visitor (fresh browser context) to see the heading of the smallest
+    page (the accessibility statement): Streamlit's own start in the browser, the floor under
+    any dashboard figure."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(f"{url}/accessibilite")
+    page.get_by_role("heading").first.wait_for(state="visible")
+    elapsed = time.perf_counter() - started
+    context.close()
+    return round(elapsed, 3)
+
+
+def returning(browser, url: str) -> dict:
+    """The same visitor opening the dashboard a second time (the browser's cache warm)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{url}/tableau?synthetic=true")
+    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
+    started = time.perf_counter()
+    page.goto(f"{url}/tableau?synthetic=true")
+    page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
+    table = time.perf_counter() - started
+    page.get_by_role("tab").nth(1).click()
+    page.locator(CHART).filter(visible=True).first.wait_for(state="visible")
+    chart = time.perf_counter() - started
+    context.close()
+    return {"headline_table_s": round(table, 3), "first_chart_s": round(chart, 3)}
+
+
 def measure(db_path: Path, *, visits: int = 3) -> dict:
     """A visitor right after a restart (the warming still running), one after the warming
     ended, then ``visits`` more (warm)."""
@@ -132,6 +163,8 @@ def measure(db_path: Path, *, visits: int = 3) -> dict:
                 result["warming_s"] = round(time.perf_counter() - started, 1)
                 result["first_visitor_after_warming"] = visit(browser, url)
                 warm = [visit(browser, url) for _ in range(visits)]
+                result["streamlit_floor_new_visitor_s"] = [floor(browser, url) for _ in range(3)]
+                result["returning_visitor"] = returning(browser, url)
         finally:
             browser.close()
     result["warm"] = warm

@@ -50,9 +50,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_app(db_path: Path):
-    """Run `streamlit run app.py` on a free localhost port against ``db_path``."""
-    port = free_port()
+def serve_app(db_path: Path, port: int | None = None):
+    """Run `streamlit run app.py` on ``port`` (default: a free localhost port) against
+    ``db_path``."""
+    port = port or free_port()
     env = dict(os.environ, CLIENTROI_DB=str(db_path))
     log = open(db_path.parent / "streamlit.log", "w")  # noqa: SIM115
     process = subprocess.Popen(

@@ -7,6 +7,7 @@ deletion code anywhere); the update recorded there turns the ongoing case into a
 and the signed-in dashboard's numbers move. One browser session."""
 
 import contextlib
+import os
 import re
 from datetime import timedelta
 
@@ -225,3 +226,57 @@ def test_reload_resumes_a_reminder_opens_the_update_and_the_dashboard_moves(
     known = store.fetch_responses(every, known_on=today, columns=["status"])["status"]
     assert (known == "resolved").sum() == (answered == "resolved").sum() + 1
     assert after != before  # the dashboard's numbers moved
+
+
+def test_a_server_killed_mid_form_comes_back_to_the_same_step_with_the_answers(tmp_path):
+    """Issue 13: with the server killed (SIGKILL) while a respondent was on step 2, the page
+    caught mid-form reconnects to the restarted server on the same step with what was typed
+    (before: a blank step 1, no message)."""
+    import signal
+
+    db_path = tmp_path / "restart.duckdb"
+    storage.connect(db_path)
+    port = free_port()
+    started = paris_today() - timedelta(days=20)
+    with browser_page() as page:
+        with serve_app(db_path, port=port) as url:
+            page.goto(url)
+            page.locator(".st-key-q_company input[role='combobox']").click()
+            page.keyboard.type("Orange")
+            page.get_by_role("option", name="Orange", exact=True).click()
+            next_step(page, "Étape 2 sur 5")
+            choose(page, "q_problem", "Plus de service")
+            type_number(page, "q_started_on", french(started))
+            assert "brouillon=" in page.url
+            page.wait_for_timeout(500)  # the last rerun (and its save) has finished
+            server = next(p for p in _children() if str(port) in " ".join(p[1]))
+            os.kill(server[0], signal.SIGKILL)
+        with serve_app(db_path, port=port):
+            # Streamlit's page reconnects by itself and runs again with the same address (and
+            # the widgets it still shows): the same step, what was typed, nothing lost.
+            expect(page.get_by_text("Étape 2 sur 5").first).to_be_visible()
+            expect(page.locator(".st-key-q_started_on input")).to_have_value(french(started))
+        # and the server kept the draft the page resumed from, as typed
+        draft_id = re.search(r"brouillon=([^&]+)", page.url).group(1)
+        draft = storage.connect(db_path).load_draft(draft_id)
+        assert draft is not None and draft.step == 1
+        kept = draft.answers["answers"]
+        assert kept["q_company"] == "orange" and kept["q_started_on"] == french(started)
+
+
+def _children() -> list[tuple[int, list[str]]]:
+    """(pid, command line) of this process's child processes."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().decode(errors="replace").split("\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid():
+            found.append((int(entry), command))
+    return found
