@@ -309,8 +309,9 @@ def monthly_holds(responses: pd.DataFrame, *, as_of: date, launch: date | None =
     from analysis.snapshot import releases  # the snapshot package imports this module
 
     previous_as_of = releases.last_full_month_end(as_of)
-    earlier = responses[pd.to_datetime(responses["submitted_on"]) <= pd.Timestamp(previous_as_of)]
-    before = kpis.bases(earlier, as_of=previous_as_of, launch=launch)
+    # as of the previous month's end, the tables leave out what was submitted after it: the
+    # same frame (read once, kpis.shared_reading), no copy of its earlier rows
+    before = kpis.bases(responses, as_of=previous_as_of, launch=launch)
     layout = disclosure.metric_layout(before.companies)
     hidden = disclosure.company_suppression(before.companies, layout, disclosure.MIN_CELL)
     group_hidden = disclosure.group_suppression(
@@ -353,13 +354,12 @@ def cut_holds(
 
     previous_as_of = releases.last_full_month_end(as_of)
     submitted = pd.to_datetime(responses["submitted_on"])
-    earlier = responses[submitted <= pd.Timestamp(previous_as_of)]
     added = responses[submitted > pd.Timestamp(previous_as_of)]
     if now is None:
         now = kpis.cut_table(responses, by=by, as_of=as_of, launch=launch)
     now = now.set_index("cut")
     before = disclosure.protect_cuts(
-        kpis.cut_table(earlier, by=by, as_of=previous_as_of, launch=launch)
+        kpis.cut_table(responses, by=by, as_of=previous_as_of, launch=launch)
     ).set_index("cut")
     new = kpis.cut_table(added, by=by, as_of=as_of, launch=launch).set_index("cut")
     held = {}

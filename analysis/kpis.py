@@ -1914,12 +1914,18 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
     else:
         key = pd.to_datetime(frame["started_on"]).dt.year.astype("Int64").astype(str)
         key = key.where(key != "<NA>", None)
-    cut = frame.assign(company=key, company_name=key, sector="all", origin="all")
+    # the cut's values stand for the companies; every other column is read from ``frame``
+    # itself (shared with the other tables under ``shared_reading``), never copied
+    labels = pd.DataFrame(
+        {"company": key, "company_name": key, "submitted_on": frame["submitted_on"]},
+        index=frame.index,
+    ).assign(sector="all", origin="all")
     prepared = _prepare(
-        cut,
+        frame,
         as_of_day,
         families=["resolution", "refund_success"],
         launch_day=_validate_launch(launch),
+        units=_units(labels, as_of_day),
     )
     units = prepared.units
     wanted = [
