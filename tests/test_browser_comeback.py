@@ -6,7 +6,6 @@ browser, shows the update page for that respondent (the token gone from the addr
 deletion code anywhere); the update recorded there turns the ongoing case into a resolved one
 and the signed-in dashboard's numbers move. One browser session."""
 
-import contextlib
 import os
 import re
 from datetime import timedelta
@@ -22,7 +21,7 @@ from tests.browser import ARTIFACTS, browser_page, free_port, serve_app
 from tests.conftest import TODAY
 from tests.test_browser_dashboard import grid_text, sign_in
 from tests.test_browser_form import choose, next_step, type_number
-from tests.test_remind import LINK, STOP, Mailbox
+from tests.test_remind import LINK, STOP, running_smtp
 
 pytestmark = pytest.mark.browser
 
@@ -57,21 +56,6 @@ def headline(phone, url, token) -> list[str]:
     return cells
 
 
-@contextlib.contextmanager
-def smtp_server():
-    """A real SMTP server on a free localhost port (aiosmtpd), keeping what it receives."""
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
-
-
 STOP_LINK = re.compile(r"https?://\S+" + STOP.pattern)
 
 
@@ -101,7 +85,7 @@ def test_reload_resumes_a_reminder_opens_the_update_and_the_dashboard_moves(
     started = today - timedelta(days=40)
     solved = today - timedelta(days=12)
     email = "jean.dupont@example.org"
-    with serve_app(db_path) as url, browser_page() as page, smtp_server() as (mailbox, port):
+    with serve_app(db_path) as url, browser_page() as page, running_smtp() as (mailbox, port):
         page.goto(url)
         expect(page.get_by_text("Ce que nous gardons")).to_be_visible()
         page.locator(".st-key-q_company input[role='combobox']").click()

@@ -2,6 +2,7 @@
 "me rappeler", each sent once, through a real SMTP server (aiosmtpd on 127.0.0.1), in the
 respondent's language, with a link that opens the update page and a one-click stop."""
 
+import contextlib
 import re
 from datetime import date, timedelta
 from email import message_from_bytes, policy
@@ -101,8 +102,10 @@ class Mailbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_server():
+@contextlib.contextmanager
+def running_smtp():
+    """A real SMTP server on a free localhost port (aiosmtpd), keeping what it receives:
+    yields (mailbox, port)."""
     from aiosmtpd.controller import Controller
 
     mailbox = Mailbox()
@@ -113,6 +116,12 @@ def smtp_server():
         yield mailbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    with running_smtp() as server:
+        yield server
 
 
 def test_reminders_reach_a_real_smtp_server_and_their_links_open_the_update_page(
