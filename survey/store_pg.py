@@ -90,6 +90,23 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[2]}"))
 
 
+# What a server going down, restarting or recovering answers a new connection; waiting helps.
+_TRANSIENT = (
+    "starting up",
+    "recovery",
+    "shutting down",
+    "closed the connection unexpectedly",
+    "Connection refused",
+    "server closed",
+    "terminating connection",
+)
+
+
+def _transient(exc: Exception) -> bool:
+    """Whether a failed connection is one that retrying a moment later can cure."""
+    return any(marker in str(exc) for marker in _TRANSIENT)
+
+
 class PostgresStore(common.ComebackMethods):
     """Responses in a PostgreSQL database (several app processes may share it).
 
@@ -154,15 +171,15 @@ class PostgresStore(common.ComebackMethods):
     # --- connections ------------------------------------------------------------------------
 
     def _direct(self) -> psycopg.Connection:
-        """A connection of its own; while the server is starting up or recovering (an app
-        process restarted together with it) tried again until ``RETRY_SECONDS``."""
+        """A connection of its own; while the server is restarting, starting up or recovering
+        (an app process restarted together with it) tried again until ``RETRY_SECONDS``; a
+        refusal that waiting cannot cure (authentication, no such database) is raised at once."""
         deadline = time.monotonic() + RETRY_SECONDS
         while True:
             try:
                 return psycopg.connect(self.url, **self._kwargs)
             except psycopg.OperationalError as exc:
-                starting = "starting up" in str(exc) or "recovery" in str(exc)
-                if starting and time.monotonic() < deadline:
+                if _transient(exc) and time.monotonic() < deadline:
                     time.sleep(0.2)
                     continue
                 raise common.StoreUnavailable(
