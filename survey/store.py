@@ -1703,14 +1703,9 @@ def fetch_query(
     >>> fetch_query(None, ["csat"], ordered=False, company_columns=False)[0]
     "SELECT r.csat FROM responses r WHERE r.source <> 'synthetic' AND NOT (r.flag_honeypot OR r.flag_too_fast OR r.flag_duplicate OR r.flag_burst) AND r.consent_research"
     """
-    allowed = exported_columns()
-    wanted = list(columns) if columns else list(allowed)
-    bad = [c for c in wanted if c not in allowed]
-    if bad:
-        raise ValueError(f"`columns` not available: {bad}")
     filters = filters or Filters()
     where, params = filters.where(paramstyle=paramstyle)
-    select = ", ".join(_selected(c) for c in wanted)
+    select = select_list(columns)
     joined = company_columns or bool(filters.sectors or filters.origins)
     query = (
         f"SELECT {select}"
@@ -1745,6 +1740,17 @@ def with_company_columns(table: pa.Table, companies: pd.DataFrame) -> pa.Table:
         values = pa.array(companies[column], pa.string())
         table = table.append_column(name, values.take(position))
     return table
+
+
+def select_list(columns: list[str] | None) -> str:
+    """The SELECT list of ``columns`` of ``responses r`` (all exported columns when None):
+    exported columns only, ids as text. Raises ValueError for any other column."""
+    allowed = exported_columns()
+    wanted = list(columns) if columns else list(allowed)
+    bad = [c for c in wanted if c not in allowed]
+    if bad:
+        raise ValueError(f"`columns` not available: {bad}")
+    return ", ".join(_selected(c) for c in wanted)
 
 
 def _selected(column: str) -> str:

@@ -209,6 +209,77 @@ def test_dashboard_fetch_split_over_connections_equals_duckdb(
     pg.close()
 
 
+def test_a_mirrored_read_follows_every_write_as_a_full_read_would(
+    postgres_server, pg_url, monkeypatch
+):
+    """The dashboard's read is mirrored (store_pg.PostgresStore._mirrored): after the first
+    full read only the rows written since are fetched. After each kind of write the mirror
+    must equal a read of everything, including a transaction that began before a read and
+    committed after a later transaction was seen (a mirror that took "rows newer than the
+    newest seen" would miss it), a row that leaves the filters, and a deletion (read in full)."""
+    import psycopg
+
+    from analysis import dashboard
+
+    pg = storage.connect(pg_url)
+    pg.insert_frame(generate_frame(2_000, seed=5, today=TODAY))
+    full_reads = []
+    original = store_pg.PostgresStore._mirror_read
+
+    def counted(self, *args):
+        full_reads.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(store_pg.PostgresStore, "_mirror_read", counted)
+    public = storage.Filters(include_synthetic=True)
+    isp = storage.Filters(include_synthetic=True, sectors=("isp",))
+
+    def check(filters=public):
+        got = pg.fetch_responses(filters, columns=dashboard.COLUMNS, ordered=False)
+        with monkeypatch.context() as plain:
+            plain.setattr(store_pg, "MIRROR", False)
+            want = pg.fetch_responses(filters, columns=dashboard.COLUMNS, ordered=False)
+        assert len(got) == len(want) > 0
+        pd.testing.assert_frame_equal(
+            got.sort_values(list(got.columns)).reset_index(drop=True),
+            want.sort_values(list(want.columns)).reset_index(drop=True),
+        )
+        return got
+
+    first = check()
+    assert len(full_reads) == 1
+    codes = [storage.new_deletion_code() for _ in range(3)]
+    for code in codes:
+        submit(pg, story_answers(), fill_seconds=300, deletion_code=code)
+    assert len(check()) == len(first) + 3
+    ids = [
+        r[0]
+        for r in postgres_server.execute(
+            pg_url,
+            "SELECT response_id FROM responses "
+            "WHERE source = 'synthetic' AND consent_research AND NOT flag_duplicate LIMIT 2",
+        )
+    ]
+    postgres_server.execute(
+        pg_url, "UPDATE responses SET flag_duplicate = true WHERE response_id = %s", (ids[0],)
+    )
+    assert len(check()) == len(first) + 2  # the flagged row left the read
+    with psycopg.connect(pg_url) as late:  # a transaction open across two reads
+        late.execute(
+            "UPDATE responses SET csat = 1, wasted_trips = 97 WHERE response_id = %s", [ids[1]]
+        )
+        submit(pg, story_answers(), fill_seconds=300)  # committed after it began
+        assert 97 not in check()["wasted_trips"].tolist()
+        late.commit()
+    assert 97 in check()["wasted_trips"].tolist()
+    check(isp)
+    assert len(full_reads) == 2  # the first read, and the other filters' first read
+    assert pg.delete_response(codes[0])
+    assert len(check()) == len(first) + 2
+    assert len(full_reads) == 3  # a deletion: read in full again
+    pg.close()
+
+
 def test_migrate_and_publish_on_a_url(pg_url, tmp_path):
     result = cli_run("migrate", "--db", pg_url)
     assert result.returncode == 0, result.stderr
