@@ -457,8 +457,10 @@ class ComebackMethods:
         def work(run) -> None:
             if not run("SELECT 1 FROM responses WHERE response_id = ?", [response_id]):
                 raise ValueError("`response_id` is not a stored response.")
+            # Keyed by its id, drawn once: a write retried after a lost acknowledgement
+            # (PostgreSQL, a server restart) finds it stored and changes nothing.
             run(
-                "INSERT INTO response_events VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO response_events VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [event_id, response_id, paris_now(), kind, event_on, amount],
             )
 

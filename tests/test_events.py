@@ -248,3 +248,18 @@ def test_the_update_page_opens_with_the_code_and_records_one_checked_event(db_pa
     assert store.response_as_known(response_id)["status"] == "resolved"
     # One update per visit: the form is gone until the page is opened again.
     assert len(at.radio) == 0 and len(at.text_input) == 0
+
+
+def test_an_update_written_twice_with_its_id_is_stored_once(store, monkeypatch):
+    """A write retried after its acknowledgement was lost (PostgreSQL restarting between the
+    commit and the reply) runs again with the same event id: it must store nothing more and
+    not fail (the respondent would be told their update was lost when it was stored)."""
+    import uuid
+
+    response_id, _ = story(store)
+    fixed = uuid.uuid4()
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
+    first = store.record_event(response_id, "resolved", date(2023, 12, 20))
+    again = store.record_event(response_id, "resolved", date(2023, 12, 20))
+    assert first == again == str(fixed)
+    assert len(store.events(response_id=response_id)) == 1
