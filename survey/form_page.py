@@ -6,6 +6,7 @@ import time
 
 import streamlit as st
 
+from survey import focus
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.drafts import DRAFT_PARAM, draft_document, restored_answers
@@ -284,29 +285,8 @@ def go(step: int) -> None:
 
 def focus_step_heading(title: str, move: int) -> None:
     """After "Suivant" or "Précédent", focus goes to the new step's heading (a screen reader
-    reads it; the next Tab is its first question), not to the page's top (WCAG 2.4.3).
-    ``move`` makes each move's script new, so the browser runs it again."""
-    st.html(
-        "<script>(() => {const title = "
-        + json.dumps(title)
-        + ", move = "
-        + json.dumps(move)
-        + """;
-if (window.clientroiFocusedMove === move) return;
-const started = Date.now();
-const tryFocus = () => {
-  const heading = document.querySelector(".st-key-form_step_heading h3");
-  if (heading && heading.textContent.trim() === title) {
-    window.clientroiFocusedMove = move;
-    heading.setAttribute("tabindex", "-1");
-    heading.focus();
-  } else if (Date.now() - started < 5000) {
-    setTimeout(tryFocus, 50);
-  }
-};
-tryFocus();})();</script>""",
-        unsafe_allow_javascript=True,
-    )
+    reads it; the next Tab is its first question), not to the page's top (WCAG 2.4.3)."""
+    st.html(focus.script(".st-key-form_step_heading h3", title, move), unsafe_allow_javascript=True)
 
 
 def check_field(question_id: str) -> None:

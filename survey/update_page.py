@@ -4,7 +4,7 @@ code), it records one dated update per visit; the original answers are never cha
 
 import streamlit as st
 
-from survey import i18n
+from survey import focus, i18n
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.i18n import t
@@ -47,6 +47,7 @@ def open_with_code() -> None:
     if found:
         state["update_response_id"] = found
         state.pop("update_done", None)
+        state["update_moved"] = state.get("update_moved", 0) + 1
 
 
 def record() -> None:
@@ -68,6 +69,7 @@ def record() -> None:
             state["update_response_id"], update.kind, update.event_on, amount=update.amount
         )
         state["update_done"] = True
+        state["update_moved"] = state.get("update_moved", 0) + 1
         for name in ("update_kind", "update_event_on", "update_amount"):
             state.pop(name, None)
 
@@ -87,24 +89,36 @@ if current is None:
         st.error(t("delete.unknown", locale), icon=":material/error:")
     st.stop()
 
+
+def focus_on(selector: str, text: str) -> None:
+    """The button pressed is gone: focus goes to what replaced it (WCAG 2.4.3)."""
+    if state.get("update_moved"):
+        st.html(focus.script(selector, text, state["update_moved"]), unsafe_allow_javascript=True)
+
+
 if state.get("update_done"):
-    st.success(t("update.done", locale), icon=":material/check_circle:")
+    with st.container(key="update_done_box"):
+        st.success(t("update.done", locale), icon=":material/check_circle:")
+    focus_on(
+        ".st-key-update_done_box [data-testid='stMarkdownContainer']", t("update.done", locale)
+    )
     st.write(t("update.done_more", locale))
     st.stop()
 
 status = qn.QUESTIONS["status"].choice_label(current["status"], locale)
 names = store.companies().set_index("id")["name"]
 # The respondent's own company name is their text: shown as text, never read as Markdown.
-st.text(
-    t(
-        "update.current",
-        locale,
-        company=current.get("company_other") or names.get(current["company"], ""),
-        started=i18n.date(current["started_on"], locale),
-        status=status,
-        known=i18n.date(current["status_known_on"], locale),
-    )
+summary = t(
+    "update.current",
+    locale,
+    company=current.get("company_other") or names.get(current["company"], ""),
+    started=i18n.date(current["started_on"], locale),
+    status=status,
+    known=i18n.date(current["status_known_on"], locale),
 )
+with st.container(key="update_current"):
+    st.text(summary)
+focus_on(".st-key-update_current [data-testid='stText']", summary)
 errors: dict = state.get("update_errors", {})
 st.radio(
     t("update.what", locale),

@@ -101,6 +101,14 @@ def expect_step_heading_focused(page, step: int) -> None:
     )
 
 
+def expect_focus_inside(page, selector: str) -> None:
+    page.wait_for_function(
+        "(selector) => document.activeElement && document.activeElement !== document.body"
+        " && document.activeElement.closest(selector) !== null",
+        arg=selector,
+    )
+
+
 def type_field(page, key: str, text: str) -> None:
     tab_to(page, f".st-key-{key} input")
     page.keyboard.type(text)
@@ -239,6 +247,8 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         page.locator(".st-key-update_code input").press("Enter")
         page.locator(".st-key-update_open button").click()
         expect(page.get_by_text("Toujours en cours")).to_be_visible()
+        # The button pressed is gone: focus goes to the story it opened (WCAG 2.4.3).
+        expect_focus_inside(page, ".st-key-update_current")
         axe.check("update page, event form")
         page.locator(".st-key-update_kind label[data-testid='stRadioOption']").filter(
             has_text="J'ai reçu un remboursement"
@@ -252,6 +262,7 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         page.locator(".st-key-update_amount input").press("Tab")
         page.locator(".st-key-update_record button").click()
         expect(page.get_by_text("Merci, votre mise à jour est enregistrée.")).to_be_visible()
+        expect_focus_inside(page, ".st-key-update_done_box")
         axe.check("update page, update recorded")
 
         # "Reprendre un brouillon": the page, then the resume code of the draft just sent (a
