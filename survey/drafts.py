@@ -5,8 +5,8 @@ restart or on another device (the resume code). No Streamlit and no database her
 The draft holds the widgets' values exactly as shown on screen (the text typed in a number or
 date field, the choice ticked), never a parsed value, so what comes back is what was left. It
 also holds what makes a second send harmless: the submission key (the store keeps one response
-per key) and the deletion code shown at the end, and whether a send had started (so a send that
-could not be confirmed is said so when the draft comes back).
+per key), whether a send had started (so a send that could not be confirmed is said so when the
+draft comes back) and, from then on only, the deletion code shown at the end.
 
 Where the draft's id lives: in the address, ``?brouillon=<id>``. A page's query parameters
 survive a reload, a reconnection and a server restart in Chromium (the address bar is what the
@@ -79,10 +79,18 @@ def restored_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
 def draft_document(
     state: Mapping[str, Any], *, deletion_code: str, elapsed_seconds: float, sending: bool
 ) -> dict[str, Any]:
-    """What is stored as a draft's JSON: the answers and the form's own keys."""
-    return {
+    """What is stored as a draft's JSON: the answers and the form's own keys.
+
+    The deletion code is kept only once a send has started: a send that could not be confirmed
+    may have stored the response under that code, and the form must show the same one when the
+    draft comes back. Before that, a draft never holds it (whoever reads the drafts table, a
+    backup for instance, could delete the response with it); a draft resumed before any send
+    gets a new code."""
+    document = {
         "answers": draft_answers(state),
-        "deletion_code": deletion_code,
         "elapsed_seconds": round(float(elapsed_seconds), 1),
         "sending": bool(sending),
     }
+    if sending:
+        document["deletion_code"] = deletion_code
+    return document

@@ -124,11 +124,16 @@ def resume_draft(draft_id: str) -> bool:
     state["form_draft_id"] = draft_id
     st.query_params[DRAFT_PARAM] = draft_id
     state["form_resumed"] = "unconfirmed" if document.get("sending") else "resumed"
+    state["form_sending"] = bool(document.get("sending"))
     return True
 
 
 def keep_draft(*, sending: bool = False) -> None:
-    """Save the draft when what is on screen (or the step) changed since the last save."""
+    """Save the draft when what is on screen (or the step) changed since the last save.
+    Once a send has started, every later save of this form says so (it may be stored)."""
+    if sending:
+        state["form_sending"] = True
+    sending = bool(state.get("form_sending"))
     document = draft_document(
         state,
         deletion_code=state["form_deletion_code"],

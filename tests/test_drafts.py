@@ -2,6 +2,8 @@
 a resume code that moves a draft to another device, and the form page resuming a draft after
 a new session (a reload, a server restart) with the values as they were on screen."""
 
+import json
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -78,6 +80,10 @@ def test_draft_answers_are_the_values_on_screen():
         "q_started_on": "3/7/2023",
     }
     assert restored_answers(document["answers"]) == draft_answers(state)
+    # The deletion code is kept only once a send has started (it may then be stored with it).
+    assert "ABCD" not in str(document) and "SECRET" not in str(document)
+    sending = draft_document(state, deletion_code="ABCD", elapsed_seconds=1, sending=True)
+    assert sending["deletion_code"] == "ABCD"
     # A draft can set answers only, nothing else of the session.
     assert restored_answers({"form_step": 9, "researcher": True, "q_x": "1"}) == {"q_x": "1"}
 
@@ -101,6 +107,8 @@ def test_the_form_resumes_a_draft_in_a_new_session(db_path):
     draft = store.load_draft(draft_id)
     assert draft.step == 1
     assert draft.answers["answers"]["q_started_on"] == "3/7/2023"  # as typed
+    # What the drafts table holds never includes the deletion code before a send.
+    assert first.session_state["form_deletion_code"] not in json.dumps(draft.answers)
     assert draft.answers["answers"]["q_company"] == "free"
 
     second = AppTest.from_file(APP, default_timeout=60)

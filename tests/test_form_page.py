@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from survey import store as storage
+from survey.i18n import t as i18n_t
 from tests.conftest import APP
 
 
@@ -252,6 +253,42 @@ def test_a_failed_save_keeps_the_answers_and_logs_the_key_not_the_answers(
     for answer in ("orange", "outage", "2024-02-01", "refused"):
         assert answer not in logged
     assert store.count() == 0
+
+
+def test_a_send_stored_but_not_acknowledged_comes_back_with_the_same_deletion_code(
+    app, store, monkeypatch
+):
+    """The response is stored, then the reply is lost (the connection cut). The draft comes
+    back in a new session (a reload); sending again stores nothing more and shows the same
+    deletion code, which deletes the response: the code was kept in the draft once the send
+    started, and only then."""
+    from survey.drafts import DRAFT_PARAM
+
+    real_insert = storage.Store.insert_response
+
+    def stored_then_cut(self, response, meta):
+        real_insert(self, response, meta)
+        raise ConnectionError("reply lost")
+
+    fill_first_two_steps(app)
+    draft_id = app.session_state["form_draft_id"]
+    code = app.session_state["form_deletion_code"]
+    assert code not in str(store.load_draft(draft_id).answers)  # not before the send
+    monkeypatch.setattr(storage.Store, "insert_response", stored_then_cut)
+    finish(app)
+    assert store.count() == 1 and not app.success
+    assert store.load_draft(draft_id).answers["deletion_code"] == code
+    monkeypatch.setattr(storage.Store, "insert_response", real_insert)
+
+    again = AppTest.from_file(APP, default_timeout=60)
+    again.query_params[DRAFT_PARAM] = draft_id
+    again.run()
+    assert again.session_state["form_step"] == 4
+    assert [w.value for w in again.warning][:1] == [i18n_t("form.draft.unconfirmed", "fr")]
+    click(again, "form_submit")
+    assert store.count() == 1  # the same key: stored once
+    assert code in [c.value for c in again.code]
+    assert store.delete_response(code) and store.count() == 0
 
 
 def test_the_frame_and_the_delete_page_in_english(app):
