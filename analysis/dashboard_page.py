@@ -8,11 +8,15 @@ import logging
 import secrets
 import tempfile
 import time
+import weakref
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements import vega_charts
 
 from analysis import charts, dashboard, disclosure, kpis, metrics
 from analysis.snapshot import releases
@@ -61,6 +65,13 @@ def export_bytes(fmt: str, dialect: str | None = None, suffix: str | None = None
 def source_counts(_store: storage.Store, db: str, version: storage.DataVersion) -> dict:
     del db, version
     return _store.source_counts()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def launch_date(_store: storage.Store, db: str, version: storage.DataVersion):
+    """The survey's opening: a scan of the responses (0.2 s at a million), once per version."""
+    del db, version
+    return _store.launch_date()
 
 
 def signed_in() -> bool:
@@ -273,7 +284,12 @@ if filters.include_synthetic and sources.get("synthetic"):
 # disclosure control: nothing resting on fewer than MIN_CELL responses, as in a snapshot.
 with st.spinner(t("dashboard.computing")):
     view = dashboard.view_for(
-        store, filters, as_of=as_of, public=public, version=version, launch=store.launch_date()
+        store,
+        filters,
+        as_of=as_of,
+        public=public,
+        version=version,
+        launch=launch_date(store, str(store.path), version),
     )
 n = view.n
 
@@ -293,6 +309,41 @@ design = groups[
 ]
 
 
+@st.cache_resource(show_spinner=False)
+def rendered_parts() -> dict:
+    """What the page drew from each shared view (chart specs, figure tables), kept beside the
+    view for every session: id(view) -> (a weak reference to it, its parts)."""
+    return {}
+
+
+def rendered(key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()`` once per shared view and language, whoever the visitor: a chart's spec
+    takes Altair 0.05-0.1 s to build and validate, the same for everybody."""
+    parts = rendered_parts()
+    entry = parts.get(id(view))
+    if entry is None or entry[0]() is not view:
+        for stale in [k for k, (ref, _) in list(parts.items()) if ref() is None]:
+            parts.pop(stale, None)
+        entry = (weakref.ref(view), {})
+        parts[id(view)] = entry
+    drawn = entry[1]
+    full = (*key, locale)
+    if full not in drawn:
+        drawn[full] = build()
+    return drawn[full]
+
+
+def chart(key: tuple, build: Callable[[], Any]) -> None:
+    """An Altair chart, converted once per view and language as ``st.altair_chart`` would
+    (Streamlit's own conversion: its theme, the data as Arrow), drawn from that spec."""
+    spec = rendered(("chart", *key), lambda: vega_charts._convert_altair_to_vega_lite_spec(build()))
+    # Streamlit takes the datasets out of the spec it is given: a copy of the top level.
+    drawn = dict(spec)
+    if "datasets" in drawn:
+        drawn["datasets"] = dict(drawn["datasets"])
+    st.vega_lite_chart(spec=drawn, width="stretch")
+
+
 def figures(title: str, frame: pd.DataFrame, *, folded: bool = True) -> None:
     """A chart's text alternative (WCAG 1.1.1): its figures as a plain HTML table, under it,
     folded in an expander (``folded=False`` inside an expander, which cannot hold another)."""
@@ -310,25 +361,32 @@ def forest(family: str) -> None:
     named = table.assign(company_name=table["company"].map(names))
     title = figure.text("title", locale)
     options = dict(estimate=figure.estimate, low=figure.low, high=figure.high, n=figure.n)
-    st.altair_chart(
-        charts.forest_chart(
+    chart(
+        ("forest", family),
+        lambda: charts.forest_chart(
             named,
             **options,
             percent=figure.percent,
             title=title,
             x_title=figure.text("axis", locale),
         ),
-        width="stretch",
     )
-    figures(title, charts.forest_figures(named, **options, percent=figure.percent, locale=locale))
+    figures(
+        title,
+        rendered(
+            ("forest_figures", family),
+            lambda: charts.forest_figures(named, **options, percent=figure.percent, locale=locale),
+        ),
+    )
 
 
 def curves(frame, kind: str) -> None:
     """Kaplan-Meier curves per company with their 95% bands."""
     curve = charts.CURVES[kind]
     title = charts.pick(curve.title, locale)
-    st.altair_chart(
-        charts.survival_chart(
+    chart(
+        ("curves", kind),
+        lambda: charts.survival_chart(
             frame,
             names,
             horizon=curve.horizon,
@@ -336,9 +394,14 @@ def curves(frame, kind: str) -> None:
             x_title=charts.pick(curve.x_title, locale),
             y_title=charts.pick(curve.y_title, locale),
         ),
-        width="stretch",
     )
-    figures(title, charts.survival_figures(frame, names, horizon=curve.horizon, locale=locale))
+    figures(
+        title,
+        rendered(
+            ("curves_figures", kind),
+            lambda: charts.survival_figures(frame, names, horizon=curve.horizon, locale=locale),
+        ),
+    )
 
 
 st.caption(
@@ -421,15 +484,15 @@ if tabs[2].open:
 if tabs[3].open:
     with tabs[3]:
         forest("wasted_trips")
-        st.altair_chart(
-            charts.distribution_chart(
+        chart(
+            ("trips",),
+            lambda: charts.distribution_chart(
                 view.trips,
                 names,
                 title=t("dashboard.trips.title"),
                 x_title=t("dashboard.trips.x_title"),
                 legend=t("dashboard.trips.legend"),
             ),
-            width="stretch",
         )
         figures(
             t("dashboard.trips.title"),
@@ -460,14 +523,14 @@ if tabs[4].open:
             ("loaner_cut", t("dashboard.loaner.cut")),
         ]
         named = table.assign(company_name=table["company"].map(names))
-        st.altair_chart(
-            charts.stages_chart(
+        chart(
+            ("loaners",),
+            lambda: charts.stages_chart(
                 named,
                 loaner_stages,
                 title=t("dashboard.loaner.title"),
                 x_title=t("dashboard.loaner.x_title"),
             ),
-            width="stretch",
         )
         figures(
             t("dashboard.loaner.title"), charts.stages_figures(named, loaner_stages, locale=locale)
@@ -497,8 +560,9 @@ if tabs[5].open:
             st.caption(t("dashboard.design.caveat"))
             unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
             # Its text alternative is the effects table drawn right under it (design_effects).
-            st.altair_chart(
-                charts.effects_chart(
+            chart(
+                ("effects", metric_id),
+                lambda: charts.effects_chart(
                     effects,
                     labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
                     title=t("dashboard.design.effects_title"),
@@ -506,7 +570,6 @@ if tabs[5].open:
                     not_identifiable=t("dashboard.design.not_identifiable"),
                     percent=percent,
                 ),
-                width="stretch",
             )
             st.dataframe(
                 dashboard.effects_table(effects, locale, percent=percent),
@@ -536,8 +599,9 @@ if tabs[5].open:
             )
             st.caption(t("dashboard.design.weights_note"))
             inputs = answer.inputs[answer.inputs["metric"] == metric_id]
-            st.altair_chart(
-                charts.inputs_chart(
+            chart(
+                ("inputs", metric_id),
+                lambda: charts.inputs_chart(
                     inputs,
                     names=names,
                     group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
@@ -545,7 +609,6 @@ if tabs[5].open:
                     x_title=t(f"dashboard.design.metric.{metric_id}"),
                     percent=percent,
                 ),
-                width="stretch",
             )
             figures(
                 t("dashboard.design.inputs_title"),
@@ -578,14 +641,14 @@ if tabs[5].open:
                     },
                     percent=figure.percent,
                 )
-                st.altair_chart(
-                    charts.sector_origin_chart(
+                chart(
+                    ("sector_origin", family),
+                    lambda figure=figure, cells=cells: charts.sector_origin_chart(
                         design,
                         **cells,
                         title=figure.text("title", locale),
                         legend="%" if figure.percent else t("dashboard.design.days"),
                     ),
-                    width="stretch",
                 )
                 figures(
                     figure.text("title", locale),

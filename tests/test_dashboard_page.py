@@ -77,6 +77,32 @@ def test_every_view_renders_on_synthetic_data_with_a_banner(demo_db):
     assert charts >= 10
 
 
+def test_a_chart_is_built_once_per_view_and_language_for_every_visitor(demo_db, monkeypatch):
+    """Two visitors of the same view get the same chart spec, built once (Altair's build and
+    validation are not repeated per session); another language builds its own."""
+    from analysis import charts
+
+    built = []
+    original = charts.forest_chart
+
+    def counted(*args, **kwargs):
+        built.append(kwargs["title"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "forest_chart", counted)
+    refunds = 2
+    first = show_tab(open_dashboard(), refunds)
+    second = show_tab(open_dashboard(), refunds)
+    specs = [[c.proto.spec for c in at.get("vega_lite_chart")] for at in (first, second)]
+    assert specs[0] == specs[1] and len(specs[0]) >= 1
+    assert len(built) == 1
+    english = open_dashboard()
+    english.session_state["locale"] = "en"
+    english.run()  # the tabs' labels in English, then the refunds tab
+    show_tab(english, refunds)
+    assert len(built) == 2 and built[0] != built[1]  # the English title
+
+
 def test_all_filters_combined_and_an_empty_selection(demo_db, db_path):
     at = open_dashboard()
     assert not [m for m in at.multiselect if m.key == "company"]  # the public: no free filter
