@@ -7,6 +7,7 @@ English headings, intervals as text, significance and small-base marks).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -14,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -236,6 +238,82 @@ class SharedViews:
 VIEWS = SharedViews()
 
 
+# --- the public view kept on disk, for the first visitor after a restart ----------------------
+
+KEPT_VIEWS = 4  # public views kept on disk per database (one per data version, newest first)
+
+
+def code_fingerprint() -> str:
+    """What the views are computed by: this package's version and the source of the analysis
+    and the questionnaire (a view computed by other code is never read back)."""
+    global _FINGERPRINT
+    if _FINGERPRINT is None:
+        import hashlib
+        from importlib import metadata
+
+        digest = hashlib.sha256()
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            digest.update(metadata.version("clientroi").encode())
+        root = Path(__file__).resolve().parent.parent
+        for source in sorted([*root.glob("analysis/**/*.py"), *root.glob("survey/*.py")]):
+            digest.update(source.relative_to(root).as_posix().encode())
+            digest.update(source.read_bytes())
+        _FINGERPRINT = digest.hexdigest()
+    return _FINGERPRINT
+
+
+_FINGERPRINT: str | None = None
+
+
+def views_folder(store) -> Path:
+    """Where a database's public views are kept: beside it, ``<database>.views/`` (0700)."""
+    return Path(f"{store.path}.views")
+
+
+def stored_view(store, key: Hashable) -> Dashboard | None:
+    """The public view of ``key`` computed by this code before (a restart), or None."""
+    import pickle
+
+    path = _view_file(store, key)
+    try:
+        with path.open("rb") as f:
+            stored_key, view = pickle.load(f)
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001  (unreadable: computed again, and rewritten)
+        log.warning("a stored dashboard view could not be read: %s", path, exc_info=True)
+        return None
+    return view if stored_key == (key, code_fingerprint()) else None
+
+
+def store_view(store, key: Hashable, view: Dashboard) -> None:
+    """Keep a public view on disk (written whole, then renamed; readable by the owner only),
+    and only the newest :data:`KEPT_VIEWS` of the database."""
+    import os
+    import pickle
+    import tempfile
+
+    folder = views_folder(store)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(((key, code_fingerprint()), view), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, _view_file(store, key))
+        kept = sorted(folder.glob("*.view"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[KEPT_VIEWS:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # a read-only folder: the view is only in memory
+        log.warning("the dashboard view could not be kept on disk in %s", folder, exc_info=True)
+
+
+def _view_file(store, key: Hashable) -> Path:
+    import hashlib
+
+    name = hashlib.sha256(repr((key, code_fingerprint())).encode()).hexdigest()[:32]
+    return views_folder(store) / f"{name}.view"
+
+
 def view_for(
     store,
     filters,
@@ -253,13 +331,21 @@ def view_for(
     key = (str(store.path), version, filters, as_of, launch, public, seed)
 
     def build() -> Dashboard:
+        # A public view computed before a restart by the same code on the same data is read
+        # back (milliseconds) instead of computed again (seconds at a million responses).
+        if public and (kept := stored_view(store, key)) is not None:
+            return kept
         # as known on as_of: the respondents' later updates recorded by then are folded in
         frame = store.fetch_responses(
             filters, columns=COLUMNS, ordered=False, categorical=True, known_on=as_of
         )
         view = compute(frame, as_of=as_of, launch=launch, public=public, seed=seed)
         del frame
-        return disclosure.protect(view) if public else view
+        if not public:
+            return view
+        view = disclosure.protect(view)
+        store_view(store, key, view)
+        return view
 
     return VIEWS.get(key, build)
 
