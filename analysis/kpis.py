@@ -259,16 +259,24 @@ def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
     if series.dtype == bool or isinstance(series.dtype, pd.BooleanDtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
     if series.dtype == object:
-        values = series.to_numpy(dtype=object)
-        missing = pd.isna(values)
-        # pd.NA compares to NA, not to a bool: compare the known values only (None == True
-        # is plainly False)
-        known = np.where(missing, None, values)
-        true = np.asarray(known == True, dtype=bool)  # noqa: E712  (True, 1, 1.0, np.True_)
-        false = np.asarray(known == False, dtype=bool)  # noqa: E712
-        if np.any(~(missing | true | false)):
+        # each distinct value is judged once (a hash pass in C, not a comparison per row);
+        # None, NaN and pd.NA are missing
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        lookup = []
+        for value in list(uniques):
+            if (
+                value is True
+                or value is False
+                or isinstance(value, (np.bool_, np.number, int, float))
+            ):
+                if value == True:  # noqa: E712  (True, 1, 1.0, np.True_)
+                    lookup.append(1.0)
+                    continue
+                if value == False:  # noqa: E712
+                    lookup.append(0.0)
+                    continue
             raise ValueError(f"`responses['{column}']` must hold True, False or missing values.")
-        return np.where(true, 1.0, np.where(false, 0.0, np.nan))
+        return np.array([*lookup, np.nan])[codes]
     numbers = _numbers(frame, column)
     known = numbers[~np.isnan(numbers)]
     if np.any((known != 0) & (known != 1)):
@@ -314,10 +322,8 @@ class _Units:
 @_read_once
 def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     submitted = _days(frame, "submitted_on")
-    company = frame["company"]
-    if isinstance(company.dtype, pd.CategoricalDtype):
-        company = company.astype(object)
-    codes, uniques = pd.factorize(company, use_na_sentinel=True)
+    # (a categorical column is factorized on its codes, in order of appearance as for objects)
+    codes, uniques = pd.factorize(frame["company"], use_na_sentinel=True)
     uniques = [str(value) for value in list(uniques)]
     in_time = ~np.isnan(submitted) & (submitted <= as_of_day)
     kept = (codes >= 0) & in_time
@@ -334,7 +340,7 @@ def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     def per_company(column: str) -> list[str]:
         if column not in frame.columns:
             return [uniques[i] for i in order]
-        values = frame[column].to_numpy()[first_rows[order]] if k else []
+        values = frame[column].iloc[first_rows[order]].to_numpy() if k else []
         return [None if pd.isna(v) else str(v) for v in values]
 
     return _Units(
@@ -675,12 +681,18 @@ def _share_counts(units: _Units, valid, success) -> _ShareCounts:
     return _ShareCounts(cells[:, 1], cells.sum(axis=1))
 
 
-def _value_counts(units: _Units, values, *, scale: float = 1.0) -> _ValueCounts:
+def _value_counts(units: _Units, values, *, scale: float = 1.0, step=None) -> _ValueCounts:
+    """Frequency table per unit; ``step``: the values are whole multiples of it (counted as
+    whole numbers, one bincount, then given back as the same multiples)."""
     valid = ~np.isnan(values)
-    distinct, table = grouped_value_counts(
-        np.where(valid, values, 0.0), units.masked(valid), units.k + 1
-    )
-    return _ValueCounts(distinct, table[: units.k], scale)
+    if step is None:
+        distinct, table = grouped_value_counts(
+            np.where(valid, values, 0.0), units.masked(valid), units.k + 1
+        )
+        return _ValueCounts(distinct, table[: units.k], scale)
+    multiples = np.round(np.where(valid, values, 0.0) / step)
+    distinct, table = grouped_value_counts(multiples, units.masked(valid), units.k + 1)
+    return _ValueCounts(distinct * step, table[: units.k], scale)
 
 
 def _pair_counts(units: _Units, numerators, denominators, valid) -> _PairCounts:
@@ -726,9 +738,22 @@ def _prepare(
     launch_day: float | None = None,
     units: _Units | None = None,
 ) -> _Prepared:
-    """Read the responses once and build the count tables of every requested family."""
+    """Read the responses once and build the count tables of every requested family; inside
+    ``shared_reading()`` the same request (frame, date, families, launch, units) is built once
+    (a dashboard asks the bases of the same responses several times)."""
     wanted = {family.name for family in FAMILIES} if families is None else set(families)
     units = _units(frame, as_of_day) if units is None else units
+    readings = _READINGS.get()
+    if readings is None:
+        return _prepare_counts(frame, as_of_day, wanted, launch_day, units)
+    # the frame and the units are kept with the result, so that their ids cannot be reused
+    key = ("_prepare", id(frame), as_of_day, frozenset(wanted), launch_day, id(units))
+    if key not in readings:
+        readings[key] = (frame, units, _prepare_counts(frame, as_of_day, wanted, launch_day, units))
+    return readings[key][2]
+
+
+def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
     stats: dict = {}
     notes: dict = {}
 
@@ -780,7 +805,7 @@ def _prepare(
         stats["refund_full"] = _share_counts(units, decided, outcome == 0)
         stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
         stats["refund_amount_share"] = _value_counts(
-            units, _amount_share(frame, outcome, notes, units)
+            units, _amount_share(frame, outcome, notes, units), step=AMOUNT_SHARE_STEP
         )
     if "refund_time" in wanted:
         requested = _flags(frame, "refund_requested")
@@ -1913,6 +1938,32 @@ CUT_FIGURES = (
 ``_low`` and ``_high``; its base is ``<metric>_n``."""
 
 
+@_read_once
+def _cut_labels(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The cut's value of each row as a frame of units (``company`` the cut), read once."""
+    if by == "problem":
+        key = frame["problem"]
+    else:
+        # the year as a label per row, through codes (no string per row)
+        started = _days(frame, "started_on")
+        known = np.isfinite(started)
+        years = np.where(known, started, 0.0).astype("datetime64[D]").astype("datetime64[Y]")
+        years = years.astype(np.int64) + 1970
+        first = int(years[known].min()) if known.any() else 0
+        codes = np.where(known, years - first, -1)
+        span = int(codes.max()) + 1 if known.any() else 0
+        key = pd.Series(
+            pd.Categorical.from_codes(codes, categories=[str(first + i) for i in range(span)]),
+            index=frame.index,
+        )
+    # the cut's values stand for the companies; every other column is read from ``frame``
+    # itself (shared with the other tables under ``shared_reading``), never copied
+    return pd.DataFrame(
+        {"company": key, "company_name": key, "submitted_on": frame["submitted_on"]},
+        index=frame.index,
+    ).assign(sector="all", origin="all")
+
+
 def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.DataFrame:
     """One row per problem type (``by="problem"``) or year of the start of the problem
     (``by="year"``), all companies pooled: ``cut, n``, then for time to resolution and refund
@@ -1924,17 +1975,7 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
         responses, (*REQUIRED_COLUMNS, "problem") if by == "problem" else REQUIRED_COLUMNS
     )
     as_of_day = _validate_as_of(as_of)
-    if by == "problem":
-        key = frame["problem"].astype(object)
-    else:
-        key = pd.to_datetime(frame["started_on"]).dt.year.astype("Int64").astype(str)
-        key = key.where(key != "<NA>", None)
-    # the cut's values stand for the companies; every other column is read from ``frame``
-    # itself (shared with the other tables under ``shared_reading``), never copied
-    labels = pd.DataFrame(
-        {"company": key, "company_name": key, "submitted_on": frame["submitted_on"]},
-        index=frame.index,
-    ).assign(sector="all", origin="all")
+    labels = _cut_labels(frame, by)
     prepared = _prepare(
         frame,
         as_of_day,
