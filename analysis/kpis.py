@@ -32,6 +32,7 @@ from analysis._kernels import (
     bca_mean,
     bca_mean_expansion,
     bca_ratio,
+    bca_ratio_expansion,
     boundary_wilson,
     chi_square,
     competing_patterns,
@@ -130,13 +131,13 @@ READ_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 AMOUNT_SHARE_STEP = 0.001
 """The share of the amount obtained is counted to the nearest 0.1% (a frequency table of at
 most 1,001 values per company)."""
-AMOUNT_SHARE_EXPANSION_N = 1000
-"""From this base on, the interval of the mean share of the amount obtained is the BCa
-interval of the bootstrap's limit in closed form (``bca_mean_expansion``) rather than 2,000
-multinomial resamples of up to 1,001 values (O(1,001) instead of O(2,000 x 1,001) per unit);
-below it, where the expansion's error would grow, the bootstrap itself, as R's ``boot.ci``."""
-_EXPANDED_MEANS = {"refund_amount_share": AMOUNT_SHARE_EXPANSION_N}
-"""Mean metrics whose interval comes from the expansion from a base on (metric -> base)."""
+BOOTSTRAP_EXPANSION_N = 1000
+"""From this base on, every BCa interval of the tables (the means, the scores, the share of the
+amount obtained, the callbacks ratio) is the BCa interval of the bootstrap's limit in closed
+form (``bca_mean_expansion``, ``bca_ratio_expansion``) rather than 2,000 multinomial resamples
+of the unit's value table: one pass over the table instead of 2,000 x its size (up to 1,001
+values for the amount share), and no Monte Carlo error. Below it, where the neglected terms of
+the expansion grow, the seeded bootstrap itself, as R's ``boot.ci(type = "bca")``."""
 _STATUSES = ("resolved", "ongoing", "unresolved")
 _OUTCOMES = ("full", "partial", "refused", "pending")
 
@@ -986,13 +987,12 @@ def _share_columns(name: str, counts: _ShareCounts):
 def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
     k = counts.table.shape[0]
     estimate, low, high = (np.full(k, np.nan) for _ in range(3))
-    expanded_from = _EXPANDED_MEANS.get(name)
     for unit in range(k):
         row = counts.table[unit]
         size = row.sum()
         if size == 0:
             continue
-        if expanded_from is not None and size >= expanded_from:
+        if size >= BOOTSTRAP_EXPANSION_N:
             estimate[unit], low[unit], high[unit], _ = bca_mean_expansion(
                 counts.values, row, level=CONFIDENCE_LEVEL
             )
@@ -1046,6 +1046,12 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
     for unit in range(k):
         row = counts.table[unit]
         if row.sum() == 0:
+            continue
+        if row.sum() >= BOOTSTRAP_EXPANSION_N:
+            estimate[unit], low[unit], high[unit], se = bca_ratio_expansion(
+                counts.numerators, counts.denominators, row, level=CONFIDENCE_LEVEL
+            )
+            variance[unit] = se**2
             continue
         estimate[unit], low[unit], high[unit], se = bca_ratio(
             counts.numerators,
@@ -1441,7 +1447,8 @@ def company_table(
     incidence of resolution reaches one half; ``resolution_unresolved90_days`` is 90 minus the
     restricted mean time lost to resolution, the measure of every resolution comparison (Wald
     z of the difference); refunds received and refused compete likewise; shares have Wilson
-    intervals and Fisher's exact test, with Newcombe's interval for the difference; means and the callbacks ratio have BCa bootstrap intervals, with Mann-Whitney and a
+    intervals and Fisher's exact test, with Newcombe's interval for the difference; means and the callbacks ratio have BCa bootstrap intervals (in closed form
+    from :data:`BOOTSTRAP_EXPANSION_N` responses), with Mann-Whitney and a
     linearised Wald test respectively; the NPS is 100 x the mean of +1 (9-10), 0 (7-8) and
     -1 (0-6).
 
