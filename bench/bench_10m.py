@@ -51,27 +51,34 @@ def ensure_database(path: Path, rows: int = ROWS) -> Path:
     started = time.perf_counter()
     build_database(partial, rows)
     partial.rename(path)
-    print(f"built {rows:,} rows into {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        f"built {rows:,} rows into {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr
+    )
     return path
 
 
 def measure(path: Path) -> dict:
     """In this process: fetch the tables' columns, then the company + group tables, timed."""
-    from bench.bench_compute import read
     from analysis import kpis
+    from bench.bench_compute import read
+
+    def peak_mb() -> float:  # Linux reports ru_maxrss in KiB
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
     started = time.perf_counter()
     store, frame, as_of = read(path)
     fetched = time.perf_counter()
+    after_fetch = peak_mb()
     kpis.summary_tables(frame, as_of=as_of, rng=1, launch=store.launch_date())
     done = time.perf_counter()
     return {
         "rows": len(frame),
+        "frame_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
         "fetch_s": round(fetched - started, 3),
         "tables_s": round(done - fetched, 3),
         "total_s": round(done - started, 3),
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_after_fetch_mb": after_fetch,
+        "peak_rss_mb": peak_mb(),
     }
 
 

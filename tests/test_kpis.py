@@ -14,10 +14,16 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from analysis._kernels import bca_mean, bca_mean_expansion, grouped_value_counts
+from analysis._kernels import (
+    bca_mean,
+    bca_mean_expansion,
+    bca_ratio,
+    bca_ratio_expansion,
+    grouped_value_counts,
+)
 from analysis.counts import compare_ratios, mann_whitney, mean_with_ci
 from analysis.kpis import (
-    AMOUNT_SHARE_EXPANSION_N,
+    BOOTSTRAP_EXPANSION_N,
     FAMILIES,
     SMALL_BASE,
     _prepare,
@@ -662,8 +668,8 @@ def test_bca_mean_expansion_follows_the_skew_of_a_long_bootstrap():
     assert bca_mean_expansion(np.array([0.5]), np.array([40]), level=0.95)[1:3] != (0.5, 0.5)
 
 
-def test_amount_share_interval_in_closed_form_on_the_demo_data():
-    """Methodology (issue #14): from AMOUNT_SHARE_EXPANSION_N shares on, the published interval
+def test_bootstrap_intervals_in_closed_form_on_the_demo_data():
+    """Methodology (issue #14): from BOOTSTRAP_EXPANSION_N shares on, the published interval
     of refund_amount_share is the bootstrap's limit in closed form. On the demo data, at the
     smallest company base above the threshold (where the expansion is least accurate), it lies
     within 1e-3 of a 20,000-resample bootstrap; the point estimate is the exact mean."""
@@ -672,7 +678,7 @@ def test_amount_share_interval_in_closed_form_on_the_demo_data():
     prepared = _prepare(frame, _validate_as_of("2026-06-15"))
     counts = prepared.stats["refund_amount_share"]
     n = counts.table.sum(axis=1)
-    large = n >= AMOUNT_SHARE_EXPANSION_N
+    large = n >= BOOTSTRAP_EXPANSION_N
     assert large.any() and (~large & (n > 0)).any()  # both paths are exercised
     unit = int(np.flatnonzero(large)[np.argmin(n[large])])
     label = prepared.units.labels[unit]
@@ -703,5 +709,23 @@ def test_amount_share_interval_in_closed_form_on_the_demo_data():
             prepared.units.labels[small], ["refund_amount_share_low", "refund_amount_share_high"]
         ].to_numpy(dtype=float),
         again[1:3],
+        rtol=1e-12,
+    )
+    # the callbacks ratio likewise (a pair table), within 0.1 standard error of the long run
+    pairs = prepared.stats["callbacks_kept"]
+    sizes = pairs.table.sum(axis=1)
+    unit = int(
+        np.flatnonzero(sizes >= BOOTSTRAP_EXPANSION_N)[
+            np.argmin(sizes[sizes >= BOOTSTRAP_EXPANSION_N])
+        ]
+    )
+    args = (pairs.numerators, pairs.denominators, pairs.table[unit])
+    boot = bca_ratio(*args, rng=np.random.default_rng(6), n_resamples=20_000, level=0.95)
+    closed = bca_ratio_expansion(*args, level=0.95)
+    assert_allclose(closed[1:3], boot[1:3], atol=0.1 * closed[3])
+    row = table.loc[prepared.units.labels[unit]]
+    assert_allclose(
+        [row["callbacks_kept_ratio"], row["callbacks_kept_low"], row["callbacks_kept_high"]],
+        closed[:3],
         rtol=1e-12,
     )
