@@ -449,16 +449,17 @@ class _CompetingCounts(NamedTuple):
         )
 
 
-def _competing_counts(units: _Units, durations, causes, in_scope, entry=None) -> _CompetingCounts:
+def _competing_counts(
+    units: _Units, durations, causes, in_scope, entry=None, *, usable=None
+) -> _CompetingCounts:
     """Pattern table of a metric with competing outcomes; unplaceable rows counted as excluded.
 
     ``entry`` (days from the start of the problem to the launch, 0 when it began after) makes
     the incidents that began before the launch enter late; one that ended before the launch
     could not have been reported under that rule and is excluded (and counted).
     """
-    usable = in_scope & np.isfinite(durations) & (durations >= 0)
-    if entry is not None:
-        usable &= (entry <= 0) | (durations > entry)
+    # ``usable``: :func:`_placeable` of these durations and entries, when already known
+    usable = in_scope & (_placeable(durations, entry) if usable is None else usable)
     codes = units.masked(usable)
     keep = codes < units.k
     excluded = np.bincount(units.masked(in_scope & ~usable), minlength=units.k + 1)[: units.k]
@@ -724,6 +725,9 @@ def _small_whole_codes(values: np.ndarray):
     return distinct, inverse.reshape(-1)
 
 
+_EVERY_FAMILY = frozenset(family.name for family in FAMILIES)
+
+
 @dataclass
 class _Prepared:
     units: _Units
@@ -750,7 +754,14 @@ def _prepare(
     # the frame and the units are kept with the result, so that their ids cannot be reused
     key = ("_prepare", id(frame), as_of_day, frozenset(wanted), launch_day, id(units))
     if key not in readings:
-        readings[key] = (frame, units, _prepare_counts(frame, as_of_day, wanted, launch_day, units))
+        every = ("_prepare", id(frame), as_of_day, _EVERY_FAMILY, launch_day, id(units))
+        if every in readings:  # the count tables of every family are there: take those asked
+            whole = readings[every][2]
+            subset = {name: counts for name, counts in whole.stats.items() if name in wanted}
+            prepared = _Prepared(whole.units, subset, whole.excluded, whole.launch_day)
+        else:
+            prepared = _prepare_counts(frame, as_of_day, wanted, launch_day, units)
+        readings[key] = (frame, units, prepared)
     return readings[key][2]
 
 
@@ -760,32 +771,17 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
 
     if "resolution" in wanted:
         status = _choice_codes(frame, "status", _STATUSES)
-        started = _days(frame, "started_on")
-        ended = _days(frame, "ended_on")
-        submitted = _days(frame, "submitted_on")
-        # an ongoing incident is followed until the last day its status was known: the date
-        # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
-        censored = _status_known(frame, started, submitted, as_of_day)
-        stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
-        causes = np.select([status == 0, status == 2], [1, 2], default=0)
-        entry = None
-        # each incident enters at the opening of the survey that collected it: an imported
-        # row carries its own (``collected_from``), the others Client Roi's launch
-        opening = np.full(started.size, np.nan if launch_day is None else float(launch_day))
-        if "collected_from" in frame.columns:
-            collected = _days(frame, "collected_from")
-            opening = np.where(np.isfinite(collected), collected, opening)
-        if np.isfinite(opening).any():
-            known = np.isfinite(started) & np.isfinite(opening)
-            entry = np.where(known, np.maximum(opening - started, 0.0), 0.0)
+        durations, causes, entry, usable = _resolution_rows(frame, as_of_day, launch_day)
         # every response enters; an unknown status or a missing or negative duration is
         # left out and counted in resolution_excluded
-        everyone = np.ones(stop.size, dtype=bool)
-        stats["resolution"] = _competing_counts(units, stop - started, causes, everyone, entry)
+        everyone = np.ones(durations.size, dtype=bool)
+        stats["resolution"] = _competing_counts(
+            units, durations, causes, everyone, entry, usable=usable
+        )
         notes["unrecognised_status"] = int(np.count_nonzero(units.masked(status == -2) < units.k))
         notes["missing_status"] = int(np.count_nonzero(units.masked(status == -1) < units.k))
         if entry is not None:
-            before = (entry > 0) & np.isfinite(stop - started) & (stop - started <= entry)
+            before = (entry > 0) & np.isfinite(durations) & (durations <= entry)
             notes["ended_before_launch"] = int(np.count_nonzero(units.masked(before) < units.k))
 
     outcome = None
@@ -802,12 +798,17 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         )
         decided = (outcome >= 0) & (outcome <= 2)
         paid = (outcome == 0) | (outcome == 1)
-        stats["refund_success"] = _share_counts(units, decided, paid)
-        stats["refund_full"] = _share_counts(units, decided, outcome == 0)
-        stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
-        stats["refund_amount_share"] = _value_counts(
-            units, _amount_share(frame, outcome, notes, units), step=AMOUNT_SHARE_STEP
-        )
+        # (only what is asked: a cut asks refund success alone)
+        if "refund_success" in wanted:
+            stats["refund_success"] = _share_counts(units, decided, paid)
+        if "refund_full" in wanted:
+            stats["refund_full"] = _share_counts(units, decided, outcome == 0)
+        if "refund_partial" in wanted:
+            stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
+        if "refund_amount_share" in wanted:
+            stats["refund_amount_share"] = _value_counts(
+                units, _amount_share(frame, outcome, notes, units), step=AMOUNT_SHARE_STEP
+            )
     if "refund_time" in wanted:
         requested = _flags(frame, "refund_requested")
         asked_on = _days(frame, "refund_requested_on")
@@ -879,6 +880,46 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
         stats["nps"] = _value_counts(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
+
+
+@_read_once
+def _resolution_rows(frame: pd.DataFrame, as_of_day: int, launch_day):
+    """Per response, what time to resolution reads whatever the units: (duration in days,
+    cause, delayed entry or None, usable) where usable marks the rows that can be placed."""
+    status = _choice_codes(frame, "status", _STATUSES)
+    started = _days(frame, "started_on")
+    ended = _days(frame, "ended_on")
+    submitted = _days(frame, "submitted_on")
+    # an ongoing incident is followed until the last day its status was known: the date
+    # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
+    censored = _status_known(frame, started, submitted, as_of_day)
+    stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
+    causes = np.select([status == 0, status == 2], [1, 2], default=0)
+    entry = None
+    # each incident enters at the opening of the survey that collected it: an imported
+    # row carries its own (``collected_from``), the others Client Roi's launch
+    opening = np.full(started.size, np.nan if launch_day is None else float(launch_day))
+    if "collected_from" in frame.columns:
+        collected = _days(frame, "collected_from")
+        opening = np.where(np.isfinite(collected), collected, opening)
+    if np.isfinite(opening).any():
+        known = np.isfinite(started) & np.isfinite(opening)
+        entry = np.where(known, np.maximum(opening - started, 0.0), 0.0)
+    durations = stop - started
+    usable = _placeable(durations, entry)
+    for array in (durations, causes, entry, usable):
+        if array is not None:
+            array.flags.writeable = False
+    return durations, causes, entry, usable
+
+
+def _placeable(durations, entry) -> np.ndarray:
+    """Rows whose duration can be placed: known, not negative, and (with a delayed entry)
+    not ended before it."""
+    usable = np.isfinite(durations) & (durations >= 0)
+    if entry is not None:
+        usable &= (entry <= 0) | (durations > entry)
+    return usable
 
 
 def _status_known(frame: pd.DataFrame, started, submitted, as_of_day) -> np.ndarray:
