@@ -238,6 +238,10 @@ def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A numeric column as floats, NaN for "don't know" (nullable integers, floats, objects)."""
     series = frame[column]
+    if series.dtype == np.float64:  # NaN already stands for "don't know": no copy to make
+        view = series.to_numpy().view()
+        view.flags.writeable = False  # the caller's frame, read, never written
+        return view
     if series.dtype == object:
         try:
             series = pd.to_numeric(series)
