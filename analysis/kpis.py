@@ -401,6 +401,19 @@ class _PairCounts(NamedTuple):
         return _PairCounts(self.numerators, self.denominators, self.table * keep[:, None])
 
 
+class _Bases(NamedTuple):
+    """The base of a metric per unit alone (what :func:`bases` needs, no count table)."""
+
+    n: np.ndarray
+
+    def collapse(self, matrix):
+        return _Bases(matrix @ self.n)
+
+
+def _base_of(units: _Units, valid) -> _Bases:
+    return _Bases(np.bincount(units.masked(valid), minlength=units.k + 1)[: units.k])
+
+
 class _Totals(NamedTuple):
     total: np.ndarray
     n: np.ndarray
@@ -454,7 +467,7 @@ class _CompetingCounts(NamedTuple):
 
 
 def _competing_counts(
-    units: _Units, durations, causes, in_scope, entry=None, *, usable=None
+    units: _Units, durations, causes, in_scope, entry=None, *, usable=None, bases_only=False
 ) -> _CompetingCounts:
     """Pattern table of a metric with competing outcomes; unplaceable rows counted as excluded.
 
@@ -464,6 +477,8 @@ def _competing_counts(
     """
     # ``usable``: :func:`_placeable` of these durations and entries, when already known
     usable = in_scope & (_placeable(durations, entry) if usable is None else usable)
+    if bases_only:
+        return _base_of(units, usable)
     codes = units.masked(usable)
     keep = codes < units.k
     excluded = np.bincount(units.masked(in_scope & ~usable), minlength=units.k + 1)[: units.k]
@@ -680,17 +695,23 @@ def _competing_columns(name: str, counts: _CompetingCounts):
     return columns, pvalue, difference, overall, (difference, diff_low, diff_high)
 
 
-def _share_counts(units: _Units, valid, success) -> _ShareCounts:
+def _share_counts(units: _Units, valid, success, *, bases_only: bool = False) -> _ShareCounts:
+    if bases_only:
+        return _base_of(units, valid)
     codes = units.masked(valid)
     cells = np.bincount(codes * 2 + (success & valid), minlength=2 * (units.k + 1))
     cells = cells.reshape(units.k + 1, 2)[: units.k]
     return _ShareCounts(cells[:, 1], cells.sum(axis=1))
 
 
-def _value_counts(units: _Units, values, *, scale: float = 1.0, step=None) -> _ValueCounts:
+def _value_counts(
+    units: _Units, values, *, scale: float = 1.0, step=None, bases_only: bool = False
+) -> _ValueCounts:
     """Frequency table per unit; ``step``: the values are whole multiples of it (counted as
     whole numbers, one bincount, then given back as the same multiples)."""
     valid = ~np.isnan(values)
+    if bases_only:
+        return _base_of(units, valid)
     if step is None:
         distinct, table = grouped_value_counts(
             np.where(valid, values, 0.0), units.masked(valid), units.k + 1
@@ -701,7 +722,11 @@ def _value_counts(units: _Units, values, *, scale: float = 1.0, step=None) -> _V
     return _ValueCounts(distinct * step, table[: units.k], scale)
 
 
-def _pair_counts(units: _Units, numerators, denominators, valid) -> _PairCounts:
+def _pair_counts(
+    units: _Units, numerators, denominators, valid, *, bases_only: bool = False
+) -> _PairCounts:
+    if bases_only:
+        return _base_of(units, valid)
     num = np.where(valid, numerators, 0.0)
     den = np.where(valid, denominators, 0.0)
     codes = units.masked(valid)
@@ -746,32 +771,43 @@ def _prepare(
     families=None,
     launch_day: float | None = None,
     units: _Units | None = None,
+    *,
+    bases_only: bool = False,
 ) -> _Prepared:
-    """Read the responses once and build the count tables of every requested family; inside
-    ``shared_reading()`` the same request (frame, date, families, launch, units) is built once
-    (a dashboard asks the bases of the same responses several times)."""
+    """Read the responses once and build the count tables of every requested family
+    (``bases_only``: only their bases, per unit); inside ``shared_reading()`` the same request
+    (frame, date, families, launch, units) is built once (a dashboard asks the bases of the
+    same responses several times), and served from the tables of every family when built."""
     wanted = {family.name for family in FAMILIES} if families is None else set(families)
     units = _units(frame, as_of_day) if units is None else units
     readings = _READINGS.get()
     if readings is None:
-        return _prepare_counts(frame, as_of_day, wanted, launch_day, units)
+        return _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only)
     # the frame and the units are kept with the result, so that their ids cannot be reused
-    key = ("_prepare", id(frame), as_of_day, frozenset(wanted), launch_day, id(units))
+    request = ("_prepare", id(frame), as_of_day, frozenset(wanted), launch_day, id(units))
+    key = (*request, bases_only)
     if key not in readings:
-        every = ("_prepare", id(frame), as_of_day, _EVERY_FAMILY, launch_day, id(units))
-        if every in readings:  # the count tables of every family are there: take those asked
+        every = ("_prepare", id(frame), as_of_day, _EVERY_FAMILY, launch_day, id(units), False)
+        if bases_only and (*request, False) in readings:  # the full tables give the bases
+            prepared = readings[(*request, False)][2]
+        elif every in readings:  # the count tables of every family are there: take those asked
             whole = readings[every][2]
             subset = {name: counts for name, counts in whole.stats.items() if name in wanted}
             prepared = _Prepared(whole.units, subset, whole.excluded, whole.launch_day)
         else:
-            prepared = _prepare_counts(frame, as_of_day, wanted, launch_day, units)
+            prepared = _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only)
         readings[key] = (frame, units, prepared)
     return readings[key][2]
 
 
-def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
+def _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only=False) -> _Prepared:
+    """The count tables of the ``wanted`` families (``bases_only``: their bases alone)."""
     stats: dict = {}
     notes: dict = {}
+    shares = functools.partial(_share_counts, bases_only=bases_only)
+    value_table = functools.partial(_value_counts, bases_only=bases_only)
+    pairs = functools.partial(_pair_counts, bases_only=bases_only)
+    competing = functools.partial(_competing_counts, bases_only=bases_only)
 
     if "resolution" in wanted:
         status = _choice_codes(frame, "status", _STATUSES)
@@ -779,9 +815,7 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         # every response enters; an unknown status or a missing or negative duration is
         # left out and counted in resolution_excluded
         everyone = np.ones(durations.size, dtype=bool)
-        stats["resolution"] = _competing_counts(
-            units, durations, causes, everyone, entry, usable=usable
-        )
+        stats["resolution"] = competing(units, durations, causes, everyone, entry, usable=usable)
         notes["unrecognised_status"] = int(np.count_nonzero(units.masked(status == -2) < units.k))
         notes["missing_status"] = int(np.count_nonzero(units.masked(status == -1) < units.k))
         if entry is not None:
@@ -804,13 +838,13 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         paid = (outcome == 0) | (outcome == 1)
         # (only what is asked: a cut asks refund success alone)
         if "refund_success" in wanted:
-            stats["refund_success"] = _share_counts(units, decided, paid)
+            stats["refund_success"] = shares(units, decided, paid)
         if "refund_full" in wanted:
-            stats["refund_full"] = _share_counts(units, decided, outcome == 0)
+            stats["refund_full"] = shares(units, decided, outcome == 0)
         if "refund_partial" in wanted:
-            stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
+            stats["refund_partial"] = shares(units, decided, outcome == 1)
         if "refund_amount_share" in wanted:
-            stats["refund_amount_share"] = _value_counts(
+            stats["refund_amount_share"] = value_table(
                 units, _amount_share(frame, outcome, notes, units), step=AMOUNT_SHARE_STEP
             )
     if "refund_time" in wanted:
@@ -826,12 +860,12 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         causes = np.select([paid, outcome == 2], [1, 2], default=0)
         # a request whose outcome is unknown enters the metric but cannot be placed: excluded
         in_scope = (outcome >= 0) | (requested == 1)
-        stats["refund_time"] = _competing_counts(units, stop - asked_on, causes, in_scope)
+        stats["refund_time"] = competing(units, stop - asked_on, causes, in_scope)
 
     if wanted & {"wasted_trips", "wasted_trips_any"}:
         trips = _non_negative(_numbers(frame, "wasted_trips"), "wasted_trips", notes, units)
-        stats["wasted_trips"] = _value_counts(units, trips)
-        stats["wasted_trips_any"] = _share_counts(units, ~np.isnan(trips), trips >= 1)
+        stats["wasted_trips"] = value_table(units, trips)
+        stats["wasted_trips_any"] = shares(units, ~np.isnan(trips), trips >= 1)
         km = _non_negative(_numbers(frame, "wasted_km"), "wasted_km", notes, units)
         known = ~np.isnan(km)
         codes = units.masked(known)
@@ -843,8 +877,8 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
         useless = _non_negative(
             _numbers(frame, "technician_visits_useless"), "technician_visits_useless", notes, units
         )
-        stats["useless_visits"] = _value_counts(units, useless)
-        stats["useless_visits_any"] = _share_counts(units, ~np.isnan(useless), useless >= 1)
+        stats["useless_visits"] = value_table(units, useless)
+        stats["useless_visits_any"] = shares(units, ~np.isnan(useless), useless >= 1)
     if "callbacks_kept" in wanted:
         promised = _non_negative(
             _numbers(frame, "callbacks_promised"), "callbacks_promised", notes, units
@@ -853,36 +887,34 @@ def _prepare_counts(frame, as_of_day, wanted, launch_day, units) -> _Prepared:
             _numbers(frame, "callbacks_received"), "callbacks_received", notes, units
         )
         valid = (promised > 0) & ~np.isnan(received)
-        stats["callbacks_kept"] = _pair_counts(units, received, promised, valid)
+        stats["callbacks_kept"] = pairs(units, received, promised, valid)
     if "false_resolved" in wanted:
         false_resolved = _non_negative(
             _numbers(frame, "false_resolved_count"), "false_resolved_count", notes, units
         )
-        stats["false_resolved"] = _share_counts(
-            units, ~np.isnan(false_resolved), false_resolved >= 1
-        )
+        stats["false_resolved"] = shares(units, ~np.isnan(false_resolved), false_resolved >= 1)
     if wanted & {"loaner_offered", "loaner_obtained", "loaner_cut"}:
         offered = _flags(frame, "loaner_offered")
         obtained = _flags(frame, "loaner_obtained")
         cut = _flags(frame, "loaner_cut_before_resolution")
-        stats["loaner_offered"] = _share_counts(units, ~np.isnan(offered), offered == 1)
-        stats["loaner_obtained"] = _share_counts(
+        stats["loaner_offered"] = shares(units, ~np.isnan(offered), offered == 1)
+        stats["loaner_obtained"] = shares(
             units, (offered == 1) & ~np.isnan(obtained), obtained == 1
         )
-        stats["loaner_cut"] = _share_counts(units, (obtained == 1) & ~np.isnan(cut), cut == 1)
+        stats["loaner_cut"] = shares(units, (obtained == 1) & ~np.isnan(cut), cut == 1)
     if wanted & {"csat", "csat_satisfied"}:
         csat = _in_range(_numbers(frame, "csat"), 1, 5, "csat", notes, units)
-        stats["csat"] = _value_counts(units, csat)
-        stats["csat_satisfied"] = _share_counts(units, ~np.isnan(csat), csat >= 4)
+        stats["csat"] = value_table(units, csat)
+        stats["csat_satisfied"] = shares(units, ~np.isnan(csat), csat >= 4)
     if "effort" in wanted:
-        stats["effort"] = _value_counts(
+        stats["effort"] = value_table(
             units, _in_range(_numbers(frame, "effort"), 1, 7, "effort", notes, units)
         )
     if "nps" in wanted:
         nps = _in_range(_numbers(frame, "nps"), 0, 10, "nps", notes, units)
         # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
         category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
-        stats["nps"] = _value_counts(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
+        stats["nps"] = value_table(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
 
 
@@ -1359,7 +1391,7 @@ def _unit_bases(stats) -> np.ndarray:
     if isinstance(stats, _CompetingCounts):
         p = stats.patterns
         return np.bincount(p.group, p.count, minlength=stats.units).astype(np.int64)
-    if isinstance(stats, (_ShareCounts, _Totals)):
+    if isinstance(stats, (_ShareCounts, _Totals, _Bases)):
         return np.asarray(stats.n, dtype=np.int64)
     return stats.table.sum(axis=1).astype(np.int64)
 
@@ -1388,7 +1420,7 @@ def bases(responses: pd.DataFrame, *, as_of, launch=None) -> KpiTables:
     """
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
-    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch))
+    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch), bases_only=True)
     units = prepared.units
     keys, matrix = _group_keys(units)
     companies = pd.DataFrame(
