@@ -29,10 +29,12 @@ from analysis.kpis import (
     _prepare,
     _stream,
     _validate_as_of,
+    bases,
     company_table,
     cut_table,
     group_table,
     resolution_curves,
+    shared_reading,
     summary_tables,
     survival_curves,
 )
@@ -729,3 +731,33 @@ def test_bootstrap_intervals_in_closed_form_on_the_demo_data():
         closed[:3],
         rtol=1e-12,
     )
+
+
+def test_one_reading_shared_by_every_table_gives_what_each_gives_alone(responses):
+    """Inside shared_reading the count tables are built once per (frame, date, families,
+    launch, units) and reused, bases alone or served from the full tables: every result equals
+    the one computed on its own, whatever the order of the requests."""
+    earlier = AS_OF - pd.Timedelta(days=60)
+    launch = AS_OF - pd.Timedelta(days=120)  # some incidents began before it: they enter late
+
+    def everything():
+        return [
+            bases(responses, as_of=earlier, launch=launch).companies,
+            bases(responses, as_of=AS_OF, launch=launch).groups,
+            summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200, launch=launch).companies,
+            summary_tables(responses, as_of=AS_OF, rng=2, n_resamples=200, launch=launch).groups,
+            bases(responses, as_of=AS_OF, launch=launch).companies,
+            survival_curves(responses, as_of=AS_OF, metric="resolution", launch=launch),
+            survival_curves(responses, as_of=earlier, metric="refund_time"),
+            cut_table(responses, by="year", as_of=AS_OF, launch=launch),
+            cut_table(responses, by="year", as_of=earlier, launch=launch),
+            summary_tables(responses, as_of=earlier, rng=1, n_resamples=200).companies,
+            summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200).companies,
+        ]
+
+    alone = everything()
+    with shared_reading():
+        shared = everything()
+    for one, other in zip(alone, shared, strict=True):
+        pd.testing.assert_frame_equal(other, one)
+        assert other.attrs == one.attrs
