@@ -105,19 +105,19 @@ def _compute(
     (:func:`analysis.disclosure.published_tables`: every comparison among the published units
     only), ready for :func:`analysis.disclosure.protect`."""
     # nothing submitted after the view's date enters any of its figures
-    responses = responses[pd.to_datetime(responses["submitted_on"]) <= pd.Timestamp(as_of)]
+    in_time = pd.to_datetime(responses["submitted_on"]) <= pd.Timestamp(as_of)
+    if not in_time.all():  # (a copy of every column only when some row is left out)
+        responses = responses[in_time]
     if responses.empty:
         empty = pd.DataFrame()
         return Dashboard(as_of, 0, empty, empty, empty, empty, empty, empty, launch=launch)
     # Companies outside the reference list ("other") have no sector or origin: a group of
     # their own, kept out of the 2 x 2 design.
-    responses = responses.assign(
-        sector=responses["sector"].astype(object).where(responses["sector"].notna(), UNLISTED),
-        origin=responses["origin"].astype(object).where(responses["origin"].notna(), UNLISTED),
-        company_name=responses["company_name"]
-        .astype(object)
-        .where(responses["company_name"].notna(), OTHER_NAME),
-    )
+    # (a shallow copy: the other columns are shared with the caller's frame, not copied)
+    responses = responses.copy(deep=False)
+    responses["sector"] = _filled(responses["sector"], UNLISTED)
+    responses["origin"] = _filled(responses["origin"], UNLISTED)
+    responses["company_name"] = _filled(responses["company_name"], OTHER_NAME)
     published = None
     if public:
         holds = monthly_holds(responses, as_of=as_of, launch=launch)
@@ -180,6 +180,18 @@ def _compute(
         launch=launch,
         published=published,
     )
+
+
+def _filled(column: pd.Series, value: str) -> pd.Series:
+    """``column`` with ``value`` where it is missing; a categorical column stays one (a
+    category more, no string per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if not column.isna().any():
+            return column
+        if value not in column.cat.categories:
+            column = column.cat.add_categories([value])
+        return column.fillna(value)
+    return column.astype(object).where(column.notna(), value)
 
 
 # --- one computation per data version, shared by every session, warmed in the background -----

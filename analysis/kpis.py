@@ -30,7 +30,9 @@ from analysis._kernels import (
     aj_from_patterns,
     aj_time_in_state,
     bca_mean,
+    bca_mean_expansion,
     bca_ratio,
+    bca_ratio_expansion,
     boundary_wilson,
     chi_square,
     competing_patterns,
@@ -128,7 +130,14 @@ READ_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 """Every column the tables read (what a caller fetches, what a snapshot hashes)."""
 AMOUNT_SHARE_STEP = 0.001
 """The share of the amount obtained is counted to the nearest 0.1% (a frequency table of at
-most 1,001 values per company, so its bootstrap costs no more than a score's)."""
+most 1,001 values per company)."""
+BOOTSTRAP_EXPANSION_N = 1000
+"""From this base on, every BCa interval of the tables (the means, the scores, the share of the
+amount obtained, the callbacks ratio) is the BCa interval of the bootstrap's limit in closed
+form (``bca_mean_expansion``, ``bca_ratio_expansion``) rather than 2,000 multinomial resamples
+of the unit's value table: one pass over the table instead of 2,000 x its size (up to 1,001
+values for the amount share), and no Monte Carlo error. Below it, where the neglected terms of
+the expansion grow, the seeded bootstrap itself, as R's ``boot.ci(type = "bca")``."""
 _STATUSES = ("resolved", "ongoing", "unresolved")
 _OUTCOMES = ("full", "partial", "refused", "pending")
 
@@ -229,6 +238,10 @@ def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
 def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     """A numeric column as floats, NaN for "don't know" (nullable integers, floats, objects)."""
     series = frame[column]
+    if series.dtype == np.float64:  # NaN already stands for "don't know": no copy to make
+        view = series.to_numpy().view()
+        view.flags.writeable = False  # the caller's frame, read, never written
+        return view
     if series.dtype == object:
         try:
             series = pd.to_numeric(series)
@@ -251,16 +264,24 @@ def _flags(frame: pd.DataFrame, column: str) -> np.ndarray:
     if series.dtype == bool or isinstance(series.dtype, pd.BooleanDtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
     if series.dtype == object:
-        values = series.to_numpy(dtype=object)
-        missing = pd.isna(values)
-        # pd.NA compares to NA, not to a bool: compare the known values only (None == True
-        # is plainly False)
-        known = np.where(missing, None, values)
-        true = np.asarray(known == True, dtype=bool)  # noqa: E712  (True, 1, 1.0, np.True_)
-        false = np.asarray(known == False, dtype=bool)  # noqa: E712
-        if np.any(~(missing | true | false)):
+        # each distinct value is judged once (a hash pass in C, not a comparison per row);
+        # None, NaN and pd.NA are missing
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        lookup = []
+        for value in list(uniques):
+            if (
+                value is True
+                or value is False
+                or isinstance(value, (np.bool_, np.number, int, float))
+            ):
+                if value == True:  # noqa: E712  (True, 1, 1.0, np.True_)
+                    lookup.append(1.0)
+                    continue
+                if value == False:  # noqa: E712
+                    lookup.append(0.0)
+                    continue
             raise ValueError(f"`responses['{column}']` must hold True, False or missing values.")
-        return np.where(true, 1.0, np.where(false, 0.0, np.nan))
+        return np.array([*lookup, np.nan])[codes]
     numbers = _numbers(frame, column)
     known = numbers[~np.isnan(numbers)]
     if np.any((known != 0) & (known != 1)):
@@ -306,10 +327,8 @@ class _Units:
 @_read_once
 def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     submitted = _days(frame, "submitted_on")
-    company = frame["company"]
-    if isinstance(company.dtype, pd.CategoricalDtype):
-        company = company.astype(object)
-    codes, uniques = pd.factorize(company, use_na_sentinel=True)
+    # (a categorical column is factorized on its codes, in order of appearance as for objects)
+    codes, uniques = pd.factorize(frame["company"], use_na_sentinel=True)
     uniques = [str(value) for value in list(uniques)]
     in_time = ~np.isnan(submitted) & (submitted <= as_of_day)
     kept = (codes >= 0) & in_time
@@ -326,7 +345,7 @@ def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     def per_company(column: str) -> list[str]:
         if column not in frame.columns:
             return [uniques[i] for i in order]
-        values = frame[column].to_numpy()[first_rows[order]] if k else []
+        values = frame[column].iloc[first_rows[order]].to_numpy() if k else []
         return [None if pd.isna(v) else str(v) for v in values]
 
     return _Units(
@@ -382,6 +401,19 @@ class _PairCounts(NamedTuple):
         return _PairCounts(self.numerators, self.denominators, self.table * keep[:, None])
 
 
+class _Bases(NamedTuple):
+    """The base of a metric per unit alone (what :func:`bases` needs, no count table)."""
+
+    n: np.ndarray
+
+    def collapse(self, matrix):
+        return _Bases(matrix @ self.n)
+
+
+def _base_of(units: _Units, valid) -> _Bases:
+    return _Bases(np.bincount(units.masked(valid), minlength=units.k + 1)[: units.k])
+
+
 class _Totals(NamedTuple):
     total: np.ndarray
     n: np.ndarray
@@ -434,16 +466,19 @@ class _CompetingCounts(NamedTuple):
         )
 
 
-def _competing_counts(units: _Units, durations, causes, in_scope, entry=None) -> _CompetingCounts:
+def _competing_counts(
+    units: _Units, durations, causes, in_scope, entry=None, *, usable=None, bases_only=False
+) -> _CompetingCounts:
     """Pattern table of a metric with competing outcomes; unplaceable rows counted as excluded.
 
     ``entry`` (days from the start of the problem to the launch, 0 when it began after) makes
     the incidents that began before the launch enter late; one that ended before the launch
     could not have been reported under that rule and is excluded (and counted).
     """
-    usable = in_scope & np.isfinite(durations) & (durations >= 0)
-    if entry is not None:
-        usable &= (entry <= 0) | (durations > entry)
+    # ``usable``: :func:`_placeable` of these durations and entries, when already known
+    usable = in_scope & (_placeable(durations, entry) if usable is None else usable)
+    if bases_only:
+        return _base_of(units, usable)
     codes = units.masked(usable)
     keep = codes < units.k
     excluded = np.bincount(units.masked(in_scope & ~usable), minlength=units.k + 1)[: units.k]
@@ -660,22 +695,38 @@ def _competing_columns(name: str, counts: _CompetingCounts):
     return columns, pvalue, difference, overall, (difference, diff_low, diff_high)
 
 
-def _share_counts(units: _Units, valid, success) -> _ShareCounts:
+def _share_counts(units: _Units, valid, success, *, bases_only: bool = False) -> _ShareCounts:
+    if bases_only:
+        return _base_of(units, valid)
     codes = units.masked(valid)
     cells = np.bincount(codes * 2 + (success & valid), minlength=2 * (units.k + 1))
     cells = cells.reshape(units.k + 1, 2)[: units.k]
     return _ShareCounts(cells[:, 1], cells.sum(axis=1))
 
 
-def _value_counts(units: _Units, values, *, scale: float = 1.0) -> _ValueCounts:
+def _value_counts(
+    units: _Units, values, *, scale: float = 1.0, step=None, bases_only: bool = False
+) -> _ValueCounts:
+    """Frequency table per unit; ``step``: the values are whole multiples of it (counted as
+    whole numbers, one bincount, then given back as the same multiples)."""
     valid = ~np.isnan(values)
-    distinct, table = grouped_value_counts(
-        np.where(valid, values, 0.0), units.masked(valid), units.k + 1
-    )
-    return _ValueCounts(distinct, table[: units.k], scale)
+    if bases_only:
+        return _base_of(units, valid)
+    if step is None:
+        distinct, table = grouped_value_counts(
+            np.where(valid, values, 0.0), units.masked(valid), units.k + 1
+        )
+        return _ValueCounts(distinct, table[: units.k], scale)
+    multiples = np.round(np.where(valid, values, 0.0) / step)
+    distinct, table = grouped_value_counts(multiples, units.masked(valid), units.k + 1)
+    return _ValueCounts(distinct * step, table[: units.k], scale)
 
 
-def _pair_counts(units: _Units, numerators, denominators, valid) -> _PairCounts:
+def _pair_counts(
+    units: _Units, numerators, denominators, valid, *, bases_only: bool = False
+) -> _PairCounts:
+    if bases_only:
+        return _base_of(units, valid)
     num = np.where(valid, numerators, 0.0)
     den = np.where(valid, denominators, 0.0)
     codes = units.masked(valid)
@@ -703,6 +754,9 @@ def _small_whole_codes(values: np.ndarray):
     return distinct, inverse.reshape(-1)
 
 
+_EVERY_FAMILY = frozenset(family.name for family in FAMILIES)
+
+
 @dataclass
 class _Prepared:
     units: _Units
@@ -717,41 +771,55 @@ def _prepare(
     families=None,
     launch_day: float | None = None,
     units: _Units | None = None,
+    *,
+    bases_only: bool = False,
 ) -> _Prepared:
-    """Read the responses once and build the count tables of every requested family."""
+    """Read the responses once and build the count tables of every requested family
+    (``bases_only``: only their bases, per unit); inside ``shared_reading()`` the same request
+    (frame, date, families, launch, units) is built once (a dashboard asks the bases of the
+    same responses several times), and served from the tables of every family when built."""
     wanted = {family.name for family in FAMILIES} if families is None else set(families)
     units = _units(frame, as_of_day) if units is None else units
+    readings = _READINGS.get()
+    if readings is None:
+        return _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only)
+    # the frame and the units are kept with the result, so that their ids cannot be reused
+    request = ("_prepare", id(frame), as_of_day, frozenset(wanted), launch_day, id(units))
+    key = (*request, bases_only)
+    if key not in readings:
+        every = ("_prepare", id(frame), as_of_day, _EVERY_FAMILY, launch_day, id(units), False)
+        if bases_only and (*request, False) in readings:  # the full tables give the bases
+            prepared = readings[(*request, False)][2]
+        elif every in readings:  # the count tables of every family are there: take those asked
+            whole = readings[every][2]
+            subset = {name: counts for name, counts in whole.stats.items() if name in wanted}
+            prepared = _Prepared(whole.units, subset, whole.excluded, whole.launch_day)
+        else:
+            prepared = _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only)
+        readings[key] = (frame, units, prepared)
+    return readings[key][2]
+
+
+def _prepare_counts(frame, as_of_day, wanted, launch_day, units, bases_only=False) -> _Prepared:
+    """The count tables of the ``wanted`` families (``bases_only``: their bases alone)."""
     stats: dict = {}
     notes: dict = {}
+    shares = functools.partial(_share_counts, bases_only=bases_only)
+    value_table = functools.partial(_value_counts, bases_only=bases_only)
+    pairs = functools.partial(_pair_counts, bases_only=bases_only)
+    competing = functools.partial(_competing_counts, bases_only=bases_only)
 
     if "resolution" in wanted:
         status = _choice_codes(frame, "status", _STATUSES)
-        started = _days(frame, "started_on")
-        ended = _days(frame, "ended_on")
-        submitted = _days(frame, "submitted_on")
-        # an ongoing incident is followed until the last day its status was known: the date
-        # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
-        censored = _status_known(frame, started, submitted, as_of_day)
-        stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
-        causes = np.select([status == 0, status == 2], [1, 2], default=0)
-        entry = None
-        # each incident enters at the opening of the survey that collected it: an imported
-        # row carries its own (``collected_from``), the others Client Roi's launch
-        opening = np.full(started.size, np.nan if launch_day is None else float(launch_day))
-        if "collected_from" in frame.columns:
-            collected = _days(frame, "collected_from")
-            opening = np.where(np.isfinite(collected), collected, opening)
-        if np.isfinite(opening).any():
-            known = np.isfinite(started) & np.isfinite(opening)
-            entry = np.where(known, np.maximum(opening - started, 0.0), 0.0)
+        durations, causes, entry, usable = _resolution_rows(frame, as_of_day, launch_day)
         # every response enters; an unknown status or a missing or negative duration is
         # left out and counted in resolution_excluded
-        everyone = np.ones(stop.size, dtype=bool)
-        stats["resolution"] = _competing_counts(units, stop - started, causes, everyone, entry)
+        everyone = np.ones(durations.size, dtype=bool)
+        stats["resolution"] = competing(units, durations, causes, everyone, entry, usable=usable)
         notes["unrecognised_status"] = int(np.count_nonzero(units.masked(status == -2) < units.k))
         notes["missing_status"] = int(np.count_nonzero(units.masked(status == -1) < units.k))
         if entry is not None:
-            before = (entry > 0) & np.isfinite(stop - started) & (stop - started <= entry)
+            before = (entry > 0) & np.isfinite(durations) & (durations <= entry)
             notes["ended_before_launch"] = int(np.count_nonzero(units.masked(before) < units.k))
 
     outcome = None
@@ -768,12 +836,17 @@ def _prepare(
         )
         decided = (outcome >= 0) & (outcome <= 2)
         paid = (outcome == 0) | (outcome == 1)
-        stats["refund_success"] = _share_counts(units, decided, paid)
-        stats["refund_full"] = _share_counts(units, decided, outcome == 0)
-        stats["refund_partial"] = _share_counts(units, decided, outcome == 1)
-        stats["refund_amount_share"] = _value_counts(
-            units, _amount_share(frame, outcome, notes, units)
-        )
+        # (only what is asked: a cut asks refund success alone)
+        if "refund_success" in wanted:
+            stats["refund_success"] = shares(units, decided, paid)
+        if "refund_full" in wanted:
+            stats["refund_full"] = shares(units, decided, outcome == 0)
+        if "refund_partial" in wanted:
+            stats["refund_partial"] = shares(units, decided, outcome == 1)
+        if "refund_amount_share" in wanted:
+            stats["refund_amount_share"] = value_table(
+                units, _amount_share(frame, outcome, notes, units), step=AMOUNT_SHARE_STEP
+            )
     if "refund_time" in wanted:
         requested = _flags(frame, "refund_requested")
         asked_on = _days(frame, "refund_requested_on")
@@ -787,12 +860,12 @@ def _prepare(
         causes = np.select([paid, outcome == 2], [1, 2], default=0)
         # a request whose outcome is unknown enters the metric but cannot be placed: excluded
         in_scope = (outcome >= 0) | (requested == 1)
-        stats["refund_time"] = _competing_counts(units, stop - asked_on, causes, in_scope)
+        stats["refund_time"] = competing(units, stop - asked_on, causes, in_scope)
 
     if wanted & {"wasted_trips", "wasted_trips_any"}:
         trips = _non_negative(_numbers(frame, "wasted_trips"), "wasted_trips", notes, units)
-        stats["wasted_trips"] = _value_counts(units, trips)
-        stats["wasted_trips_any"] = _share_counts(units, ~np.isnan(trips), trips >= 1)
+        stats["wasted_trips"] = value_table(units, trips)
+        stats["wasted_trips_any"] = shares(units, ~np.isnan(trips), trips >= 1)
         km = _non_negative(_numbers(frame, "wasted_km"), "wasted_km", notes, units)
         known = ~np.isnan(km)
         codes = units.masked(known)
@@ -804,8 +877,8 @@ def _prepare(
         useless = _non_negative(
             _numbers(frame, "technician_visits_useless"), "technician_visits_useless", notes, units
         )
-        stats["useless_visits"] = _value_counts(units, useless)
-        stats["useless_visits_any"] = _share_counts(units, ~np.isnan(useless), useless >= 1)
+        stats["useless_visits"] = value_table(units, useless)
+        stats["useless_visits_any"] = shares(units, ~np.isnan(useless), useless >= 1)
     if "callbacks_kept" in wanted:
         promised = _non_negative(
             _numbers(frame, "callbacks_promised"), "callbacks_promised", notes, units
@@ -814,37 +887,75 @@ def _prepare(
             _numbers(frame, "callbacks_received"), "callbacks_received", notes, units
         )
         valid = (promised > 0) & ~np.isnan(received)
-        stats["callbacks_kept"] = _pair_counts(units, received, promised, valid)
+        stats["callbacks_kept"] = pairs(units, received, promised, valid)
     if "false_resolved" in wanted:
         false_resolved = _non_negative(
             _numbers(frame, "false_resolved_count"), "false_resolved_count", notes, units
         )
-        stats["false_resolved"] = _share_counts(
-            units, ~np.isnan(false_resolved), false_resolved >= 1
-        )
+        stats["false_resolved"] = shares(units, ~np.isnan(false_resolved), false_resolved >= 1)
     if wanted & {"loaner_offered", "loaner_obtained", "loaner_cut"}:
         offered = _flags(frame, "loaner_offered")
         obtained = _flags(frame, "loaner_obtained")
         cut = _flags(frame, "loaner_cut_before_resolution")
-        stats["loaner_offered"] = _share_counts(units, ~np.isnan(offered), offered == 1)
-        stats["loaner_obtained"] = _share_counts(
+        stats["loaner_offered"] = shares(units, ~np.isnan(offered), offered == 1)
+        stats["loaner_obtained"] = shares(
             units, (offered == 1) & ~np.isnan(obtained), obtained == 1
         )
-        stats["loaner_cut"] = _share_counts(units, (obtained == 1) & ~np.isnan(cut), cut == 1)
+        stats["loaner_cut"] = shares(units, (obtained == 1) & ~np.isnan(cut), cut == 1)
     if wanted & {"csat", "csat_satisfied"}:
         csat = _in_range(_numbers(frame, "csat"), 1, 5, "csat", notes, units)
-        stats["csat"] = _value_counts(units, csat)
-        stats["csat_satisfied"] = _share_counts(units, ~np.isnan(csat), csat >= 4)
+        stats["csat"] = value_table(units, csat)
+        stats["csat_satisfied"] = shares(units, ~np.isnan(csat), csat >= 4)
     if "effort" in wanted:
-        stats["effort"] = _value_counts(
+        stats["effort"] = value_table(
             units, _in_range(_numbers(frame, "effort"), 1, 7, "effort", notes, units)
         )
     if "nps" in wanted:
         nps = _in_range(_numbers(frame, "nps"), 0, 10, "nps", notes, units)
         # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
         category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
-        stats["nps"] = _value_counts(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
+        stats["nps"] = value_table(units, np.where(np.isnan(nps), np.nan, category), scale=100.0)
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
+
+
+@_read_once
+def _resolution_rows(frame: pd.DataFrame, as_of_day: int, launch_day):
+    """Per response, what time to resolution reads whatever the units: (duration in days,
+    cause, delayed entry or None, usable) where usable marks the rows that can be placed."""
+    status = _choice_codes(frame, "status", _STATUSES)
+    started = _days(frame, "started_on")
+    ended = _days(frame, "ended_on")
+    submitted = _days(frame, "submitted_on")
+    # an ongoing incident is followed until the last day its status was known: the date
+    # the person gave ("où en est-on, à quelle date ?", or a later update), else the report
+    censored = _status_known(frame, started, submitted, as_of_day)
+    stop = np.where(status == 1, censored, np.where(status >= 0, ended, np.nan))
+    causes = np.select([status == 0, status == 2], [1, 2], default=0)
+    entry = None
+    # each incident enters at the opening of the survey that collected it: an imported
+    # row carries its own (``collected_from``), the others Client Roi's launch
+    opening = np.full(started.size, np.nan if launch_day is None else float(launch_day))
+    if "collected_from" in frame.columns:
+        collected = _days(frame, "collected_from")
+        opening = np.where(np.isfinite(collected), collected, opening)
+    if np.isfinite(opening).any():
+        known = np.isfinite(started) & np.isfinite(opening)
+        entry = np.where(known, np.maximum(opening - started, 0.0), 0.0)
+    durations = stop - started
+    usable = _placeable(durations, entry)
+    for array in (durations, causes, entry, usable):
+        if array is not None:
+            array.flags.writeable = False
+    return durations, causes, entry, usable
+
+
+def _placeable(durations, entry) -> np.ndarray:
+    """Rows whose duration can be placed: known, not negative, and (with a delayed entry)
+    not ended before it."""
+    usable = np.isfinite(durations) & (durations >= 0)
+    if entry is not None:
+        usable &= (entry <= 0) | (durations > entry)
+    return usable
 
 
 def _status_known(frame: pd.DataFrame, started, submitted, as_of_day) -> np.ndarray:
@@ -955,7 +1066,13 @@ def _mean_columns(name, counts: _ValueCounts, labels, entropy, n_resamples):
     estimate, low, high = (np.full(k, np.nan) for _ in range(3))
     for unit in range(k):
         row = counts.table[unit]
-        if row.sum() == 0:
+        size = row.sum()
+        if size == 0:
+            continue
+        if size >= BOOTSTRAP_EXPANSION_N:
+            estimate[unit], low[unit], high[unit], _ = bca_mean_expansion(
+                counts.values, row, level=CONFIDENCE_LEVEL
+            )
             continue
         estimate[unit], low[unit], high[unit], _ = bca_mean(
             counts.values,
@@ -1006,6 +1123,12 @@ def _ratio_columns(name, counts: _PairCounts, labels, entropy, n_resamples):
     for unit in range(k):
         row = counts.table[unit]
         if row.sum() == 0:
+            continue
+        if row.sum() >= BOOTSTRAP_EXPANSION_N:
+            estimate[unit], low[unit], high[unit], se = bca_ratio_expansion(
+                counts.numerators, counts.denominators, row, level=CONFIDENCE_LEVEL
+            )
+            variance[unit] = se**2
             continue
         estimate[unit], low[unit], high[unit], se = bca_ratio(
             counts.numerators,
@@ -1268,7 +1391,7 @@ def _unit_bases(stats) -> np.ndarray:
     if isinstance(stats, _CompetingCounts):
         p = stats.patterns
         return np.bincount(p.group, p.count, minlength=stats.units).astype(np.int64)
-    if isinstance(stats, (_ShareCounts, _Totals)):
+    if isinstance(stats, (_ShareCounts, _Totals, _Bases)):
         return np.asarray(stats.n, dtype=np.int64)
     return stats.table.sum(axis=1).astype(np.int64)
 
@@ -1297,7 +1420,7 @@ def bases(responses: pd.DataFrame, *, as_of, launch=None) -> KpiTables:
     """
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
-    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch))
+    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch), bases_only=True)
     units = prepared.units
     keys, matrix = _group_keys(units)
     companies = pd.DataFrame(
@@ -1401,7 +1524,8 @@ def company_table(
     incidence of resolution reaches one half; ``resolution_unresolved90_days`` is 90 minus the
     restricted mean time lost to resolution, the measure of every resolution comparison (Wald
     z of the difference); refunds received and refused compete likewise; shares have Wilson
-    intervals and Fisher's exact test, with Newcombe's interval for the difference; means and the callbacks ratio have BCa bootstrap intervals, with Mann-Whitney and a
+    intervals and Fisher's exact test, with Newcombe's interval for the difference; means and the callbacks ratio have BCa bootstrap intervals (in closed form
+    from :data:`BOOTSTRAP_EXPANSION_N` responses), with Mann-Whitney and a
     linearised Wald test respectively; the NPS is 100 x the mean of +1 (9-10), 0 (7-8) and
     -1 (0-6).
 
@@ -1898,6 +2022,32 @@ CUT_FIGURES = (
 ``_low`` and ``_high``; its base is ``<metric>_n``."""
 
 
+@_read_once
+def _cut_labels(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The cut's value of each row as a frame of units (``company`` the cut), read once."""
+    if by == "problem":
+        key = frame["problem"]
+    else:
+        # the year as a label per row, through codes (no string per row)
+        started = _days(frame, "started_on")
+        known = np.isfinite(started)
+        years = np.where(known, started, 0.0).astype("datetime64[D]").astype("datetime64[Y]")
+        years = years.astype(np.int64) + 1970
+        first = int(years[known].min()) if known.any() else 0
+        codes = np.where(known, years - first, -1)
+        span = int(codes.max()) + 1 if known.any() else 0
+        key = pd.Series(
+            pd.Categorical.from_codes(codes, categories=[str(first + i) for i in range(span)]),
+            index=frame.index,
+        )
+    # the cut's values stand for the companies; every other column is read from ``frame``
+    # itself (shared with the other tables under ``shared_reading``), never copied
+    return pd.DataFrame(
+        {"company": key, "company_name": key, "submitted_on": frame["submitted_on"]},
+        index=frame.index,
+    ).assign(sector="all", origin="all")
+
+
 def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.DataFrame:
     """One row per problem type (``by="problem"``) or year of the start of the problem
     (``by="year"``), all companies pooled: ``cut, n``, then for time to resolution and refund
@@ -1909,17 +2059,7 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
         responses, (*REQUIRED_COLUMNS, "problem") if by == "problem" else REQUIRED_COLUMNS
     )
     as_of_day = _validate_as_of(as_of)
-    if by == "problem":
-        key = frame["problem"].astype(object)
-    else:
-        key = pd.to_datetime(frame["started_on"]).dt.year.astype("Int64").astype(str)
-        key = key.where(key != "<NA>", None)
-    # the cut's values stand for the companies; every other column is read from ``frame``
-    # itself (shared with the other tables under ``shared_reading``), never copied
-    labels = pd.DataFrame(
-        {"company": key, "company_name": key, "submitted_on": frame["submitted_on"]},
-        index=frame.index,
-    ).assign(sector="all", origin="all")
+    labels = _cut_labels(frame, by)
     prepared = _prepare(
         frame,
         as_of_day,

@@ -6,6 +6,7 @@ Run: .venv/bin/python bench/bench_compute.py DB.duckdb [--repeat 2]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -58,6 +59,8 @@ if __name__ == "__main__":
     parser.add_argument("db", type=Path)
     parser.add_argument("--repeat", type=int, default=2)
     options = parser.parse_args()
+    # the figures of a shared machine mean little without its load (1, 5, 15 minutes)
+    print("load average: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     started = time.perf_counter()
     store, frame, as_of = read(options.db)
     print(f"fetch (as known on {as_of}): {time.perf_counter() - started:.2f} s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -13,19 +14,33 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
+from analysis._kernels import (
+    bca_mean,
+    bca_mean_expansion,
+    bca_ratio,
+    bca_ratio_expansion,
+    grouped_value_counts,
+)
 from analysis.counts import compare_ratios, mann_whitney, mean_with_ci
 from analysis.kpis import (
+    BOOTSTRAP_EXPANSION_N,
     FAMILIES,
     SMALL_BASE,
+    _prepare,
     _stream,
+    _validate_as_of,
+    bases,
     company_table,
+    cut_table,
     group_table,
     resolution_curves,
+    shared_reading,
     summary_tables,
     survival_curves,
 )
 from analysis.proportions import adjust_pvalues, compare_proportions, proportion
 from analysis.survival import aalen_johansen
+from survey.demo import generate_frame
 
 AS_OF = pd.Timestamp("2025-06-30")
 COMPANIES = {
@@ -604,3 +619,145 @@ def test_imported_rows_enter_at_their_own_collection_start(responses):
     )
     # the other companies, without a collection start and without a launch: nobody enters late
     assert (table.drop(index="gamma")["resolution_late_entry"] == 0).all()
+
+
+# --- speed without changing the figures (issue #14) ---------------------------------------------
+
+
+def test_yes_no_objects_are_read_per_distinct_value_as_before(responses):
+    """An object column of yes/no answers in every spelling gives the table of its boolean
+    twin; a value that is not yes/no still raises."""
+    spelled = responses.copy()
+    offered = responses["loaner_offered"]
+    spellings = np.array([True, np.True_, 1, 1.0], dtype=object)
+    noes = np.array([False, np.False_, 0, 0.0], dtype=object)
+    missing = np.array([None, np.nan, pd.NA], dtype=object)
+    rows = np.arange(len(offered))
+    spelled["loaner_offered"] = np.where(
+        offered.isna(),
+        missing[rows % 3],
+        np.where(offered.fillna(False).astype(bool), spellings[rows % 4], noes[rows % 4]),
+    )
+    assert spelled["loaner_offered"].dtype == object
+    as_bool = company_table(responses, as_of=AS_OF, rng=1, n_resamples=200)
+    as_objects = company_table(spelled, as_of=AS_OF, rng=1, n_resamples=200)
+    pd.testing.assert_frame_equal(as_objects, as_bool)
+    spelled.loc[spelled.index[0], "loaner_offered"] = 2
+    with pytest.raises(ValueError, match=r"`responses\['loaner_offered'\]` must hold True, False"):
+        company_table(spelled, as_of=AS_OF, rng=1, n_resamples=200)
+
+
+def test_cut_by_year_counts_each_year_of_the_start_of_the_problem(responses):
+    table = cut_table(responses, by="year", as_of=AS_OF).set_index("cut")
+    kept = responses[responses["submitted_on"] <= AS_OF]
+    expected = kept["started_on"].dt.year.value_counts()
+    assert table["n"].to_dict() == {str(year): n for year, n in expected.sort_index().items()}
+
+
+def test_bca_mean_expansion_follows_the_skew_of_a_long_bootstrap():
+    """The closed-form BCa interval of a mean against 40,000 resamples of a skewed sample
+    (1,500 values): within 5% of a standard error, and as lopsided (a longer upper side)."""
+    sample = np.round(np.random.default_rng(3).exponential(size=1500) ** 1.5, 1)
+    values, table = grouped_value_counts(sample)
+    estimate, low, high, se = bca_mean_expansion(values, table[0], level=0.95)
+    boot = bca_mean(values, table[0], rng=np.random.default_rng(4), n_resamples=40_000, level=0.95)
+    assert estimate == boot[0]
+    assert_allclose([low, high], boot[1:3], atol=0.05 * se)
+    assert (high - estimate) / (estimate - low) > 1.08  # the skew is there, on the right side
+    assert_allclose(
+        (high - estimate) / (estimate - low), (boot[2] - boot[0]) / (boot[0] - boot[1]), rtol=0.05
+    )
+    assert bca_mean_expansion(np.array([0.5]), np.array([40]), level=0.95)[1:3] != (0.5, 0.5)
+
+
+def test_bootstrap_intervals_in_closed_form_on_the_demo_data():
+    """Methodology (issue #14): from BOOTSTRAP_EXPANSION_N shares on, the published interval
+    of refund_amount_share is the bootstrap's limit in closed form. On the demo data, at the
+    smallest company base above the threshold (where the expansion is least accurate), it lies
+    within 1e-3 of a 20,000-resample bootstrap; the point estimate is the exact mean."""
+    frame = generate_frame(120_000, seed=42, today=date(2026, 6, 15))
+    table = company_table(frame, as_of="2026-06-15", rng=1).set_index("company")
+    prepared = _prepare(frame, _validate_as_of("2026-06-15"))
+    counts = prepared.stats["refund_amount_share"]
+    n = counts.table.sum(axis=1)
+    large = n >= BOOTSTRAP_EXPANSION_N
+    assert large.any() and (~large & (n > 0)).any()  # both paths are exercised
+    unit = int(np.flatnonzero(large)[np.argmin(n[large])])
+    label = prepared.units.labels[unit]
+    row = table.loc[label]
+    boot = bca_mean(
+        counts.values,
+        counts.table[unit],
+        rng=np.random.default_rng(5),
+        n_resamples=20_000,
+        level=0.95,
+    )
+    assert row["refund_amount_share_n"] == n[unit]
+    assert_allclose(row["refund_amount_share_mean"], boot[0], rtol=1e-12)
+    assert_allclose(
+        [row["refund_amount_share_low"], row["refund_amount_share_high"]], boot[1:3], atol=1e-3
+    )
+    # below the threshold, the seeded bootstrap as before
+    small = int(np.flatnonzero(~large & (n > 0))[0])
+    again = bca_mean(
+        counts.values,
+        counts.table[small],
+        rng=_stream(table.attrs["entropy"], "refund_amount_share", prepared.units.labels[small]),
+        n_resamples=2000,
+        level=0.95,
+    )
+    assert_allclose(
+        table.loc[
+            prepared.units.labels[small], ["refund_amount_share_low", "refund_amount_share_high"]
+        ].to_numpy(dtype=float),
+        again[1:3],
+        rtol=1e-12,
+    )
+    # the callbacks ratio likewise (a pair table), within 0.1 standard error of the long run
+    pairs = prepared.stats["callbacks_kept"]
+    sizes = pairs.table.sum(axis=1)
+    unit = int(
+        np.flatnonzero(sizes >= BOOTSTRAP_EXPANSION_N)[
+            np.argmin(sizes[sizes >= BOOTSTRAP_EXPANSION_N])
+        ]
+    )
+    args = (pairs.numerators, pairs.denominators, pairs.table[unit])
+    boot = bca_ratio(*args, rng=np.random.default_rng(6), n_resamples=20_000, level=0.95)
+    closed = bca_ratio_expansion(*args, level=0.95)
+    assert_allclose(closed[1:3], boot[1:3], atol=0.1 * closed[3])
+    row = table.loc[prepared.units.labels[unit]]
+    assert_allclose(
+        [row["callbacks_kept_ratio"], row["callbacks_kept_low"], row["callbacks_kept_high"]],
+        closed[:3],
+        rtol=1e-12,
+    )
+
+
+def test_one_reading_shared_by_every_table_gives_what_each_gives_alone(responses):
+    """Inside shared_reading the count tables are built once per (frame, date, families,
+    launch, units) and reused, bases alone or served from the full tables: every result equals
+    the one computed on its own, whatever the order of the requests."""
+    earlier = AS_OF - pd.Timedelta(days=60)
+    launch = AS_OF - pd.Timedelta(days=120)  # some incidents began before it: they enter late
+
+    def everything():
+        return [
+            bases(responses, as_of=earlier, launch=launch).companies,
+            bases(responses, as_of=AS_OF, launch=launch).groups,
+            summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200, launch=launch).companies,
+            summary_tables(responses, as_of=AS_OF, rng=2, n_resamples=200, launch=launch).groups,
+            bases(responses, as_of=AS_OF, launch=launch).companies,
+            survival_curves(responses, as_of=AS_OF, metric="resolution", launch=launch),
+            survival_curves(responses, as_of=earlier, metric="refund_time"),
+            cut_table(responses, by="year", as_of=AS_OF, launch=launch),
+            cut_table(responses, by="year", as_of=earlier, launch=launch),
+            summary_tables(responses, as_of=earlier, rng=1, n_resamples=200).companies,
+            summary_tables(responses, as_of=AS_OF, rng=1, n_resamples=200).companies,
+        ]
+
+    alone = everything()
+    with shared_reading():
+        shared = everything()
+    for one, other in zip(alone, shared, strict=True):
+        pd.testing.assert_frame_equal(other, one)
+        assert other.attrs == one.attrs

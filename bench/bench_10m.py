@@ -1,0 +1,126 @@
+"""The company + group tables at 10M responses: fetch + tables timed, and the peak memory.
+
+The 10M-row DuckDB file (~1.5 GB) is built once, by ``bench/conftest.py``'s ``build_database``,
+under ``$CLIENTROI_BENCH_10M`` (a file path) or ``<tmp>/clientroi-bench-10m/bench.duckdb``, and
+reused by later runs (a build cut short is never reused: it is written beside, then renamed).
+Each measurement runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``) is that
+of the fetch + tables alone, not of pytest or of the build.
+
+Run: make bench (part of it), or
+    .venv/bin/python bench/bench_10m.py [--db PATH] [--rows 10000000] [--repeat 3]
+Only ``make bench`` collects it (``python_files="bench_*.py"``); ``make test`` never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+ROWS = 10_000_000
+
+
+def database_path() -> Path:
+    """Where the 10M-row file is cached: ``$CLIENTROI_BENCH_10M`` or a folder of the temp dir."""
+    setting = os.environ.get("CLIENTROI_BENCH_10M", "").strip()
+    if setting:
+        return Path(setting)
+    return Path(tempfile.gettempdir()) / "clientroi-bench-10m" / "bench.duckdb"
+
+
+def ensure_database(path: Path, rows: int = ROWS) -> Path:
+    """The cached file of ``rows`` demo responses, built (minutes at 10M) when missing."""
+    from bench.conftest import build_database
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    for leftover in (partial, partial.with_name(partial.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    started = time.perf_counter()
+    build_database(partial, rows)
+    partial.rename(path)
+    print(
+        f"built {rows:,} rows into {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr
+    )
+    return path
+
+
+def measure(path: Path) -> dict:
+    """In this process: fetch the tables' columns, then the company + group tables, timed."""
+    from analysis import kpis
+    from bench.bench_compute import read
+
+    def peak_mb() -> float:  # Linux reports ru_maxrss in KiB
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+    started = time.perf_counter()
+    store, frame, as_of = read(path)
+    fetched = time.perf_counter()
+    after_fetch = peak_mb()
+    kpis.summary_tables(frame, as_of=as_of, rng=1, launch=store.launch_date())
+    done = time.perf_counter()
+    return {
+        "rows": len(frame),
+        "frame_mb": round(frame.memory_usage(deep=True).sum() / 2**20, 1),
+        "fetch_s": round(fetched - started, 3),
+        "tables_s": round(done - fetched, 3),
+        "total_s": round(done - started, 3),
+        "peak_rss_after_fetch_mb": after_fetch,
+        "peak_rss_mb": peak_mb(),
+    }
+
+
+def measure_in_subprocess(path: Path) -> dict:
+    """``measure`` in a fresh interpreter (its own peak memory), its figures as a dict."""
+    completed = subprocess.run(
+        [sys.executable, __file__, "--db", str(path), "--child"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_tables_10m(benchmark):
+    path = ensure_database(database_path())
+    figures = []
+
+    def run():
+        figures.append(measure_in_subprocess(path))
+
+    benchmark.pedantic(run, rounds=2, iterations=1)
+    benchmark.extra_info["runs"] = figures
+    benchmark.extra_info["peak_rss_mb"] = max(f["peak_rss_mb"] for f in figures)
+    benchmark.extra_info["tables_s"] = min(f["tables_s"] for f in figures)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    db = options.db or database_path()
+    if options.child:
+        print(json.dumps(measure(db)))
+        sys.exit(0)
+    ensure_database(db, options.rows)
+    if options.build_only:
+        sys.exit(0)
+    for _ in range(options.repeat):
+        print(json.dumps(measure_in_subprocess(db)))
