@@ -796,6 +796,59 @@ def bca_mean_expansion(values, counts, *, level: float):
     return estimate, bounds[0], bounds[1], standard_error
 
 
+class _RatioTable(NamedTuple):
+    """A pair table's non-empty rows and what both ratio intervals start from."""
+
+    numerators: np.ndarray
+    denominators: np.ndarray
+    counts: np.ndarray
+    n: int
+    num_total: float
+    den_total: float
+    estimate: float
+    residuals: np.ndarray  # num - R den
+    standard_error: float  # linearised
+    answer: tuple | None  # the result when there is no interval to compute, else None
+
+
+def _ratio_table(numerators, denominators, counts) -> _RatioTable:
+    """R = sum(num) / sum(den) from a pair table, its residuals and linearised standard error.
+    ``answer`` is set when there is no interval: all NaN when n or sum(den) is 0; the estimate
+    alone when every response has the ratio of the estimate (e.g. no promised callback ever
+    kept: every resample gives it again, a zero-width interval that says nothing)."""
+    present = counts > 0
+    numerators, denominators, counts = numerators[present], denominators[present], counts[present]
+    n = int(counts.sum())
+    num_total = float(counts @ numerators)
+    den_total = float(counts @ denominators)
+    if n == 0 or den_total == 0:
+        nothing = (math.nan, math.nan, math.nan, math.nan)
+        return _RatioTable(
+            numerators, denominators, counts, n, 0.0, 0.0, math.nan, numerators, math.nan, nothing
+        )
+    estimate = num_total / den_total
+    residuals = numerators - estimate * denominators
+    standard_error = (
+        math.sqrt(n / (n - 1) * float(counts @ residuals**2)) / den_total if n > 1 else math.nan
+    )
+    one_ratio = np.count_nonzero(counts) < 2 or np.all(
+        numerators * den_total == num_total * denominators
+    )
+    answer = (estimate, math.nan, math.nan, standard_error) if one_ratio else None
+    return _RatioTable(
+        numerators,
+        denominators,
+        counts,
+        n,
+        num_total,
+        den_total,
+        estimate,
+        residuals,
+        standard_error,
+        answer,
+    )
+
+
 def bca_ratio_expansion(numerators, denominators, counts, *, level: float):
     """(estimate, low, high, linearised standard error) of sum(num) / sum(den) from a pair
     table: the BCa interval of :func:`bca_ratio`'s bootstrap taken to infinitely many resamples,
@@ -809,21 +862,12 @@ def bca_ratio_expansion(numerators, denominators, counts, *, level: float):
     quantiles at the BCa levels, with z0 from its Edgeworth expansion and the jackknife
     acceleration of :func:`bca_ratio`.
     """
-    present = counts > 0
-    numerators, denominators, counts = numerators[present], denominators[present], counts[present]
-    n = int(counts.sum())
-    num_total = float(counts @ numerators)
-    den_total = float(counts @ denominators)
-    if n == 0 or den_total == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    estimate = num_total / den_total
-    residuals = numerators - estimate * denominators
+    table = _ratio_table(numerators, denominators, counts)
+    if table.answer is not None:
+        return table.answer
+    numerators, denominators, counts, n, num_total, den_total, estimate, residuals = table[:8]
+    standard_error = table.standard_error
     weights = counts.astype(float)
-    standard_error = (
-        math.sqrt(n / (n - 1) * float(weights @ residuals**2)) / den_total if n > 1 else math.nan
-    )
-    if np.count_nonzero(counts) < 2 or np.all(numerators * den_total == num_total * denominators):
-        return estimate, math.nan, math.nan, standard_error  # as bca_ratio: not estimable
     mean_den = den_total / n
     spread_den = denominators - mean_den
     s_uu = float(weights @ residuals**2) / n
@@ -848,22 +892,11 @@ def bca_ratio_expansion(numerators, denominators, counts, *, level: float):
 
 def bca_ratio(numerators, denominators, counts, *, rng, n_resamples: int, level: float):
     """(estimate, low, high, linearised standard error) of sum(num) / sum(den), pair table."""
-    present = counts > 0
-    numerators, denominators, counts = numerators[present], denominators[present], counts[present]
-    n = int(counts.sum())
-    num_total = float(counts @ numerators)
-    den_total = float(counts @ denominators)
-    if n == 0 or den_total == 0:
-        return math.nan, math.nan, math.nan, math.nan
-    estimate = num_total / den_total
-    residuals = numerators - estimate * denominators
-    standard_error = (
-        math.sqrt(n / (n - 1) * float(counts @ residuals**2)) / den_total if n > 1 else math.nan
-    )
-    if np.count_nonzero(counts) < 2 or np.all(numerators * den_total == num_total * denominators):
-        # every response has the ratio of the estimate (e.g. no promised callback ever kept):
-        # every resample gives it again, a zero-width interval that says nothing; not estimable
-        return estimate, math.nan, math.nan, standard_error
+    table = _ratio_table(numerators, denominators, counts)
+    if table.answer is not None:
+        return table.answer
+    numerators, denominators, counts, _, num_total, den_total, estimate = table[:7]
+    standard_error = table.standard_error
     draws = resample_counts(counts, n_resamples, rng)
     num_star = draws @ numerators
     den_star = draws @ denominators
