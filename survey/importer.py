@@ -70,6 +70,7 @@ _NO_COLUMN = (
     "started_on, status, consent_research, or their French or English labels)"
 )
 BATCH_ROWS = 131_072  # rows read, checked and staged at a time: memory holds one batch
+MIN_BLOCK_BYTES = 1 << 16  # Arrow's CSV block holds whole rows: more than any answer's length
 PARALLEL_ROWS = 50_000  # below this, validating in one process is faster than forking
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20  # rows of the file's start read with each candidate separator
@@ -222,7 +223,7 @@ def read_batches(path: Path, *, rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
                 quoted_strings_can_be_null=False,
             ),
             read_options=pa_csv.ReadOptions(
-                block_size=min(max(rows * row_bytes, 1 << 20), 1 << 28)
+                block_size=min(max(rows * row_bytes, MIN_BLOCK_BYTES), 1 << 28)
             ),
         )
     except (pa.ArrowInvalid, ValueError) as exc:
@@ -470,9 +471,13 @@ def import_file(
     locale: str = "en",
     today: date | None = None,
     collected_from: date | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
-    """Validate every row of ``path`` with the form's model; store the valid ones in one
-    transaction (unless ``dry_run``); write the reasons for rejected rows next to the file.
+    """Validate every row of ``path`` with the form's model; store the valid ones all at once
+    (unless ``dry_run``); write the reasons for rejected rows next to the file.
+
+    The file is read and checked ``batch_rows`` rows at a time (about that many: a CSV is read
+    in blocks of bytes), so memory holds one batch whatever the file's size.
 
     ``collected_from`` is the day the survey the file comes from opened: an incident that began
     before it entered that survey late (delayed entry, as before Client Roi's own launch); it is
@@ -490,6 +495,7 @@ def import_file(
             locale=locale,
             today=today,
             collected_from=collected_from,
+            batch_rows=batch_rows,
         )
     except ImportRefused as exc:
         log.warning("import refused: %s", exc)
@@ -506,10 +512,13 @@ def _import(
     locale: str,
     today: date | None,
     collected_from: date | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
+    if batch_rows < 1:
+        raise ValueError("`batch_rows` must be a positive number of rows.")
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
-    batches = read_batches(path)
+    batches = read_batches(path, rows=batch_rows)
     first = next((b for b in batches if b.num_rows), None)
     if first is None:
         raise ImportRefused(f"{path.name}: a header but no rows")

@@ -1106,7 +1106,10 @@ class Store(ComebackMethods):
             if not total:
                 return 0
             columns = ", ".join(staging.answer_columns)
+            log.info("import: %d rows staged in %s", total, staging.path.name)
+            waited = time.monotonic()
             with self._connection() as con, staging.attached(con), _transaction(con):
+                held = time.monotonic()
                 inserted = con.execute(
                     f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
                     f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
@@ -1118,6 +1121,12 @@ class Store(ComebackMethods):
                     f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
                     [QUESTIONNAIRE_VERSION, source, collected_from],
                 ).fetchall()[0][0]
+            log.info(
+                "import: %d rows stored; the database waited for %.2f s, then held %.2f s",
+                inserted,
+                held - waited,
+                time.monotonic() - held,
+            )
         return total - inserted
 
     def delete_response(self, code: str) -> bool:
@@ -1610,7 +1619,7 @@ def imported_key_sql(names: list[str]) -> str:
     return f"sha256(concat_ws(chr(31), {', '.join(parts)}))"
 
 
-def _imported_batches(rows: ImportedRows) -> Iterator[pa.Table]:
+def imported_batches(rows: ImportedRows) -> Iterator[pa.Table]:
     if isinstance(rows, pd.DataFrame):
         yield pa.Table.from_pandas(rows, preserve_index=False)
     elif isinstance(rows, pa.Table | pa.RecordBatch):
@@ -1644,7 +1653,7 @@ class _ImportStaging:
             con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
             con.execute("SET preserve_insertion_order = false")
             con.execute("SET enable_progress_bar = false")
-            for batch in _imported_batches(rows):
+            for batch in imported_batches(rows):
                 if not batch.num_rows:
                     continue
                 con.register("incoming_rows", batch)
