@@ -119,7 +119,7 @@ print(json.dumps({"submissions": submissions, "failures": failures}))
 """
 
 
-def import_command(csv_path, target, *, submitting=False, pace=0.02):
+def import_command(csv_path, target, *, submitting=False, pace=0.1):
     """`clientroi import` of ``csv_path`` into ``target`` as its own process (its time and
     peak memory, from the kernel's accounting of that process and its workers) while, when
     ``submitting``, another process submits the app's way (validate_answers then
@@ -181,7 +181,7 @@ def import_command(csv_path, target, *, submitting=False, pace=0.02):
 @pytest.mark.parametrize("submitting", [False, True], ids=["alone", "app_submitting"])
 def test_import_command_1m_rows(benchmark, million_csv, million_copy, tmp_path, submitting):
     """`clientroi import` of the 1M-row CSV as a command (time, peak RSS): alone into a new
-    database, then into a copy of the 1M database while the app submits (50 a second)."""
+    database, then into a copy of the 1M database while the app submits (10 a second)."""
     target = tmp_path / "target.duckdb"
     if submitting:
         shutil.copy(million_copy, target)

@@ -69,8 +69,10 @@ _NO_COLUMN = (
     "{name}: no recognised column (expected questionnaire ids such as company, problem, "
     "started_on, status, consent_research, or their French or English labels)"
 )
-BATCH_ROWS = 131_072  # rows read, checked and staged at a time: memory holds one batch
+BATCH_ROWS = 65_536  # rows read, checked and staged at a time: memory holds one batch
 MIN_BLOCK_BYTES = 1 << 16  # Arrow's CSV block holds whole rows: more than any answer's length
+# Arrow's CSV parser needs about ten times its block in memory: a batch is several blocks.
+MAX_BLOCK_BYTES = 1 << 22
 PARALLEL_ROWS = 50_000  # below this, validating in one process is faster than forking
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20  # rows of the file's start read with each candidate separator
@@ -223,24 +225,30 @@ def read_batches(path: Path, *, rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
                 quoted_strings_can_be_null=False,
             ),
             read_options=pa_csv.ReadOptions(
-                block_size=min(max(rows * row_bytes, MIN_BLOCK_BYTES), 1 << 28)
+                block_size=min(max(rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
             ),
         )
     except (pa.ArrowInvalid, ValueError) as exc:
         raise ImportRefused(_unreadable(path, exc)) from exc
-    return _streamed(path, reader)
+    return _streamed(path, reader, rows)
 
 
-def _streamed(path: Path, reader: pa_csv.CSVStreamingReader) -> Iterator[pa.Table]:
+def _streamed(path: Path, reader: pa_csv.CSVStreamingReader, rows: int) -> Iterator[pa.Table]:
+    """Arrow's blocks gathered into tables of at least ``rows`` rows (the last one fewer)."""
+    gathered: list[pa.RecordBatch] = []
     with reader:
         while True:
             try:
-                batch = reader.read_next_batch()
+                gathered.append(reader.read_next_batch())
             except StopIteration:
-                return
+                break
             except (pa.ArrowInvalid, ValueError) as exc:
                 raise ImportRefused(_unreadable(path, exc)) from exc
-            yield pa.Table.from_batches([batch])
+            if sum(batch.num_rows for batch in gathered) >= rows:
+                yield pa.Table.from_batches(gathered)
+                gathered = []
+    if gathered:
+        yield pa.Table.from_batches(gathered)
 
 
 def _unreadable(path: Path, exc: Exception) -> str:
