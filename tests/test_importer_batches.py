@@ -40,22 +40,22 @@ def leftovers(folder):
     return sorted(p.name for p in folder.iterdir() if ".import-" in p.name)
 
 
-def test_an_unreadable_row_in_the_last_batch_leaves_nothing_imported(store, tmp_path):
+def test_an_unreadable_row_in_the_last_batch_leaves_nothing_imported(any_store, tmp_path):
     """The earlier batches were read, checked and staged; the file's last row has a cell too
     many: the whole file is refused, the stored rows are those stored before, no staging file
     is left behind."""
-    import_file(write_rows(tmp_path / "one.csv", EXPERIENCES[1:2]), store, today=TODAY)
-    before = store.count(ALL)
+    import_file(write_rows(tmp_path / "one.csv", EXPERIENCES[1:2]), any_store, today=TODAY)
+    before = any_store.count(ALL)
     assert before == 1
     path = write_rows(tmp_path / "late.csv", repeated(ROWS), last=[*EXPERIENCES[0], "extra"])
     assert len(list(read_batches(write_rows(tmp_path / "fine.csv", repeated(ROWS)), rows=500))) >= 3
     with pytest.raises(ImportRefused, match="not a readable table"):
-        import_file(path, store, today=TODAY, batch_rows=500)
-    assert store.count(ALL) == before
-    assert leftovers(store.path.parent) == []
+        import_file(path, any_store, today=TODAY, batch_rows=500)
+    assert any_store.count(ALL) == before
+    assert leftovers(tmp_path) == []
 
 
-def test_a_value_refused_by_the_database_in_a_late_batch_stores_nothing(store):
+def test_a_value_refused_by_the_database_in_a_late_batch_stores_nothing(any_store, tmp_path):
     """Three batches, the third holding a count DuckDB cannot read: nothing of the first two
     is kept, and the same first two batches alone are then stored."""
 
@@ -76,25 +76,25 @@ def test_a_value_refused_by_the_database_in_a_late_batch_stores_nothing(store):
 
     good = [batch(["1", "2"], 2), batch(["3", "4"], 4)]
     with pytest.raises(storage.DataRejected, match="could not be stored"):
-        store.insert_imported(iter([*good, batch(["5", "two"], 6)]), today=TODAY)
-    assert store.count(ALL) == 0
-    assert leftovers(store.path.parent) == []
-    assert store.insert_imported(iter(good), today=TODAY) == 0
-    assert sorted(store.fetch_responses(ALL)["wasted_trips"]) == [1, 2, 3, 4]
+        any_store.insert_imported(iter([*good, batch(["5", "two"], 6)]), today=TODAY)
+    assert any_store.count(ALL) == 0
+    assert leftovers(tmp_path) == []
+    assert any_store.insert_imported(iter(good), today=TODAY) == 0
+    assert sorted(any_store.fetch_responses(ALL)["wasted_trips"]) == [1, 2, 3, 4]
 
 
-def test_batches_give_the_keys_of_one_piece_and_a_reimport_stores_nothing(store, tmp_path):
+def test_batches_give_the_keys_of_one_piece_and_a_reimport_stores_nothing(any_store, tmp_path):
     """Identical rows in different batches are different rows (their occurrence is counted
     across the whole file); the keys are those of the file read in one piece (so a file
     imported by an earlier version is recognised); importing again stores nothing."""
     path = write_rows(tmp_path / "repeated.csv", repeated(ROWS))
-    first = import_file(path, store, today=TODAY, batch_rows=500)
+    first = import_file(path, any_store, today=TODAY, batch_rows=500)
     assert (first.rows, first.stored, first.already_imported) == (ROWS, ROWS, 0)
-    again = import_file(path, store, today=TODAY, batch_rows=700)
+    again = import_file(path, any_store, today=TODAY, batch_rows=700)
     assert (again.stored, again.already_imported) == (0, ROWS)
-    dry = import_file(path, store, today=TODAY, dry_run=True, batch_rows=400)
+    dry = import_file(path, any_store, today=TODAY, dry_run=True, batch_rows=400)
     assert (dry.stored, dry.already_imported) == (0, ROWS)
-    assert store.count(ALL) == ROWS
+    assert any_store.count(ALL) == ROWS
 
     whole = storage.connect(tmp_path / "whole.duckdb")
     assert import_file(path, whole, today=TODAY).stored == ROWS
@@ -104,10 +104,10 @@ def test_batches_give_the_keys_of_one_piece_and_a_reimport_stores_nothing(store,
             for batch in target.read_batches("responses")
             for key in batch.column("submission_key").to_pylist()
         }
-        for target in (store, whole)
+        for target in (any_store, whole)
     }
-    assert keys[store] == keys[whole]
-    assert len(keys[store]) == ROWS
+    assert keys[any_store] == keys[whole]
+    assert len(keys[any_store]) == ROWS
     assert leftovers(tmp_path) == []
 
 
