@@ -215,40 +215,60 @@ def read_batches(path: Path, *, rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
         raise ImportRefused(f"{path.name}: two columns have the same name")
     # Arrow's blocks are counted in bytes: one of about ``rows`` rows of this file.
     row_bytes = max(len(head) // max(sample.count("\n"), 1), 1)
-    try:
-        reader = pa_csv.open_csv(
-            str(path),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-            read_options=pa_csv.ReadOptions(
-                block_size=min(max(rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
-            ),
-        )
-    except (pa.ArrowInvalid, ValueError) as exc:
-        raise ImportRefused(_unreadable(path, exc)) from exc
-    return _streamed(path, reader, rows)
+
+    def open_reader(block_size: int) -> pa_csv.CSVStreamingReader:
+        try:
+            return pa_csv.open_csv(
+                str(path),
+                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+                read_options=pa_csv.ReadOptions(block_size=block_size),
+            )
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise ImportRefused(_unreadable(path, exc)) from exc
+
+    block_size = min(max(rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
+    return _streamed(path, open_reader, block_size, rows)
 
 
-def _streamed(path: Path, reader: pa_csv.CSVStreamingReader, rows: int) -> Iterator[pa.Table]:
-    """Arrow's blocks gathered into tables of at least ``rows`` rows (the last one fewer)."""
-    gathered: list[pa.RecordBatch] = []
-    with reader:
-        while True:
-            try:
-                gathered.append(reader.read_next_batch())
-            except StopIteration:
-                break
-            except (pa.ArrowInvalid, ValueError) as exc:
-                raise ImportRefused(_unreadable(path, exc)) from exc
-            if sum(batch.num_rows for batch in gathered) >= rows:
-                yield pa.Table.from_batches(gathered)
-                gathered = []
-    if gathered:
-        yield pa.Table.from_batches(gathered)
+def _streamed(path: Path, open_reader, block_size: int, rows: int) -> Iterator[pa.Table]:
+    """Arrow's blocks gathered into tables of at least ``rows`` rows (the last one fewer).
+
+    A row longer than a block (a pasted ten-megabyte narrative) stops Arrow's reader: the
+    file is then read again with blocks four times larger, from the first row not yet given.
+    """
+    given = 0  # rows already yielded
+    while True:
+        reader = open_reader(block_size)
+        gathered: list[pa.RecordBatch] = []
+        skip = given
+        try:
+            with reader:
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    if skip:
+                        dropped = min(skip, batch.num_rows)
+                        batch, skip = batch.slice(dropped), skip - dropped
+                    gathered.append(batch)
+                    if sum(b.num_rows for b in gathered) >= rows:
+                        table, gathered = pa.Table.from_batches(gathered), []
+                        given += table.num_rows
+                        yield table
+        except (pa.ArrowInvalid, ValueError) as exc:
+            if "straddl" in str(exc) and block_size < MAX_FILE_BYTES:
+                block_size = min(block_size * 4, MAX_FILE_BYTES)
+                continue
+            raise ImportRefused(_unreadable(path, exc)) from exc
+        if gathered:
+            yield pa.Table.from_batches(gathered)
+        return
 
 
 def _unreadable(path: Path, exc: Exception) -> str:

@@ -121,3 +121,19 @@ def test_rejections_in_several_batches_keep_their_line_numbers(store, tmp_path):
     assert {r.line for r in report.rejections} == {12, 1_402}
     assert (report.rows, report.stored) == (1_500, 1_498)
     assert store.count(ALL) == 1_498
+
+
+def test_a_row_longer_than_a_block_late_in_the_file_is_read_once(store, tmp_path):
+    """Arrow's reader stops at a row longer than its block (here 64 kB, the row 200 kB, after
+    batches were already given): the file is read again from the first row not yet given,
+    so every row is counted once; the long row is rejected for its narrative only."""
+    header = [*HEADER, "narrative"]
+    rows = [[*row, "ok"] for row in repeated(ROWS)]
+    rows[2_500][-1] = "x" * 200_000
+    path = tmp_path / "long_row.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    report = import_file(path, store, today=TODAY, batch_rows=500)
+    assert (report.rows, report.rejected_rows, report.stored) == (ROWS, 1, ROWS - 1)
+    assert {(r.line, r.field) for r in report.rejections} == {(2_502, "narrative")}
+    assert store.count(ALL) == ROWS - 1
