@@ -8,6 +8,7 @@ imported in under 30 s.
 import shutil
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,23 +60,143 @@ def test_submission_latency_on_1m_rows(benchmark, million_copy):
     store.close()
 
 
-def test_import_1m_rows_csv(benchmark, demo_database, tmp_path_factory):
-    """Export the demo database to CSV, then import that file into an empty database."""
+@pytest.fixture(scope="module")
+def million_csv(demo_database, tmp_path_factory):
+    """The 1M demo database exported as CSV, its rows marked ``web`` (the importer refuses
+    demo rows: exported then imported, they would become real responses)."""
     if not is_million(demo_database):
         pytest.skip("measured on the 1M database only")
     folder = tmp_path_factory.mktemp("import")
-    csv_path = folder / "responses.csv"
-    storage.connect(demo_database).export(csv_path, fmt="csv")
+    exported, csv_path = folder / "exported.csv", folder / "responses.csv"
+    storage.connect(demo_database, read_only=True).export(exported, fmt="csv")
+    with open(exported, encoding="utf-8") as rows, open(csv_path, "w", encoding="utf-8") as out:
+        for line in rows:  # the source column, the first quoted "synthetic" of each row
+            out.write(line.replace(',"synthetic",', ',"web",', 1))
+    exported.unlink()
+    return csv_path
+
+
+def test_import_1m_rows_csv(benchmark, million_csv):
+    """Import the 1M-row CSV into an empty database, in-process."""
+    folder = million_csv.parent
 
     def setup():
         target = folder / f"target-{time.monotonic_ns()}.duckdb"
         return (storage.connect(target),), {}
 
     def run(store):
-        report = import_file(csv_path, store)
+        report = import_file(million_csv, store)
         assert report.stored == 1_000_000
 
     benchmark.pedantic(run, setup=setup, rounds=2, iterations=1)
+
+
+SUBMITTING = """
+import json, sys, time
+from pathlib import Path
+from survey import store as storage
+from survey.demo import seed_story_answers
+from survey.validation import validate_answers
+store = storage.connect(sys.argv[1], keep_open=2.0)
+stop, pace = Path(sys.argv[2]), float(sys.argv[3])
+answers = seed_story_answers()
+submissions, failures = [], 0
+due = time.time()
+while not stop.exists():
+    due = due + pace if pace else time.time()  # pace 0: back to back, as SUBMITTER
+    time.sleep(max(due - time.time(), 0))
+    started = time.time()
+    try:
+        outcome = validate_answers(answers)
+        key = storage.new_submission_key()
+        meta = storage.SubmissionMeta(key, storage.new_deletion_code(), fill_seconds=300, session_id=key)
+        store.insert_response(outcome.response, meta)
+    except Exception:
+        failures += 1
+        continue
+    submissions.append((due, started, time.time()))
+print(json.dumps({"submissions": submissions, "failures": failures}))
+"""
+
+
+def import_command(csv_path, target, *, submitting=False, pace=0.1):
+    """`clientroi import` of ``csv_path`` into ``target`` as its own process (its time and
+    peak memory, from the kernel's accounting of that process and its workers) while, when
+    ``submitting``, another process submits the app's way (validate_answers then
+    insert_response, the file kept open as the app does) every ``pace`` seconds.
+
+    Returns the import's seconds and peak RSS (MB) and, for the submissions that started
+    during the import: how many, how many failed, and latency percentiles (ms) measured
+    from the call (``call_*``) and from when the submission was due (``due_*``: a
+    submission waiting behind a held file delays the next ones; this counts that too).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    stop = Path(f"{target}.stop")
+    stop.unlink(missing_ok=True)
+    submitter = None
+    if submitting:
+        submitter = subprocess.Popen(
+            [sys.executable, "-c", SUBMITTING, str(target), str(stop), str(pace)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=root,
+        )
+        time.sleep(3.0)  # the app is taking submissions when the import starts
+    began = time.time()
+    command = [sys.executable, str(root / "cli.py"), "import", str(csv_path), "--db", str(target)]
+    importer = subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(importer.pid, 0)
+    ended = time.time()
+    importer.returncode = os.waitstatus_to_exitcode(status)
+    result = {
+        "import_seconds": round(ended - began, 1),
+        "import_peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "import_exit": importer.returncode,
+    }
+    if submitter is not None:
+        time.sleep(1.0)
+        stop.touch()
+        out, _ = submitter.communicate(timeout=120)
+        stop.unlink(missing_ok=True)
+        done = json.loads(out)
+        during = [s for s in done["submissions"] if began <= s[1] <= ended]
+        call = np.array([end - start for _, start, end in during]) * 1000
+        due = np.array([end - due for due, _, end in during]) * 1000
+        result.update(submissions=len(during), failures=done["failures"])
+        for name, values in (("call", call), ("due", due)):
+            if values.size:
+                result[f"{name}_median_ms"] = round(float(np.median(values)), 1)
+                result[f"{name}_p99_ms"] = round(float(np.percentile(values, 99)), 1)
+                result[f"{name}_max_ms"] = round(float(values.max()), 1)
+    return result
+
+
+@pytest.mark.parametrize(
+    "pace", [None, 0.0, 0.1], ids=["alone", "app_back_to_back", "app_10_a_second"]
+)
+def test_import_command_1m_rows(benchmark, million_csv, million_copy, tmp_path, pace):
+    """`clientroi import` of the 1M-row CSV as a command (time, peak RSS): alone into a new
+    database, then into a copy of the 1M database while the app submits, back to back (as
+    SUBMITTER) or 10 a second."""
+    submitting = pace is not None
+    target = tmp_path / "target.duckdb"
+    if submitting:
+        shutil.copy(million_copy, target)
+    result = benchmark.pedantic(
+        lambda: import_command(million_csv, target, submitting=submitting, pace=pace or 0.0),
+        rounds=1,
+        iterations=1,
+    )
+    assert result["import_exit"] == 0
+    benchmark.extra_info.update(result)
+    print(f"\nclientroi import of 1M rows (app pace {pace}): {result}")
 
 
 @pytest.mark.parametrize("fmt", ["sav", "dta"])

@@ -2,11 +2,12 @@
 
 Columns are recognised by questionnaire id or by their French or English label; choices by
 value or label; yes/no in French or English; dates as YYYY-MM-DD or DD/MM/YYYY. Each row is
-validated by the same ``Response`` model as the form. Valid rows are stored in one
-transaction with ``source = 'import'``. Rows whose ``source`` column says ``synthetic`` (demo
-rows exported then imported back) are refused: they never become real responses. Every
-rejected row gets a line number, a field and a
-reason in ``FILE.rejected.csv``. Importing the same rows again stores nothing twice.
+validated by the same ``Response`` model as the form. The file is read, checked and staged
+in batches (memory holds one batch, not the file); its valid rows are then stored all at once
+with ``source = 'import'``, or none of them (see ``Store.insert_imported``). Rows whose
+``source`` column says ``synthetic`` (demo rows exported then imported back) are refused: they
+never become real responses. Every rejected row gets a line number, a field and a reason in
+``FILE.rejected.csv``. Importing the same rows again stores nothing twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import multiprocessing as mp
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -67,6 +69,10 @@ _NO_COLUMN = (
     "{name}: no recognised column (expected questionnaire ids such as company, problem, "
     "started_on, status, consent_research, or their French or English labels)"
 )
+BATCH_ROWS = 65_536  # rows read, checked and staged at a time: memory holds one batch
+MIN_BLOCK_BYTES = 1 << 16  # Arrow's CSV block holds whole rows: more than any answer's length
+# Arrow's CSV parser needs about ten times its block in memory: a batch is several blocks.
+MAX_BLOCK_BYTES = 1 << 22
 PARALLEL_ROWS = 50_000  # below this, validating in one process is faster than forking
 DELIMITERS = (",", ";", "\t")
 SNIFF_ROWS = 20  # rows of the file's start read with each candidate separator
@@ -168,8 +174,13 @@ def _choice_map(q: qn.Question) -> dict[str, str]:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def read_table(path: Path) -> pa.Table:
-    """The file as an Arrow table of strings; raises ImportRefused with one clear line."""
+def read_batches(path: Path, *, rows: int = BATCH_ROWS) -> Iterator[pa.Table]:
+    """The file as Arrow tables of strings of about ``rows`` rows each, in the file's order.
+
+    A CSV is streamed (Arrow's reader, one block at a time), so memory holds one batch and not
+    the file. Raises :class:`ImportRefused` with one clear line, before the first batch when
+    the file cannot be a table at all, or when a later block turns out unreadable.
+    """
     if not path.exists():
         raise ImportRefused(f"{path}: no such file")
     size = path.stat().st_size
@@ -183,7 +194,8 @@ def read_table(path: Path) -> pa.Table:
         except Exception as exc:  # noqa: BLE001  (openpyxl raises many kinds)
             raise ImportRefused(f"{path.name}: not a readable Excel workbook ({exc})") from exc
         frame.columns = [str(c) for c in frame.columns]
-        return pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+        table = pa.Table.from_pandas(frame.astype(str), preserve_index=False)
+        return iter([table.slice(i, rows) for i in range(0, table.num_rows, rows)] or [table])
     with open(path, "rb") as f:
         head = f.read(SNIFF_BYTES)
     if b"\x00" in head[:4096]:
@@ -201,21 +213,72 @@ def read_table(path: Path) -> pa.Table:
         raise ImportRefused(_NO_COLUMN.format(name=path.name))
     if len(set(header)) != len(header):
         raise ImportRefused(f"{path.name}: two columns have the same name")
-    try:
-        return pa_csv.read_csv(
-            str(path),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-            read_options=pa_csv.ReadOptions(block_size=1 << 24),
-        )
-    except (pa.ArrowInvalid, ValueError) as exc:
-        raise ImportRefused(
-            f"{path.name}: not a readable table ({str(exc).splitlines()[0]})"
-        ) from exc
+    # Arrow's blocks are counted in bytes: one of about ``rows`` rows of this file.
+    row_bytes = max(len(head) // max(sample.count("\n"), 1), 1)
+
+    def open_reader(block_size: int) -> pa_csv.CSVStreamingReader:
+        try:
+            return pa_csv.open_csv(
+                str(path),
+                parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+                read_options=pa_csv.ReadOptions(block_size=block_size),
+            )
+        except (pa.ArrowInvalid, ValueError) as exc:
+            raise ImportRefused(_unreadable(path, exc)) from exc
+
+    block_size = min(max(rows * row_bytes, MIN_BLOCK_BYTES), MAX_BLOCK_BYTES)
+    return _streamed(path, open_reader, block_size, rows)
+
+
+def _streamed(path: Path, open_reader, block_size: int, rows: int) -> Iterator[pa.Table]:
+    """Arrow's blocks gathered into tables of at least ``rows`` rows (the last one fewer).
+
+    A row longer than a block (a pasted ten-megabyte narrative) stops Arrow's reader: the
+    file is then read again with blocks four times larger, from the first row not yet given.
+    """
+    given = 0  # rows already yielded
+    while True:
+        reader = open_reader(block_size)
+        gathered: list[pa.RecordBatch] = []
+        skip = given
+        try:
+            with reader:
+                while True:
+                    try:
+                        batch = reader.read_next_batch()
+                    except StopIteration:
+                        break
+                    if skip:
+                        dropped = min(skip, batch.num_rows)
+                        batch, skip = batch.slice(dropped), skip - dropped
+                    gathered.append(batch)
+                    if sum(b.num_rows for b in gathered) >= rows:
+                        table, gathered = pa.Table.from_batches(gathered), []
+                        given += table.num_rows
+                        yield table
+        except (pa.ArrowInvalid, ValueError) as exc:
+            if "straddl" in str(exc) and block_size < MAX_FILE_BYTES:
+                block_size = min(block_size * 4, MAX_FILE_BYTES)
+                continue
+            raise ImportRefused(_unreadable(path, exc)) from exc
+        if gathered:
+            yield pa.Table.from_batches(gathered)
+        return
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    return f"{path.name}: not a readable table ({str(exc).splitlines()[0]})"
+
+
+def read_table(path: Path) -> pa.Table:
+    """The whole file as one Arrow table of strings (see :func:`read_batches`)."""
+    batches = list(read_batches(path))
+    return pa.concat_tables(batches) if len(batches) > 1 else batches[0]
 
 
 def choose_delimiter(sample: str, *, complete: bool = True) -> tuple[str, list[str]]:
@@ -342,14 +405,11 @@ def _date_text(raw: str) -> str:
     return raw
 
 
-def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
-    """Recognised columns, by question id, as object arrays (None = unanswered).
-
-    Each column is cleaned once per distinct value, not once per row.
-    """
+def _chosen_columns(names: list[str], report: ImportReport) -> dict[str, str]:
+    """The file's column for each recognised question id (the first one wins)."""
     headers = _header_map()
     chosen: dict[str, str] = {}
-    for name in table.column_names:
+    for name in names:
         target = headers.get(_fold(name))
         if target is None or target in chosen:
             report.ignored_columns.append(name)
@@ -357,6 +417,16 @@ def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
             chosen[target] = name
     if not chosen:
         raise ImportRefused(_NO_COLUMN.format(name=report.path.name))
+    return chosen
+
+
+def _normalise(
+    table: pa.Table, chosen: dict[str, str], report: ImportReport
+) -> dict[str, np.ndarray]:
+    """Recognised columns, by question id, as object arrays (None = unanswered).
+
+    Each column is cleaned once per distinct value of the batch, not once per row.
+    """
     columns: dict[str, np.ndarray] = {}
     for target, name in chosen.items():
         # Arrow's dictionary encoding: only the distinct values become Python strings.
@@ -381,7 +451,7 @@ def _normalise(table: pa.Table, report: ImportReport) -> dict[str, np.ndarray]:
                 unknown, other, typed if typed is not None else None
             )
             columns["company"] = np.where(unknown, "other", company)
-            report.mapped_to_other = int(unknown.sum())
+            report.mapped_to_other += int(unknown.sum())
     return columns
 
 
@@ -429,9 +499,13 @@ def import_file(
     locale: str = "en",
     today: date | None = None,
     collected_from: date | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
-    """Validate every row of ``path`` with the form's model; store the valid ones in one
-    transaction (unless ``dry_run``); write the reasons for rejected rows next to the file.
+    """Validate every row of ``path`` with the form's model; store the valid ones all at once
+    (unless ``dry_run``); write the reasons for rejected rows next to the file.
+
+    The file is read and checked ``batch_rows`` rows at a time (about that many: a CSV is read
+    in blocks of bytes), so memory holds one batch whatever the file's size.
 
     ``collected_from`` is the day the survey the file comes from opened: an incident that began
     before it entered that survey late (delayed entry, as before Client Roi's own launch); it is
@@ -449,6 +523,7 @@ def import_file(
             locale=locale,
             today=today,
             collected_from=collected_from,
+            batch_rows=batch_rows,
         )
     except ImportRefused as exc:
         log.warning("import refused: %s", exc)
@@ -465,71 +540,95 @@ def _import(
     locale: str,
     today: date | None,
     collected_from: date | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> ImportReport:
+    if batch_rows < 1:
+        raise ValueError("`batch_rows` must be a positive number of rows.")
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
-    table = read_table(path)
-    report.rows = table.num_rows
-    if report.rows == 0:
+    batches = read_batches(path, rows=batch_rows)
+    first = next((b for b in batches if b.num_rows), None)
+    if first is None:
         raise ImportRefused(f"{path.name}: a header but no rows")
-    columns = _normalise(table, report)
+    chosen = _chosen_columns(first.column_names, report)
+    checked = (
+        _checked(table, chosen, report, today=today, locale=locale)
+        for table in itertools.chain([first], batches)
+    )
+    kept = (table for table in checked if table.num_rows)
+    if store is None:
+        for _ in kept:  # every row checked, nothing to compare with
+            pass
+    elif dry_run:
+        report.already_imported = store.count_imported(kept)
+    else:
+        try:
+            report.already_imported = store.insert_imported(
+                kept, today=today, collected_from=collected_from
+            )
+        except storage.DataRejected as exc:
+            raise ImportRefused(f"{path.name}: {exc}; nothing was imported") from exc
+    report.stored = report.rows - report.rejected_rows - report.already_imported
+    report.rejections.sort(key=lambda r: r.line)
+    report.report_path = _write_rejections(path, report.rejections)
+    return report
+
+
+def _checked(
+    table: pa.Table, chosen: dict[str, str], report: ImportReport, *, today: date, locale: str
+) -> pa.Table:
+    """One batch of the file: its rejections added to ``report``, its valid rows returned as
+    Arrow text columns (compact, and scanned by DuckDB without conversion) with their line."""
+    first_line = report.rows + 2  # the header is line 1
+    rows = table.num_rows
+    report.rows += rows
+    columns = _normalise(table, chosen, report)
     del table
     submitted = columns.pop(SUBMITTED_COLUMN, None)
     source = columns.pop(SOURCE_COLUMN, None)
     _add_derived(columns)
     names = list(columns)
     arrays = [columns[n] for n in names]
-    failing = _validate_all(names, arrays, today)
-    for index in failing:
+    failing = set(_validate_all(names, arrays, today))
+    for index in sorted(failing):
         answers = {n: a[index] for n, a in zip(names, arrays, strict=True) if a[index] is not None}
         outcome = validate_answers(answers, today=today)
         for problem in outcome.problems:
-            report.rejections.append(Rejection(index + 2, problem.field, problem.message(locale)))
+            report.rejections.append(
+                Rejection(first_line + index, problem.field, problem.message(locale))
+            )
     late = _known_after_submission(columns, submitted)
     if late.size:
         reason = qn.error_message("known_after_submission", locale)
-        report.rejections.extend(Rejection(int(i) + 2, "status_known_on", reason) for i in late)
-        report.rejections.sort(key=lambda r: r.line)
-        failing = sorted(set(failing) | set(late.tolist()))
+        report.rejections.extend(
+            Rejection(first_line + int(i), "status_known_on", reason) for i in late
+        )
+        failing.update(late.tolist())
     if source is not None:
         # Demo rows exported then imported would become real, published responses.
         synthetic = np.flatnonzero(np.isin(source.astype(str), SYNTHETIC_WORDS))
         reason = qn.error_message("synthetic_row", locale)
-        report.rejections.extend(Rejection(int(i) + 2, SOURCE_COLUMN, reason) for i in synthetic)
-        report.rejections.sort(key=lambda r: r.line)
-        failing = sorted(set(failing) | set(synthetic.tolist()))
-    report.rejected_rows = len(failing)
-    keep = np.ones(report.rows, dtype=bool)
-    keep[failing] = False
-    if keep.any():
-        everything = bool(keep.all())  # then no copy of the columns is needed
-
-        def kept(values: np.ndarray) -> pa.Array:
-            return pa.array(values if everything else values[keep], type=pa.string())
-
-        # Arrow text columns: compact, and scanned by DuckDB without conversion.
-        incoming = pa.table(
-            {
-                **{n: kept(a) for n, a in zip(names, arrays, strict=True) if n != "contact_email"},
-                "line": pa.array(np.flatnonzero(keep) + 2),
-                "submitted_on": kept(submitted)
-                if submitted is not None
-                else pa.nulls(int(keep.sum()), pa.string()),
-            }
+        report.rejections.extend(
+            Rejection(first_line + int(i), SOURCE_COLUMN, reason) for i in synthetic
         )
-        del columns, arrays
-        if dry_run or store is None:
-            report.already_imported = store.count_imported(incoming) if store else 0
-        else:
-            try:
-                report.already_imported = store.insert_imported(
-                    incoming, today=today, collected_from=collected_from
-                )
-            except storage.DataRejected as exc:
-                raise ImportRefused(f"{path.name}: {exc}; nothing was imported") from exc
-        report.stored = int(keep.sum()) - report.already_imported
-    report.report_path = _write_rejections(path, report.rejections)
-    return report
+        failing.update(synthetic.tolist())
+    report.rejected_rows += len(failing)
+    keep = np.ones(rows, dtype=bool)
+    keep[list(failing)] = False
+    everything = bool(keep.all())  # then no copy of the columns is needed
+
+    def kept(values: np.ndarray) -> pa.Array:
+        return pa.array(values if everything else values[keep], type=pa.string())
+
+    return pa.table(
+        {
+            **{n: kept(a) for n, a in zip(names, arrays, strict=True) if n != "contact_email"},
+            "line": pa.array(np.flatnonzero(keep) + first_line),
+            "submitted_on": kept(submitted)
+            if submitted is not None
+            else pa.nulls(int(keep.sum()), pa.string()),
+        }
+    )
 
 
 def _add_derived(columns: dict[str, np.ndarray]) -> None:

@@ -1063,92 +1063,73 @@ class Store(ComebackMethods):
                 total += len(frame)
         return total
 
-    def _imported_rows_sql(self, names: list[str]) -> str:
-        """Incoming rows with their submission key: a digest of every answer (NULL marked)
-        plus the occurrence number of that digest in the file (two identical experiences
-        in one file are two rows; the same file imported twice is stored once)."""
-        parts = []
-        for q in response_questions():
-            if q.id in names:
-                parts.append(f"coalesce(CAST(i.{q.id} AS VARCHAR), chr(0))")
-            else:
-                parts.append("chr(0)")
-        digest = f"sha256(concat_ws(chr(31), {', '.join(parts)}))"
-        return (
-            f"WITH keyed AS (SELECT i.*, {digest} AS digest FROM incoming_rows i) "
-            "SELECT *, 'import:' || left(digest, 40) || ':' || "
-            "CAST(row_number() OVER (PARTITION BY digest ORDER BY line) AS VARCHAR) AS row_key "
-            "FROM keyed"
-        )
-
-    def count_imported(self, frame: pd.DataFrame | pa.Table) -> int:
+    def count_imported(self, rows: ImportedRows) -> int:
         """How many of these incoming rows (see :meth:`insert_imported`) are already stored."""
-        with self._connection() as con:
-            con.register("incoming_rows", frame)
-            try:
+        with _ImportStaging(self.path) as staging:
+            if not staging.stage(rows):
+                return 0
+            with self._connection() as con, staging.attached(con):
                 return con.execute(
-                    f"SELECT count(*) FROM ({self._imported_rows_sql(_names(frame))}) n "
+                    f"SELECT count(*) FROM {STAGED}.keyed n "
                     "JOIN responses r ON r.submission_key = n.row_key"
                 ).fetchall()[0][0]
-            finally:
-                con.unregister("incoming_rows")
 
     def insert_imported(
         self,
-        frame: pd.DataFrame,
+        rows: ImportedRows,
         *,
         today: date,
         source: str = "import",
         collected_from: date | None = None,
     ) -> int:
-        """Store validated imported rows in one transaction; returns how many were already there.
+        """Store validated imported rows all at once; returns how many were already there.
 
-        ``frame`` holds answers as validated text (question ids as columns), ``line`` (its
-        line in the file) and ``submitted_on`` (the file's date, or None: today). Rows whose
-        key is already stored are skipped. ``collected_from``: the day the original survey
-        opened (an incident that began before it entered that survey late), stored with
-        every row.
+        ``rows`` is a table (pandas or Arrow) or an iterable of Arrow tables (batches of one
+        file, in its order), holding answers as validated text (question ids as columns),
+        ``line`` (its line in the file) and ``submitted_on`` (the file's date, or None:
+        today). Rows whose key is already stored are skipped. ``collected_from``: the day the
+        original survey opened (an incident that began before it entered that survey late),
+        stored with every row.
+
+        Notes
+        -----
+        DuckDB lets one process at a time write the file, and the app keeps it while
+        respondents submit. So the batches are first cast, keyed and written to a staging
+        file of their own beside the database (the database is not opened: the app keeps
+        taking submissions; memory stays that of one batch), then copied into ``responses``
+        in one transaction that holds the database only for that copy. A value DuckDB cannot
+        read, in any batch, raises :class:`DataRejected` before the database is touched; any
+        failure leaves nothing of the file stored, and the staging file is removed.
         """
         if source not in SOURCES:
             raise ValueError(f"`source` must be one of {SOURCES}.")
-        names = _names(frame)
-        questions = [q for q in response_questions() if q.id in names]
-
-        def cast(q) -> str:
-            if q.sql_type == "INTEGER":  # "2" and "2.0" are both two
-                return f"CAST(CAST(n.{q.id} AS DOUBLE) AS INTEGER)"
-            return f"CAST(n.{q.id} AS {q.sql_type})"
-
-        select = ", ".join(cast(q) for q in questions)
-        columns = ", ".join(q.id for q in questions)
-        started = "CAST(n.started_on AS DATE)" if "started_on" in names else "NULL"
-        ended = "CAST(n.ended_on AS DATE)" if "ended_on" in names else "NULL"
-        given = "TRY_CAST(n.submitted_on AS DATE)"
-        submitted_on = (
-            f"CASE WHEN {given} <= CAST(? AS DATE) AND {given} >= coalesce({started}, {given}) "
-            f"AND {given} >= coalesce({ended}, {given}) THEN {given} ELSE CAST(? AS DATE) END"
-        )
-        with self._connection() as con:
-            con.register("incoming_rows", frame)
-            try:
-                with _transaction(con):
-                    inserted = con.execute(
-                        f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
-                        f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
-                        f"flag_too_fast, flag_duplicate, flag_burst, collected_from, "
-                        f"submission_key, {columns}) "
-                        f"SELECT gen_random_uuid(), now(), {submitted_on}, ?, 'fr', ?, "
-                        f"NULL, false, false, false, false, CAST(? AS DATE), n.row_key, {select} "
-                        f"FROM ({self._imported_rows_sql(names)}) n WHERE NOT EXISTS ("
-                        f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
-                        [today, today, QUESTIONNAIRE_VERSION, source, collected_from],
-                    ).fetchall()[0][0]
-            except duckdb.ConversionException as exc:
-                reason = str(exc).splitlines()[0]
-                raise DataRejected(f"a value could not be stored ({reason})") from exc
-            finally:
-                con.unregister("incoming_rows")
-        return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
+        with _ImportStaging(self.path, today=today) as staging:
+            total = staging.stage(rows)
+            if not total:
+                return 0
+            columns = ", ".join(staging.answer_columns)
+            log.info("import: %d rows staged in %s", total, staging.path.name)
+            waited = time.monotonic()
+            with self._connection() as con, staging.attached(con), _transaction(con):
+                held = time.monotonic()
+                inserted = con.execute(
+                    f"INSERT INTO responses (response_id, submitted_at, submitted_on, "
+                    f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
+                    f"flag_too_fast, flag_duplicate, flag_burst, collected_from, "
+                    f"submission_key, {columns}) "
+                    f"SELECT n.response_id, now(), n.submitted_on, ?, 'fr', ?, "
+                    f"NULL, false, false, false, false, CAST(? AS DATE), n.row_key, "
+                    f"{columns} FROM {STAGED}.keyed n WHERE NOT EXISTS ("
+                    f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key)",
+                    [QUESTIONNAIRE_VERSION, source, collected_from],
+                ).fetchall()[0][0]
+            log.info(
+                "import: %d rows stored; the database waited for %.2f s, then held %.2f s",
+                inserted,
+                held - waited,
+                time.monotonic() - held,
+            )
+        return total - inserted
 
     def delete_response(self, code: str) -> bool:
         """Delete the response matching a deletion code, with its e-mail, its updates, its
@@ -1617,6 +1598,131 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
             variable_format=date_formats,
             version=15,
         )
+
+
+# --- imports in batches ---------------------------------------------------------------------
+
+ImportedRows = pd.DataFrame | pa.Table | Iterable[pa.Table]
+STAGED = "clientroi_import"  # the staging file's name once attached to the database
+IMPORT_MEMORY_LIMIT = "256MB"  # the staging file's DuckDB: what does not fit goes to disk
+
+
+def imported_key_sql(names: list[str]) -> str:
+    """The digest of one incoming row (``i``): SHA-256 of every answer's text (NULL marked by a
+    zero byte) joined by the unit separator. With the occurrence number of that digest in the
+    file it makes the row's submission key: two identical experiences in one file are two
+    rows; the same file imported twice is stored once."""
+    parts = []
+    for q in response_questions():
+        if q.id in names:
+            parts.append(f"coalesce(CAST(i.{q.id} AS VARCHAR), chr(0))")
+        else:
+            parts.append("chr(0)")
+    return f"sha256(concat_ws(chr(31), {', '.join(parts)}))"
+
+
+def imported_batches(rows: ImportedRows) -> Iterator[pa.Table]:
+    if isinstance(rows, pd.DataFrame):
+        yield pa.Table.from_pandas(rows, preserve_index=False)
+    elif isinstance(rows, pa.Table | pa.RecordBatch):
+        yield rows if isinstance(rows, pa.Table) else pa.Table.from_batches([rows])
+    else:
+        yield from rows
+
+
+class _ImportStaging:
+    """A DuckDB file beside the database where an import's batches are cast and keyed before
+    one transaction copies them in (see :meth:`Store.insert_imported`); removed on exit."""
+
+    def __init__(self, database: Path, *, today: date | None = None) -> None:
+        self.path = database.with_name(f".{database.name}.import-{secrets.token_hex(6)}.duckdb")
+        self.today = today or date.today()
+        self.answer_columns: list[str] = []
+
+    def __enter__(self) -> _ImportStaging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for leftover in (self.path, Path(f"{self.path}.wal")):
+            leftover.unlink(missing_ok=True)
+
+    def stage(self, rows: ImportedRows) -> int:
+        """Cast and key every batch into the staging file; the number of rows staged."""
+        total = 0
+        con = duckdb.connect(str(self.path))
+        owner_only(self.path)
+        try:
+            con.execute(f"SET memory_limit = '{IMPORT_MEMORY_LIMIT}'")
+            con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")
+            for batch in imported_batches(rows):
+                if not batch.num_rows:
+                    continue
+                con.register("incoming_rows", batch)
+                try:
+                    select = self._select(_names(batch))
+                    if total:
+                        con.execute(f"INSERT INTO staged {select}", [self.today, self.today])
+                    else:
+                        con.execute(f"CREATE TABLE staged AS {select}", [self.today, self.today])
+                except duckdb.ConversionException as exc:
+                    reason = str(exc).splitlines()[0]
+                    raise DataRejected(f"a value could not be stored ({reason})") from exc
+                finally:
+                    con.unregister("incoming_rows")
+                total += batch.num_rows
+            if total:
+                # The new ids drawn here and the rows sorted by them: the copy into the
+                # database, which holds it, then adds them to its primary key in order
+                # (about a third faster than in random order at 1M rows).
+                con.execute(
+                    "CREATE TABLE keyed AS SELECT * FROM (SELECT gen_random_uuid() AS "
+                    "response_id, * EXCLUDE (digest, line), 'import:' || left(digest, 40) || "
+                    "':' || CAST(row_number() OVER (PARTITION BY digest ORDER BY line) AS "
+                    "VARCHAR) AS row_key FROM staged) ORDER BY response_id"
+                )
+                con.execute("DROP TABLE staged")
+                con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        return total
+
+    def _select(self, names: list[str]) -> str:
+        """One batch's rows as they will be stored: typed answers, the submission date kept
+        when plausible (else today), the line and the digest for the key."""
+        questions = [q for q in response_questions() if q.id in names]
+        if not self.answer_columns:
+            self.answer_columns = [q.id for q in questions]
+        elif self.answer_columns != [q.id for q in questions]:
+            raise ValueError("`rows`: every batch must have the same columns.")
+
+        def cast(q) -> str:
+            if q.sql_type == "INTEGER":  # "2" and "2.0" are both two
+                return f"CAST(CAST(i.{q.id} AS DOUBLE) AS INTEGER) AS {q.id}"
+            return f"CAST(i.{q.id} AS {q.sql_type}) AS {q.id}"
+
+        started = "CAST(i.started_on AS DATE)" if "started_on" in names else "NULL"
+        ended = "CAST(i.ended_on AS DATE)" if "ended_on" in names else "NULL"
+        given = "TRY_CAST(i.submitted_on AS DATE)" if "submitted_on" in names else "NULL"
+        submitted_on = (
+            f"CASE WHEN {given} <= CAST(? AS DATE) AND {given} >= coalesce({started}, {given}) "
+            f"AND {given} >= coalesce({ended}, {given}) THEN {given} ELSE CAST(? AS DATE) END"
+        )
+        answers = "".join(f", {cast(q)}" for q in questions)
+        return (
+            f"SELECT CAST(i.line AS BIGINT) AS line, {imported_key_sql(names)} AS digest, "
+            f"CAST({submitted_on} AS DATE) AS submitted_on{answers} FROM incoming_rows i"
+        )
+
+    @contextlib.contextmanager
+    def attached(self, con: Any) -> Iterator[None]:
+        """The staging file readable as ``clientroi_import`` on the database's connection."""
+        con.execute(f"ATTACH {_sql_path(self.path)} AS {STAGED} (READ_ONLY)")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DETACH {STAGED}")
 
 
 def _names(frame: pd.DataFrame | pa.Table) -> list[str]:

@@ -455,8 +455,20 @@ class PostgresStore(common.ComebackMethods):
             "FROM keyed"
         )
 
-    def _send_incoming(self, cur: Any, frame: pd.DataFrame | pa.Table) -> list[str]:
-        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame)
+    def _send_incoming(self, cur: Any, rows: common.ImportedRows) -> tuple[list[str], int]:
+        """Every batch of ``rows`` into one temporary table (gone with the transaction); the
+        columns and the number of rows sent. Only one batch is held at a time."""
+        names: list[str] = []
+        total = 0
+        for table in common.imported_batches(rows):
+            if not table.num_rows:
+                continue
+            mode = "append" if total else "replace"
+            names = self._send_batch(cur, table, mode=mode)
+            total += table.num_rows
+        return names, total
+
+    def _send_batch(self, cur: Any, table: pa.Table, *, mode: str) -> list[str]:
         names = list(table.column_names)
         if "submitted_on" in names:  # DuckDB's TRY_CAST(... AS DATE): a date or NULL
             given = table.column("submitted_on")
@@ -468,25 +480,27 @@ class PostgresStore(common.ComebackMethods):
                 ).cast(pa.date32())
             )
             table = table.set_column(names.index("submitted_on"), "submitted_on", parsed)
-        cur.adbc_ingest("incoming_rows", _sendable(table), mode="replace", temporary=True)
+        cur.adbc_ingest("incoming_rows", _sendable(table), mode=mode, temporary=True)
         return names
 
-    def count_imported(self, frame: pd.DataFrame | pa.Table) -> int:
+    def count_imported(self, rows: common.ImportedRows) -> int:
         """How many of these incoming rows (see :meth:`insert_imported`) are already stored."""
         with self._arrow_connection() as con:
             with con.cursor() as cur:
-                names = self._send_incoming(cur, frame)
-                cur.execute(
-                    f"SELECT count(*) FROM ({self._imported_rows_sql(names)}) n "
-                    "JOIN responses r ON r.submission_key = n.row_key"
-                )
-                found = cur.fetchone()[0]
+                names, total = self._send_incoming(cur, rows)
+                found = 0
+                if total:
+                    cur.execute(
+                        f"SELECT count(*) FROM ({self._imported_rows_sql(names)}) n "
+                        "JOIN responses r ON r.submission_key = n.row_key"
+                    )
+                    found = cur.fetchone()[0]
             con.rollback()  # the temporary table goes with the transaction
         return int(found)
 
     def insert_imported(
         self,
-        frame: pd.DataFrame,
+        rows: common.ImportedRows,
         *,
         today: date,
         source: str = "import",
@@ -494,13 +508,38 @@ class PostgresStore(common.ComebackMethods):
     ) -> int:
         """Store validated imported rows in one transaction; returns how many were already there.
 
-        ``frame`` holds answers as validated text (question ids as columns), ``line`` (its
-        line in the file) and ``submitted_on`` (the file's date, or None: today). Rows whose
-        key is already stored are skipped (also when another import stores them meanwhile).
+        ``rows``: a table (pandas or Arrow) or an iterable of Arrow tables (batches of one
+        file, in its order) holding answers as validated text (question ids as columns),
+        ``line`` (its line in the file) and ``submitted_on`` (the file's date, or None:
+        today). Rows whose key is already stored are skipped (also when another import stores
+        them meanwhile). The batches go one by one into a temporary table of the same
+        transaction, which then stores them all at once: PostgreSQL's other writers (the app's
+        submissions) are not blocked meanwhile, and a failure in any batch keeps nothing.
         """
         if source not in SOURCES:
             raise ValueError(f"`source` must be one of {SOURCES}.")
-        names = _names(frame)
+        with self._arrow_connection() as con:
+            try:
+                with con.cursor() as cur:
+                    names, total = self._send_incoming(cur, rows)
+                    if not total:
+                        con.rollback()
+                        return 0
+                    cur.execute(
+                        self._insert_imported_sql(names),
+                        [today, today, QUESTIONNAIRE_VERSION, source, collected_from],
+                    )
+                    inserted = int(cur.fetchone()[0])
+                    cur.execute("DROP TABLE incoming_rows")
+                con.commit()
+            except adbc_driver_manager.Error as exc:
+                if str(getattr(exc, "sqlstate", "") or "").startswith("22"):  # data exception
+                    reason = str(exc).splitlines()[0]
+                    raise common.DataRejected(f"a value could not be stored ({reason})") from exc
+                raise
+        return total - inserted
+
+    def _insert_imported_sql(self, names: list[str]) -> str:
         questions = [q for q in response_questions() if q.id in names]
 
         def cast(q) -> str:
@@ -517,7 +556,7 @@ class PostgresStore(common.ComebackMethods):
             f"CASE WHEN {given} <= CAST($1 AS DATE) AND {given} >= coalesce({started}, {given}) "
             f"AND {given} >= coalesce({ended}, {given}) THEN {given} ELSE CAST($2 AS DATE) END"
         )
-        sql = (
+        return (
             f"WITH stored AS (INSERT INTO responses (response_id, submitted_at, submitted_on, "
             f"questionnaire_version, locale, source, fill_seconds, flag_honeypot, "
             f"flag_too_fast, flag_duplicate, flag_burst, collected_from, submission_key, "
@@ -529,20 +568,6 @@ class PostgresStore(common.ComebackMethods):
             f"SELECT 1 FROM responses r WHERE r.submission_key = n.row_key) "
             f"ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM stored"
         )
-        try:
-            with self._arrow_connection() as con:
-                with con.cursor() as cur:
-                    self._send_incoming(cur, frame)
-                    cur.execute(sql, [today, today, QUESTIONNAIRE_VERSION, source, collected_from])
-                    inserted = int(cur.fetchone()[0])
-                    cur.execute("DROP TABLE incoming_rows")
-                con.commit()
-        except adbc_driver_manager.Error as exc:
-            if str(getattr(exc, "sqlstate", "") or "").startswith("22"):  # data exception
-                reason = str(exc).splitlines()[0]
-                raise common.DataRejected(f"a value could not be stored ({reason})") from exc
-            raise
-        return (frame.num_rows if isinstance(frame, pa.Table) else len(frame)) - inserted
 
     def delete_response(self, code: str) -> bool:
         """Delete the response matching a deletion code, with its e-mail, its updates, its
