@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis import dashboard, design, disclosure, kpis, metrics
@@ -235,8 +236,14 @@ def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
     and the input hash covers the updates it used (through the columns they changed)."""
     # In a fixed order (ordered=True): floating-point totals (kilometres) are summed in row
     # order, and an unordered parallel scan could change their last bits from run to run.
+    # Text as categoricals: a few bytes a row instead of a Python string per cell (memory),
+    # and the tables count their codes.
     return store.fetch_responses(
-        qualifying_filters(as_of), columns=list(FETCHED_COLUMNS), ordered=True, known_on=as_of
+        qualifying_filters(as_of),
+        columns=list(FETCHED_COLUMNS),
+        ordered=True,
+        categorical=True,
+        known_on=as_of,
     )
 
 
@@ -268,20 +275,29 @@ class _HashingSink(io.RawIOBase):
         return len(data)
 
 
+def _canonical_array(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    """One column in its canonical Arrow type, without a Python object per value where the
+    column is already typed (dates as datetime64, text as categoricals)."""
+    if pa.types.is_date32(kind):
+        if not pd.api.types.is_datetime64_dtype(series.dtype):  # text, objects, time zones
+            series = pd.to_datetime(series)
+            if isinstance(series.dtype, pd.DatetimeTZDtype):
+                series = series.dt.tz_localize(None)
+        return pa.array(series.to_numpy().astype("datetime64[D]"), from_pandas=True)
+    if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
+        # Kept dictionary-encoded: sorting moves the small indices, not the text, and
+        # pyarrow.csv writes a dictionary column as its values (the same bytes).
+        array = pa.array(series, from_pandas=True)
+        return array.cast(pa.dictionary(array.type.index_type, kind))
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if pa.types.is_integer(kind):
+        return pa.array(pd.to_numeric(series), from_pandas=True).cast(kind)
+    return pa.array(series, type=kind, from_pandas=True).cast(kind)
+
+
 def _canonical_table(responses: pd.DataFrame) -> pa.Table:
-    arrays = []
-    for name, kind in INPUT_COLUMNS:
-        series = responses[name]
-        if pa.types.is_date32(kind):
-            values = pd.to_datetime(series)
-            if isinstance(values.dtype, pd.DatetimeTZDtype):
-                values = values.dt.tz_localize(None)
-            array = pa.array(values.to_numpy().astype("datetime64[D]"), from_pandas=True)
-        elif pa.types.is_integer(kind):
-            array = pa.array(pd.to_numeric(series), from_pandas=True).cast(kind)
-        else:
-            array = pa.array(series, type=kind, from_pandas=True)
-        arrays.append(array.cast(kind))
+    arrays = [_canonical_array(responses[name], kind) for name, kind in INPUT_COLUMNS]
     return pa.Table.from_arrays(arrays, names=[name for name, _ in INPUT_COLUMNS])
 
 
@@ -293,13 +309,23 @@ def input_sha256(responses: pd.DataFrame) -> str:
     values empty, strings quoted, dates ``YYYY-MM-DD``, booleans ``true``/``false``), hashed.
     Free text, e-mails and quality flags are not part of it.
     """
-    table = _canonical_table(responses).sort_by([("response_id", "ascending")])
+    table = _canonical_table(responses)
+    # (pyarrow sorts a table by a plain column only: the identifiers' text, not their codes)
+    order = pc.sort_indices(table["response_id"].cast(pa.string()))
+    table = table.take(order)
     sink = _HashingSink()
     pa_csv.write_csv(table, sink, pa_csv.WriteOptions(**CANONICAL_CSV))
     return sink.digest.hexdigest()
 
 
 # --- building ---------------------------------------------------------------------------------
+
+
+def _filled(series: pd.Series, value: str) -> pd.Series:
+    """``series`` with its missing values replaced by ``value`` (a categorical gains it)."""
+    if isinstance(series.dtype, pd.CategoricalDtype) and value not in series.cat.categories:
+        series = series.cat.add_categories([value])
+    return series.fillna(value)
 
 
 def validate_min_cell(min_cell) -> int:
@@ -437,7 +463,7 @@ def _build_snapshot(
     _check_publishable(responses, as_of)
     digest = input_sha256(responses)
     frame = responses.assign(
-        sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
+        sector=_filled(responses["sector"], UNLISTED), origin=_filled(responses["origin"], UNLISTED)
     )
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
