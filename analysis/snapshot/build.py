@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -238,13 +239,21 @@ def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
     # order, and an unordered parallel scan could change their last bits from run to run.
     # Text as categoricals: a few bytes a row instead of a Python string per cell (memory),
     # and the tables count their codes.
-    return store.fetch_responses(
+    responses = store.fetch_responses(
         qualifying_filters(as_of),
         columns=list(FETCHED_COLUMNS),
         ordered=True,
         categorical=True,
         known_on=as_of,
     )
+    _release_arrow_memory()  # the read's Arrow buffers, now in pandas
+    return responses
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory pyarrow's allocator keeps for reuse back to the system: the tables
+    are built by numpy, which allocates elsewhere, so what it keeps only adds to the peak."""
+    pa.default_memory_pool().release_unused()
 
 
 def open_database(path: str | os.PathLike) -> storage.Store:
@@ -309,16 +318,43 @@ def input_sha256(responses: pd.DataFrame) -> str:
     values empty, strings quoted, dates ``YYYY-MM-DD``, booleans ``true``/``false``), hashed.
     Free text, e-mails and quality flags are not part of it.
     """
-    table = _canonical_table(responses)
+    return _digest(_canonical_table(responses))
+
+
+def _digest_of(tables: list[pa.Table]) -> str:
+    return _digest(tables.pop())
+
+
+def _digest(table: pa.Table) -> str:
     # (pyarrow sorts a table by a plain column only: the identifiers' text, not their codes)
     order = pc.sort_indices(table["response_id"].cast(pa.string()))
-    table = table.take(order)
     sink = _HashingSink()
-    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(**CANONICAL_CSV))
+    pa_csv.write_csv(table.take(order), sink, pa_csv.WriteOptions(**CANONICAL_CSV))
+    del table, order
+    _release_arrow_memory()
     return sink.digest.hexdigest()
 
 
 # --- building ---------------------------------------------------------------------------------
+
+
+def _with_columns(frame: pd.DataFrame, *, drop=(), **columns: pd.Series) -> pd.DataFrame:
+    """``frame`` without the columns ``drop``, with ``columns`` replaced or added, the others
+    shared, not copied (pandas' ``assign`` and ``drop`` copy every column)."""
+    kept = {c: columns.get(c, frame[c]) for c in frame.columns if c not in drop}
+    return pd.DataFrame({**kept, **columns}, copy=False)
+
+
+def _statistics_frame(responses: pd.DataFrame) -> pd.DataFrame:
+    """The columns the tables read, ``sector`` and ``origin`` filled for the companies outside
+    the list; the identifiers and the eligibility columns (read once by
+    :func:`_check_publishable`) are left out."""
+    return _with_columns(
+        responses,
+        drop={"response_id", *ELIGIBILITY_COLUMNS},
+        sector=_filled(responses["sector"], UNLISTED),
+        origin=_filled(responses["origin"], UNLISTED),
+    )
 
 
 def _filled(series: pd.Series, value: str) -> pd.Series:
@@ -461,10 +497,13 @@ def _build_snapshot(
     if KNOWN_ON_COLUMN not in responses:  # rows read without updates: known when submitted
         responses = responses.assign(**{KNOWN_ON_COLUMN: known_on_base(responses)})
     _check_publishable(responses, as_of)
-    digest = input_sha256(responses)
-    frame = responses.assign(
-        sector=_filled(responses["sector"], UNLISTED), origin=_filled(responses["origin"], UNLISTED)
-    )
+    # The input hash (sorting, CSV and SHA-256: pyarrow and hashlib, which release the GIL)
+    # runs in a thread beside the tables, on an Arrow table of its own.
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-hash")
+    # (handed over in a list the thread empties, so that the table is freed once hashed)
+    digest = hashing.submit(_digest_of, [_canonical_table(responses)])
+    hashing.shutdown(wait=False)
+    frame = _statistics_frame(responses)
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
     try:
@@ -516,7 +555,7 @@ def _build_snapshot(
         min_cell=min_cell,
         seed=int(seed),
         rows=len(responses),
-        input_sha256=digest,
+        input_sha256=digest.result(),
         submitted_from=submitted.min().date(),
         submitted_to=submitted.max().date(),
         kpis=published,
@@ -593,7 +632,10 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -
     out["resolved_within_30d_share"] = published["resolved_within_30d_share"].to_numpy()
     out["resolution_unresolved90_days"] = published["resolution_unresolved90_days"].to_numpy()
     if launch is not None:
-        after = frame[pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)]
+        # The incidents that began before the launch lose their company, so that they enter
+        # no company's figures: those of the incidents after it, without a copy of the rows.
+        began_after = (pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)).to_numpy()
+        after = _with_columns(frame, company=frame["company"].where(began_after))
         later = (
             kpis.resolution_figures(after, as_of=as_of, launch=launch)
             .set_index("company")
