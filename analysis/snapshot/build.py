@@ -689,20 +689,20 @@ def _round_significant(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _typed(values, kind: str, hidden: np.ndarray) -> pd.Series:
+def _typed(values, kind: str, hidden: np.ndarray):
+    """A published column's values with the hidden ones missing, as an array of its kind."""
     if kind == "integer":
-        series = pd.Series(values, dtype="Int64")
-        series[hidden] = pd.NA
+        array = pd.array(values, dtype="Int64")
+        array[hidden] = pd.NA
     elif kind == "number":
-        series = pd.Series(_round_significant(values))
-        series[hidden] = np.nan
+        array = np.where(hidden, np.nan, _round_significant(values))
     elif kind == "boolean":
-        series = pd.Series(values, dtype="boolean")
-        series[hidden] = pd.NA
+        array = pd.array(values, dtype="boolean")
+        array[hidden] = pd.NA
     else:
-        series = pd.Series(np.asarray(values, dtype=object))
-        series[hidden] = None
-    return series
+        array = np.array(values, dtype=object)
+        array[hidden] = None
+    return array
 
 
 def _flags(flags: pd.Series, p_adj: pd.Series) -> np.ndarray:
@@ -735,15 +735,16 @@ def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
         "companies": pd.Series(identity["companies"], dtype=object),
         "n": pd.Series(table["n"].to_numpy(), dtype="Int64"),
     }
+    read = dict(table.items())  # (a column of a wide frame is slow to look up, one by one)
     for family, family_columns in layout:
-        mask = hidden[family]
+        mask = np.asarray(hidden[family], dtype=bool)
         for column in family_columns:
-            values = table[column]
+            values = read[column]
             kind = _kind(values)
             if column.endswith("_vs_others_flag"):
-                values = _flags(values, table[column.replace("_flag", "_p_adj")])
+                values = _flags(values, read[column.replace("_flag", "_p_adj")])
             columns[column] = _typed(np.asarray(values), kind, mask)
-        columns[f"{family}_suppressed"] = pd.Series(mask, dtype=bool)
+        columns[f"{family}_suppressed"] = mask.copy()
     return pd.DataFrame(columns)
 
 
