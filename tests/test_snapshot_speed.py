@@ -1,0 +1,92 @@
+"""What makes ``clientroi publish`` fast and lean (issue 14) changes no published byte: the
+input hash of categorical text, the tables read from a frame sharing the fetched arrays, the
+charts drawn by helper processes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import kpis
+from analysis.snapshot import build, report, svg
+from analysis.snapshot.build import build_snapshot, input_sha256
+from tests.conftest import TODAY
+from tests.test_snapshot import web_frame
+
+LAUNCH = pd.Timestamp(TODAY) - pd.Timedelta(days=400)
+
+
+def categorical(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns as categoricals, as ``fetch_qualifying`` reads them."""
+    text = [c for c in frame.columns if frame[c].map(type).eq(str).any()]
+    return frame.astype({c: "category" for c in text})
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rows = web_frame(1_500, seed=11)
+    rows.loc[rows.index[:25], ["sector", "origin"]] = None  # companies outside the list
+    return rows
+
+
+def test_the_input_hash_is_the_same_whatever_the_text_type_and_row_order(frame):
+    digest = input_sha256(frame)
+    assert input_sha256(categorical(frame)) == digest
+    shuffled = categorical(frame).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert input_sha256(shuffled) == digest
+    changed = frame.copy()
+    changed.loc[changed.index[7], "wasted_km"] = 1234.5
+    assert input_sha256(categorical(changed)) != digest
+
+
+@pytest.fixture(scope="module")
+def built(frame):
+    """The snapshot of the categorical responses, and those responses before and after."""
+    responses = categorical(frame)
+    before = responses.copy(deep=True)
+    snap = build_snapshot(responses, as_of=TODAY, launch=LAUNCH.date())
+    return responses, before, snap
+
+
+def test_building_reads_the_responses_without_changing_them(frame, built):
+    """The tables read a frame sharing the caller's arrays: nothing may write into them; the
+    after-launch figures (incidents before the launch given no company) are those of the
+    incidents after it, computed on those rows alone."""
+    responses, before, snap = built
+    pd.testing.assert_frame_equal(responses, before)
+    assert snap.input_sha256 == input_sha256(frame)
+
+    after = frame[pd.to_datetime(frame["started_on"]) >= LAUNCH]
+    after = after.assign(sector=after["sector"].fillna("unlisted"))
+    expected = kpis.resolution_figures(after, as_of=TODAY, launch=LAUNCH.date())
+    expected = expected.set_index("company")
+    published = snap.sensitivity.set_index("company")
+    shown = published["after_launch_n"].notna()
+    assert shown.sum() >= 5
+    for company in published.index[shown]:
+        assert published.loc[company, "after_launch_n"] == expected.loc[company, "resolution_n"]
+        for column in ("resolved_within_30d_share", "resolution_unresolved90_days"):
+            got = published.loc[company, f"after_launch_{column}"]
+            want = build._round_significant(np.array([expected.loc[company, column]]))[0]
+            assert got == want, (company, column)
+
+
+def test_helper_processes_draw_the_same_svg_and_report_a_chart_they_cannot_draw(built):
+    snap = built[2]
+    in_process = report.survival_figure(snap, "resolution", "fr", fid="fig-resolution")
+    with svg.SvgWorkers(1) as workers:
+        pending = report.survival_figure(
+            snap, "resolution", "fr", fid="fig-resolution", workers=workers
+        )
+        with pytest.raises(ValueError, match="vl-convert could not draw"):
+            workers.submit({"mark": "no-such-mark"}, "fr-FR").result()
+        report._drawn(pending)  # the helper draws on after a failure
+        processes = list(workers._processes)
+    assert pending["svg"] == in_process["svg"] and str(in_process["svg"]).startswith("<svg")
+    assert all(process.poll() is not None for process in processes)  # stopped on exit
+
+
+def test_the_number_of_helpers_is_checked():
+    with pytest.raises(ValueError, match="`workers` must be"):
+        svg.SvgWorkers(0)
