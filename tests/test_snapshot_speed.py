@@ -26,7 +26,8 @@ def categorical(frame: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def frame():
     rows = web_frame(1_500, seed=11)
-    rows.loc[rows.index[:25], ["sector", "origin"]] = None  # companies outside the list
+    # a company outside the list: no sector, no origin (the reference list has none for it)
+    rows.loc[rows.index[:25], ["company", "sector", "origin"]] = ["other", None, None]
     return rows
 
 
@@ -90,3 +91,28 @@ def test_helper_processes_draw_the_same_svg_and_report_a_chart_they_cannot_draw(
 def test_the_number_of_helpers_is_checked():
     with pytest.raises(ValueError, match="`workers` must be"):
         svg.SvgWorkers(0)
+
+
+def test_the_bases_added_since_each_release_are_those_of_the_rows_added(frame):
+    """One reading of every response (a unit per company and interval between releases)
+    gives, for each earlier release, the bases kpis computes on the responses added since."""
+    from datetime import date
+
+    from analysis.snapshot import releases
+
+    responses = build._statistics_frame(categorical(frame))
+    days = [date(2026, 3, 31), date(2025, 12, 31), date(2026, 5, 31), date(2026, 3, 31)]
+    launch = LAUNCH.date()
+    added = releases._added_bases(responses, days, as_of=TODAY, launch=launch)
+    submitted = pd.to_datetime(responses["submitted_on"])
+    for day, (companies, groups) in zip(days, added, strict=True):
+        rows = responses[(submitted > pd.Timestamp(day)).to_numpy()]
+        expected = kpis.bases(rows, as_of=TODAY, launch=launch)
+        for got, want, key in (
+            (companies, expected.companies, "company"),
+            (groups, expected.groups, "group"),
+        ):
+            want = want.set_index(key)[got.columns].astype(float)
+            assert sorted(got.index) == sorted(want.index), day
+            pd.testing.assert_frame_equal(got.reindex(want.index).astype(float), want)
+    assert added[0][0]["n"].sum() > added[2][0]["n"].sum() > 0
