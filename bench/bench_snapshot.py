@@ -22,8 +22,8 @@ from bench.conftest import build_database
 
 TODAY = date(2026, 6, 15)
 ROOT = Path(__file__).resolve().parent.parent
-# The command in a fresh interpreter, which reports its own peak resident memory and that of
-# its helper processes (the chart drawers), in KB as Linux counts them.
+# The command in a fresh interpreter, which reports its own peak resident memory (KB, as Linux
+# counts it).
 MEASURED = """
 import json, resource, sys, time
 start = time.perf_counter()
@@ -33,7 +33,6 @@ print(json.dumps({
     "code": code,
     "wall": time.perf_counter() - start,
     "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    "helpers_peak_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
 }))
 """
 
@@ -81,4 +80,3 @@ def test_publish_command(benchmark, web_database, tmp_path_factory):
 
     benchmark.pedantic(publish, setup=fresh_folder, rounds=3)
     benchmark.extra_info["peak_rss_mb"] = max(r["peak_kb"] for r in measured) / 1024
-    benchmark.extra_info["helpers_peak_rss_mb"] = max(r["helpers_peak_kb"] for r in measured) / 1024

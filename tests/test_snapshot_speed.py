@@ -1,6 +1,6 @@
 """What makes ``clientroi publish`` fast and lean (issue 14) changes no published byte: the
 input hash of categorical text, the tables read from a frame sharing the fetched arrays, the
-charts drawn by helper processes."""
+bases added since earlier releases from one reading."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analysis import kpis
-from analysis.snapshot import build, report, svg
+from analysis.snapshot import build
 from analysis.snapshot.build import build_snapshot, input_sha256
 from tests.conftest import TODAY
 from tests.test_snapshot import web_frame
@@ -71,26 +71,6 @@ def test_building_reads_the_responses_without_changing_them(frame, built):
             got = published.loc[company, f"after_launch_{column}"]
             want = build._round_significant(np.array([expected.loc[company, column]]))[0]
             assert got == want, (company, column)
-
-
-def test_helper_processes_draw_the_same_svg_and_report_a_chart_they_cannot_draw(built):
-    snap = built[2]
-    in_process = report.survival_figure(snap, "resolution", "fr", fid="fig-resolution")
-    with svg.SvgWorkers(1) as workers:
-        pending = report.survival_figure(
-            snap, "resolution", "fr", fid="fig-resolution", workers=workers
-        )
-        with pytest.raises(ValueError, match="vl-convert could not draw"):
-            workers.submit({"mark": "no-such-mark"}, "fr-FR").result()
-        report._drawn(pending)  # the helper draws on after a failure
-        processes = list(workers._processes)
-    assert pending["svg"] == in_process["svg"] and str(in_process["svg"]).startswith("<svg")
-    assert all(process.poll() is not None for process in processes)  # stopped on exit
-
-
-def test_the_number_of_helpers_is_checked():
-    with pytest.raises(ValueError, match="`workers` must be"):
-        svg.SvgWorkers(0)
 
 
 def test_the_bases_added_since_each_release_are_those_of_the_rows_added(frame):

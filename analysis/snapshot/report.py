@@ -24,7 +24,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from analysis import charts, dashboard, design, kpis, metrics
-from analysis.snapshot import svg
 from analysis.snapshot.build import Snapshot, display_name, display_names, group_name
 from survey import i18n
 from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
@@ -147,33 +146,22 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
     return Markup(before) + opening + Markup(after)
 
 
-def _figure(
-    fid: str, caption: str, chart=None, *, title: str = "", locale: str = "fr", workers=None
-) -> dict:
-    """A figure for ``figure.html.j2``: its SVG, or only its caption when nothing is shown.
+def _svg(chart, prefix: str, label: str, locale: str) -> Markup:
+    import vl_convert
 
-    With ``workers`` (:class:`~analysis.snapshot.svg.SvgWorkers`) the chart is drawn by a
-    helper process and the figure holds it to come, until :func:`_drawn`."""
-    if chart is None:
-        return {"id": fid, "svg": None, "caption": caption}
     # Not validated against the Vega-Lite schema again here (most of a tenth of a second a
     # chart at 1M responses): tests/test_charts.py validates every chart function.
-    spec = chart.properties(width=CHART_WIDTH).to_dict(validate=False)
-    format_locale = "fr-FR" if locale != "en" else "en-US"
-    if workers is None:
-        return {
-            "id": fid,
-            "svg": trusted_svg(svg.draw(spec, format_locale), fid, title),
-            "caption": caption,
-        }
-    return {"id": fid, "svg": (workers.submit(spec, format_locale), title), "caption": caption}
+    svg = vl_convert.vegalite_to_svg(
+        chart.properties(width=CHART_WIDTH).to_dict(validate=False),
+        format_locale="fr-FR" if locale != "en" else "en-US",
+    )
+    return trusted_svg(svg, prefix, label)
 
 
-def _drawn(figure: dict | None) -> None:
-    """Put in ``figure`` the SVG a helper process drew for it (see :func:`_figure`)."""
-    if figure is not None and isinstance(figure["svg"], tuple):
-        drawing, title = figure["svg"]
-        figure["svg"] = trusted_svg(drawing.result(), figure["id"], title)
+def _figure(fid: str, caption: str, chart=None, *, title: str = "", locale: str = "fr") -> dict:
+    """A figure for ``figure.html.j2``: its SVG, or only its caption when nothing is shown."""
+    svg = None if chart is None else _svg(chart, fid, title, locale)
+    return {"id": fid, "svg": svg, "caption": caption}
 
 
 def _not_shown(rows: pd.DataFrame, family: str, locale: str, min_cell: int) -> str:
@@ -202,9 +190,7 @@ def _curve_frame(snapshot: Snapshot, metric: str) -> pd.DataFrame:
     )
 
 
-def survival_figure(
-    snapshot: Snapshot, metric: str, locale: str, *, fid: str, workers=None
-) -> dict:
+def survival_figure(snapshot: Snapshot, metric: str, locale: str, *, fid: str) -> dict:
     """The Kaplan-Meier curves of ``metric`` (resolution, refund_time) per published company."""
     curve = charts.CURVES[metric]
     title = charts.pick(curve.title, locale)
@@ -236,10 +222,10 @@ def survival_figure(
         y_title=charts.pick(curve.y_title, locale),
         horizon=horizon,
     )
-    return _figure(fid, caption, chart, title=title, locale=locale, workers=workers)
+    return _figure(fid, caption, chart, title=title, locale=locale)
 
 
-def forest_figure(snapshot: Snapshot, metric, locale: str, *, fid: str, workers=None) -> dict:
+def forest_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -> dict:
     """One dot and interval per published company for one metric of the charts' catalogue."""
     family, estimate = metric.family, metric.estimate
     title, x_title = charts.pick(metric.title, locale), charts.pick(metric.axis, locale)
@@ -270,12 +256,10 @@ def forest_figure(snapshot: Snapshot, metric, locale: str, *, fid: str, workers=
         percent=metric.percent,
         label="label",
     )
-    return _figure(fid, caption, chart, title=title, locale=locale, workers=workers)
+    return _figure(fid, caption, chart, title=title, locale=locale)
 
 
-def sector_origin_figure(
-    snapshot: Snapshot, metric, locale: str, *, fid: str, workers=None
-) -> dict:
+def sector_origin_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -> dict:
     """One metric in the 2 x 2 design, sector (rows) by origin (columns), from the groups."""
     family, estimate = metric.family, metric.estimate
     title = charts.pick(metric.title, locale)
@@ -314,7 +298,7 @@ def sector_origin_figure(
         percent=metric.percent,
         legend="%" if metric.percent else i18n.t("report.days", locale),
     )
-    return _figure(fid, caption, chart, title=title, locale=locale, workers=workers)
+    return _figure(fid, caption, chart, title=title, locale=locale)
 
 
 # --- the tables -------------------------------------------------------------------------------
@@ -432,7 +416,7 @@ def _annex_values(snapshot: Snapshot, locale: str) -> dict:
     }
 
 
-def answer_section(snapshot: Snapshot, locale: str, *, workers=None) -> dict:
+def answer_section(snapshot: Snapshot, locale: str) -> dict:
     """The answer to "France or the sector?": the verdict per compared metric, in words from
     the estimates, and the forest plot of the five effects of the main measure."""
     effects = snapshot.design_effects
@@ -467,7 +451,6 @@ def answer_section(snapshot: Snapshot, locale: str, *, workers=None) -> dict:
                 chart,
                 title=t("dashboard.design.effects_title"),
                 locale=locale,
-                workers=workers,
             )
     groups = snapshot.design_groups
     main = groups[groups["metric"] == kpis.DESIGN_METRICS[0]] if len(groups) else groups
@@ -525,26 +508,24 @@ def sensitivity_table(snapshot: Snapshot, locale: str) -> dict | None:
     }
 
 
-def render_report(snapshot: Snapshot, manifest: dict, locale: str, *, workers=None) -> str:
-    """The report in ``locale`` ("fr" or "en") as HTML text; ``workers``: the
-    :class:`~analysis.snapshot.svg.SvgWorkers` that draw its charts (default: this process)."""
+def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
+    """The report in ``locale`` ("fr" or "en") as HTML text."""
     if locale not in i18n.LOCALES:
         raise ValueError(f"`locale` must be one of {', '.join(i18n.LOCALES)}.")
     companies, groups = snapshot.companies, snapshot.groups
     as_of = _long(snapshot.as_of, locale)
     annex = _annex_values(snapshot, locale)
-    drawn = {"locale": locale, "workers": workers}
     figures = {
-        "resolution": survival_figure(snapshot, "resolution", fid="fig-resolution", **drawn),
+        "resolution": survival_figure(snapshot, "resolution", locale, fid="fig-resolution"),
         "refund_success": forest_figure(
-            snapshot, metrics.METRIC["refund_success"].main, fid="fig-refund-success", **drawn
+            snapshot, metrics.METRIC["refund_success"].main, locale, fid="fig-refund-success"
         ),
-        "refund_time": survival_figure(snapshot, "refund_time", fid="fig-refund-time", **drawn),
+        "refund_time": survival_figure(snapshot, "refund_time", locale, fid="fig-refund-time"),
         "wasted_trips": forest_figure(
-            snapshot, metrics.METRIC["wasted_trips"].main, fid="fig-wasted-trips", **drawn
+            snapshot, metrics.METRIC["wasted_trips"].main, locale, fid="fig-wasted-trips"
         ),
         "sector_origin": [
-            sector_origin_figure(snapshot, metrics.METRIC[family].main, fid=fid, **drawn)
+            sector_origin_figure(snapshot, metrics.METRIC[family].main, locale, fid=fid)
             for family, fid in zip(
                 charts.SECTOR_ORIGIN_METRICS,
                 ("fig-so-resolution", "fig-so-refund", "fig-so-satisfied"),
@@ -552,11 +533,8 @@ def render_report(snapshot: Snapshot, manifest: dict, locale: str, *, workers=No
             )
         ],
     }
-    answer = answer_section(snapshot, locale, workers=workers)
-    for figure in [*list(figures.values())[:4], *figures["sector_origin"], answer["figure"]]:
-        _drawn(figure)
     context = {
-        "answer": answer,
+        "answer": answer_section(snapshot, locale),
         "sensitivity": sensitivity_table(snapshot, locale),
         "launch": None if snapshot.launch is None else _long(snapshot.launch, locale),
         "locale": locale,

@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.snapshot import describe, files, releases, report, svg
+from analysis.snapshot import describe, files, releases, report
 from analysis.snapshot.build import (
     DEFAULT_MIN_CELL,
     SEED,
@@ -55,9 +55,8 @@ class Publication:
     created: bool
 
 
-def render(snapshot: Snapshot, *, workers: svg.SvgWorkers | None = None) -> dict[str, bytes]:
-    """Every file of the snapshot folder, by name. Deterministic: same snapshot, same bytes
-    (whether ``workers`` draw the charts or this process does)."""
+def render(snapshot: Snapshot) -> dict[str, bytes]:
+    """Every file of the snapshot folder, by name. Deterministic: same snapshot, same bytes."""
     out = {
         "kpis.csv": files.csv_bytes(snapshot.kpis),
         "kpis.parquet": files.parquet_bytes(snapshot.kpis),
@@ -72,9 +71,7 @@ def render(snapshot: Snapshot, *, workers: svg.SvgWorkers | None = None) -> dict
     manifest = describe.manifest(snapshot, out)
     out["manifest.json"] = files.json_bytes(manifest)
     for locale, name in REPORTS.items():
-        out[name] = report.render_report(snapshot, manifest, locale, workers=workers).encode(
-            "utf-8"
-        )
+        out[name] = report.render_report(snapshot, manifest, locale).encode("utf-8")
     out["datapackage.json"] = files.json_bytes(describe.datapackage(snapshot, out))
     return {name: out[name] for name in FILES}
 
@@ -93,9 +90,7 @@ def _holds(folder: Path, expected: dict[str, bytes]) -> bool:
     return all((folder / name).read_bytes() == data for name, data in expected.items())
 
 
-def write_snapshot(
-    snapshot: Snapshot, out: str | os.PathLike, *, workers: svg.SvgWorkers | None = None
-) -> Publication:
+def write_snapshot(snapshot: Snapshot, out: str | os.PathLike) -> Publication:
     """Write the snapshot into ``out/<snapshot.name>``, all or nothing.
 
     The files go to a hidden temporary folder beside the target, which is then renamed (an
@@ -104,7 +99,7 @@ def write_snapshot(
     *different* snapshot under the same name is refused.
     """
     out = Path(out)
-    rendered = render(snapshot, workers=workers)
+    rendered = render(snapshot)
     target = out / snapshot.name
     if target.exists():
         if _holds(target, rendered):
@@ -195,7 +190,6 @@ def publish(
     min_cell: int = DEFAULT_MIN_CELL,
     seed: int = SEED,
     previous=None,
-    svg_workers: int = 2,
 ) -> Publication:
     """Build the snapshot of ``store`` as of ``as_of`` and write it under ``out``.
 
@@ -213,10 +207,6 @@ def publish(
         The releases already published; default: every snapshot under ``out``. A figure that
         would change on 1 to ``min_cell - 1`` responses since one of them is suppressed and
         listed in the manifest (``release_control.held``).
-    svg_workers : int, default 2
-        Helper processes that draw the reports' charts (:mod:`.svg`), started at once so that
-        they are ready when the tables are; 0 draws them in this process. Same bytes either
-        way.
 
     Returns
     -------
@@ -239,18 +229,14 @@ def publish(
             f"{', '.join(later)} already published after {day.isoformat()}: a release cannot "
             "go before one already out"
         )
-    if isinstance(svg_workers, bool) or not isinstance(svg_workers, int) or svg_workers < 0:
-        raise ValueError("`svg_workers` must be a whole number, 0 or more.")
-    with contextlib.ExitStack() as stack:
-        workers = stack.enter_context(svg.SvgWorkers(svg_workers)) if svg_workers else None
-        snapshot = prepare_snapshot(store, as_of=day, min_cell=min_cell, seed=seed, previous=known)
-        other_same_day = [r.name for r in known if r.as_of == day and r.name != snapshot.name]
-        if other_same_day:
-            raise SnapshotRefused(
-                f"{', '.join(other_same_day)} already published as of {day.isoformat()} from "
-                "other data: the two could be differenced"
-            )
-        return write_snapshot(snapshot, out, workers=workers)
+    snapshot = prepare_snapshot(store, as_of=day, min_cell=min_cell, seed=seed, previous=known)
+    other_same_day = [r.name for r in known if r.as_of == day and r.name != snapshot.name]
+    if other_same_day:
+        raise SnapshotRefused(
+            f"{', '.join(other_same_day)} already published as of {day.isoformat()} from other "
+            "data: the two could be differenced"
+        )
+    return write_snapshot(snapshot, out)
 
 
 def list_snapshots(out: str | os.PathLike) -> list[dict]:
