@@ -735,14 +735,13 @@ def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
         "companies": pd.Series(identity["companies"], dtype=object),
         "n": pd.Series(table["n"].to_numpy(), dtype="Int64"),
     }
-    read = dict(table.items())  # (a column of a wide frame is slow to look up, one by one)
     for family, family_columns in layout:
         mask = np.asarray(hidden[family], dtype=bool)
         for column in family_columns:
-            values = read[column]
+            values = table[column]
             kind = _kind(values)
             if column.endswith("_vs_others_flag"):
-                values = _flags(values, read[column.replace("_flag", "_p_adj")])
+                values = _flags(values, table[column.replace("_flag", "_p_adj")])
             columns[column] = _typed(np.asarray(values), kind, mask)
         columns[f"{family}_suppressed"] = mask.copy()
     return pd.DataFrame(columns)

@@ -106,26 +106,25 @@ def _changes(now: pd.DataFrame, added: pd.DataFrame, earlier: pd.DataFrame, key:
 def _added_bases(responses: pd.DataFrame, days, *, as_of: date, launch) -> list[tuple]:
     """For each day of ``days``, the bases (``n`` and ``<metric>_n``) of the responses
     submitted after it, per company and per group (frames indexed by unit): what
-    ``kpis.bases`` gives on those rows, from a single reading of all the responses.
+    ``kpis.bases`` gives on those rows, from a single reading.
 
     Each response is counted under a unit of its own: its company and the interval between
     two of the ``days`` in which it was submitted. A base counts responses, so the bases of
     the responses added since a day are the sums over the intervals after it, as kpis sums
-    the companies of a group. Responses submitted on or before every day take no part."""
+    the companies of a group: one reading of the responses added since the earliest day,
+    instead of one per day of those added since it."""
     cuts = np.unique(np.array(list(days), dtype="datetime64[D]"))
     submitted = pd.to_datetime(responses["submitted_on"]).to_numpy().astype("datetime64[D]")
     interval = np.searchsorted(cuts, submitted, side="left")  # how many cuts came before
     codes, names = pd.factorize(responses["company"].astype(object), use_na_sentinel=True)
-    counted = (codes >= 0) & (interval > 0) & ~np.isnat(submitted)
+    # only the responses added since the earliest day: a month or a few of them, usually
+    added = np.flatnonzero((codes >= 0) & (interval > 0) & ~np.isnat(submitted))
     width = len(cuts) + 1
     units = pd.Categorical.from_codes(
-        np.where(counted, codes * width + interval, -1),
+        codes[added] * width + interval[added],
         categories=[f"{name}\t{k}" for name in names for k in range(width)],
     )
-    # the same columns, shared, not copied, with the split company
-    split = pd.DataFrame(
-        {**{c: responses[c] for c in responses.columns}, "company": units}, copy=False
-    )
+    split = responses.iloc[added].assign(company=units)
     tables = kpis.bases(split, as_of=as_of, launch=launch).companies
     counts = [c for c in tables.columns if c == "n" or c.endswith("_n")]
     unit = tables["company"].astype(str).str.rsplit("\t", n=1)
