@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from analysis import dashboard, design, disclosure, kpis, metrics
@@ -235,9 +237,23 @@ def fetch_qualifying(store: storage.Store, *, as_of: date) -> pd.DataFrame:
     and the input hash covers the updates it used (through the columns they changed)."""
     # In a fixed order (ordered=True): floating-point totals (kilometres) are summed in row
     # order, and an unordered parallel scan could change their last bits from run to run.
-    return store.fetch_responses(
-        qualifying_filters(as_of), columns=list(FETCHED_COLUMNS), ordered=True, known_on=as_of
+    # Text as categoricals: a few bytes a row instead of a Python string per cell (memory),
+    # and the tables count their codes.
+    responses = store.fetch_responses(
+        qualifying_filters(as_of),
+        columns=list(FETCHED_COLUMNS),
+        ordered=True,
+        categorical=True,
+        known_on=as_of,
     )
+    _release_arrow_memory()  # the read's Arrow buffers, now in pandas
+    return responses
+
+
+def _release_arrow_memory() -> None:
+    """Give the memory pyarrow's allocator keeps for reuse back to the system: the tables
+    are built by numpy, which allocates elsewhere, so what it keeps only adds to the peak."""
+    pa.default_memory_pool().release_unused()
 
 
 def open_database(path: str | os.PathLike) -> storage.Store:
@@ -268,20 +284,29 @@ class _HashingSink(io.RawIOBase):
         return len(data)
 
 
+def _canonical_array(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    """One column in its canonical Arrow type, without a Python object per value where the
+    column is already typed (dates as datetime64, text as categoricals)."""
+    if pa.types.is_date32(kind):
+        if not pd.api.types.is_datetime64_dtype(series.dtype):  # text, objects, time zones
+            series = pd.to_datetime(series)
+            if isinstance(series.dtype, pd.DatetimeTZDtype):
+                series = series.dt.tz_localize(None)
+        return pa.array(series.to_numpy().astype("datetime64[D]"), from_pandas=True)
+    if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
+        # Kept dictionary-encoded: sorting moves the small indices, not the text, and
+        # pyarrow.csv writes a dictionary column as its values (the same bytes).
+        array = pa.array(series, from_pandas=True)
+        return array.cast(pa.dictionary(array.type.index_type, kind))
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if pa.types.is_integer(kind):
+        return pa.array(pd.to_numeric(series), from_pandas=True).cast(kind)
+    return pa.array(series, type=kind, from_pandas=True).cast(kind)
+
+
 def _canonical_table(responses: pd.DataFrame) -> pa.Table:
-    arrays = []
-    for name, kind in INPUT_COLUMNS:
-        series = responses[name]
-        if pa.types.is_date32(kind):
-            values = pd.to_datetime(series)
-            if isinstance(values.dtype, pd.DatetimeTZDtype):
-                values = values.dt.tz_localize(None)
-            array = pa.array(values.to_numpy().astype("datetime64[D]"), from_pandas=True)
-        elif pa.types.is_integer(kind):
-            array = pa.array(pd.to_numeric(series), from_pandas=True).cast(kind)
-        else:
-            array = pa.array(series, type=kind, from_pandas=True)
-        arrays.append(array.cast(kind))
+    arrays = [_canonical_array(responses[name], kind) for name, kind in INPUT_COLUMNS]
     return pa.Table.from_arrays(arrays, names=[name for name, _ in INPUT_COLUMNS])
 
 
@@ -293,13 +318,50 @@ def input_sha256(responses: pd.DataFrame) -> str:
     values empty, strings quoted, dates ``YYYY-MM-DD``, booleans ``true``/``false``), hashed.
     Free text, e-mails and quality flags are not part of it.
     """
-    table = _canonical_table(responses).sort_by([("response_id", "ascending")])
+    return _digest(_canonical_table(responses))
+
+
+def _digest_of(tables: list[pa.Table]) -> str:
+    return _digest(tables.pop())
+
+
+def _digest(table: pa.Table) -> str:
+    # (pyarrow sorts a table by a plain column only: the identifiers' text, not their codes)
+    order = pc.sort_indices(table["response_id"].cast(pa.string()))
     sink = _HashingSink()
-    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(**CANONICAL_CSV))
+    pa_csv.write_csv(table.take(order), sink, pa_csv.WriteOptions(**CANONICAL_CSV))
+    del table, order
+    _release_arrow_memory()
     return sink.digest.hexdigest()
 
 
 # --- building ---------------------------------------------------------------------------------
+
+
+def _with_columns(frame: pd.DataFrame, *, drop=(), **columns: pd.Series) -> pd.DataFrame:
+    """``frame`` without the columns ``drop``, with ``columns`` replaced or added, the others
+    shared, not copied (pandas' ``assign`` and ``drop`` copy every column)."""
+    kept = {c: columns.get(c, frame[c]) for c in frame.columns if c not in drop}
+    return pd.DataFrame({**kept, **columns}, copy=False)
+
+
+def _statistics_frame(responses: pd.DataFrame) -> pd.DataFrame:
+    """The columns the tables read, ``sector`` and ``origin`` filled for the companies outside
+    the list; the identifiers and the eligibility columns (read once by
+    :func:`_check_publishable`) are left out."""
+    return _with_columns(
+        responses,
+        drop={"response_id", *ELIGIBILITY_COLUMNS},
+        sector=_filled(responses["sector"], UNLISTED),
+        origin=_filled(responses["origin"], UNLISTED),
+    )
+
+
+def _filled(series: pd.Series, value: str) -> pd.Series:
+    """``series`` with its missing values replaced by ``value`` (a categorical gains it)."""
+    if isinstance(series.dtype, pd.CategoricalDtype) and value not in series.cat.categories:
+        series = series.cat.add_categories([value])
+    return series.fillna(value)
 
 
 def validate_min_cell(min_cell) -> int:
@@ -435,10 +497,13 @@ def _build_snapshot(
     if KNOWN_ON_COLUMN not in responses:  # rows read without updates: known when submitted
         responses = responses.assign(**{KNOWN_ON_COLUMN: known_on_base(responses)})
     _check_publishable(responses, as_of)
-    digest = input_sha256(responses)
-    frame = responses.assign(
-        sector=responses["sector"].fillna(UNLISTED), origin=responses["origin"].fillna(UNLISTED)
-    )
+    # The input hash (sorting, CSV and SHA-256: pyarrow and hashlib, which release the GIL)
+    # runs in a thread beside the tables, on an Arrow table of its own.
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-hash")
+    # (handed over in a list the thread empties, so that the table is freed once hashed)
+    digest = hashing.submit(_digest_of, [_canonical_table(responses)])
+    hashing.shutdown(wait=False)
+    frame = _statistics_frame(responses)
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
     try:
@@ -490,7 +555,7 @@ def _build_snapshot(
         min_cell=min_cell,
         seed=int(seed),
         rows=len(responses),
-        input_sha256=digest,
+        input_sha256=digest.result(),
         submitted_from=submitted.min().date(),
         submitted_to=submitted.max().date(),
         kpis=published,
@@ -567,7 +632,10 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -
     out["resolved_within_30d_share"] = published["resolved_within_30d_share"].to_numpy()
     out["resolution_unresolved90_days"] = published["resolution_unresolved90_days"].to_numpy()
     if launch is not None:
-        after = frame[pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)]
+        # The incidents that began before the launch lose their company, so that they enter
+        # no company's figures: those of the incidents after it, without a copy of the rows.
+        began_after = (pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)).to_numpy()
+        after = _with_columns(frame, company=frame["company"].where(began_after))
         later = (
             kpis.resolution_figures(after, as_of=as_of, launch=launch)
             .set_index("company")
@@ -621,20 +689,20 @@ def _round_significant(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _typed(values, kind: str, hidden: np.ndarray) -> pd.Series:
+def _typed(values, kind: str, hidden: np.ndarray):
+    """A published column's values with the hidden ones missing, as an array of its kind."""
     if kind == "integer":
-        series = pd.Series(values, dtype="Int64")
-        series[hidden] = pd.NA
+        array = pd.array(values, dtype="Int64")
+        array[hidden] = pd.NA
     elif kind == "number":
-        series = pd.Series(_round_significant(values))
-        series[hidden] = np.nan
+        array = np.where(hidden, np.nan, _round_significant(values))
     elif kind == "boolean":
-        series = pd.Series(values, dtype="boolean")
-        series[hidden] = pd.NA
+        array = pd.array(values, dtype="boolean")
+        array[hidden] = pd.NA
     else:
-        series = pd.Series(np.asarray(values, dtype=object))
-        series[hidden] = None
-    return series
+        array = np.array(values, dtype=object)
+        array[hidden] = None
+    return array
 
 
 def _flags(flags: pd.Series, p_adj: pd.Series) -> np.ndarray:
@@ -668,14 +736,14 @@ def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
         "n": pd.Series(table["n"].to_numpy(), dtype="Int64"),
     }
     for family, family_columns in layout:
-        mask = hidden[family]
+        mask = np.asarray(hidden[family], dtype=bool)
         for column in family_columns:
             values = table[column]
             kind = _kind(values)
             if column.endswith("_vs_others_flag"):
                 values = _flags(values, table[column.replace("_flag", "_p_adj")])
             columns[column] = _typed(np.asarray(values), kind, mask)
-        columns[f"{family}_suppressed"] = pd.Series(mask, dtype=bool)
+        columns[f"{family}_suppressed"] = mask.copy()
     return pd.DataFrame(columns)
 
 

@@ -92,14 +92,57 @@ class Holds:
 
 def _changes(now: pd.DataFrame, added: pd.DataFrame, earlier: pd.DataFrame, key: str, column):
     """Responses added plus removed, per unit of ``now``, for one base column; NaN where the
-    earlier release did not publish that base."""
+    earlier release did not publish that base. ``added`` and ``earlier`` are indexed by unit
+    (``earlier`` by its ``id``)."""
     ids = now[key].astype(str)
-    before = earlier.set_index("id")[column] if column in earlier else pd.Series(dtype=float)
+    before = earlier[column] if column in earlier else pd.Series(dtype=float)
     before = pd.to_numeric(before.reindex(ids), errors="coerce").to_numpy(dtype=float)
-    plus = added.set_index(key)[column].reindex(ids).fillna(0).to_numpy(dtype=float)
+    plus = added[column].reindex(ids).fillna(0).to_numpy(dtype=float)
     present = now[column].to_numpy(dtype=float)
     # back-dated arrivals (an import) show as negative removals: counted as changes all the same
     return plus + np.abs(before + plus - present)
+
+
+def _added_bases(responses: pd.DataFrame, days, *, as_of: date, launch) -> list[tuple]:
+    """For each day of ``days``, the bases (``n`` and ``<metric>_n``) of the responses
+    submitted after it, per company and per group (frames indexed by unit): what
+    ``kpis.bases`` gives on those rows, from a single reading.
+
+    Each response is counted under a unit of its own: its company and the interval between
+    two of the ``days`` in which it was submitted. A base counts responses, so the bases of
+    the responses added since a day are the sums over the intervals after it, as kpis sums
+    the companies of a group: one reading of the responses added since the earliest day,
+    instead of one per day of those added since it."""
+    cuts = np.unique(np.array(list(days), dtype="datetime64[D]"))
+    submitted = pd.to_datetime(responses["submitted_on"]).to_numpy().astype("datetime64[D]")
+    interval = np.searchsorted(cuts, submitted, side="left")  # how many cuts came before
+    codes, names = pd.factorize(responses["company"].astype(object), use_na_sentinel=True)
+    # only the responses added since the earliest day: a month or a few of them, usually
+    added = np.flatnonzero((codes >= 0) & (interval > 0) & ~np.isnat(submitted))
+    width = len(cuts) + 1
+    units = pd.Categorical.from_codes(
+        codes[added] * width + interval[added],
+        categories=[f"{name}\t{k}" for name in names for k in range(width)],
+    )
+    split = responses.iloc[added].assign(company=units)
+    tables = kpis.bases(split, as_of=as_of, launch=launch).companies
+    counts = [c for c in tables.columns if c == "n" or c.endswith("_n")]
+    unit = tables["company"].astype(str).str.rsplit("\t", n=1)
+    tables = tables.assign(
+        company=unit.str[0],
+        interval=pd.to_numeric(unit.str[1]),
+        group=tables["sector"].astype(str) + "/" + tables["origin"].astype(str),
+    ).sort_values(["company", "interval"], kind="stable")
+    since_cut = []
+    for position in range(len(cuts)):
+        after = tables[tables["interval"] > position]
+        by_company = after.groupby("company")
+        # a company's group: that of its first responses after the cut, as kpis takes it
+        # (sector and origin come from the reference list: the same for all its responses)
+        group = by_company["group"].first()
+        totals = by_company[counts].sum()
+        since_cut.append((totals, totals.groupby(group.reindex(totals.index)).sum()))
+    return [since_cut[int(np.searchsorted(cuts, np.datetime64(day, "D")))] for day in days]
 
 
 def held_back(
@@ -134,32 +177,25 @@ def held_back(
     companies = {m.name: np.zeros(len(now.companies), dtype=bool) for m in layout}
     groups = {m.name: np.zeros(len(now.groups), dtype=bool) for m in layout}
     records = []
-    submitted = pd.to_datetime(responses["submitted_on"])
     for release in previous:
         if release.as_of >= as_of:
             raise ValueError(
                 f"`previous` holds {release.name}, as of {release.as_of.isoformat()}, on or "
                 f"after {as_of.isoformat()}: publish after it, not before."
             )
-        new_rows = responses[(submitted > pd.Timestamp(release.as_of)).to_numpy()]
-        added = kpis.bases(new_rows, as_of=as_of, launch=launch)
-        for level, table, key, held in (
-            ("company", now.companies, "company", companies),
-            ("group", now.groups, "group", groups),
+    added_since = _added_bases(
+        responses, [release.as_of for release in previous], as_of=as_of, launch=launch
+    )
+    for release, (added_companies, added_groups) in zip(previous, added_since, strict=True):
+        for level, table, key, held, added in (
+            ("company", now.companies, "company", companies, added_companies),
+            ("group", now.groups, "group", groups, added_groups),
         ):
-            earlier = release.kpis[release.kpis["level"] == level]
-            total = _changes(
-                table, added.companies if level == "company" else added.groups, earlier, key, "n"
-            )
+            earlier = release.kpis[release.kpis["level"] == level].set_index("id")
+            total = _changes(table, added, earlier, key, "n")
             small_total = (total > 0) & (total < min_cell)
             for metric in layout:
-                change = _changes(
-                    table,
-                    added.companies if level == "company" else added.groups,
-                    earlier,
-                    key,
-                    metric.n,
-                )
+                change = _changes(table, added, earlier, key, metric.n)
                 was_shown = ~np.isnan(change)
                 small = was_shown & (((change > 0) & (change < min_cell)) | small_total)
                 for position in np.flatnonzero(small & ~held[metric.name]):

@@ -1,0 +1,98 @@
+"""What makes ``clientroi publish`` fast and lean (issue 14) changes no published byte: the
+input hash of categorical text, the tables read from a frame sharing the fetched arrays, the
+bases added since earlier releases from one reading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import kpis
+from analysis.snapshot import build
+from analysis.snapshot.build import build_snapshot, input_sha256
+from tests.conftest import TODAY
+from tests.test_snapshot import web_frame
+
+LAUNCH = pd.Timestamp(TODAY) - pd.Timedelta(days=400)
+
+
+def categorical(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its text columns as categoricals, as ``fetch_qualifying`` reads them."""
+    text = [c for c in frame.columns if frame[c].map(type).eq(str).any()]
+    return frame.astype({c: "category" for c in text})
+
+
+@pytest.fixture(scope="module")
+def frame():
+    rows = web_frame(1_500, seed=11)
+    # a company outside the list: no sector, no origin (the reference list has none for it)
+    rows.loc[rows.index[:25], ["company", "sector", "origin"]] = ["other", None, None]
+    return rows
+
+
+def test_the_input_hash_is_the_same_whatever_the_text_type_and_row_order(frame):
+    digest = input_sha256(frame)
+    assert input_sha256(categorical(frame)) == digest
+    shuffled = categorical(frame).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    assert input_sha256(shuffled) == digest
+    changed = frame.copy()
+    changed.loc[changed.index[7], "wasted_km"] = 1234.5
+    assert input_sha256(categorical(changed)) != digest
+
+
+@pytest.fixture(scope="module")
+def built(frame):
+    """The snapshot of the categorical responses, and those responses before and after."""
+    responses = categorical(frame)
+    before = responses.copy(deep=True)
+    snap = build_snapshot(responses, as_of=TODAY, launch=LAUNCH.date())
+    return responses, before, snap
+
+
+def test_building_reads_the_responses_without_changing_them(frame, built):
+    """The tables read a frame sharing the caller's arrays: nothing may write into them; the
+    after-launch figures (incidents before the launch given no company) are those of the
+    incidents after it, computed on those rows alone."""
+    responses, before, snap = built
+    pd.testing.assert_frame_equal(responses, before)
+    assert snap.input_sha256 == input_sha256(frame)
+
+    after = frame[pd.to_datetime(frame["started_on"]) >= LAUNCH]
+    after = after.assign(sector=after["sector"].fillna("unlisted"))
+    expected = kpis.resolution_figures(after, as_of=TODAY, launch=LAUNCH.date())
+    expected = expected.set_index("company")
+    published = snap.sensitivity.set_index("company")
+    shown = published["after_launch_n"].notna()
+    assert shown.sum() >= 5
+    for company in published.index[shown]:
+        assert published.loc[company, "after_launch_n"] == expected.loc[company, "resolution_n"]
+        for column in ("resolved_within_30d_share", "resolution_unresolved90_days"):
+            got = published.loc[company, f"after_launch_{column}"]
+            want = build._round_significant(np.array([expected.loc[company, column]]))[0]
+            assert got == want, (company, column)
+
+
+def test_the_bases_added_since_each_release_are_those_of_the_rows_added(frame):
+    """One reading of every response (a unit per company and interval between releases)
+    gives, for each earlier release, the bases kpis computes on the responses added since."""
+    from datetime import date
+
+    from analysis.snapshot import releases
+
+    responses = build._statistics_frame(categorical(frame))
+    days = [date(2026, 3, 31), date(2025, 12, 31), date(2026, 5, 31), date(2026, 3, 31)]
+    launch = LAUNCH.date()
+    added = releases._added_bases(responses, days, as_of=TODAY, launch=launch)
+    submitted = pd.to_datetime(responses["submitted_on"])
+    for day, (companies, groups) in zip(days, added, strict=True):
+        rows = responses[(submitted > pd.Timestamp(day)).to_numpy()]
+        expected = kpis.bases(rows, as_of=TODAY, launch=launch)
+        for got, want, key in (
+            (companies, expected.companies, "company"),
+            (groups, expected.groups, "group"),
+        ):
+            want = want.set_index(key)[got.columns].astype(float)
+            assert sorted(got.index) == sorted(want.index), day
+            pd.testing.assert_frame_equal(got.reindex(want.index).astype(float), want)
+    assert added[0][0]["n"].sum() > added[2][0]["n"].sum() > 0
