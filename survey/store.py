@@ -1604,6 +1604,7 @@ def _write_labelled(table: pa.Table, out: Path, *, fmt: str, lang: str) -> None:
 
 ImportedRows = pd.DataFrame | pa.Table | Iterable[pa.Table]
 STAGED = "clientroi_import"  # the staging file's name once attached to the database
+STAGING_ABANDONED_SECONDS = 6 * 3600  # a staging file older than this is an import's leftover
 IMPORT_MEMORY_LIMIT = "256MB"  # the staging file's DuckDB: what does not fit goes to disk
 
 
@@ -1638,6 +1639,13 @@ class _ImportStaging:
         self.path = database.with_name(f".{database.name}.import-{secrets.token_hex(6)}.duckdb")
         self.today = today or date.today()
         self.answer_columns: list[str] = []
+        # What an import killed while staging left (answers of a file: personal data); an
+        # import takes minutes, so a staging file untouched for hours belongs to no import.
+        for leftover in database.parent.glob(f".{database.name}.import-*.duckdb*"):
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - leftover.stat().st_mtime > STAGING_ABANDONED_SECONDS:
+                    leftover.unlink()
+                    log.info("removed an abandoned import staging file: %s", leftover.name)
 
     def __enter__(self) -> _ImportStaging:
         return self

@@ -137,3 +137,22 @@ def test_a_row_longer_than_a_block_late_in_the_file_is_read_once(store, tmp_path
     assert (report.rows, report.rejected_rows, report.stored) == (ROWS, 1, ROWS - 1)
     assert {(r.line, r.field) for r in report.rejections} == {(2_502, "narrative")}
     assert store.count(ALL) == ROWS - 1
+
+
+def test_a_staging_file_left_by_a_killed_import_is_removed_by_the_next(db_path, tmp_path):
+    """An import killed while staging leaves its staging file (answers: personal data). The
+    next import removes one untouched for hours, never one that may be another's in progress."""
+    import os
+    import time
+
+    store = storage.connect(db_path)
+    folder = db_path.parent
+    abandoned = folder / f".{db_path.name}.import-0123456789ab.duckdb"
+    running = folder / f".{db_path.name}.import-ba9876543210.duckdb"
+    for path in (abandoned, running):
+        path.write_bytes(b"staged answers")
+    old = time.time() - storage.STAGING_ABANDONED_SECONDS - 60
+    os.utime(abandoned, (old, old))
+    import_file(write_rows(tmp_path / "one.csv", EXPERIENCES[:1]), store, today=TODAY)
+    assert store.count(ALL) == 1
+    assert leftovers(folder) == [running.name]
