@@ -119,3 +119,21 @@ def browser_page(*, width: int = 390, height: int = 844):
             yield page
         finally:
             browser.close()
+
+
+def click_settled(page, selector: str, *, attempts: int = 50) -> None:
+    """Click the one element ``selector`` names once Streamlit's rerun has settled. While a
+    rerun redraws the page, the previous run's element and the new one can both be there for
+    a moment (Playwright's strict mode then refuses to choose): wait and try again."""
+    from playwright.sync_api import Error, expect
+
+    locator = page.locator(selector)
+    for attempt in range(attempts):
+        expect(locator).to_have_count(1)
+        try:
+            locator.click()
+            return
+        except Error as exc:
+            if "strict mode violation" not in str(exc) or attempt == attempts - 1:
+                raise
+            page.wait_for_timeout(100)

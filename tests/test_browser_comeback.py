@@ -17,7 +17,7 @@ import cli
 from survey import store as storage
 from survey.demo import generate_frame
 from survey.validation import paris_today
-from tests.browser import ARTIFACTS, browser_page, free_port, serve_app
+from tests.browser import ARTIFACTS, browser_page, click_settled, free_port, serve_app
 from tests.conftest import TODAY
 from tests.test_browser_dashboard import grid_text, sign_in
 from tests.test_browser_form import choose, next_step, type_number
@@ -32,8 +32,7 @@ def french(day) -> str:
 
 def forward(page, title: str) -> None:
     """ "Suivant", once the previous rerun has settled (one button, not a stale copy too)."""
-    expect(page.locator(".st-key-form_next button")).to_have_count(1)
-    page.locator(".st-key-form_next button").click()
+    click_settled(page, ".st-key-form_next button")
     expect(page.get_by_text(title).first).to_be_visible()
     page.wait_for_timeout(300)
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from survey import store as storage
-from tests.browser import ARTIFACTS, browser_page, serve_app
+from tests.browser import ARTIFACTS, browser_page, click_settled, serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -32,9 +32,7 @@ def type_date(page, key, day, month, year):
 
 
 def next_step(page, title):
-    button = page.locator(".st-key-form_next button")
-    expect(button).to_have_count(1)  # the previous rerun has replaced its elements
-    button.click()
+    click_settled(page, ".st-key-form_next button")
     expect(page.get_by_text(title).first).to_be_visible()
 
 
@@ -163,7 +161,7 @@ def test_french_typing_on_a_phone_is_stored_as_typed(tmp_path):
         type_number(page, "q_hours_spent", "1,5")
         type_number(page, "q_unanswered_calls", "600")
         expect(page.get_by_text("Maximum : 500.")).to_be_visible()
-        page.locator(".st-key-form_next button").click()
+        click_settled(page, ".st-key-form_next button")
         expect(page.get_by_text("Étape 3 sur 5").first).to_be_visible()
         expect(page.get_by_text("Maximum : 500.")).to_be_visible()
         page.locator(".st-key-q_unanswered_calls input").fill("")
