@@ -333,7 +333,7 @@ def test_dashboard_fetch_1m(benchmark, backend, postgres_million, demo_database,
     from analysis import dashboard
     from survey import store_pg
 
-    target = storage.connect(postgres_million[0]) if backend != "duckdb" else None
+    target = storage.connect(postgres_million[0], keep_open=2.0) if backend != "duckdb" else None
     store = storage.connect(demo_database, read_only=True) if target is None else target
     monkeypatch.setattr(store_pg, "MIRROR", backend == "postgresql-mirrored")
     filters = storage.Filters(include_synthetic=True)

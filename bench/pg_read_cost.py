@@ -100,7 +100,7 @@ def main() -> None:
             url, f"SELECT {constants} FROM responses r", options.repeat, "server COPY 26 consts"
         )
         duck = storage.connect(options.db, read_only=True)
-        pg_store = storage.connect(url)
+        pg_store = storage.connect(url, keep_open=2.0)  # an app's store
 
         def read(store):
             return lambda: store.fetch_responses(

@@ -722,8 +722,10 @@ class PostgresStore(common.ComebackMethods):
         block range over ``FETCH_CONNECTIONS`` connections reading one exported snapshot
         (one consistent view; the server sends and the client decodes in parallel).
 
-        An unordered read (the dashboard's) is also mirrored: the first one reads every row
-        as above, the next ones only the rows written since (:meth:`_mirrored`).
+        An unordered read by an app's store (``keep_open`` > 0: the dashboard's, read again at
+        every data version) is also mirrored: the first one reads every row as above, the next
+        ones only the rows written since (:meth:`_mirrored`). A one-off read (the command line)
+        is not kept.
         """
         if known_on is not None:
             return self._fetch_known(
@@ -736,7 +738,7 @@ class PostgresStore(common.ComebackMethods):
             )
         wanted = list(columns) if columns else list(common.exported_columns())
         company_columns = "company" not in wanted
-        if not ordered and MIRROR:
+        if not ordered and MIRROR and self.keep_open > 0:  # an app's store, read again and again
             table = self._mirrored(filters or common.Filters(), wanted, company_columns)
         else:
             query, params = common.fetch_query(

@@ -221,7 +221,7 @@ def test_a_mirrored_read_follows_every_write_as_a_full_read_would(
 
     from analysis import dashboard
 
-    pg = storage.connect(pg_url)
+    pg = storage.connect(pg_url, keep_open=2.0)  # an app's store: its reads are mirrored
     pg.insert_frame(generate_frame(2_000, seed=5, today=TODAY))
     full_reads = []
     original = store_pg.PostgresStore._mirror_read
@@ -248,6 +248,12 @@ def test_a_mirrored_read_follows_every_write_as_a_full_read_would(
 
     first = check()
     assert len(full_reads) == 1
+    one_off = storage.connect(pg_url, read_only=True)  # the command line's: nothing kept
+    assert len(one_off.fetch_responses(public, columns=dashboard.COLUMNS, ordered=False)) == len(
+        first
+    )
+    assert len(full_reads) == 1
+    one_off.close()
     codes = [storage.new_deletion_code() for _ in range(3)]
     for code in codes:
         submit(pg, story_answers(), fill_seconds=300, deletion_code=code)
