@@ -26,6 +26,23 @@ from tests.test_remind import LINK, STOP, running_smtp
 pytestmark = pytest.mark.browser
 
 
+def wait_for_draft(db_path, page, answers: dict, *, seconds: float = 60.0) -> None:
+    """Until the server's draft of this page holds ``answers`` (the rerun after the last field
+    and its save have run): a reload or a crash before that loses the last field, as it would
+    for a person, and a fixed pause is too short on a loaded machine."""
+    import time
+
+    draft_id = re.search(r"brouillon=([^&#]+)", page.url).group(1)
+    deadline = time.monotonic() + seconds
+    while True:
+        draft = storage.connect(db_path).load_draft(draft_id)
+        saved = draft.answers.get("answers", {}) if draft else {}
+        if all(saved.get(key) == value for key, value in answers.items()):
+            return
+        assert time.monotonic() < deadline, f"the draft never held {answers}: {saved}"
+        time.sleep(0.2)
+
+
 def french(day) -> str:
     return f"{day.day}/{day.month}/{day.year}"  # without leading zeros, as often typed
 
@@ -99,7 +116,7 @@ def test_reload_resumes_a_reminder_opens_the_update_and_the_dashboard_moves(
         assert "brouillon=" in page.url
 
         # A phone reloads the tab: the same step, the answers as they were typed.
-        page.wait_for_timeout(500)  # the last rerun (and its save) has finished
+        wait_for_draft(db_path, page, {"q_false_resolved_count": "1"})
         page.reload()
         expect(page.get_by_text("Nous avons repris votre brouillon")).to_be_visible()
         expect(page.get_by_text("Étape 2 sur 5").first).to_be_visible()
@@ -231,7 +248,7 @@ def test_a_server_killed_mid_form_comes_back_to_the_same_step_with_the_answers(t
             choose(page, "q_problem", "Plus de service")
             type_number(page, "q_started_on", french(started))
             assert "brouillon=" in page.url
-            page.wait_for_timeout(500)  # the last rerun (and its save) has finished
+            wait_for_draft(db_path, page, {"q_started_on": french(started)})
             server = next(p for p in _children() if str(port) in " ".join(p[1]))
             os.kill(server[0], signal.SIGKILL)
         with serve_app(db_path, port=port):
