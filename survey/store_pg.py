@@ -313,8 +313,22 @@ class PostgresStore(common.ComebackMethods):
         """Create or upgrade the schema (the ``.postgres.sql`` migrations not yet recorded in
         ``schema_migrations``, each in one transaction) and refresh the reference tables.
         Processes starting together wait for each other (an advisory lock). Returns the
-        names of the migrations applied."""
-        applied = []
+        names of the migrations applied. A connection cut by a server restart meanwhile is
+        tried again until ``RETRY_SECONDS`` (each migration is one transaction, the lock ends
+        with its connection: a second run starts where the first stopped)."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        applied: list[str] = []
+        while True:
+            try:
+                self._migrate_once(applied)
+                return applied
+            except psycopg.OperationalError as exc:
+                if not _transient(exc) or time.monotonic() >= deadline:
+                    raise
+                log.info("migration interrupted (%s); trying again", exc)
+                time.sleep(0.2)
+
+    def _migrate_once(self, applied: list[str]) -> None:
         with self._direct() as con:
             con.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
             try:
@@ -345,8 +359,8 @@ class PostgresStore(common.ComebackMethods):
                                 rows,
                             )
             finally:
-                con.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
-        return applied
+                if not con.closed:  # a cut connection took its lock with it
+                    con.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
 
     # --- writes -----------------------------------------------------------------------------
 

@@ -469,3 +469,33 @@ def test_serve_workers_on_postgresql_each_port_serves_and_shares_the_data(pg_url
         time.sleep(0.1)
     assert not any(map(helpers.pid_alive, workers))
     assert all(helpers.port_is_free(port) for port in ports)
+
+
+def test_a_migration_cut_by_the_server_is_tried_again(postgres_server, pg_url):
+    """An app process migrating when the server drops its connection (a restart, here its
+    backend terminated while it waits for another process's migration lock) tries again and
+    starts, instead of failing at start-up (the fault test above met it on a loaded machine)."""
+    import psycopg
+
+    holder = psycopg.connect(pg_url, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", [store_pg.MIGRATION_LOCK])
+    started: list = []
+    thread = threading.Thread(target=lambda: started.append(storage.connect(pg_url)))
+    thread.start()
+    deadline = time.monotonic() + 30
+    waiting = []
+    while not waiting and time.monotonic() < deadline:
+        waiting = holder.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = 'clientroi' "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        ).fetchall()
+        time.sleep(0.05)
+    assert waiting, "the new store never waited for the migration lock"
+    holder.execute("SELECT pg_terminate_backend(%s)", [waiting[0][0]])
+    time.sleep(0.3)
+    holder.execute("SELECT pg_advisory_unlock(%s)", [store_pg.MIGRATION_LOCK])
+    holder.close()
+    thread.join(timeout=60)
+    assert started, "the store did not start after its migration connection was cut"
+    assert started[0].schema_version() == max(m.version for m in storage.migrations("postgresql"))
+    started[0].close()
