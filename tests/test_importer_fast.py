@@ -89,7 +89,7 @@ def normalised(rows: list[dict]) -> dict[str, np.ndarray]:
     """The rows cleaned as the importer cleans a batch (``_normalise``, ``_add_derived``)."""
     table = pa.table({q_id: pa.array([r[q_id] for r in rows], pa.string()) for q_id in ASKED})
     report = importer.ImportReport(path=importer.Path("batch.csv"))
-    columns = importer._normalise(table, {q_id: q_id for q_id in ASKED}, report)
+    columns, _ = importer._normalise(table, {q_id: q_id for q_id in ASKED}, report)
     importer._add_derived(columns)
     return columns
 
