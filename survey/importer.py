@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from pydantic import ValidationError
 
@@ -421,6 +422,13 @@ def _chosen_columns(names: list[str], report: ImportReport) -> dict[str, str]:
     return chosen
 
 
+def _dont_know(raw: str) -> bool:
+    """Whether ``raw`` says "don't know" (:data:`DONT_KNOW_WORDS`). A digit survives
+    :func:`_fold` and no such word holds one: numbers and dates skip the folding."""
+    return not _DIGIT.search(raw) and _fold(raw) in DONT_KNOW_WORDS
+
+
+_DIGIT = re.compile(r"[0-9]")
 Coded = tuple[np.ndarray, np.ndarray]  # each row's code into the distinct texts (-1: none)
 
 
@@ -436,14 +444,18 @@ def _normalise(
     columns: dict[str, np.ndarray] = {}
     coded: dict[str, Coded] = {}
     for target, name in chosen.items():
+        raw = table.column(name).combine_chunks()
+        if target == SUBMITTED_COLUMN:
+            # A timestamp is distinct in every row; only its day is read (see _cleaner).
+            dated = pc.match_substring_regex(raw, r"^\d{4}-\d{2}-\d{2}")
+            raw = pc.if_else(dated, pc.utf8_slice_codeunits(raw, 0, 10), raw)
         # Arrow's dictionary encoding: only the distinct values become Python strings.
-        encoded = table.column(name).combine_chunks().dictionary_encode()
+        encoded = raw.dictionary_encode()
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         uniques = encoded.dictionary.to_pylist()
         clean = _cleaner(target)
         cleaned = np.array(
-            [None if _fold(u) in DONT_KNOW_WORDS else clean(u) for u in uniques] + [None],
-            dtype=object,
+            [None if _dont_know(u) else clean(u) for u in uniques] + [None], dtype=object
         )
         columns[target] = cleaned[codes]  # code -1 (missing) takes the trailing None
         coded[target] = (codes, cleaned)
