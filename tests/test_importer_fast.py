@@ -207,3 +207,22 @@ def test_an_import_stores_and_refuses_what_the_model_alone_would(
     assert (fast.stored, fast.rejected_rows) == (model.stored, model.rejected_rows)
     assert fast.rejections == model.rejections
     pd.testing.assert_frame_equal(stored(fast_store), stored(model_store))
+
+
+def test_a_timestamp_column_is_read_by_its_day(tmp_path):
+    """An export's ``submitted_at`` (a timestamp, distinct in every row) gives each row its
+    day: kept as the submission date, and a status known after that day refuses the row."""
+    path = tmp_path / "stamped.csv"
+    path.write_text(
+        "company,problem,started_on,status,status_known_on,consent_research,submitted_at\n"
+        "free,outage,2023-07-03,ongoing,2023-09-30,oui,2023-09-30 23:59:01.000000+0200\n"
+        "free,outage,2023-07-03,ongoing,2023-10-01,oui,2023-09-30 08:00:00.000000+0200\n"
+        "free,outage,2023-07-03,ongoing,2023-09-01,oui, 2023-09-15 08:00:00\n"
+        "free,outage,2023-07-03,ongoing,2023-08-01,oui,je ne sais pas\n",
+        encoding="utf-8",
+    )
+    store = storage.connect(tmp_path / "stamped.duckdb")
+    report = import_file(path, store, today=TODAY)
+    assert [(r.line, r.field) for r in report.rejections] == [(3, "status_known_on")]
+    days = store.fetch_responses(ALL).sort_values("status_known_on")["submitted_on"]
+    assert days.dt.date.tolist() == [TODAY, date(2023, 9, 15), date(2023, 9, 30)]
