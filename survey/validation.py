@@ -37,10 +37,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from survey.questionnaire import (
     EARLIEST_DATE,
-    AtLeast,
     FIELDS,
     QUESTIONS,
     TIME_ZONE,
+    AtLeast,
     Question,
     error_message,
 )
@@ -670,9 +670,7 @@ def _coded(q: Question, codes: np.ndarray, texts: np.ndarray) -> _Coded:
     return _Coded(np.asarray(codes), texts, ok, number)
 
 
-def proven_valid(
-    columns: dict[str, tuple[np.ndarray, np.ndarray]], *, today: date
-) -> np.ndarray:
+def proven_valid(columns: dict[str, tuple[np.ndarray, np.ndarray]], *, today: date) -> np.ndarray:
     """The rows of a batch that the ``Response`` model surely accepts, checked a column at a
     time: ``True`` where every answer is in its plainest canonical text (as the importer
     writes it) and within bounds, and no rule of :func:`cross_field_problems` nor of
@@ -705,7 +703,7 @@ def proven_valid(
     def number(q_id: str) -> np.ndarray:
         return coded[q_id].values() if q_id in coded else nothing
 
-    for q_id, column in coded.items():
+    for column in coded.values():
         valid &= column.rows(column.ok, True)
     for q in FIELDS:
         if q.required:

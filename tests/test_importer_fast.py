@@ -14,10 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from survey import importer
+from survey import importer, validation
 from survey import questionnaire as qn
 from survey import store as storage
-from survey import validation
 from survey.demo import generate_frame
 from survey.importer import import_file
 
@@ -26,23 +25,134 @@ ALL = storage.Filters(include_synthetic=True, include_flagged=True)
 ASKED = [q.id for q in qn.FIELDS]
 # What files hold besides plain answers: the edge of every bound and rule, as people type it.
 EDGES = {
-    "int": ["0", "1", "2", "5", "7", "8", "10", "11", "50", "51", "100", "101", "365", "366",
-            "500", "501", "-1", "+3", "007", "2.0", "2,0", "2.5", "1e2", "1_0", " 3 ", "1 000",
-            "deux", "nsp", ""],
-    "float": ["0", "0.5", "12.5", "12,5", "12,50", "1000", "1000.01", "10000", "10000,5",
-              "100000", "100000.01", "-0.5", ".5", "12.", "1e3", "nan", "inf", "1,234.5",
-              "3", "2.0", "beaucoup"],
-    "date": ["2023-07-10", "10/07/2023", "3/7/2023", "31/02/2023", "2023-02-29",
-             "2024-02-29", "1999-12-31", "2000-01-01", TODAY.isoformat(),
-             (TODAY + timedelta(days=1)).isoformat(), "2030-01-01", "2023-7-10", "10-07-2023",
-             "2023/07/10", "07/10/23", "hier", "2023-13-01", "0000-01-01", ""],
-    "bool": ["oui", "non", "yes", "no", "true", "false", "TRUE", "Vrai", "1", "0", "x",
-             "peut-être", "nsp", ""],
-    "choice": ["other", "autre", "Autre entreprise", "unknown thing", " free ", "FREE",
-               "resolved", "ongoing", "unresolved", "full", "partial", "refused", "outage",
-               "mobile", "tv", "06", "6", "975", ""],
-    "text": ["", "normal", "a" * 120, "a" * 121, "é" * 120, "é" * 121, "a" * 5000, "a" * 5001,
-             " padded ", "bidi\u202e", "\x00", "\x1c x", "=1+1", "nsp"],
+    "int": [
+        "0",
+        "1",
+        "2",
+        "5",
+        "7",
+        "8",
+        "10",
+        "11",
+        "50",
+        "51",
+        "100",
+        "101",
+        "365",
+        "366",
+        "500",
+        "501",
+        "-1",
+        "+3",
+        "007",
+        "2.0",
+        "2,0",
+        "2.5",
+        "1e2",
+        "1_0",
+        " 3 ",
+        "1 000",
+        "deux",
+        "nsp",
+        "",
+    ],
+    "float": [
+        "0",
+        "0.5",
+        "12.5",
+        "12,5",
+        "12,50",
+        "1000",
+        "1000.01",
+        "10000",
+        "10000,5",
+        "100000",
+        "100000.01",
+        "-0.5",
+        ".5",
+        "12.",
+        "1e3",
+        "nan",
+        "inf",
+        "1,234.5",
+        "3",
+        "2.0",
+        "beaucoup",
+    ],
+    "date": [
+        "2023-07-10",
+        "10/07/2023",
+        "3/7/2023",
+        "31/02/2023",
+        "2023-02-29",
+        "2024-02-29",
+        "1999-12-31",
+        "2000-01-01",
+        TODAY.isoformat(),
+        (TODAY + timedelta(days=1)).isoformat(),
+        "2030-01-01",
+        "2023-7-10",
+        "10-07-2023",
+        "2023/07/10",
+        "07/10/23",
+        "hier",
+        "2023-13-01",
+        "0000-01-01",
+        "",
+    ],
+    "bool": [
+        "oui",
+        "non",
+        "yes",
+        "no",
+        "true",
+        "false",
+        "TRUE",
+        "Vrai",
+        "1",
+        "0",
+        "x",
+        "peut-être",
+        "nsp",
+        "",
+    ],
+    "choice": [
+        "other",
+        "autre",
+        "Autre entreprise",
+        "unknown thing",
+        " free ",
+        "FREE",
+        "resolved",
+        "ongoing",
+        "unresolved",
+        "full",
+        "partial",
+        "refused",
+        "outage",
+        "mobile",
+        "tv",
+        "06",
+        "6",
+        "975",
+        "",
+    ],
+    "text": [
+        "",
+        "normal",
+        "a" * 120,
+        "a" * 121,
+        "é" * 120,
+        "é" * 121,
+        "a" * 5000,
+        "a" * 5001,
+        " padded ",
+        "bidi\u202e",
+        "\x00",
+        "\x1c x",
+        "=1+1",
+        "nsp",
+    ],
     "email": ["a@b.fr", "not-an-email", "a@b", "x" * 249 + "@b.fr", "x" * 250 + "@b.fr", ""],
 }
 for kind in ("flag", "option", "consent"):
@@ -66,8 +176,7 @@ def demo_rows(count: int, seed: int) -> list[dict[str, str]]:
     """Valid answers of the demo data set as an export's text (every question a column)."""
     frame = generate_frame(count, seed=seed, today=TODAY)
     return [
-        {q_id: as_text(row.get(q_id)) for q_id in ASKED}
-        for row in frame.to_dict(orient="records")
+        {q_id: as_text(row.get(q_id)) for q_id in ASKED} for row in frame.to_dict(orient="records")
     ]
 
 
@@ -197,7 +306,9 @@ def test_an_import_stores_and_refuses_what_the_model_alone_would(
     rejections (line, field, translated reason)."""
     seed, count, rate, cells = batch
     folder = tmp_path_factory.mktemp("fast")
-    path = write_csv(folder / "rows.csv", mutated(demo_rows(count, seed % 10_000), random.Random(cells), rate))
+    path = write_csv(
+        folder / "rows.csv", mutated(demo_rows(count, seed % 10_000), random.Random(cells), rate)
+    )
     fast_store = storage.connect(folder / "fast.duckdb")
     fast = import_file(path, fast_store, today=TODAY, locale=locale)
     with monkeypatch.context() as patch:
