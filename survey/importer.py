@@ -13,16 +13,13 @@ never become real responses. Every rejected row gets a line number, a field and 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 import itertools
 import logging
 import multiprocessing as mp
 import os
-import queue
 import re
-import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -594,7 +591,7 @@ def _import(
         raise ValueError("`batch_rows` must be a positive number of rows.")
     today = today or paris_today()
     report = ImportReport(path=path, dry_run=dry_run)
-    batches = _read_ahead(read_batches(path, rows=batch_rows))
+    batches = read_batches(path, rows=batch_rows)
     first = next((b for b in batches if b.num_rows), None)
     if first is None:
         raise ImportRefused(f"{path.name}: a header but no rows")
@@ -620,48 +617,6 @@ def _import(
     report.rejections.sort(key=lambda r: r.line)
     report.report_path = _write_rejections(path, report.rejections)
     return report
-
-
-def _read_ahead(batches: Iterator[pa.Table]) -> Iterator[pa.Table]:
-    """``batches`` in order, the next one read by a thread while this one is checked: Arrow's
-    reader lets go of the interpreter, so reading and checking share the two cores. Memory
-    holds one batch more; an error of the reader is raised where its batch would have come."""
-    ahead: queue.Queue = queue.Queue(maxsize=1)
-    finished = threading.Event()
-    end = object()
-
-    def read() -> None:
-        try:
-            for batch in batches:
-                if not _handed(ahead, batch, finished):
-                    return
-            _handed(ahead, end, finished)
-        except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
-            _handed(ahead, exc, finished)
-
-    reader = threading.Thread(target=read, name="import-reader", daemon=True)
-    reader.start()
-    try:
-        while (item := ahead.get()) is not end:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        finished.set()
-        with contextlib.suppress(queue.Empty):
-            ahead.get_nowait()  # a reader waiting to hand over a batch lets go of it
-        reader.join()
-
-
-def _handed(ahead: queue.Queue, item, finished: threading.Event) -> bool:
-    """Put ``item`` in ``ahead``, giving up (False) when the consumer has finished."""
-    while not finished.is_set():
-        try:
-            ahead.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
 
 
 def _checked(

@@ -156,28 +156,3 @@ def test_a_staging_file_left_by_a_killed_import_is_removed_by_the_next(db_path, 
     import_file(write_rows(tmp_path / "one.csv", EXPERIENCES[:1]), store, today=TODAY)
     assert store.count(ALL) == 1
     assert leftovers(folder) == [running.name]
-
-
-def test_reading_ahead_keeps_the_order_and_raises_the_readers_error_in_its_place():
-    """The next batch is read by a thread: batches come in the file's order, an unreadable
-    block is refused after the batches before it, and a consumer that stops early (a value
-    the database refuses) leaves no reader behind."""
-    import itertools
-    import threading
-
-    from survey.importer import _read_ahead
-
-    def batches():
-        yield pa.table({"line": [2]})
-        yield pa.table({"line": [3]})
-        raise ImportRefused("late.csv: not a readable table")
-
-    seen = []
-    with pytest.raises(ImportRefused, match="not a readable table"):
-        for batch in _read_ahead(batches()):
-            seen.append(batch["line"][0].as_py())
-    assert seen == [2, 3]
-    endless = _read_ahead(pa.table({"line": [i]}) for i in itertools.count())
-    assert next(endless)["line"][0].as_py() == 0
-    endless.close()
-    assert not [t for t in threading.enumerate() if t.name == "import-reader"]
