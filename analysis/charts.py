@@ -120,10 +120,10 @@ def survival_chart(
     )
     band = base.mark_area(aria=False, opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
-        y2="high:Q",
+        y2=alt.Y2("high:Q"),
     )
     line = base.mark_line(aria=False, interpolate="step-after", strokeWidth=2).encode(
-        y="survival:Q",
+        y=alt.Y("survival:Q"),
         tooltip=[
             alt.Tooltip("name:N"),
             alt.Tooltip("time:Q", title="days / jours"),
@@ -167,17 +167,17 @@ def forest_chart(
     rules = (
         alt.Chart(data)
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2=alt.X2("high:Q"), tooltip=tooltip)
     )
     dots = (
         alt.Chart(data)
         .mark_circle(aria=False, size=70, opacity=1)
-        .encode(y=y, x="estimate:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("estimate:Q"), tooltip=tooltip)
     )
     counts = (
         alt.Chart(data)
         .mark_text(aria=False, align="left", dx=6, fontSize=10, color="gray")
-        .encode(y=y, x="high:Q", text=alt.Text("n:Q", format="d"))
+        .encode(y=y, x=alt.X("high:Q"), text=alt.Text("n:Q", format="d"))
     )
     layers = [rules, dots, counts]
     if reference is not None:
@@ -185,7 +185,7 @@ def forest_chart(
             0,
             alt.Chart(pd.DataFrame({"x": [reference]}))
             .mark_rule(aria=False, strokeDash=[4, 4], color="gray")
-            .encode(x="x:Q"),
+            .encode(x=alt.X("x:Q")),
         )
     return alt.layer(*layers).properties(
         title=title, description=title, width=WIDTH, height=max(160, 24 * len(data))
@@ -211,10 +211,10 @@ def distribution_chart(
             ),
             order=alt.Order("trips:Q"),
             tooltip=[
-                "name:N",
-                "trips_label:O",
+                alt.Tooltip("name:N"),
+                alt.Tooltip("trips_label:O"),
                 alt.Tooltip("share:Q", format=".1%"),
-                "responses:Q",
+                alt.Tooltip("responses:Q"),
             ],
         )
         .properties(
@@ -251,12 +251,12 @@ def stages_chart(
         legend=alt.Legend(orient="bottom"),
     )
     tooltip = [
-        "name:N",
-        "stage:N",
+        alt.Tooltip("name:N"),
+        alt.Tooltip("stage:N"),
         alt.Tooltip("estimate:Q", format=".0%"),
         alt.Tooltip("low:Q", format=".0%"),
         alt.Tooltip("high:Q", format=".0%"),
-        "n:Q",
+        alt.Tooltip("n:Q"),
     ]
     rules = (
         alt.Chart(data)
@@ -265,7 +265,7 @@ def stages_chart(
             y=y,
             yOffset=y_offset,
             x=alt.X("low:Q", axis=_axis_percent(x_title), scale=alt.Scale(domain=[0, 1])),
-            x2="high:Q",
+            x2=alt.X2("high:Q"),
             color=color,
             tooltip=tooltip,
         )
@@ -273,7 +273,7 @@ def stages_chart(
     dots = (
         alt.Chart(data)
         .mark_circle(aria=False, size=50, opacity=1)
-        .encode(y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip)
+        .encode(y=y, yOffset=y_offset, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
     height = max(200, 16 * len(data))
     return (rules + dots).properties(title=title, description=title, width=WIDTH, height=height)
@@ -318,12 +318,14 @@ def sector_origin_chart(
     # White text on the darker half of the scale; black everywhere when nothing is estimated
     # (a NaN would end up in the Vega spec, which cannot parse it).
     text_colour = (
-        alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black"))
+        alt.ColorValue(
+            **alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black"))
+        )
         if np.isfinite(middle)
-        else alt.value("black")
+        else alt.ColorValue("black")
     )
     text = base.mark_text(aria=False, fontSize=13, fontWeight="bold").encode(
-        text="text:N", color=text_colour
+        text=alt.Text("text:N"), color=text_colour
     )
     return (cells + text).properties(title=title, description=title, width=WIDTH, height=220)
 
@@ -371,26 +373,28 @@ def effects_chart(
     rules = (
         alt.Chart(data)
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("low:Q", title=x_title), x2=alt.X2("high:Q"), tooltip=tooltip)
     )
     dots = (
         alt.Chart(data)
         .mark_point(aria=False, size=80, opacity=1, strokeWidth=2)
         .encode(
             y=y,
-            x="estimate:Q",
-            fill=alt.condition("datum.filled", alt.value("#1f4e79"), alt.value("white")),
-            color=alt.value("#1f4e79"),
+            x=alt.X("estimate:Q"),
+            fill=alt.FillValue(
+                **alt.condition("datum.filled", alt.value("#1f4e79"), alt.value("white"))
+            ),
+            color=alt.ColorValue("#1f4e79"),
             tooltip=tooltip,
         )
     )
     notes = (
         alt.Chart(data)
         .mark_text(aria=False, align="left", dx=6, fontSize=10, color="#444")
-        .encode(y=y, x="high:Q", text=alt.Text("label:N"))
+        .encode(y=y, x=alt.X("high:Q"), text=alt.Text("label:N"))
         .transform_calculate(label="datum.sides + (datum.mark ? ' · ' + datum.mark : '')")
     )
-    return alt.layer(zero.encode(x="x:Q"), rules, dots, notes).properties(
+    return alt.layer(zero.encode(x=alt.X("x:Q")), rules, dots, notes).properties(
         title=title, description=title, width=WIDTH, height=max(160, 36 * len(data))
     )
 
@@ -423,16 +427,23 @@ def inputs_chart(
     )
     y = alt.Y("name:N", title=None, sort=alt.EncodingSortField("group"))
     color = alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"))
-    tooltip = ["name:N", "group:N", alt.Tooltip("estimate:Q", format=".1f"), "n:Q"]
+    tooltip = [
+        alt.Tooltip("name:N"),
+        alt.Tooltip("group:N"),
+        alt.Tooltip("estimate:Q", format=".1f"),
+        alt.Tooltip("n:Q"),
+    ]
     rules = (
         alt.Chart(data)
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", color=color, tooltip=tooltip)
+        .encode(
+            y=y, x=alt.X("low:Q", title=x_title), x2=alt.X2("high:Q"), color=color, tooltip=tooltip
+        )
     )
     dots = (
         alt.Chart(data)
         .mark_circle(aria=False, size=70, opacity=1)
-        .encode(y=y, x="estimate:Q", color=color, tooltip=tooltip)
+        .encode(y=y, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
     return alt.layer(rules, dots).properties(
         title=title, description=title, width=WIDTH, height=max(160, 22 * len(data))
