@@ -18,6 +18,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -158,11 +159,13 @@ class Snapshot:
         """The folder name: ``<as_of>-<first 8 hex of the input hash>``."""
         return f"{self.as_of.isoformat()}-{self.input_sha256[:8]}"
 
-    @property
+    # Cut from the published table once: the reports read them about twenty times (a copy of
+    # every column of a wide table each time). Read them, do not write into them.
+    @cached_property
     def companies(self) -> pd.DataFrame:
         return self.kpis[self.kpis["level"] == "company"].reset_index(drop=True)
 
-    @property
+    @cached_property
     def groups(self) -> pd.DataFrame:
         return self.kpis[self.kpis["level"] == "group"].reset_index(drop=True)
 
@@ -319,14 +322,16 @@ class _CanonicalColumn:
     def __init__(self, series: pd.Series, kind: pa.DataType) -> None:
         self.kind = kind
         self.series = series
-        self.dictionary = None
+        self.categories = self.dictionary = None
         if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
             self.codes = series.cat.codes.to_numpy()
-            self.dictionary = pa.array(series.cat.categories, from_pandas=True).cast(kind)
+            self.categories = series.cat.categories  # converted by the hash thread
 
     def take(self, rows: np.ndarray) -> pa.Array:
-        if self.dictionary is None:
+        if self.categories is None:
             return _canonical_array(self.series.take(rows), self.kind)
+        if self.dictionary is None:
+            self.dictionary = pa.array(self.categories, from_pandas=True).cast(self.kind)
         codes = self.codes[rows]
         # (the same array as _canonical_array of those rows: the codes as indices, -1 null)
         return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), self.dictionary)
@@ -461,23 +466,6 @@ def build_snapshot(
     launch: date | None = None,
     previous=(),
 ) -> Snapshot:
-    """See :func:`_build_snapshot`; each column of the responses is read once for every table,
-    curve, cut and hold (:func:`analysis.kpis.shared_reading`)."""
-    with kpis.shared_reading():
-        return _build_snapshot(
-            responses, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
-        )
-
-
-def _build_snapshot(
-    responses: pd.DataFrame,
-    *,
-    as_of,
-    min_cell: int = DEFAULT_MIN_CELL,
-    seed: int = SEED,
-    launch: date | None = None,
-    previous=(),
-) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
     Parameters
@@ -539,11 +527,31 @@ def _build_snapshot(
         responses = responses.assign(**{KNOWN_ON_COLUMN: known_on_base(responses)})
     _check_publishable(responses, as_of)
     # The input hash (sorting, CSV and SHA-256: pyarrow and hashlib, which release the GIL)
-    # runs in a thread beside the tables, on an Arrow table of its own.
+    # runs in a thread beside the tables, a batch of the sorted rows at a time.
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-hash")
     # (handed over in a list the thread empties, so that its columns are freed once hashed)
     digest = hashing.submit(_digest_of, [_canonical_columns(responses)])
     hashing.shutdown(wait=False)
+    # each column of the responses is read once for every table, curve, cut and hold, and
+    # released before the hash is waited for
+    with kpis.shared_reading():
+        published = _build_snapshot(
+            responses, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
+        )
+    return Snapshot(input_sha256=digest.result(), **published)
+
+
+def _build_snapshot(
+    responses: pd.DataFrame,
+    *,
+    as_of,
+    min_cell: int = DEFAULT_MIN_CELL,
+    seed: int = SEED,
+    launch: date | None = None,
+    previous=(),
+) -> dict:
+    """The fields of :func:`build_snapshot`'s snapshot but its input hash, from responses
+    already checked."""
     frame = _statistics_frame(responses)
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
@@ -591,13 +599,11 @@ def _build_snapshot(
         "rmst_horizon_days": kpis.RMST_HORIZON_DAYS,
         "methodology_version": kpis.METHODOLOGY_VERSION,
     }
-    sensitivity = _sensitivity(frame, companies, as_of, launch, min_cell, seed, company_hidden)
-    return Snapshot(
+    return dict(
         as_of=as_of,
         min_cell=min_cell,
         seed=int(seed),
         rows=len(responses),
-        input_sha256=digest.result(),  # waited for last: the hash runs beside all of the above
         submitted_from=submitted.min().date(),
         submitted_to=submitted.max().date(),
         kpis=published,
@@ -615,7 +621,7 @@ def _build_snapshot(
             "shared_problem_types": {m: list(t) for m, t in answer.shared_types.items()},
             "left_out": {m: list(c) for m, c in answer.dropped.items()},
         },
-        sensitivity=sensitivity,
+        sensitivity=_sensitivity(frame, companies, as_of, launch, min_cell, seed, company_hidden),
         release_control={
             "rule": (
                 "a figure that would change on 1 to min_cell - 1 responses (added or removed) "
@@ -755,6 +761,9 @@ def _flags(flags: pd.Series, p_adj: pd.Series) -> np.ndarray:
 
 
 def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
+    # The same columns without the table's attrs, which pandas deep-copies into every column
+    # read (several hundred here: most of the time this took).
+    table = pd.DataFrame(table, copy=False)
     if level == "company":
         names = [name if isinstance(name, str) else None for name in table["company_name"].tolist()]
         identity = {
