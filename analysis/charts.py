@@ -91,6 +91,13 @@ def _bound(value: float, scale: float) -> str:
     return "NA" if pd.isna(value) else f"{value * scale:.0f}"
 
 
+def _layered(data: pd.DataFrame, *layers: alt.Chart) -> alt.LayerChart:
+    """Layers drawing the same ``data``, given once to the layer chart: the spec Altair makes
+    of layers that each hold it (it moves their shared data up), without the hash of every
+    layer's spec and data that it computes first to do so (most of the time a chart took)."""
+    return alt.layer(*layers, data=data)
+
+
 def _axis_percent(title: str) -> alt.Axis:
     return alt.Axis(title=title, format="%")
 
@@ -109,7 +116,7 @@ def survival_chart(
     data = curves[curves["time"] <= horizon].copy()
     data["name"] = _labelled(data[by], names)
     data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
-    base = alt.Chart(data).encode(
+    base = alt.Chart().encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
         color=alt.Color(
             "name:N",
@@ -133,7 +140,9 @@ def survival_chart(
             alt.Tooltip("n_at_risk:Q", title="n at risk / à risque"),
         ],
     )
-    return (band + line).properties(title=title, description=title, width=WIDTH, height=360)
+    return _layered(data, band, line).properties(
+        title=title, description=title, width=WIDTH, height=360
+    )
 
 
 def forest_chart(
@@ -165,17 +174,17 @@ def forest_chart(
         alt.Tooltip("n:Q"),
     ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False, strokeWidth=2)
         .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2=alt.X2("high:Q"), tooltip=tooltip)
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=70, opacity=1)
         .encode(y=y, x=alt.X("estimate:Q"), tooltip=tooltip)
     )
     counts = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_text(aria=False, align="left", dx=6, fontSize=10, color="gray")
         .encode(y=y, x=alt.X("high:Q"), text=alt.Text("n:Q", format="d"))
     )
@@ -187,7 +196,7 @@ def forest_chart(
             .mark_rule(aria=False, strokeDash=[4, 4], color="gray")
             .encode(x=alt.X("x:Q")),
         )
-    return alt.layer(*layers).properties(
+    return _layered(data, *layers).properties(
         title=title, description=title, width=WIDTH, height=max(160, 24 * len(data))
     )
 
@@ -259,7 +268,7 @@ def stages_chart(
         alt.Tooltip("n:Q"),
     ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False)
         .encode(
             y=y,
@@ -271,12 +280,14 @@ def stages_chart(
         )
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=50, opacity=1)
         .encode(y=y, yOffset=y_offset, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
     height = max(200, 16 * len(data))
-    return (rules + dots).properties(title=title, description=title, width=WIDTH, height=height)
+    return _layered(data, rules, dots).properties(
+        title=title, description=title, width=WIDTH, height=height
+    )
 
 
 def sector_origin_chart(
@@ -307,7 +318,7 @@ def sector_origin_chart(
     ]
     data["sector"] = _labelled(data["sector"], sector_labels)
     data["origin"] = _labelled(data["origin"], origin_labels)
-    base = alt.Chart(data).encode(
+    base = alt.Chart().encode(
         x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("sector:N", title=None, axis=alt.Axis(labelLimit=240)),
     )
@@ -327,7 +338,9 @@ def sector_origin_chart(
     text = base.mark_text(aria=False, fontSize=13, fontWeight="bold").encode(
         text=alt.Text("text:N"), color=text_colour
     )
-    return (cells + text).properties(title=title, description=title, width=WIDTH, height=220)
+    return _layered(data, cells, text).properties(
+        title=title, description=title, width=WIDTH, height=220
+    )
 
 
 def effects_chart(
@@ -434,18 +447,18 @@ def inputs_chart(
         alt.Tooltip("n:Q"),
     ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False, strokeWidth=2)
         .encode(
             y=y, x=alt.X("low:Q", title=x_title), x2=alt.X2("high:Q"), color=color, tooltip=tooltip
         )
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=70, opacity=1)
         .encode(y=y, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
-    return alt.layer(rules, dots).properties(
+    return _layered(data, rules, dots).properties(
         title=title, description=title, width=WIDTH, height=max(160, 22 * len(data))
     )
 
