@@ -320,18 +320,20 @@ class _CanonicalColumn:
     ``response_id``, whose every value is a category."""
 
     def __init__(self, series: pd.Series, kind: pa.DataType) -> None:
-        self.kind = kind
-        self.series = series
-        self.categories = self.dictionary = None
+        self.kind, self.rows = kind, len(series)
+        self.series, self.codes, self.categories, self.dictionary = series, None, None, None
         if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
-            self.codes = series.cat.codes.to_numpy()
-            self.categories = series.cat.categories  # converted by the hash thread
+            # Only the codes and the text are kept: the text (a Python string per response
+            # for response_id) is freed as soon as the hash thread has converted it.
+            self.series, self.codes = None, series.cat.codes.to_numpy()
+            self.categories = series.cat.categories
 
     def take(self, rows: np.ndarray) -> pa.Array:
-        if self.categories is None:
+        if self.codes is None:
             return _canonical_array(self.series.take(rows), self.kind)
         if self.dictionary is None:
             self.dictionary = pa.array(self.categories, from_pandas=True).cast(self.kind)
+            self.categories = None
         codes = self.codes[rows]
         # (the same array as _canonical_array of those rows: the codes as indices, -1 null)
         return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), self.dictionary)
@@ -360,7 +362,7 @@ def _digest_of(handed: list[list[_CanonicalColumn]]) -> str:
 
 def _digest(columns: list[_CanonicalColumn], *, batch_rows: int = HASH_BATCH_ROWS) -> str:
     # (pyarrow sorts by a plain column only: the identifiers' text, not their codes)
-    identifiers = columns[0].take(np.arange(len(columns[0].series)))
+    identifiers = columns[0].take(np.arange(columns[0].rows))
     order = pc.sort_indices(identifiers.cast(pa.string())).to_numpy()
     del identifiers
     names = [name for name, _ in INPUT_COLUMNS]
@@ -534,15 +536,27 @@ def build_snapshot(
     hashing.shutdown(wait=False)
     # each column of the responses is read once for every table, curve, cut and hold, and
     # released before the hash is waited for
+    submitted = pd.to_datetime(responses["submitted_on"])
+    rows, first, last = len(responses), submitted.min().date(), submitted.max().date()
+    frame = _statistics_frame(responses)
+    # (no longer held here: what the statistics do not read, the identifiers first, can be
+    # freed while they run when the caller does not hold the responses either)
+    del responses
     with kpis.shared_reading():
         published = _build_snapshot(
-            responses, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
+            frame, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
         )
-    return Snapshot(input_sha256=digest.result(), **published)
+    return Snapshot(
+        input_sha256=digest.result(),
+        rows=rows,
+        submitted_from=first,
+        submitted_to=last,
+        **published,
+    )
 
 
 def _build_snapshot(
-    responses: pd.DataFrame,
+    frame: pd.DataFrame,
     *,
     as_of,
     min_cell: int = DEFAULT_MIN_CELL,
@@ -550,9 +564,8 @@ def _build_snapshot(
     launch: date | None = None,
     previous=(),
 ) -> dict:
-    """The fields of :func:`build_snapshot`'s snapshot but its input hash, from responses
-    already checked."""
-    frame = _statistics_frame(responses)
+    """The fields of :func:`build_snapshot`'s snapshot but its input hash and its rows, from
+    the statistics' frame of responses already checked (:func:`_statistics_frame`)."""
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
     try:
@@ -587,7 +600,6 @@ def _build_snapshot(
         metrics=kpis.DESIGN_METRICS,
         min_n=min_cell,
     )
-    submitted = pd.to_datetime(responses["submitted_on"])
     attrs = companies.attrs
     settings = {
         "confidence_level": attrs.get("confidence_level", kpis.CONFIDENCE_LEVEL),
@@ -603,9 +615,6 @@ def _build_snapshot(
         as_of=as_of,
         min_cell=min_cell,
         seed=int(seed),
-        rows=len(responses),
-        submitted_from=submitted.min().date(),
-        submitted_to=submitted.max().date(),
         kpis=published,
         curves=curves,
         settings=settings,
