@@ -311,17 +311,26 @@ def _canonical_array(series: pd.Series, kind: pa.DataType) -> pa.Array:
     return pa.array(series, type=kind, from_pandas=True).cast(kind)
 
 
+def _canonical_source(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    """:func:`_canonical_array` before its last cast, taken from then on a batch at a time:
+    counts stay as they were read (float64 where there are gaps), sharing their memory."""
+    if pa.types.is_integer(kind) and not isinstance(series.dtype, pd.CategoricalDtype):
+        return pa.array(pd.to_numeric(series), from_pandas=True)
+    return _canonical_array(series, kind)
+
+
 class _CanonicalColumn:
     """One input column, ready to give its canonical Arrow array for any rows (a batch of
-    the sorted rows): the column is never converted whole, only a batch at a time.
+    the sorted rows): no sorted copy of the column, and no canonical copy of the counts.
 
-    A categorical's text (its categories) is converted once, into the dictionary every batch
-    shares: converting the categories per batch would cost a million strings a batch for
-    ``response_id``, whose every value is a category."""
+    The column is converted once by the hash thread (:func:`_canonical_source`), then each
+    batch taken and cast by Arrow, without the GIL. A categorical's text (its categories) is
+    converted once, into the dictionary every batch shares."""
 
     def __init__(self, series: pd.Series, kind: pa.DataType) -> None:
         self.kind, self.rows = kind, len(series)
         self.series, self.codes, self.categories, self.dictionary = series, None, None, None
+        self.source = None
         if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
             # Only the codes and the text are kept: the text (a Python string per response
             # for response_id) is freed as soon as the hash thread has converted it.
@@ -330,7 +339,9 @@ class _CanonicalColumn:
 
     def take(self, rows: np.ndarray) -> pa.Array:
         if self.codes is None:
-            return _canonical_array(self.series.take(rows), self.kind)
+            if self.source is None:
+                self.source, self.series = _canonical_source(self.series, self.kind), None
+            return self.source.take(pa.array(rows)).cast(self.kind)
         if self.dictionary is None:
             self.dictionary = pa.array(self.categories, from_pandas=True).cast(self.kind)
             self.categories = None
