@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import sysconfig
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -358,29 +357,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _start_chart_engine() -> threading.Thread:
-    """Start vl-convert's JavaScript engine (about 0.9 s, which it spends without holding the
-    GIL) in a thread, so that it starts on the core the imports and the reading leave idle
-    instead of before the report's first chart."""
-    import vl_convert
-
-    empty = {"mark": "point", "data": {"values": []}}
-    engine = threading.Thread(
-        target=vl_convert.vegalite_to_svg, args=(empty,), name="chart-engine", daemon=True
-    )
-    engine.start()
-    return engine
-
-
 def cmd_publish(args: argparse.Namespace) -> int:
-    engine = _start_chart_engine()
-    try:
-        return _publish(args)
-    finally:
-        engine.join()  # (not left running in native code while the interpreter exits)
-
-
-def _publish(args: argparse.Namespace) -> int:
     from analysis import snapshot
 
     path = _db(args)

@@ -171,9 +171,11 @@ def prepare_snapshot(
         )
     # incidents that began before the survey opened enter late (recorded in the manifest)
     launch = store.launch_date()
+    responses = [fetch_qualifying(store, as_of=as_of)]
+    report.start_chart_engine()
     # (the responses held by nothing else, so that the build can free what it no longer reads)
     return build_snapshot(
-        fetch_qualifying(store, as_of=as_of),
+        responses.pop(),
         as_of=as_of,
         min_cell=min_cell,
         seed=seed,
