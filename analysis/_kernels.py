@@ -231,12 +231,13 @@ def logrank_components(n_events, n_removed, n_entered=None):
 
 
 def competing_patterns(
-    durations, causes, codes=None, n_groups: int = 1, *, entry=None, n_causes: int
+    durations, causes, codes=None, n_groups: int = 1, *, entry=None, n_causes: int, weights=None
 ) -> CompetingPatterns:
     """The sparse (group, entry, exit, cause) count table of competing outcomes.
 
     One bincount when the table is small (whole-number days), one ``numpy.unique`` otherwise;
-    no Python loop over units.
+    no Python loop over units. ``weights`` (whole numbers): how many responses each row
+    stands for (rows already counted by the database), 1 each when None.
     """
     grid, exit_index, entry_index = time_grid(durations, n_groups, entry)
     width = grid.size
@@ -244,7 +245,7 @@ def competing_patterns(
     budget = max(_MAX_BINCOUNT_CELLS, 4 * durations.size)
     if entry_index is None:
         exit_full, group, cause, count = _count_patterns(
-            exit_index, causes, codes, n_groups, width, states, budget
+            exit_index, causes, codes, n_groups, width, states, budget, weights=weights
         )
         entry_full = np.zeros_like(exit_full)
     else:
@@ -254,7 +255,14 @@ def competing_patterns(
         on_time = ~late
         pick = (lambda a: None if a is None else a[on_time]) if late.any() else (lambda a: a)
         exit_a, group_a, cause_a, count_a = _count_patterns(
-            pick(exit_index), pick(causes), pick(codes), n_groups, width, states, budget
+            pick(exit_index),
+            pick(causes),
+            pick(codes),
+            n_groups,
+            width,
+            states,
+            budget,
+            weights=pick(weights),
         )
         if late.any():
             exit_b, group_b, cause_b, count_b = _count_patterns(
@@ -268,6 +276,7 @@ def competing_patterns(
                 extra=entry_index[late]
                 if codes is None
                 else codes[late] * width + entry_index[late],
+                weights=None if weights is None else weights[late],
             )
             entry_b, group_b = group_b % width, group_b // width
         else:
@@ -287,10 +296,13 @@ def competing_patterns(
     return CompetingPatterns(grid[kept], group, first, last, cause, count)
 
 
-def _count_patterns(exit_index, causes, codes, n_groups, width, states, budget, extra=None):
+def _count_patterns(
+    exit_index, causes, codes, n_groups, width, states, budget, extra=None, weights=None
+):
     """Distinct (group, exit, cause) cells and their counts: one bincount, or one unique.
 
-    ``extra`` (optional) replaces ``codes`` as the slowest-varying key (group and entry).
+    ``extra`` (optional) replaces ``codes`` as the slowest-varying key (group and entry);
+    ``weights``: the responses each row stands for.
     """
     key = np.multiply(exit_index, states, dtype=np.int64)
     key += causes
@@ -299,7 +311,11 @@ def _count_patterns(exit_index, causes, codes, n_groups, width, states, budget, 
     if outer is not None:
         key += np.multiply(outer, span, dtype=np.int64)
     key_size = n_groups * span
-    if key_size <= budget:
+    if weights is not None:
+        present, inverse = np.unique(key, return_inverse=True)
+        count = np.bincount(inverse.reshape(-1), weights=weights).astype(np.int64)
+        present, count = present[count > 0], count[count > 0]
+    elif key_size <= budget:
         counts = np.bincount(key, minlength=key_size)
         present = np.flatnonzero(counts)
         count = counts[present]

@@ -1016,6 +1016,412 @@ def _in_range(values, low, high, column, notes, units) -> np.ndarray:
     return values
 
 
+# --- the same count tables, counted in the database --------------------------------------------
+#
+# At a million rows and more, reading every row into numpy costs more than the statistics: the
+# database groups the rows by unit and by what a metric reads (a status and a duration in days,
+# a score, a pair of counts), and only those groups (a few thousand rows) come back. The rules are
+# those of ``_prepare_counts`` above, written once more in SQL over the responses as known on the
+# date; ``tests/test_counted.py`` checks that both give the same tables on the same responses.
+
+
+def _day(column: str) -> str:
+    """SQL: the day number (days since 1970-01-01) of a date column, NULL when missing."""
+    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
+
+
+def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
+    """SQL twin of :func:`_choice_codes`: the index in ``choices``, -1 missing, -2 other."""
+    cases = " ".join(f"WHEN '{choice}' THEN {i}" for i, choice in enumerate(choices))
+    return (
+        f"CASE CAST({column} AS VARCHAR) {cases} "
+        f"ELSE CASE WHEN {column} IS NULL THEN -1 ELSE -2 END END"
+    )
+
+
+def _clean_sql(column: str) -> str:
+    """SQL twin of :func:`_non_negative` (the note is counted apart)."""
+    return f"CASE WHEN {column} < 0 THEN NULL ELSE {column} END"
+
+
+def _range_sql(column: str, low: int, high: int) -> str:
+    """SQL twin of :func:`_in_range`."""
+    return (
+        f"CASE WHEN {column} < {low} OR {column} > {high} OR {column} <> floor({column}) "
+        f"THEN NULL ELSE {column} END"
+    )
+
+
+_NON_NEGATIVE = (
+    "refund_amount_requested",
+    "refund_amount_obtained",
+    "wasted_trips",
+    "wasted_km",
+    "technician_visits_useless",
+    "callbacks_promised",
+    "callbacks_received",
+    "false_resolved_count",
+)
+_RANGES = {"csat": (1, 5), "effort": (1, 7), "nps": (0, 10)}
+COUNTED_COLUMNS = tuple(
+    c for c in (*READ_COLUMNS, "collected_from") if c not in ("sector", "origin")
+)
+"""What :func:`summary_tables_counted` asks of the store (which adds each company's name,
+sector and origin)."""
+
+
+def _counted_rows(cursor, relation: str, values: list, as_of_day: int, launch_day, select: str):
+    """Run ``select`` (over ``b``: one row per response with its unit, NULL when outside the
+    table, and its columns as day numbers and codes) and return its columns as numpy arrays."""
+    query = (
+        f"WITH src AS ({relation}), "
+        "p AS (SELECT CAST(? AS BIGINT) AS as_of, CAST(? AS DOUBLE) AS launch), "
+        "b AS (SELECT CASE WHEN company IS NOT NULL AND submitted_on IS NOT NULL AND "
+        f"{_day('submitted_on')} <= p.as_of THEN CAST(company AS VARCHAR) END AS unit, "
+        f"src.*, p.as_of, p.launch FROM src, p) {select}"
+    )
+    table = cursor.sql(query, params=[*values, as_of_day, launch_day]).to_arrow_table()
+    return {
+        name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names
+    }
+
+
+def _floats(array) -> np.ndarray:
+    """A fetched column as floats, NaN for NULL."""
+    return np.array([np.nan if v is None else v for v in array], dtype=float) if (
+        array.dtype == object
+    ) else array.astype(float)
+
+
+def _unit_codes(units: _Units, unit) -> np.ndarray:
+    """Index of each fetched unit label among ``units.labels``; ``k`` for NULL (outside)."""
+    lookup = {label: i for i, label in enumerate(units.labels)}
+    return np.array([units.k if u is None else lookup[u] for u in unit], dtype=np.int64)
+
+
+def _counted_value_table(units, unit, values, weights, *, scale=1.0, step=None) -> _ValueCounts:
+    """:func:`_value_counts` from grouped rows (``unit`` NULL outside the table, ``values``
+    NaN when missing or invalid): the distinct values are those of every valid row, and 0
+    when a row is missing one, as the row-wise pass counts them."""
+    codes = _unit_codes(units, unit)
+    valid = ~np.isnan(values)
+    filled = np.where(valid, values, 0.0)
+    if step is not None:
+        filled = np.round(filled / step)
+    if filled.size == 0:
+        return _ValueCounts(np.empty(0), np.zeros((units.k, 0), dtype=np.int64), scale)
+    distinct = np.unique(filled)
+    index = np.searchsorted(distinct, filled)
+    code = np.where(valid, codes, units.k)
+    table = np.bincount(
+        code * distinct.size + index, weights=weights, minlength=(units.k + 1) * distinct.size
+    ).reshape(units.k + 1, distinct.size)[: units.k]
+    distinct = distinct * step if step is not None else distinct
+    return _ValueCounts(distinct, table.astype(np.int64), scale)
+
+
+def _counted_shares(units, codes, valid, success, weights) -> _ShareCounts:
+    """:func:`_share_counts` from grouped rows of units ``codes`` (all inside the table)."""
+    n = np.bincount(codes[valid], weights[valid], minlength=units.k).astype(np.int64)
+    hits = valid & success
+    s = np.bincount(codes[hits], weights[hits], minlength=units.k).astype(np.int64)
+    return _ShareCounts(s, n)
+
+
+def _counted_competing(units, codes, durations, causes, in_scope, entry, weights):
+    """:func:`_competing_counts` from grouped rows of units ``codes`` (inside the table)."""
+    usable = in_scope & _placeable(durations, entry)
+    excluded = np.bincount(
+        codes[in_scope & ~usable], weights[in_scope & ~usable], minlength=units.k
+    ).astype(np.int64)
+    late = np.zeros(units.k, dtype=np.int64)
+    if not usable.any():
+        empty = np.zeros(0, dtype=np.int64)
+        patterns = CompetingPatterns(np.empty(0), empty, empty, empty, empty, empty)
+        return _CompetingCounts(patterns, units.k, excluded, late)
+    entries = None
+    if entry is not None:
+        delayed = entry[usable] > 0
+        late = np.bincount(
+            codes[usable][delayed], weights[usable][delayed], minlength=units.k
+        ).astype(np.int64)
+        if delayed.any():
+            entries = np.where(delayed, entry[usable] + 1.0, 0.0)
+    patterns = competing_patterns(
+        durations[usable] + 1.0,
+        causes[usable].astype(np.int64),
+        codes[usable],
+        units.k,
+        entry=entries,
+        n_causes=CAUSES,
+        weights=weights[usable],
+    )
+    return _CompetingCounts(patterns, units.k, excluded, late)
+
+
+def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _Prepared:
+    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation``."""
+
+    def rows(select):
+        return _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
+
+    # the units, what is left out, and whether any incident enters at its survey's opening
+    got = rows(
+        "SELECT CAST(company AS VARCHAR) AS company, count(*) AS rows, "
+        "first(CAST(company_name AS VARCHAR)) AS name, first(CAST(sector AS VARCHAR)) AS sector, "
+        "first(CAST(origin AS VARCHAR)) AS origin, count(unit) AS n, "
+        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
+        "count(*) FILTER (WHERE submitted_on IS NULL) AS missing, "
+        "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
+    )
+    company = list(got["company"])
+    order = sorted((i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
+                   key=lambda i: company[i])
+
+    def per_company(column):
+        return [None if got[column][i] is None else str(got[column][i]) for i in order]
+
+    units = _Units(
+        labels=[company[i] for i in order],
+        names=per_company("name"),
+        sectors=per_company("sector"),
+        origins=per_company("origin"),
+        codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
+        n=np.array([got["n"][i] for i in order], dtype=np.int64),
+        excluded={
+            "submitted_after_as_of": int(got["after"].sum()),
+            "missing_submitted_on": int(got["missing"].sum()),
+            "missing_company": int(sum(got["rows"][i] for i, c in enumerate(company) if c is None)),
+        },
+    )
+    # (the row-wise pass gives every row an entry when any row has an opening)
+    entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
+    stats: dict = {}
+    notes: dict = {}
+
+    # invalid answers: a note when any row holds one, counting those inside the table
+    checks = [(c, f"{c} < 0") for c in _NON_NEGATIVE] + [
+        (c, f"({c} < {low} OR {c} > {high} OR {c} <> floor({c}))")
+        for c, (low, high) in _RANGES.items()
+    ]
+    got = rows(
+        "SELECT "
+        + ", ".join(
+            f"count(*) FILTER (WHERE {bad}) AS any_{c}, "
+            f"count(*) FILTER (WHERE {bad} AND unit IS NOT NULL) AS in_{c}"
+            for c, bad in checks
+        )
+        + " FROM b"
+    )
+    for c, _ in checks:
+        if got[f"any_{c}"][0] > 0:
+            notes[f"invalid_{c}"] = int(got[f"in_{c}"][0])
+
+    # time to resolution, competing with "gave up"
+    status = _choice_sql("status", _STATUSES)
+    started, ended, submitted = _day("started_on"), _day("ended_on"), _day("submitted_on")
+    known = _day("status_known_on")
+    censored = (
+        f"CASE WHEN {known} IS NOT NULL AND NOT coalesce({known} < {started}, false) AND "
+        f"{known} <= as_of THEN {known} ELSE {submitted} END"
+    )
+    opening = f"coalesce(CAST({_day('collected_from')} AS DOUBLE), launch)"
+    got = rows(
+        f"SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
+        "AS cause, entry, count(*) AS n FROM (SELECT unit, s, started, CASE WHEN s = 1 THEN "
+        f"censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
+        "opening IS NOT NULL THEN greatest(opening - started, 0) ELSE 0 END AS entry FROM "
+        f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
+        f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
+    )
+    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
+    s, durations = got["s"], _floats(got["d"])
+    entry = _floats(got["entry"]) if entry_rule else None
+    everyone = np.ones(s.size, dtype=bool)
+    stats["resolution"] = _counted_competing(
+        units, codes, durations, got["cause"], everyone, entry, weights
+    )
+    notes["unrecognised_status"] = int(weights[s == -2].sum())
+    notes["missing_status"] = int(weights[s == -1].sum())
+    if entry is not None:
+        before = (entry > 0) & np.isfinite(durations) & (durations <= entry)
+        notes["ended_before_launch"] = int(weights[before].sum())
+
+    # refunds: obtained, in full, in part, the share of the amount, and the time to it
+    outcome = _choice_sql("refund_outcome", _OUTCOMES)
+    got = rows(f"SELECT unit, {outcome} AS o, count(*) AS n FROM b WHERE unit IS NOT NULL "
+               "GROUP BY ALL")
+    codes, weights, o = _unit_codes(units, got["unit"]), got["n"].astype(float), got["o"]
+    notes["unrecognised_refund_outcome"] = int(weights[o == -2].sum())
+    decided = (o >= 0) & (o <= 2)
+    stats["refund_success"] = _counted_shares(units, codes, decided, (o == 0) | (o == 1), weights)
+    stats["refund_full"] = _counted_shares(units, codes, decided, o == 0, weights)
+    stats["refund_partial"] = _counted_shares(units, codes, decided, o == 1, weights)
+    requested = _clean_sql("refund_amount_requested")
+    obtained = _clean_sql("refund_amount_obtained")
+    got = rows(
+        "SELECT unit, round_even(share / ?, 0) AS m, count(*) AS n FROM (SELECT unit, CASE WHEN "
+        "req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL THEN 1.0 WHEN o IN "
+        "(0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END END AS share "
+        f"FROM (SELECT unit, {outcome} AS o, CAST({requested} AS DOUBLE) AS req, "
+        f"CAST({obtained} AS DOUBLE) AS obt FROM b)) GROUP BY ALL".replace(
+            "?", f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
+        )
+    )
+    # the row-wise pass keeps round(share / step) * step, then counts round(that / step)
+    share = _floats(got["m"]) * AMOUNT_SHARE_STEP
+    stats["refund_amount_share"] = _counted_value_table(
+        units, got["unit"], share, got["n"].astype(float), step=AMOUNT_SHARE_STEP
+    )
+    asked_on, received_on = _day("refund_requested_on"), _day("refund_received_on")
+    got = rows(
+        "SELECT unit, (o >= 0 OR coalesce(requested, false)) AS scope, stop - asked AS d, "
+        "CASE WHEN o IN (0, 1) THEN 1 WHEN o = 2 THEN 2 ELSE 0 END AS cause, count(*) AS n "
+        "FROM (SELECT unit, o, requested, asked, CASE WHEN o IN (0, 1) THEN received WHEN o IN "
+        "(2, 3) THEN submitted END AS stop FROM (SELECT unit, "
+        f"{outcome} AS o, CAST(refund_requested AS BOOLEAN) AS requested, {asked_on} AS asked, "
+        f"{received_on} AS received, {submitted} AS submitted FROM b WHERE unit IS NOT NULL)) "
+        "GROUP BY ALL"
+    )
+    stats["refund_time"] = _counted_competing(
+        units,
+        _unit_codes(units, got["unit"]),
+        _floats(got["d"]),
+        got["cause"],
+        got["scope"].astype(bool),
+        None,
+        got["n"].astype(float),
+    )
+
+    # counts per incident: the frequency table, and the share with at least one
+    for name, column in (("wasted_trips", "wasted_trips"),
+                         ("useless_visits", "technician_visits_useless")):
+        got = rows(f"SELECT unit, CAST({_clean_sql(column)} AS DOUBLE) AS v, count(*) AS n "
+                   "FROM b GROUP BY ALL")
+        v, weights = _floats(got["v"]), got["n"].astype(float)
+        stats[name] = _counted_value_table(units, got["unit"], v, weights)
+        inside = np.array([u is not None for u in got["unit"]], dtype=bool)
+        codes = _unit_codes(units, got["unit"])
+        stats[f"{name}_any"] = _counted_shares(
+            units, codes, inside & ~np.isnan(v), v >= 1, weights
+        )
+    got = rows(f"SELECT unit, sum(km) AS total, count(km) AS n FROM (SELECT unit, "
+               f"CAST({_clean_sql('wasted_km')} AS DOUBLE) AS km FROM b WHERE unit IS NOT NULL) "
+               "GROUP BY ALL")
+    codes = _unit_codes(units, got["unit"])
+    stats["wasted_km"] = _Totals(
+        np.bincount(codes, weights=np.nan_to_num(_floats(got["total"])), minlength=units.k),
+        np.bincount(codes, weights=got["n"].astype(float), minlength=units.k).astype(np.int64),
+    )
+
+    # callbacks kept: the table of (received, promised) pairs
+    got = rows(
+        "SELECT unit, received, promised, count(*) AS n FROM (SELECT unit, "
+        f"CAST({_clean_sql('callbacks_received')} AS DOUBLE) AS received, "
+        f"CAST({_clean_sql('callbacks_promised')} AS DOUBLE) AS promised FROM b "
+        "WHERE unit IS NOT NULL) WHERE promised > 0 AND received IS NOT NULL GROUP BY ALL"
+    )
+    pairs = np.column_stack([_floats(got["received"]), _floats(got["promised"])])
+    distinct, index = (
+        np.unique(pairs, axis=0, return_inverse=True)
+        if len(pairs)
+        else (np.empty((0, 2)), np.zeros(0, dtype=np.int64))
+    )
+    index = index.reshape(-1)
+    table = np.bincount(
+        _unit_codes(units, got["unit"]) * len(distinct) + index,
+        weights=got["n"].astype(float),
+        minlength=units.k * len(distinct),
+    ).reshape(units.k, len(distinct))
+    stats["callbacks_kept"] = _PairCounts(distinct[:, 0], distinct[:, 1], table.astype(np.int64))
+
+    got = rows(
+        f"SELECT unit, v >= 1 AS hit, count(*) AS n FROM (SELECT unit, "
+        f"{_clean_sql('false_resolved_count')} AS v FROM b WHERE unit IS NOT NULL) "
+        "WHERE v IS NOT NULL GROUP BY ALL"
+    )
+    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
+    valid = np.ones(codes.size, dtype=bool)
+    stats["false_resolved"] = _counted_shares(
+        units, codes, valid, got["hit"].astype(bool), weights
+    )
+
+    # the loaner box: offered, obtained when offered, cut off when obtained
+    got = rows(
+        "SELECT unit, CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS "
+        "BOOLEAN) AS obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, "
+        "count(*) AS n FROM b WHERE unit IS NOT NULL GROUP BY ALL"
+    )
+    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
+    offered, obtained, cut = (_floats(got[c]) for c in ("offered", "obtained", "cut"))
+    stats["loaner_offered"] = _counted_shares(units, codes, ~np.isnan(offered), offered == 1,
+                                              weights)
+    stats["loaner_obtained"] = _counted_shares(
+        units, codes, (offered == 1) & ~np.isnan(obtained), obtained == 1, weights
+    )
+    stats["loaner_cut"] = _counted_shares(
+        units, codes, (obtained == 1) & ~np.isnan(cut), cut == 1, weights
+    )
+
+    # the scores
+    for column, (low, high) in _RANGES.items():
+        got = rows(f"SELECT unit, CAST({_range_sql(column, low, high)} AS DOUBLE) AS v, "
+                   "count(*) AS n FROM b GROUP BY ALL")
+        v, weights = _floats(got["v"]), got["n"].astype(float)
+        if column == "nps":
+            # promoters (9-10) +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
+            category = np.where(v >= 9, 1.0, np.where(v <= 6, -1.0, 0.0))
+            v = np.where(np.isnan(v), np.nan, category)
+            stats["nps"] = _counted_value_table(units, got["unit"], v, weights, scale=100.0)
+            continue
+        stats[column] = _counted_value_table(units, got["unit"], v, weights)
+        if column == "csat":
+            inside = np.array([u is not None for u in got["unit"]], dtype=bool)
+            stats["csat_satisfied"] = _counted_shares(
+                units, _unit_codes(units, got["unit"]), inside & ~np.isnan(v), v >= 4, weights
+            )
+    return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
+
+
+def summary_tables_counted(
+    store,
+    filters=None,
+    *,
+    as_of,
+    rng,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    launch=None,
+    company_pools=None,
+    group_pools=None,
+) -> KpiTables:
+    """:func:`summary_tables` of the responses ``store`` holds (``filters``) as known on
+    ``as_of``, counted in the database: the same tables as ``summary_tables`` of
+    ``store.fetch_responses(filters, known_on=as_of)``, without reading the rows. A store
+    that cannot count (PostgreSQL) is read and counted here."""
+    as_of_day = _validate_as_of(as_of)
+    generator = validate_rng(rng)
+    resamples = validate_resamples(n_resamples)
+    launch_day = _validate_launch(launch)
+    known_on = _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + as_of_day)
+    counted = getattr(store, "counted", None)
+    if counted is None:
+        frame = store.fetch_responses(
+            filters, columns=list(COUNTED_COLUMNS), ordered=False, categorical=True,
+            known_on=known_on,
+        )
+        return summary_tables(
+            frame, as_of=as_of, rng=generator, n_resamples=resamples, launch=launch,
+            company_pools=company_pools, group_pools=group_pools,
+        )
+    entropy = int(generator.integers(0, 2**63))
+    with counted(filters, list(COUNTED_COLUMNS), known_on=known_on) as (cursor, relation, values):
+        prepared = _prepare_counted(cursor, relation, values, as_of_day, launch_day)
+    return KpiTables(
+        _company_table(prepared, as_of_day, entropy, resamples, company_pools),
+        _group_table(prepared, as_of_day, entropy, resamples, group_pools),
+    )
+
+
 # --- statistics per unit -----------------------------------------------------------------------
 
 

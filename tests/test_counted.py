@@ -1,0 +1,113 @@
+"""The company and group tables counted in the database (``kpis.summary_tables_counted``) are
+those of the rows read and counted in numpy (``kpis.summary_tables``), on the same responses as
+known on the same date: with updates folded in, answers the tables refuse (a negative distance,
+a score out of its scale, an unknown status), rows outside the table, and a late entry."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import kpis
+from survey import store as storage
+from tests.conftest import TODAY
+
+EVERYONE = storage.Filters(include_synthetic=True, include_flagged=True, consented_only=False)
+
+
+def _hostile(path) -> list[str]:
+    """Answers the form never stores, written past it: each must be read as the numpy pass
+    reads it. Returns the ids of responses given updates afterwards."""
+    con = duckdb.connect(str(path))
+    ids = [row[0] for row in con.execute(
+        "SELECT CAST(response_id AS VARCHAR) FROM responses ORDER BY response_id LIMIT 60"
+    ).fetchall()]
+    edits = [
+        "wasted_km = -5", "csat = 9", "effort = 0", "nps = 11", "status = 'weird'",
+        "status = NULL", "wasted_trips = -1", "callbacks_received = -2",
+        "refund_amount_requested = -10", "refund_amount_obtained = -3",
+        "refund_outcome = 'maybe'", "false_resolved_count = -1", "started_on = NULL",
+        "submitted_on = DATE '2026-07-20'", "refund_amount_requested = 0",
+        "callbacks_promised = 0", "status_known_on = DATE '2019-01-01'",
+        "collected_from = DATE '2024-03-01'", "loaner_offered = NULL",
+    ]
+    for i, edit in enumerate(edits):
+        con.execute(f"UPDATE responses SET {edit} WHERE CAST(response_id AS VARCHAR) = ?",
+                    [ids[i]])
+    con.close()
+    return ids[30:]
+
+
+@pytest.fixture
+def hostile_store(filled_store, db_path):
+    updated = _hostile(db_path)
+    store = storage.connect(db_path)
+    kinds = ["resolved", "gave_up", "still_ongoing", "refund_received", "refund_refused",
+             "wasted_trip"]
+    for i, response_id in enumerate(updated):
+        kind = kinds[i % len(kinds)]
+        amount = 25.0 if kind in ("refund_received", "wasted_trip") else None
+        store.record_event(response_id, kind, date(2026, 1, 10), amount=amount)
+    # recorded before the tables' date (the events table keeps when each was recorded)
+    con = duckdb.connect(str(db_path))
+    con.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2026-02-01 09:00:00+01'")
+    con.close()
+    return store
+
+
+def _tables_alike(counted: pd.DataFrame, read: pd.DataFrame) -> None:
+    assert list(counted.columns) == list(read.columns)
+    assert len(counted) == len(read)
+    for column in read.columns:
+        left, right = counted[column], read[column]
+        if pd.api.types.is_float_dtype(right):
+            # the same arithmetic on the same counts; a total of kilometres is summed in
+            # another order, hence the tolerance of one part in 10^12
+            np.testing.assert_allclose(left, right, rtol=1e-12, atol=0, equal_nan=True,
+                                       err_msg=column)
+        else:
+            assert left.tolist() == right.tolist(), column
+    assert counted.attrs == read.attrs
+
+
+@pytest.mark.parametrize("launch", [None, date(2025, 1, 1)])
+def test_the_tables_counted_in_the_database_are_those_of_the_rows(hostile_store, launch):
+    as_of = TODAY
+    read = hostile_store.fetch_responses(
+        EVERYONE, columns=list(kpis.COUNTED_COLUMNS), ordered=False, categorical=True,
+        known_on=as_of,
+    )
+    # the hostile answers are there, and updates are folded into what is counted
+    assert (read["csat"] == 9).any() and (read["wasted_km"] < 0).any()
+    assert hostile_store.events(known_on=as_of).shape[0] == 30
+    expected = kpis.summary_tables(read, as_of=as_of, rng=7, launch=launch)
+    counted = kpis.summary_tables_counted(
+        hostile_store, EVERYONE, as_of=as_of, rng=7, launch=launch
+    )
+    assert expected.companies.attrs["excluded"]["invalid_csat"] == 1
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
+def test_counted_as_known_on_an_earlier_date_leaves_later_rows_and_updates_out(hostile_store):
+    as_of = date(2025, 12, 31)  # before the updates (recorded today) and some submissions
+    read = hostile_store.fetch_responses(
+        storage.Filters(include_synthetic=True), columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False, known_on=as_of,
+    )
+    expected = kpis.summary_tables(read, as_of=as_of, rng=3)
+    counted = kpis.summary_tables_counted(
+        hostile_store, storage.Filters(include_synthetic=True), as_of=as_of, rng=3
+    )
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
+def test_counted_on_an_empty_selection(filled_store):
+    nobody = storage.Filters(include_synthetic=True, companies=("nobody",))
+    counted = kpis.summary_tables_counted(filled_store, nobody, as_of=TODAY, rng=1)
+    assert counted.companies.empty and counted.groups.empty
