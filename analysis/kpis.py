@@ -1081,16 +1081,16 @@ def _counted_rows(cursor, relation: str, values: list, as_of_day: int, launch_da
         f"src.*, p.as_of, p.launch FROM src, p) {select}"
     )
     table = cursor.sql(query, params=[*values, as_of_day, launch_day]).to_arrow_table()
-    return {
-        name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names
-    }
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
 def _floats(array) -> np.ndarray:
     """A fetched column as floats, NaN for NULL."""
-    return np.array([np.nan if v is None else v for v in array], dtype=float) if (
-        array.dtype == object
-    ) else array.astype(float)
+    return (
+        np.array([np.nan if v is None else v for v in array], dtype=float)
+        if (array.dtype == object)
+        else array.astype(float)
+    )
 
 
 def _unit_codes(units: _Units, unit) -> np.ndarray:
@@ -1160,119 +1160,125 @@ def _counted_competing(units, codes, durations, causes, in_scope, entry, weights
 
 
 def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _Prepared:
-    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation``."""
+    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation`` in six
+    scans (each scan reads only its columns; the metrics that share a scan are grouped
+    together, their groups summed here)."""
 
     def rows(select):
         return _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
 
-    # the units, what is left out, and whether any incident enters at its survey's opening
-    got = rows(
-        "SELECT CAST(company AS VARCHAR) AS company, count(*) AS rows, "
-        "first(CAST(company_name AS VARCHAR)) AS name, first(CAST(sector AS VARCHAR)) AS sector, "
-        "first(CAST(origin AS VARCHAR)) AS origin, count(unit) AS n, "
-        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
-        "count(*) FILTER (WHERE submitted_on IS NULL) AS missing, "
-        "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
-    )
-    company = list(got["company"])
-    order = sorted((i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
-                   key=lambda i: company[i])
+    def weights(got):
+        return got["n"].astype(float)
 
-    def per_company(column):
-        return [None if got[column][i] is None else str(got[column][i]) for i in order]
-
-    units = _Units(
-        labels=[company[i] for i in order],
-        names=per_company("name"),
-        sectors=per_company("sector"),
-        origins=per_company("origin"),
-        codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
-        n=np.array([got["n"][i] for i in order], dtype=np.int64),
-        excluded={
-            "submitted_after_as_of": int(got["after"].sum()),
-            "missing_submitted_on": int(got["missing"].sum()),
-            "missing_company": int(sum(got["rows"][i] for i, c in enumerate(company) if c is None)),
-        },
-    )
-    # (the row-wise pass gives every row an entry when any row has an opening)
-    entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
-    stats: dict = {}
-    notes: dict = {}
-
-    # invalid answers: a note when any row holds one, counting those inside the table
+    # 1. the units, what is left out, the invalid answers, whether any incident enters late
     checks = [(c, f"{c} < 0") for c in _NON_NEGATIVE] + [
         (c, f"({c} < {low} OR {c} > {high} OR {c} <> floor({c}))")
         for c, (low, high) in _RANGES.items()
     ]
     got = rows(
-        "SELECT "
+        "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
+        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
+        "count(*) FILTER (WHERE submitted_on IS NULL) AS missing, "
+        "bool_or(collected_from IS NOT NULL) AS collected, "
         + ", ".join(
             f"count(*) FILTER (WHERE {bad}) AS any_{c}, "
             f"count(*) FILTER (WHERE {bad} AND unit IS NOT NULL) AS in_{c}"
             for c, bad in checks
         )
-        + " FROM b"
+        + " FROM b GROUP BY company"
     )
-    for c, _ in checks:
-        if got[f"any_{c}"][0] > 0:
-            notes[f"invalid_{c}"] = int(got[f"in_{c}"][0])
+    company = list(got["company"])
+    order = sorted(
+        (i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
+        key=lambda i: company[i],
+    )
+    labels = [company[i] for i in order]
+    reference = cursor.execute(
+        "SELECT id, name, sector, origin FROM companies WHERE list_contains(?, id)", [labels]
+    ).fetchall()
+    known = {row[0]: row[1:] for row in reference}  # (the read's LEFT JOIN companies)
+    identity = [known.get(label, (None, None, None)) for label in labels]
 
-    # time to resolution, competing with "gave up"
+    def text(i):
+        return [None if row[i] is None else str(row[i]) for row in identity]
+
+    units = _Units(
+        labels=labels,
+        names=text(0),
+        sectors=text(1),
+        origins=text(2),
+        codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
+        n=np.array([got["n"][i] for i in order], dtype=np.int64),
+        excluded={
+            "submitted_after_as_of": int(got["after"].sum()),
+            "missing_submitted_on": int(got["missing"].sum()),
+            "missing_company": int(
+                sum(got["n_all"][i] for i, c in enumerate(company) if c is None)
+            ),
+        },
+    )
+    notes: dict = {}
+    for c, _ in checks:
+        if got[f"any_{c}"].sum() > 0:
+            notes[f"invalid_{c}"] = int(got[f"in_{c}"].sum())
+    # (the row-wise pass gives every row an entry when any row has an opening)
+    entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
+    stats: dict = {}
+
+    # 2. time to resolution, competing with "gave up"
     status = _choice_sql("status", _STATUSES)
     started, ended, submitted = _day("started_on"), _day("ended_on"), _day("submitted_on")
-    known = _day("status_known_on")
+    known_on = _day("status_known_on")
     censored = (
-        f"CASE WHEN {known} IS NOT NULL AND NOT coalesce({known} < {started}, false) AND "
-        f"{known} <= as_of THEN {known} ELSE {submitted} END"
+        f"CASE WHEN {known_on} IS NOT NULL AND NOT coalesce({known_on} < {started}, false) "
+        f"AND {known_on} <= as_of THEN {known_on} ELSE {submitted} END"
     )
     opening = f"coalesce(CAST({_day('collected_from')} AS DOUBLE), launch)"
     got = rows(
-        f"SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
+        "SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
         "AS cause, entry, count(*) AS n FROM (SELECT unit, s, started, CASE WHEN s = 1 THEN "
-        f"censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
+        "censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
         "opening IS NOT NULL THEN greatest(opening - started, 0) ELSE 0 END AS entry FROM "
         f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
         f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
     )
-    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
-    s, durations = got["s"], _floats(got["d"])
+    codes, w, s = _unit_codes(units, got["unit"]), weights(got), got["s"]
+    durations = _floats(got["d"])
     entry = _floats(got["entry"]) if entry_rule else None
     everyone = np.ones(s.size, dtype=bool)
     stats["resolution"] = _counted_competing(
-        units, codes, durations, got["cause"], everyone, entry, weights
+        units, codes, durations, got["cause"], everyone, entry, w
     )
-    notes["unrecognised_status"] = int(weights[s == -2].sum())
-    notes["missing_status"] = int(weights[s == -1].sum())
+    notes["unrecognised_status"] = int(w[s == -2].sum())
+    notes["missing_status"] = int(w[s == -1].sum())
     if entry is not None:
         before = (entry > 0) & np.isfinite(durations) & (durations <= entry)
-        notes["ended_before_launch"] = int(weights[before].sum())
+        notes["ended_before_launch"] = int(w[before].sum())
 
-    # refunds: obtained, in full, in part, the share of the amount, and the time to it
+    # 3. refunds: obtained, in full, in part, and the share of the amount obtained
     outcome = _choice_sql("refund_outcome", _OUTCOMES)
-    got = rows(f"SELECT unit, {outcome} AS o, count(*) AS n FROM b WHERE unit IS NOT NULL "
-               "GROUP BY ALL")
-    codes, weights, o = _unit_codes(units, got["unit"]), got["n"].astype(float), got["o"]
-    notes["unrecognised_refund_outcome"] = int(weights[o == -2].sum())
-    decided = (o >= 0) & (o <= 2)
-    stats["refund_success"] = _counted_shares(units, codes, decided, (o == 0) | (o == 1), weights)
-    stats["refund_full"] = _counted_shares(units, codes, decided, o == 0, weights)
-    stats["refund_partial"] = _counted_shares(units, codes, decided, o == 1, weights)
-    requested = _clean_sql("refund_amount_requested")
-    obtained = _clean_sql("refund_amount_obtained")
+    step = f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
     got = rows(
-        "SELECT unit, round_even(share / ?, 0) AS m, count(*) AS n FROM (SELECT unit, CASE WHEN "
-        "req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL THEN 1.0 WHEN o IN "
-        "(0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END END AS share "
-        f"FROM (SELECT unit, {outcome} AS o, CAST({requested} AS DOUBLE) AS req, "
-        f"CAST({obtained} AS DOUBLE) AS obt FROM b)) GROUP BY ALL".replace(
-            "?", f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
-        )
+        f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n FROM (SELECT unit, "
+        "o, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL THEN 1.0 "
+        "WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END END AS "
+        f"share FROM (SELECT unit, {outcome} AS o, "
+        f"CAST({_clean_sql('refund_amount_requested')} AS DOUBLE) AS req, "
+        f"CAST({_clean_sql('refund_amount_obtained')} AS DOUBLE) AS obt FROM b)) GROUP BY ALL"
     )
+    codes, w, o = _unit_codes(units, got["unit"]), weights(got), got["o"]
+    inside = codes < units.k
+    notes["unrecognised_refund_outcome"] = int(w[inside & (o == -2)].sum())
+    decided = inside & (o >= 0) & (o <= 2)
+    stats["refund_success"] = _counted_shares(units, codes, decided, (o == 0) | (o == 1), w)
+    stats["refund_full"] = _counted_shares(units, codes, decided, o == 0, w)
+    stats["refund_partial"] = _counted_shares(units, codes, decided, o == 1, w)
     # the row-wise pass keeps round(share / step) * step, then counts round(that / step)
-    share = _floats(got["m"]) * AMOUNT_SHARE_STEP
     stats["refund_amount_share"] = _counted_value_table(
-        units, got["unit"], share, got["n"].astype(float), step=AMOUNT_SHARE_STEP
+        units, got["unit"], _floats(got["m"]) * AMOUNT_SHARE_STEP, w, step=AMOUNT_SHARE_STEP
     )
+
+    # 4. the time to the refund, competing with a refusal
     asked_on, received_on = _day("refund_requested_on"), _day("refund_received_on")
     got = rows(
         "SELECT unit, (o >= 0 OR coalesce(requested, false)) AS scope, stop - asked AS d, "
@@ -1290,31 +1296,45 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         got["cause"],
         got["scope"].astype(bool),
         None,
-        got["n"].astype(float),
+        weights(got),
     )
 
-    # counts per incident: the frequency table, and the share with at least one
-    for name, column in (("wasted_trips", "wasted_trips"),
-                         ("useless_visits", "technician_visits_useless")):
-        got = rows(f"SELECT unit, CAST({_clean_sql(column)} AS DOUBLE) AS v, count(*) AS n "
-                   "FROM b GROUP BY ALL")
-        v, weights = _floats(got["v"]), got["n"].astype(float)
-        stats[name] = _counted_value_table(units, got["unit"], v, weights)
-        inside = np.array([u is not None for u in got["unit"]], dtype=bool)
-        codes = _unit_codes(units, got["unit"])
-        stats[f"{name}_any"] = _counted_shares(
-            units, codes, inside & ~np.isnan(v), v >= 1, weights
-        )
-    got = rows(f"SELECT unit, sum(km) AS total, count(km) AS n FROM (SELECT unit, "
-               f"CAST({_clean_sql('wasted_km')} AS DOUBLE) AS km FROM b WHERE unit IS NOT NULL) "
-               "GROUP BY ALL")
-    codes = _unit_codes(units, got["unit"])
+    # 5. what went wrong on the way: trips, visits, false "resolved", the loaner, kilometres
+    got = rows(
+        f"SELECT unit, CAST({_clean_sql('wasted_trips')} AS DOUBLE) AS trips, "
+        f"CAST({_clean_sql('technician_visits_useless')} AS DOUBLE) AS useless, "
+        f"CAST({_clean_sql('false_resolved_count')} AS DOUBLE) >= 1 AS false_resolved, "
+        "CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS BOOLEAN) AS "
+        "obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, count(*) AS n, "
+        f"sum(CAST({_clean_sql('wasted_km')} AS DOUBLE)) AS km, "
+        f"count({_clean_sql('wasted_km')}) AS km_n FROM b GROUP BY ALL"
+    )
+    codes, w = _unit_codes(units, got["unit"]), weights(got)
+    inside = codes < units.k
+    for name, column in (("wasted_trips", "trips"), ("useless_visits", "useless")):
+        v = _floats(got[column])
+        stats[name] = _counted_value_table(units, got["unit"], v, w)
+        stats[f"{name}_any"] = _counted_shares(units, codes, inside & ~np.isnan(v), v >= 1, w)
     stats["wasted_km"] = _Totals(
-        np.bincount(codes, weights=np.nan_to_num(_floats(got["total"])), minlength=units.k),
-        np.bincount(codes, weights=got["n"].astype(float), minlength=units.k).astype(np.int64),
+        np.bincount(codes[inside], np.nan_to_num(_floats(got["km"]))[inside], minlength=units.k),
+        np.bincount(codes[inside], got["km_n"][inside].astype(float), minlength=units.k).astype(
+            np.int64
+        ),
+    )
+    hit = _floats(got["false_resolved"])
+    stats["false_resolved"] = _counted_shares(units, codes, inside & ~np.isnan(hit), hit == 1, w)
+    offered, obtained, cut = (_floats(got[c]) for c in ("offered", "obtained", "cut"))
+    stats["loaner_offered"] = _counted_shares(
+        units, codes, inside & ~np.isnan(offered), offered == 1, w
+    )
+    stats["loaner_obtained"] = _counted_shares(
+        units, codes, inside & (offered == 1) & ~np.isnan(obtained), obtained == 1, w
+    )
+    stats["loaner_cut"] = _counted_shares(
+        units, codes, inside & (obtained == 1) & ~np.isnan(cut), cut == 1, w
     )
 
-    # callbacks kept: the table of (received, promised) pairs
+    # 6. callbacks kept: the table of (received, promised) pairs
     got = rows(
         "SELECT unit, received, promised, count(*) AS n FROM (SELECT unit, "
         f"CAST({_clean_sql('callbacks_received')} AS DOUBLE) AS received, "
@@ -1327,59 +1347,34 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         if len(pairs)
         else (np.empty((0, 2)), np.zeros(0, dtype=np.int64))
     )
-    index = index.reshape(-1)
     table = np.bincount(
-        _unit_codes(units, got["unit"]) * len(distinct) + index,
-        weights=got["n"].astype(float),
+        _unit_codes(units, got["unit"]) * len(distinct) + index.reshape(-1),
+        weights=weights(got),
         minlength=units.k * len(distinct),
     ).reshape(units.k, len(distinct))
     stats["callbacks_kept"] = _PairCounts(distinct[:, 0], distinct[:, 1], table.astype(np.int64))
 
+    # 7. the scores (one scan: at most 6 x 8 x 12 groups per unit)
     got = rows(
-        f"SELECT unit, v >= 1 AS hit, count(*) AS n FROM (SELECT unit, "
-        f"{_clean_sql('false_resolved_count')} AS v FROM b WHERE unit IS NOT NULL) "
-        "WHERE v IS NOT NULL GROUP BY ALL"
+        "SELECT unit, "
+        + ", ".join(
+            f"CAST({_range_sql(c, low, high)} AS DOUBLE) AS {c}"
+            for c, (low, high) in _RANGES.items()
+        )
+        + ", count(*) AS n FROM b GROUP BY ALL"
     )
-    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
-    valid = np.ones(codes.size, dtype=bool)
-    stats["false_resolved"] = _counted_shares(
-        units, codes, valid, got["hit"].astype(bool), weights
+    codes, w = _unit_codes(units, got["unit"]), weights(got)
+    inside = codes < units.k
+    csat = _floats(got["csat"])
+    stats["csat"] = _counted_value_table(units, got["unit"], csat, w)
+    stats["csat_satisfied"] = _counted_shares(units, codes, inside & ~np.isnan(csat), csat >= 4, w)
+    stats["effort"] = _counted_value_table(units, got["unit"], _floats(got["effort"]), w)
+    nps = _floats(got["nps"])
+    # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
+    category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
+    stats["nps"] = _counted_value_table(
+        units, got["unit"], np.where(np.isnan(nps), np.nan, category), w, scale=100.0
     )
-
-    # the loaner box: offered, obtained when offered, cut off when obtained
-    got = rows(
-        "SELECT unit, CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS "
-        "BOOLEAN) AS obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, "
-        "count(*) AS n FROM b WHERE unit IS NOT NULL GROUP BY ALL"
-    )
-    codes, weights = _unit_codes(units, got["unit"]), got["n"].astype(float)
-    offered, obtained, cut = (_floats(got[c]) for c in ("offered", "obtained", "cut"))
-    stats["loaner_offered"] = _counted_shares(units, codes, ~np.isnan(offered), offered == 1,
-                                              weights)
-    stats["loaner_obtained"] = _counted_shares(
-        units, codes, (offered == 1) & ~np.isnan(obtained), obtained == 1, weights
-    )
-    stats["loaner_cut"] = _counted_shares(
-        units, codes, (obtained == 1) & ~np.isnan(cut), cut == 1, weights
-    )
-
-    # the scores
-    for column, (low, high) in _RANGES.items():
-        got = rows(f"SELECT unit, CAST({_range_sql(column, low, high)} AS DOUBLE) AS v, "
-                   "count(*) AS n FROM b GROUP BY ALL")
-        v, weights = _floats(got["v"]), got["n"].astype(float)
-        if column == "nps":
-            # promoters (9-10) +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
-            category = np.where(v >= 9, 1.0, np.where(v <= 6, -1.0, 0.0))
-            v = np.where(np.isnan(v), np.nan, category)
-            stats["nps"] = _counted_value_table(units, got["unit"], v, weights, scale=100.0)
-            continue
-        stats[column] = _counted_value_table(units, got["unit"], v, weights)
-        if column == "csat":
-            inside = np.array([u is not None for u in got["unit"]], dtype=bool)
-            stats["csat_satisfied"] = _counted_shares(
-                units, _unit_codes(units, got["unit"]), inside & ~np.isnan(v), v >= 4, weights
-            )
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
 
 
@@ -1406,12 +1401,20 @@ def summary_tables_counted(
     counted = getattr(store, "counted", None)
     if counted is None:
         frame = store.fetch_responses(
-            filters, columns=list(COUNTED_COLUMNS), ordered=False, categorical=True,
+            filters,
+            columns=list(COUNTED_COLUMNS),
+            ordered=False,
+            categorical=True,
             known_on=known_on,
         )
         return summary_tables(
-            frame, as_of=as_of, rng=generator, n_resamples=resamples, launch=launch,
-            company_pools=company_pools, group_pools=group_pools,
+            frame,
+            as_of=as_of,
+            rng=generator,
+            n_resamples=resamples,
+            launch=launch,
+            company_pools=company_pools,
+            group_pools=group_pools,
         )
     entropy = int(generator.integers(0, 2**63))
     with counted(filters, list(COUNTED_COLUMNS), known_on=known_on) as (cursor, relation, values):

@@ -1304,7 +1304,8 @@ class Store(ComebackMethods):
     ) -> Iterator[tuple[Any, str, list[Any]]]:
         """Count in the database: ``(cursor, relation, values)`` where ``relation`` is a SELECT
         of ``columns`` of the responses exactly as ``fetch_responses(filters, columns=columns,
-        known_on=known_on)`` returns them, run on ``cursor`` with ``values``, so that a caller
+        known_on=known_on)`` returns them (without the company's name, sector and origin: see
+        :meth:`companies`), run on ``cursor`` with ``values``, so that a caller
         can wrap it (``WITH src AS (relation) SELECT ... GROUP BY ...``) and fetch only counts.
 
         The few responses with updates recorded by ``known_on`` are read, folded by
@@ -1319,11 +1320,10 @@ class Store(ComebackMethods):
             filters = dataclasses.replace(filters, submitted_to=known_on)
         stored = [c for c in columns if c != KNOWN_ON_COLUMN]
         known = KNOWN_ON_COLUMN in columns
-        base, values = fetch_query(filters, stored, ordered=False)
+        # (each company's name, sector and origin are the caller's to read: no join per row)
+        base, values = fetch_query(filters, stored, ordered=False, company_columns=False)
         if known:
-            own = (
-                f"r.{KNOWN_ON_COLUMN}" if KNOWN_ON_COLUMN in exported_columns() else "NULL"
-            )
+            own = f"r.{KNOWN_ON_COLUMN}" if KNOWN_ON_COLUMN in exported_columns() else "NULL"
             base = base.replace(
                 " FROM responses r",
                 f", CAST(COALESCE({own}, r.submitted_on) AS DATE) AS {KNOWN_ON_COLUMN}"
@@ -1337,13 +1337,13 @@ class Store(ComebackMethods):
                 yield cursor, base, values
                 return
             extra = [c for c in FOLD_INPUTS if c not in stored]
-            touched, touched_values = fetch_query(filters, stored + extra, ordered=False)
+            touched, touched_values = fetch_query(
+                filters, stored + extra, ordered=False, company_columns=False
+            )
             touched += " AND CAST(r.response_id AS VARCHAR) IN (SELECT unnest(?))"
             table = cursor.sql(touched, params=[*touched_values, ids]).to_arrow_table()
             folded = fold_events(frame_from_arrow(table), events)
-            folded = folded[[*stored, "company_name", "sector", "origin"] + (
-                [KNOWN_ON_COLUMN] if known else []
-            )]
+            folded = folded[stored + ([KNOWN_ON_COLUMN] if known else [])]
             name = f"folded_{secrets.token_hex(8)}"
             cursor.register(name, folded)
             try:

@@ -23,21 +23,35 @@ def _hostile(path) -> list[str]:
     """Answers the form never stores, written past it: each must be read as the numpy pass
     reads it. Returns the ids of responses given updates afterwards."""
     con = duckdb.connect(str(path))
-    ids = [row[0] for row in con.execute(
-        "SELECT CAST(response_id AS VARCHAR) FROM responses ORDER BY response_id LIMIT 60"
-    ).fetchall()]
+    ids = [
+        row[0]
+        for row in con.execute(
+            "SELECT CAST(response_id AS VARCHAR) FROM responses ORDER BY response_id LIMIT 60"
+        ).fetchall()
+    ]
     edits = [
-        "wasted_km = -5", "csat = 9", "effort = 0", "nps = 11", "status = 'weird'",
-        "status = NULL", "wasted_trips = -1", "callbacks_received = -2",
-        "refund_amount_requested = -10", "refund_amount_obtained = -3",
-        "refund_outcome = 'maybe'", "false_resolved_count = -1", "started_on = NULL",
-        "submitted_on = DATE '2026-07-20'", "refund_amount_requested = 0",
-        "callbacks_promised = 0", "status_known_on = DATE '2019-01-01'",
-        "collected_from = DATE '2024-03-01'", "loaner_offered = NULL",
+        "wasted_km = -5",
+        "csat = 9",
+        "effort = 0",
+        "nps = 11",
+        "status = 'weird'",
+        "status = NULL",
+        "wasted_trips = -1",
+        "callbacks_received = -2",
+        "refund_amount_requested = -10",
+        "refund_amount_obtained = -3",
+        "refund_outcome = 'maybe'",
+        "false_resolved_count = -1",
+        "started_on = NULL",
+        "submitted_on = DATE '2026-07-20'",
+        "refund_amount_requested = 0",
+        "callbacks_promised = 0",
+        "status_known_on = DATE '2019-01-01'",
+        "collected_from = DATE '2024-03-01'",
+        "loaner_offered = NULL",
     ]
     for i, edit in enumerate(edits):
-        con.execute(f"UPDATE responses SET {edit} WHERE CAST(response_id AS VARCHAR) = ?",
-                    [ids[i]])
+        con.execute(f"UPDATE responses SET {edit} WHERE CAST(response_id AS VARCHAR) = ?", [ids[i]])
     con.close()
     return ids[30:]
 
@@ -46,8 +60,14 @@ def _hostile(path) -> list[str]:
 def hostile_store(filled_store, db_path):
     updated = _hostile(db_path)
     store = storage.connect(db_path)
-    kinds = ["resolved", "gave_up", "still_ongoing", "refund_received", "refund_refused",
-             "wasted_trip"]
+    kinds = [
+        "resolved",
+        "gave_up",
+        "still_ongoing",
+        "refund_received",
+        "refund_refused",
+        "wasted_trip",
+    ]
     for i, response_id in enumerate(updated):
         kind = kinds[i % len(kinds)]
         amount = 25.0 if kind in ("refund_received", "wasted_trip") else None
@@ -67,8 +87,9 @@ def _tables_alike(counted: pd.DataFrame, read: pd.DataFrame) -> None:
         if pd.api.types.is_float_dtype(right):
             # the same arithmetic on the same counts; a total of kilometres is summed in
             # another order, hence the tolerance of one part in 10^12
-            np.testing.assert_allclose(left, right, rtol=1e-12, atol=0, equal_nan=True,
-                                       err_msg=column)
+            np.testing.assert_allclose(
+                left, right, rtol=1e-12, atol=0, equal_nan=True, err_msg=column
+            )
         else:
             assert left.tolist() == right.tolist(), column
     assert counted.attrs == read.attrs
@@ -78,7 +99,10 @@ def _tables_alike(counted: pd.DataFrame, read: pd.DataFrame) -> None:
 def test_the_tables_counted_in_the_database_are_those_of_the_rows(hostile_store, launch):
     as_of = TODAY
     read = hostile_store.fetch_responses(
-        EVERYONE, columns=list(kpis.COUNTED_COLUMNS), ordered=False, categorical=True,
+        EVERYONE,
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        categorical=True,
         known_on=as_of,
     )
     # the hostile answers are there, and updates are folded into what is counted
@@ -96,8 +120,10 @@ def test_the_tables_counted_in_the_database_are_those_of_the_rows(hostile_store,
 def test_counted_as_known_on_an_earlier_date_leaves_later_rows_and_updates_out(hostile_store):
     as_of = date(2025, 12, 31)  # before the updates (recorded today) and some submissions
     read = hostile_store.fetch_responses(
-        storage.Filters(include_synthetic=True), columns=list(kpis.COUNTED_COLUMNS),
-        ordered=False, known_on=as_of,
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=as_of,
     )
     expected = kpis.summary_tables(read, as_of=as_of, rng=3)
     counted = kpis.summary_tables_counted(
