@@ -1175,18 +1175,42 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         (c, f"({c} < {low} OR {c} > {high} OR {c} <> floor({c}))")
         for c, (low, high) in _RANGES.items()
     ]
+    # (the smallest and largest answers say whether any is invalid or late: counting those
+    # row by row is left to the rare table that holds one)
     got = rows(
         "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
-        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
-        "count(*) FILTER (WHERE submitted_on IS NULL) AS missing, "
+        f"max({_day('submitted_on')}) AS last, count(*) - count(submitted_on) AS missing, "
         "bool_or(collected_from IS NOT NULL) AS collected, "
+        + ", ".join(f"min({c}) AS low_{c}" for c in _NON_NEGATIVE)
+        + ", "
         + ", ".join(
-            f"count(*) FILTER (WHERE {bad}) AS any_{c}, "
-            f"count(*) FILTER (WHERE {bad} AND unit IS NOT NULL) AS in_{c}"
-            for c, bad in checks
+            f"min({c}) AS low_{c}, max({c}) AS high_{c}, max({c} - floor({c})) AS part_{c}"
+            for c in _RANGES
         )
         + " FROM b GROUP BY company"
     )
+
+    def beyond(column, bound, sign=1):
+        return bool(np.any(sign * _floats(got[column]) > sign * bound))
+
+    suspect = [c for c in _NON_NEGATIVE if beyond(f"low_{c}", 0, -1)] + [
+        c
+        for c, (low, high) in _RANGES.items()
+        if beyond(f"low_{c}", low, -1) or beyond(f"high_{c}", high) or beyond(f"part_{c}", 0)
+    ]
+    late = beyond("last", as_of_day)
+    bad_of = dict(checks)
+    flagged = {}
+    if suspect or late:
+        flagged = rows(
+            f"SELECT count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after"
+            + "".join(
+                f", count(*) FILTER (WHERE {bad_of[c]}) AS any_{c}, "
+                f"count(*) FILTER (WHERE {bad_of[c]} AND unit IS NOT NULL) AS in_{c}"
+                for c in suspect
+            )
+            + " FROM b"
+        )
     company = list(got["company"])
     order = sorted(
         (i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
@@ -1210,7 +1234,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
         n=np.array([got["n"][i] for i in order], dtype=np.int64),
         excluded={
-            "submitted_after_as_of": int(got["after"].sum()),
+            "submitted_after_as_of": int(flagged["after"][0]) if late else 0,
             "missing_submitted_on": int(got["missing"].sum()),
             "missing_company": int(
                 sum(got["n_all"][i] for i, c in enumerate(company) if c is None)
@@ -1218,9 +1242,9 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         },
     )
     notes: dict = {}
-    for c, _ in checks:
-        if got[f"any_{c}"].sum() > 0:
-            notes[f"invalid_{c}"] = int(got[f"in_{c}"].sum())
+    for c in suspect:
+        if flagged[f"any_{c}"][0] > 0:
+            notes[f"invalid_{c}"] = int(flagged[f"in_{c}"][0])
     # (the row-wise pass gives every row an entry when any row has an opening)
     entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
     stats: dict = {}

@@ -133,6 +133,21 @@ def test_counted_as_known_on_an_earlier_date_leaves_later_rows_and_updates_out(h
     _tables_alike(counted.groups, expected.groups)
 
 
+def test_counted_on_answers_the_form_checked(filled_store):
+    """Without any invalid answer, no note of one (the notes are counted only when the
+    smallest or largest answer says there is one)."""
+    read = filled_store.fetch_responses(
+        EVERYONE, columns=list(kpis.COUNTED_COLUMNS), ordered=False, known_on=TODAY
+    )
+    expected = kpis.summary_tables(read, as_of=TODAY, rng=5, launch=date(2024, 1, 1))
+    counted = kpis.summary_tables_counted(
+        filled_store, EVERYONE, as_of=TODAY, rng=5, launch=date(2024, 1, 1)
+    )
+    assert not any(key.startswith("invalid_") for key in expected.companies.attrs["excluded"])
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
 def test_counted_on_an_empty_selection(filled_store):
     nobody = storage.Filters(include_synthetic=True, companies=("nobody",))
     counted = kpis.summary_tables_counted(filled_store, nobody, as_of=TODAY, rng=1)
