@@ -5,6 +5,7 @@ a score out of its scale, an unknown status), rows outside the table, and a late
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import duckdb
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import kpis
+from analysis import dashboard, kpis
 from survey import store as storage
 from tests.conftest import TODAY
 
@@ -152,3 +153,31 @@ def test_counted_on_an_empty_selection(filled_store):
     nobody = storage.Filters(include_synthetic=True, companies=("nobody",))
     counted = kpis.summary_tables_counted(filled_store, nobody, as_of=TODAY, rng=1)
     assert counted.companies.empty and counted.groups.empty
+
+
+def test_the_tables_command_writes_the_counted_tables(filled_store, db_path, tmp_path, capsys):
+    import cli
+
+    out = tmp_path / "tables"
+    argv = ["tables", "--db", str(db_path), "--out", str(out), "--as-of", TODAY.isoformat()]
+    assert cli.main([*argv, "--include-synthetic"]) == 0
+    assert "2,000 responses as known on 2026-06-15: " in capsys.readouterr().out
+    written = pd.read_csv(out / "companies.csv")
+    read = filled_store.fetch_responses(
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=TODAY,
+    )
+    expected = kpis.summary_tables(
+        read, as_of=TODAY, rng=dashboard.DEFAULT_SEED, launch=filled_store.launch_date()
+    ).companies
+    assert written["company"].tolist() == expected["company"].tolist()
+    np.testing.assert_allclose(written["csat_mean"], expected["csat_mean"], rtol=1e-12)
+    assert json.loads((out / "tables.json").read_text())["companies"]["as_of"] == "2026-06-15"
+    # French Excel: ';' and decimal commas; without synthetic responses, nobody
+    assert cli.main([*argv, "--dialect", "fr"]) == 0
+    assert "0 responses" in capsys.readouterr().out
+    assert (out / "companies.csv").read_bytes().startswith("\ufeffcompany;".encode())
+    assert cli.main([*argv[:-1], "3/7/2023"]) == 2
+    assert "--as-of must be a date" in capsys.readouterr().err
