@@ -1039,19 +1039,6 @@ def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
     )
 
 
-def _clean_sql(column: str) -> str:
-    """SQL twin of :func:`_non_negative` (the note is counted apart)."""
-    return f"CASE WHEN {column} < 0 THEN NULL ELSE {column} END"
-
-
-def _range_sql(column: str, low: int, high: int) -> str:
-    """SQL twin of :func:`_in_range`."""
-    return (
-        f"CASE WHEN {column} < {low} OR {column} > {high} OR {column} <> floor({column}) "
-        f"THEN NULL ELSE {column} END"
-    )
-
-
 _NON_NEGATIVE = (
     "refund_amount_requested",
     "refund_amount_obtained",
@@ -1159,58 +1146,37 @@ def _counted_competing(units, codes, durations, causes, in_scope, entry, weights
     return _CompetingCounts(patterns, units.k, excluded, late)
 
 
+def _cleaned(values, weights, inside, column, notes, low=None, high=None) -> np.ndarray:
+    """:func:`_non_negative` (``low`` None) or :func:`_in_range` of grouped raw answers: NaN
+    where invalid, and the note the row-wise pass writes when any row holds one."""
+    if low is None:
+        bad = values < 0
+    else:
+        bad = ((values < low) | (values > high) | (values != np.floor(values))) & ~np.isnan(values)
+    if not bad.any():
+        return values
+    notes[f"invalid_{column}"] = int(weights[bad & inside].sum())
+    return np.where(bad, np.nan, values)
+
+
 def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _Prepared:
-    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation`` in six
-    scans (each scan reads only its columns; the metrics that share a scan are grouped
-    together, their groups summed here)."""
+    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation`` in seven
+    scans: each reads only its columns, the metrics that share a scan are grouped together
+    (raw answers, checked here on the groups), and the groups are summed here."""
 
     def rows(select):
-        return _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
+        got = _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
+        got["_codes"] = _unit_codes(units, got["unit"]) if "unit" in got else None
+        return got
 
-    def weights(got):
-        return got["n"].astype(float)
-
-    # 1. the units, what is left out, the invalid answers, whether any incident enters late
-    checks = [(c, f"{c} < 0") for c in _NON_NEGATIVE] + [
-        (c, f"({c} < {low} OR {c} > {high} OR {c} <> floor({c}))")
-        for c, (low, high) in _RANGES.items()
-    ]
-    # (the smallest and largest answers say whether any is invalid or late: counting those
-    # row by row is left to the rare table that holds one)
+    # 1. the units, what is left out, and whether any incident enters at its survey's opening
+    units = None
     got = rows(
         "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
-        f"max({_day('submitted_on')}) AS last, count(*) - count(submitted_on) AS missing, "
-        "bool_or(collected_from IS NOT NULL) AS collected, "
-        + ", ".join(f"min({c}) AS low_{c}" for c in _NON_NEGATIVE)
-        + ", "
-        + ", ".join(
-            f"min({c}) AS low_{c}, max({c}) AS high_{c}, max({c} - floor({c})) AS part_{c}"
-            for c in _RANGES
-        )
-        + " FROM b GROUP BY company"
+        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
+        "count(*) - count(submitted_on) AS missing, "
+        "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
     )
-
-    def beyond(column, bound, sign=1):
-        return bool(np.any(sign * _floats(got[column]) > sign * bound))
-
-    suspect = [c for c in _NON_NEGATIVE if beyond(f"low_{c}", 0, -1)] + [
-        c
-        for c, (low, high) in _RANGES.items()
-        if beyond(f"low_{c}", low, -1) or beyond(f"high_{c}", high) or beyond(f"part_{c}", 0)
-    ]
-    late = beyond("last", as_of_day)
-    bad_of = dict(checks)
-    flagged = {}
-    if suspect or late:
-        flagged = rows(
-            f"SELECT count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after"
-            + "".join(
-                f", count(*) FILTER (WHERE {bad_of[c]}) AS any_{c}, "
-                f"count(*) FILTER (WHERE {bad_of[c]} AND unit IS NOT NULL) AS in_{c}"
-                for c in suspect
-            )
-            + " FROM b"
-        )
     company = list(got["company"])
     order = sorted(
         (i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
@@ -1234,20 +1200,17 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
         n=np.array([got["n"][i] for i in order], dtype=np.int64),
         excluded={
-            "submitted_after_as_of": int(flagged["after"][0]) if late else 0,
+            "submitted_after_as_of": int(got["after"].sum()),
             "missing_submitted_on": int(got["missing"].sum()),
             "missing_company": int(
                 sum(got["n_all"][i] for i, c in enumerate(company) if c is None)
             ),
         },
     )
-    notes: dict = {}
-    for c in suspect:
-        if flagged[f"any_{c}"][0] > 0:
-            notes[f"invalid_{c}"] = int(flagged[f"in_{c}"][0])
     # (the row-wise pass gives every row an entry when any row has an opening)
     entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
     stats: dict = {}
+    notes: dict = {}
 
     # 2. time to resolution, competing with "gave up"
     status = _choice_sql("status", _STATUSES)
@@ -1266,7 +1229,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
         f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
     )
-    codes, w, s = _unit_codes(units, got["unit"]), weights(got), got["s"]
+    codes, w, s = got["_codes"], got["n"].astype(float), got["s"]
     durations = _floats(got["d"])
     entry = _floats(got["entry"]) if entry_rule else None
     everyone = np.ones(s.size, dtype=bool)
@@ -1283,15 +1246,24 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     outcome = _choice_sql("refund_outcome", _OUTCOMES)
     step = f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
     got = rows(
-        f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n FROM (SELECT unit, "
-        "o, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL THEN 1.0 "
-        "WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END END AS "
-        f"share FROM (SELECT unit, {outcome} AS o, "
-        f"CAST({_clean_sql('refund_amount_requested')} AS DOUBLE) AS req, "
-        f"CAST({_clean_sql('refund_amount_obtained')} AS DOUBLE) AS obt FROM b)) GROUP BY ALL"
+        f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n, "
+        "count(*) FILTER (WHERE req_raw < 0) AS bad_requested, "
+        "count(*) FILTER (WHERE obt_raw < 0) AS bad_obtained FROM (SELECT unit, o, req_raw, "
+        "obt_raw, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL "
+        "THEN 1.0 WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END "
+        "END AS share FROM (SELECT unit, o, req_raw, obt_raw, CASE WHEN req_raw < 0 THEN NULL "
+        "ELSE req_raw END AS req, CASE WHEN obt_raw < 0 THEN NULL ELSE obt_raw END AS obt FROM "
+        f"(SELECT unit, {outcome} AS o, CAST(refund_amount_requested AS DOUBLE) AS req_raw, "
+        "CAST(refund_amount_obtained AS DOUBLE) AS obt_raw FROM b))) GROUP BY ALL"
     )
-    codes, w, o = _unit_codes(units, got["unit"]), weights(got), got["o"]
+    codes, w, o = got["_codes"], got["n"].astype(float), got["o"]
     inside = codes < units.k
+    for column, bad in (
+        ("refund_amount_requested", "bad_requested"),
+        ("refund_amount_obtained", "bad_obtained"),
+    ):
+        if got[bad].sum() > 0:
+            notes[f"invalid_{column}"] = int(got[bad][inside].sum())
     notes["unrecognised_refund_outcome"] = int(w[inside & (o == -2)].sum())
     decided = inside & (o >= 0) & (o <= 2)
     stats["refund_success"] = _counted_shares(units, codes, decided, (o == 0) | (o == 1), w)
@@ -1315,38 +1287,48 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     )
     stats["refund_time"] = _counted_competing(
         units,
-        _unit_codes(units, got["unit"]),
+        got["_codes"],
         _floats(got["d"]),
         got["cause"],
         got["scope"].astype(bool),
         None,
-        weights(got),
+        got["n"].astype(float),
     )
 
     # 5. what went wrong on the way: trips, visits, false "resolved", the loaner, kilometres
     got = rows(
-        f"SELECT unit, CAST({_clean_sql('wasted_trips')} AS DOUBLE) AS trips, "
-        f"CAST({_clean_sql('technician_visits_useless')} AS DOUBLE) AS useless, "
-        f"CAST({_clean_sql('false_resolved_count')} AS DOUBLE) >= 1 AS false_resolved, "
+        "SELECT unit, CAST(wasted_trips AS DOUBLE) AS trips, "
+        "CAST(technician_visits_useless AS DOUBLE) AS useless, "
+        "CAST(false_resolved_count AS DOUBLE) AS false_resolved, "
         "CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS BOOLEAN) AS "
         "obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, count(*) AS n, "
-        f"sum(CAST({_clean_sql('wasted_km')} AS DOUBLE)) AS km, "
-        f"count({_clean_sql('wasted_km')}) AS km_n FROM b GROUP BY ALL"
+        "sum(CAST(wasted_km AS DOUBLE)) FILTER (WHERE wasted_km >= 0) AS km, "
+        "count(*) FILTER (WHERE wasted_km >= 0) AS km_n, "
+        "count(*) FILTER (WHERE wasted_km < 0) AS km_bad FROM b GROUP BY ALL"
     )
-    codes, w = _unit_codes(units, got["unit"]), weights(got)
+    codes, w = got["_codes"], got["n"].astype(float)
     inside = codes < units.k
-    for name, column in (("wasted_trips", "trips"), ("useless_visits", "useless")):
-        v = _floats(got[column])
+    for name, column, raw in (
+        ("wasted_trips", "trips", "wasted_trips"),
+        ("useless_visits", "useless", "technician_visits_useless"),
+    ):
+        v = _cleaned(_floats(got[column]), w, inside, raw, notes)
         stats[name] = _counted_value_table(units, got["unit"], v, w)
         stats[f"{name}_any"] = _counted_shares(units, codes, inside & ~np.isnan(v), v >= 1, w)
+    if got["km_bad"].sum() > 0:
+        notes["invalid_wasted_km"] = int(got["km_bad"][inside].sum())
     stats["wasted_km"] = _Totals(
         np.bincount(codes[inside], np.nan_to_num(_floats(got["km"]))[inside], minlength=units.k),
         np.bincount(codes[inside], got["km_n"][inside].astype(float), minlength=units.k).astype(
             np.int64
         ),
     )
-    hit = _floats(got["false_resolved"])
-    stats["false_resolved"] = _counted_shares(units, codes, inside & ~np.isnan(hit), hit == 1, w)
+    false_resolved = _cleaned(
+        _floats(got["false_resolved"]), w, inside, "false_resolved_count", notes
+    )
+    stats["false_resolved"] = _counted_shares(
+        units, codes, inside & ~np.isnan(false_resolved), false_resolved >= 1, w
+    )
     offered, obtained, cut = (_floats(got[c]) for c in ("offered", "obtained", "cut"))
     stats["loaner_offered"] = _counted_shares(
         units, codes, inside & ~np.isnan(offered), offered == 1, w
@@ -1360,20 +1342,23 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
 
     # 6. callbacks kept: the table of (received, promised) pairs
     got = rows(
-        "SELECT unit, received, promised, count(*) AS n FROM (SELECT unit, "
-        f"CAST({_clean_sql('callbacks_received')} AS DOUBLE) AS received, "
-        f"CAST({_clean_sql('callbacks_promised')} AS DOUBLE) AS promised FROM b "
-        "WHERE unit IS NOT NULL) WHERE promised > 0 AND received IS NOT NULL GROUP BY ALL"
+        "SELECT unit, CAST(callbacks_received AS DOUBLE) AS received, "
+        "CAST(callbacks_promised AS DOUBLE) AS promised, count(*) AS n FROM b GROUP BY ALL"
     )
-    pairs = np.column_stack([_floats(got["received"]), _floats(got["promised"])])
+    codes, w = got["_codes"], got["n"].astype(float)
+    inside = codes < units.k
+    promised = _cleaned(_floats(got["promised"]), w, inside, "callbacks_promised", notes)
+    received = _cleaned(_floats(got["received"]), w, inside, "callbacks_received", notes)
+    valid = inside & (promised > 0) & ~np.isnan(received)
+    pairs = np.column_stack([received[valid], promised[valid]])
     distinct, index = (
         np.unique(pairs, axis=0, return_inverse=True)
         if len(pairs)
         else (np.empty((0, 2)), np.zeros(0, dtype=np.int64))
     )
     table = np.bincount(
-        _unit_codes(units, got["unit"]) * len(distinct) + index.reshape(-1),
-        weights=weights(got),
+        codes[valid] * len(distinct) + index.reshape(-1),
+        weights=w[valid],
         minlength=units.k * len(distinct),
     ).reshape(units.k, len(distinct))
     stats["callbacks_kept"] = _PairCounts(distinct[:, 0], distinct[:, 1], table.astype(np.int64))
@@ -1381,19 +1366,20 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     # 7. the scores (one scan: at most 6 x 8 x 12 groups per unit)
     got = rows(
         "SELECT unit, "
-        + ", ".join(
-            f"CAST({_range_sql(c, low, high)} AS DOUBLE) AS {c}"
-            for c, (low, high) in _RANGES.items()
-        )
+        + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RANGES)
         + ", count(*) AS n FROM b GROUP BY ALL"
     )
-    codes, w = _unit_codes(units, got["unit"]), weights(got)
+    codes, w = got["_codes"], got["n"].astype(float)
     inside = codes < units.k
-    csat = _floats(got["csat"])
+    scores = {
+        c: _cleaned(_floats(got[c]), w, inside, c, notes, low, high)
+        for c, (low, high) in _RANGES.items()
+    }
+    csat = scores["csat"]
     stats["csat"] = _counted_value_table(units, got["unit"], csat, w)
     stats["csat_satisfied"] = _counted_shares(units, codes, inside & ~np.isnan(csat), csat >= 4, w)
-    stats["effort"] = _counted_value_table(units, got["unit"], _floats(got["effort"]), w)
-    nps = _floats(got["nps"])
+    stats["effort"] = _counted_value_table(units, got["unit"], scores["effort"], w)
+    nps = scores["nps"]
     # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
     category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
     stats["nps"] = _counted_value_table(
