@@ -37,7 +37,7 @@ from analysis._kernels import (
     chi_square,
     competing_patterns,
     confidence_band,
-    fisher_pvalue,
+    fisher_pvalues,
     grouped_value_counts,
     kruskal_from_counts,
     mann_whitney_from_counts,
@@ -1459,13 +1459,14 @@ def _share_columns(name: str, counts: _ShareCounts):
     total_s, total_n = counts.successes.sum(), counts.n.sum()
     pvalues = np.full(k, np.nan)
     effect = np.zeros(k)
-    for unit in range(k):
-        s, n = int(counts.successes[unit]), int(counts.n[unit])
-        rest_s, rest_n = int(total_s - s), int(total_n - n)
-        if n == 0 or rest_n == 0:
-            continue
-        pvalues[unit] = fisher_pvalue(s, n - s, rest_s, rest_n - rest_s)
-        effect[unit] = s / n - rest_s / rest_n
+    tested = [unit for unit in range(k) if counts.n[unit] > 0 and total_n - counts.n[unit] > 0]
+    if tested:
+        s, n = counts.successes[tested].astype(np.int64), counts.n[tested].astype(np.int64)
+        rest_s, rest_n = total_s - s, total_n - n
+        pvalues[tested] = fisher_pvalues(s, n - s, rest_s, rest_n - rest_s)
+        effect[tested] = [
+            int(s[i]) / int(n[i]) - int(rest_s[i]) / int(rest_n[i]) for i in range(len(tested))
+        ]
     overall = (math.nan, math.nan, math.nan)
     table = np.column_stack([counts.successes, counts.n - counts.successes])
     table = table[counts.n > 0]
