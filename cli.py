@@ -427,7 +427,8 @@ def cmd_tables(args: argparse.Namespace) -> int:
     )
     print(
         f"{int(tables.companies['n'].sum()):,} responses as known on {as_of}: "
-        f"{len(tables.companies)} companies, {len(tables.groups)} groups in {args.out}"
+        f"{len(tables.companies)} companies, {len(tables.groups)} groups in {args.out} "
+        "(for research: no disclosure control; `clientroi publish` makes the public snapshot)"
     )
     return 0
 
