@@ -1298,6 +1298,67 @@ class Store(ComebackMethods):
             table = con.sql(query, params=params).to_arrow_table()
         return frame_from_arrow(table, categorical=categorical)
 
+    @contextlib.contextmanager
+    def counted(
+        self, filters: Filters | None, columns: list[str], *, known_on: date
+    ) -> Iterator[tuple[Any, str, list[Any]]]:
+        """Count in the database: ``(cursor, relation, values)`` where ``relation`` is a SELECT
+        of ``columns`` of the responses exactly as ``fetch_responses(filters, columns=columns,
+        known_on=known_on)`` returns them (without the company's name, sector and origin: see
+        :meth:`companies`), run on ``cursor`` with ``values``, so that a caller
+        can wrap it (``WITH src AS (relation) SELECT ... GROUP BY ...``) and fetch only counts.
+
+        The few responses with updates recorded by ``known_on`` are read, folded by
+        :func:`survey.updates.fold_events` (the same rule as every other read) and handed to
+        DuckDB as a frame; the others are read in place, ``status_known_on`` being their own
+        answer or, without one, their submission day (:func:`survey.updates.known_on_base`).
+        """
+        if not isinstance(known_on, date):
+            raise ValueError("`known_on` must be a date.")
+        filters = filters or Filters()
+        if filters.submitted_to is None or filters.submitted_to > known_on:
+            filters = dataclasses.replace(filters, submitted_to=known_on)
+        stored = [c for c in columns if c != KNOWN_ON_COLUMN]
+        known = KNOWN_ON_COLUMN in columns
+        # (each company's name, sector and origin are the caller's to read: no join per row)
+        base, values = fetch_query(filters, stored, ordered=False, company_columns=False)
+        if known:
+            own = f"r.{KNOWN_ON_COLUMN}" if KNOWN_ON_COLUMN in exported_columns() else "NULL"
+            base = base.replace(
+                " FROM responses r",
+                f", CAST(COALESCE({own}, r.submitted_on) AS DATE) AS {KNOWN_ON_COLUMN}"
+                " FROM responses r",
+                1,
+            )
+        events = self.events(known_on=known_on)
+        ids = sorted(set(events["response_id"].astype(str))) if not events.empty else []
+        with self._connection() as cursor:
+            if not ids:
+                yield cursor, base, values
+                return
+            extra = [c for c in FOLD_INPUTS if c not in stored]
+            touched, touched_values = fetch_query(
+                filters, stored + extra, ordered=False, company_columns=False
+            )
+            touched += " AND CAST(r.response_id AS VARCHAR) IN (SELECT unnest(?))"
+            table = cursor.sql(touched, params=[*touched_values, ids]).to_arrow_table()
+            folded = fold_events(frame_from_arrow(table), events)
+            folded = folded[stored + ([KNOWN_ON_COLUMN] if known else [])]
+            name = f"folded_{secrets.token_hex(8)}"
+            cursor.register(name, folded)
+            try:
+                select = ", ".join(
+                    f"CAST({c} AS DATE) AS {c}" if c == KNOWN_ON_COLUMN else c
+                    for c in folded.columns
+                )
+                relation = (
+                    f"SELECT * FROM ({base} AND CAST(r.response_id AS VARCHAR) NOT IN "
+                    f"(SELECT unnest(?))) UNION ALL BY NAME SELECT {select} FROM {name}"
+                )
+                yield cursor, relation, [*values, ids]
+            finally:
+                cursor.unregister(name)
+
     def fetch_response(self, response_id: str) -> dict[str, Any] | None:
         """One response by id, as a dict (no e-mail, no hashes)."""
         columns = exported_columns()
