@@ -69,8 +69,13 @@ from survey.updates import (
 
 DEFAULT_DB = Path("data") / "clientroi.duckdb"
 LOCK_RETRY_SECONDS = 15.0
-MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets the CLI in at least this often
+MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets a waiting CLI in at least this often
+UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least this often
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
+WANTED_SUFFIX = ".wanted"
+"""``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
+lets go of the file when someone waits rather than every few seconds: each release costs the
+submissions arriving then a checkpoint, a pause and a reopening (the p99 of a busy form)."""
 # Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A spreadsheet may split a cell on "," or ";" (French Excel splits a .csv on ";") or tab,
@@ -793,6 +798,20 @@ def _close_open_stores() -> None:
                 store._state.release()
 
 
+def _say_wanted(path: Path) -> bool:
+    """Say in ``path`` (created, or its time renewed) that this process waits for the
+    database; False when the folder cannot be written (the app then lets go only every
+    :data:`UNASKED_HOLD_SECONDS`)."""
+    try:
+        with open(path, "a", encoding="ascii") as mark:
+            if mark.tell() == 0:
+                mark.write(f"{os.getpid()}\n")
+        os.utime(path)
+    except OSError:
+        return False
+    return True
+
+
 def connect(
     target: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: float = 0.0
 ) -> Store:
@@ -873,24 +892,42 @@ class Store(ComebackMethods):
         Store(self.path).close()
 
     def _open(self) -> Any:
-        """Open the file, waiting (bounded) while another process holds DuckDB's lock."""
+        """Open the file, waiting (bounded) while another process holds DuckDB's lock, and
+        saying so in ``<database>.wanted`` meanwhile (see :data:`WANTED_SUFFIX`)."""
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
-        while True:
-            try:
-                database = duckdb.connect(str(self.path), read_only=self.read_only)
-                self._opened_at = time.monotonic()
-                if not self.read_only:
-                    owner_only(self.path, Path(f"{self.path}.wal"))
-                return database
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreBusy(
-                        f"{self.path} is locked by another process; try again."
-                    ) from exc
-                # Short, jittered polls: another process's window may be brief.
-                time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        wanted = Path(f"{self.path}{WANTED_SUFFIX}")
+        said = False
+        try:
+            while True:
+                try:
+                    database = duckdb.connect(str(self.path), read_only=self.read_only)
+                    self._opened_at = time.monotonic()
+                    if not self.read_only:
+                        owner_only(self.path, Path(f"{self.path}.wal"))
+                    return database
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc).lower():
+                        raise
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(
+                            f"{self.path} is locked by another process; try again."
+                        ) from exc
+                    # (said again at each poll: another waiter may have taken it away)
+                    said = _say_wanted(wanted) or said
+                    # Short, jittered polls: another process's window may be brief.
+                    time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        finally:
+            if said:
+                with contextlib.suppress(OSError):
+                    wanted.unlink()
+
+    def _someone_waits(self) -> bool:
+        """Another process is waiting for the file (a fresh ``<database>.wanted``)."""
+        try:
+            said_at = os.stat(f"{self.path}{WANTED_SUFFIX}").st_mtime
+        except OSError:
+            return False
+        return time.time() - said_at < 2 * LOCK_RETRY_SECONDS  # (a waiter gives up by then)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -898,14 +935,14 @@ class Store(ComebackMethods):
 
         DuckDB lets one process at a time open a file for writing. The file is opened on first
         use; it is closed once idle for ``keep_open`` seconds, and, under continuous load, after
-        at most ``MAX_HOLD_SECONDS``: new operations then wait for the running ones, the file
-        is closed for a moment so the command line can get in, then reopened.
+        at most ``MAX_HOLD_SECONDS`` when another process says it waits for it (or
+        ``UNASKED_HOLD_SECONDS`` anyway): new operations then wait for the running ones, the
+        file is closed for a moment so the command line can get in, then reopened.
         """
         with self._state:
-            held_too_long = (
-                self._database is not None
-                and self.keep_open > 0
-                and time.monotonic() - self._opened_at > MAX_HOLD_SECONDS
+            held = time.monotonic() - self._opened_at if self._database is not None else 0.0
+            held_too_long = self.keep_open > 0 and (
+                held > UNASKED_HOLD_SECONDS or (held > MAX_HOLD_SECONDS and self._someone_waits())
             )
             if held_too_long:
                 self._state.wait_for(lambda: self._users == 0)
