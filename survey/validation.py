@@ -22,6 +22,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -39,6 +40,7 @@ from survey.questionnaire import (
     FIELDS,
     QUESTIONS,
     TIME_ZONE,
+    AtLeast,
     Question,
     error_message,
 )
@@ -590,6 +592,207 @@ def step_problems(
         for p in outcome.problems
         if p.field in QUESTIONS and QUESTIONS[p.field].section in section_ids
     )
+
+
+# --- many rows at once: the importer's fast path -------------------------------------------------
+
+# The texts the importer's cleaner writes, in their plainest form only (no sign, no leading
+# zero, no exponent): anything else is left to the model, which decides and explains.
+_PLAIN_WHOLE = re.compile(r"^(?:0|[1-9]\d{0,8})$")
+_PLAIN_NUMBER = re.compile(r"^(?:0|[1-9]\d{0,8})(?:\.\d{1,9})?$")
+_PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class _Coded:
+    """One column of a batch read through the distinct texts it holds: ``codes`` index
+    ``texts`` (-1 or a None text: unanswered), ``ok`` says per distinct text whether the
+    field alone accepts it, ``number`` holds its value (a number, a day since 1970, 1/0 for
+    yes/no; NaN when there is none)."""
+
+    codes: np.ndarray
+    texts: np.ndarray
+    ok: np.ndarray
+    number: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        answered = np.array([t is not None for t in self.texts] + [False])
+        return answered[self.codes]
+
+    def rows(self, per_text: np.ndarray, missing) -> np.ndarray:
+        return np.append(per_text, missing)[self.codes]  # code -1 takes the trailing value
+
+    def values(self) -> np.ndarray:
+        return self.rows(self.number, np.nan)
+
+    def isin(self, accepted) -> np.ndarray:
+        return self.rows(np.array([t in accepted for t in self.texts], dtype=bool), False)
+
+    def filled(self) -> np.ndarray:
+        """Rows holding a non-empty text (``not v(...)`` is False)."""
+        return self.rows(np.array([bool(t) for t in self.texts], dtype=bool), False)
+
+
+def _plain_value(q: Question, text: Any) -> tuple[bool, float]:
+    """Whether the field ``q`` alone surely accepts ``text`` (canonical text or None), and the
+    value the model would read (NaN for none). False means "not proven", not "invalid"."""
+    if text is None:
+        return True, math.nan
+    if not isinstance(text, str):  # what the importer could not read: the model says why
+        return False, math.nan
+    if q.kind == "choice":
+        return text in q.choice_values(), math.nan
+    if q.kind in ("bool", "flag", "consent", "option"):
+        return (True, float(text == "true")) if text in ("true", "false") else (False, math.nan)
+    if q.kind in ("int", "float"):
+        if not (_PLAIN_WHOLE if q.kind == "int" else _PLAIN_NUMBER).match(text):
+            return False, math.nan
+        value = float(int(text)) if q.kind == "int" else float(text)
+        return q.minimum <= value <= q.maximum, value
+    if q.kind == "date":
+        if not _PLAIN_DATE.match(text):
+            return False, math.nan
+        try:
+            return True, float((date.fromisoformat(text) - _EPOCH).days)
+        except ValueError:
+            return False, math.nan
+    # Text as the importer writes it (cleaned, stripped): no more characters than allowed.
+    plain = clean_text(text).strip() == text and len(text) <= q.max_length
+    return plain, math.nan
+
+
+def _coded(q: Question, codes: np.ndarray, texts: np.ndarray) -> _Coded:
+    checked = [_plain_value(q, t) for t in texts]
+    ok = np.array([c[0] for c in checked], dtype=bool)
+    number = np.array([c[1] for c in checked], dtype=float)
+    return _Coded(np.asarray(codes), texts, ok, number)
+
+
+def proven_valid(columns: dict[str, tuple[np.ndarray, np.ndarray]], *, today: date) -> np.ndarray:
+    """The rows of a batch that the ``Response`` model surely accepts, checked a column at a
+    time: ``True`` where every answer is in its plainest canonical text (as the importer
+    writes it) and within bounds, and no rule of :func:`cross_field_problems` nor of
+    :func:`with_derived` is broken; ``False`` means "not proven" (the model then decides, and
+    its reasons are the ones reported).
+
+    Parameters
+    ----------
+    columns : dict
+        Question id -> ``(codes, texts)``: each row's index into the column's distinct texts
+        (-1 or a None text: unanswered). A question absent is unanswered in every row.
+    today : date
+        The day dates may not pass (the model's ``today``).
+
+    Notes
+    -----
+    Conservative by construction: a text that is not a plain whole number, number, ISO date,
+    ``true``/``false``, exact choice value or already-cleaned text is never accepted here,
+    so a row is proven valid only when the per-row model would store the very same answers.
+    ``tests/test_importer_fast.py`` checks it against the model on random batches.
+    """
+    unknown = set(columns) - set(QUESTIONS)
+    if unknown:
+        raise ValueError(f"`columns` must be question ids, not {sorted(unknown)}.")
+    rows = len(next(iter(columns.values()))[0]) if columns else 0
+    coded = {q_id: _coded(QUESTIONS[q_id], *pair) for q_id, pair in columns.items()}
+    valid = np.ones(rows, dtype=bool)
+    nothing = np.full(rows, np.nan)
+
+    def number(q_id: str) -> np.ndarray:
+        return coded[q_id].values() if q_id in coded else nothing
+
+    for column in coded.values():
+        valid &= column.rows(column.ok, True)
+    for q in FIELDS:
+        if q.required:
+            valid &= _answered(coded, q.id, rows)
+    # The columns no longer asked follow their source (the model fills and compares them).
+    derived = {}
+    for column, (source, _) in DERIVED.items():
+        given, basis = number(column), number(source)
+        value = 8 - basis if column == "effort" else (basis > 0).astype(float)
+        value[np.isnan(basis)] = np.nan
+        valid &= np.isnan(given) | np.isnan(basis) | (given == value)
+        derived[column] = np.where(np.isnan(given), value, given)
+
+    def value(q_id: str) -> np.ndarray:
+        return derived[q_id] if q_id in derived else number(q_id)
+
+    valid &= _applicable(coded, value, rows)
+    valid &= _cross_field_valid(coded, value, rows, today=today)
+    return valid
+
+
+def _applicable(coded: dict[str, _Coded], value, rows: int) -> np.ndarray:
+    """No answer given to a question that does not apply (``Question.applies``)."""
+    applies: dict[str, np.ndarray] = {}
+
+    def applying(q: Question) -> np.ndarray:
+        if q.id not in applies:
+            if q.shown_if is None:
+                applies[q.id] = np.ones(rows, dtype=bool)
+            else:
+                parent_id, accepted = q.shown_if
+                parent = QUESTIONS[parent_id]
+                if isinstance(accepted, AtLeast):
+                    among = value(parent_id) >= accepted.minimum
+                elif parent.kind == "choice":
+                    among = coded[parent_id].isin(accepted) if parent_id in coded else False
+                else:  # a yes/no parent: (True,)
+                    among = np.isin(value(parent_id), [float(a) for a in accepted])
+                applies[q.id] = applying(parent) & among
+        return applies[q.id]
+
+    ok = np.ones(rows, dtype=bool)
+    for q in FIELDS:
+        if q.shown_if is not None:
+            answered = ~np.isnan(value(q.id)) if q.id in DERIVED else _answered(coded, q.id, rows)
+            ok &= ~answered | applying(q)
+    return ok
+
+
+def _answered(coded: dict[str, _Coded], q_id: str, rows: int) -> np.ndarray:
+    return coded[q_id].present if q_id in coded else np.zeros(rows, dtype=bool)
+
+
+def _cross_field_valid(coded: dict[str, _Coded], value, rows: int, *, today: date) -> np.ndarray:
+    """:func:`cross_field_problems` over whole columns: False where any rule is broken."""
+    with np.errstate(invalid="ignore"):
+        ok = np.ones(rows, dtype=bool)
+        last_day = float((today - _EPOCH).days)
+        first_day = float((EARLIEST_DATE - _EPOCH).days)
+        for q in FIELDS:
+            if q.kind == "date":
+                day = value(q.id)
+                ok &= ~(day > last_day) & ~(day < first_day)
+        started, ended = value("started_on"), value("ended_on")
+        if "status" in coded:
+            ok &= ~(coded["status"].isin(("resolved", "unresolved")) & np.isnan(ended))
+        ok &= ~(ended < started)
+        ok &= ~(value("status_known_on") < started)
+        for field_id in ("false_resolved_first_on", "false_resolved_last_on"):
+            ok &= ~(value(field_id) < started) & ~(value(field_id) > ended)
+        ok &= ~(value("false_resolved_last_on") < value("false_resolved_first_on"))
+        if "company" in coded:
+            other = coded["company"].isin(("other",))
+            named = coded["company_other"].filled() if "company_other" in coded else False
+            ok &= ~other | named
+        ok &= ~(value("technician_visits_useless") > value("technician_visits"))
+        ok &= ~(value("callbacks_received") > value("callbacks_promised"))
+        ok &= ~((value("wasted_trips") == 0) & (value("wasted_km") > 0))
+        gesture = value("unrequested_gesture") == 1
+        ok &= ~(value("refund_amount_obtained") > value("refund_amount_requested")) | gesture
+        requested_on = value("refund_requested_on")
+        ok &= ~(value("refund_received_on") < requested_on)
+        ok &= ~(requested_on < started)
+        ok &= value("consent_research") == 1
+        if "contact_email" in coded:
+            email = coded["contact_email"]
+            wrong = [bool(t) and not EMAIL_PATTERN.match(t) for t in email.texts]
+            ok &= ~email.rows(np.array(wrong, dtype=bool), False)
+    return ok
 
 
 SUBMISSIONS_PER_WINDOW = 5
