@@ -422,7 +422,7 @@ tabs = st.tabs(
 if tabs[0].open:
     with tabs[0]:
         st.dataframe(
-            dashboard.headline_table(table, locale),
+            rendered(("headline",), lambda: dashboard.headline_table(table, locale)),
             hide_index=True,
             key="headline_companies",
             placeholder=MISSING,
@@ -430,7 +430,10 @@ if tabs[0].open:
         )
         st.subheader(t("dashboard.by_sector_origin"))
         st.dataframe(
-            dashboard.headline_table(groups, locale, label_column="group"),
+            rendered(
+                ("headline_groups",),
+                lambda: dashboard.headline_table(groups, locale, label_column="group"),
+            ),
             hide_index=True,
             key="headline_groups",
             placeholder=MISSING,
@@ -440,34 +443,52 @@ if tabs[0].open:
             if by in view.cuts and len(view.cuts[by]):
                 st.subheader(t(f"dashboard.cut.title_{by}"))
                 st.dataframe(
-                    dashboard.cut_display(view.cuts[by], by, locale),
+                    rendered(
+                        ("cut", by), lambda by=by: dashboard.cut_display(view.cuts[by], by, locale)
+                    ),
                     hide_index=True,
                     key=f"cut_{by}",
                     placeholder=MISSING,
                     width="stretch",
                 )
 
+
+def at_risk_display() -> pd.DataFrame:
+    """The numbers at risk under the curves, one row per company by its name."""
+    at_risk = dashboard.at_risk_table(view.resolution_curves)
+    at_risk.index = [names.get(i, i) for i in at_risk.index]
+    return at_risk
+
+
+def naive_display() -> pd.DataFrame:
+    """The naive mean beside the Kaplan-Meier median, columns named in the page's language."""
+    naive = view.naive.assign(company_name=view.naive["company"].map(names))
+    return naive.rename(
+        columns={
+            "company_name": t("dashboard.headline.company"),
+            "resolution_median_days": t("dashboard.naive.median"),
+            "resolution_n": "n",
+            "naive_mean_days": t("dashboard.naive.mean"),
+            "naive_n": t("dashboard.naive.n_resolved"),
+            "open_share": t("dashboard.naive.open_share"),
+        }
+    ).drop(columns=["company"])
+
+
 if tabs[1].open:
     with tabs[1]:
         curves(view.resolution_curves, "resolution")
         st.caption(t("dashboard.at_risk_caption"))
-        at_risk = dashboard.at_risk_table(view.resolution_curves)
-        at_risk.index = [names.get(i, i) for i in at_risk.index]
-        st.dataframe(at_risk, width="stretch", key="at_risk", placeholder=MISSING)
-        naive = view.naive.assign(company_name=view.naive["company"].map(names))
+        st.dataframe(
+            rendered(("at_risk",), at_risk_display),
+            width="stretch",
+            key="at_risk",
+            placeholder=MISSING,
+        )
         st.info(t("dashboard.naive.why"), icon=":material/lightbulb:")
         open_share = t("dashboard.naive.open_share")
         st.dataframe(
-            naive.rename(
-                columns={
-                    "company_name": t("dashboard.headline.company"),
-                    "resolution_median_days": t("dashboard.naive.median"),
-                    "resolution_n": "n",
-                    "naive_mean_days": t("dashboard.naive.mean"),
-                    "naive_n": t("dashboard.naive.n_resolved"),
-                    "open_share": open_share,
-                }
-            ).drop(columns=["company"]),
+            rendered(("naive",), naive_display),
             hide_index=True,
             width="stretch",
             key="naive",
