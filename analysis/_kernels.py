@@ -231,12 +231,13 @@ def logrank_components(n_events, n_removed, n_entered=None):
 
 
 def competing_patterns(
-    durations, causes, codes=None, n_groups: int = 1, *, entry=None, n_causes: int
+    durations, causes, codes=None, n_groups: int = 1, *, entry=None, n_causes: int, weights=None
 ) -> CompetingPatterns:
     """The sparse (group, entry, exit, cause) count table of competing outcomes.
 
     One bincount when the table is small (whole-number days), one ``numpy.unique`` otherwise;
-    no Python loop over units.
+    no Python loop over units. ``weights`` (whole numbers): how many responses each row
+    stands for (rows already counted by the database), 1 each when None.
     """
     grid, exit_index, entry_index = time_grid(durations, n_groups, entry)
     width = grid.size
@@ -244,7 +245,7 @@ def competing_patterns(
     budget = max(_MAX_BINCOUNT_CELLS, 4 * durations.size)
     if entry_index is None:
         exit_full, group, cause, count = _count_patterns(
-            exit_index, causes, codes, n_groups, width, states, budget
+            exit_index, causes, codes, n_groups, width, states, budget, weights=weights
         )
         entry_full = np.zeros_like(exit_full)
     else:
@@ -254,7 +255,14 @@ def competing_patterns(
         on_time = ~late
         pick = (lambda a: None if a is None else a[on_time]) if late.any() else (lambda a: a)
         exit_a, group_a, cause_a, count_a = _count_patterns(
-            pick(exit_index), pick(causes), pick(codes), n_groups, width, states, budget
+            pick(exit_index),
+            pick(causes),
+            pick(codes),
+            n_groups,
+            width,
+            states,
+            budget,
+            weights=pick(weights),
         )
         if late.any():
             exit_b, group_b, cause_b, count_b = _count_patterns(
@@ -268,6 +276,7 @@ def competing_patterns(
                 extra=entry_index[late]
                 if codes is None
                 else codes[late] * width + entry_index[late],
+                weights=None if weights is None else weights[late],
             )
             entry_b, group_b = group_b % width, group_b // width
         else:
@@ -287,10 +296,13 @@ def competing_patterns(
     return CompetingPatterns(grid[kept], group, first, last, cause, count)
 
 
-def _count_patterns(exit_index, causes, codes, n_groups, width, states, budget, extra=None):
+def _count_patterns(
+    exit_index, causes, codes, n_groups, width, states, budget, extra=None, weights=None
+):
     """Distinct (group, exit, cause) cells and their counts: one bincount, or one unique.
 
-    ``extra`` (optional) replaces ``codes`` as the slowest-varying key (group and entry).
+    ``extra`` (optional) replaces ``codes`` as the slowest-varying key (group and entry);
+    ``weights``: the responses each row stands for.
     """
     key = np.multiply(exit_index, states, dtype=np.int64)
     key += causes
@@ -299,7 +311,11 @@ def _count_patterns(exit_index, causes, codes, n_groups, width, states, budget, 
     if outer is not None:
         key += np.multiply(outer, span, dtype=np.int64)
     key_size = n_groups * span
-    if key_size <= budget:
+    if weights is not None:
+        present, inverse = np.unique(key, return_inverse=True)
+        count = np.bincount(inverse.reshape(-1), weights=weights).astype(np.int64)
+        present, count = present[count > 0], count[count > 0]
+    elif key_size <= budget:
         counts = np.bincount(key, minlength=key_size)
         present = np.flatnonzero(counts)
         count = counts[present]
@@ -584,10 +600,16 @@ def fisher_pvalue(a: int, b: int, c: int, d: int) -> float:
     probabilities rise then fall, so that set is two tails: each is found by bisection on the
     log-probability and summed with the hypergeometric distribution function.
     """
+    return float(fisher_pvalues([a], [b], [c], [d])[0])
+
+
+def _fisher_tails(a: int, b: int, c: int, d: int):
+    """``(total, row, column, left, right)`` of :func:`fisher_pvalue`'s two tails (``left``
+    below the support or ``right`` above it when a tail is empty), or None when p is 1."""
     total, row, column = a + b + c + d, a + b, a + c
     low, high = max(0, column - (total - row)), min(row, column)
     if low == high:
-        return 1.0
+        return None
 
     def log_probability(x: int) -> float:  # up to a constant
         return -(
@@ -600,7 +622,7 @@ def fisher_pvalue(a: int, b: int, c: int, d: int) -> float:
     threshold = log_probability(a) + math.log1p(1e-7)
     mode = min(max((column + 1) * (row + 1) // (total + 2), low), high)
     if log_probability(mode) <= threshold:
-        return 1.0
+        return None
     # left tail: largest x <= mode with probability <= threshold (probabilities rise up to mode)
     lo, hi = low - 1, mode  # invariant: lo qualifies (or is below the support), hi does not
     while hi - lo > 1:
@@ -609,7 +631,7 @@ def fisher_pvalue(a: int, b: int, c: int, d: int) -> float:
             lo = middle
         else:
             hi = middle
-    left = lo
+    left = lo if lo >= low else None
     # right tail: smallest x >= mode with probability <= threshold (they fall after mode)
     lo, hi = mode, high + 1
     while hi - lo > 1:
@@ -618,13 +640,32 @@ def fisher_pvalue(a: int, b: int, c: int, d: int) -> float:
             hi = middle
         else:
             lo = middle
-    right = hi
-    pvalue = 0.0
-    if left >= low:
-        pvalue += float(stats.hypergeom.cdf(left, total, row, column))
-    if right <= high:
-        pvalue += float(stats.hypergeom.sf(right - 1, total, row, column))
-    return min(pvalue, 1.0)
+    right = hi if hi <= high else None
+    return total, row, column, left, right
+
+
+def fisher_pvalues(a, b, c, d) -> np.ndarray:
+    """:func:`fisher_pvalue` of many tables: the tails found table by table, their
+    probabilities summed in two vectorised calls of the hypergeometric distribution (a call
+    per table costs more than the test at a dozen tables)."""
+    tails = [
+        _fisher_tails(int(w), int(x), int(y), int(z)) for w, x, y, z in zip(a, b, c, d, strict=True)
+    ]
+    pvalues = np.ones(len(tails))
+    found = [i for i, tail in enumerate(tails) if tail is not None]
+    if not found:
+        return pvalues
+    total, row, column = (np.array([tails[i][j] for i in found]) for j in range(3))
+    left = np.array([-1 if tails[i][3] is None else tails[i][3] for i in found])
+    right = np.array([-1 if tails[i][4] is None else tails[i][4] for i in found])
+    has_left, has_right = left >= 0, right >= 0
+    lower = np.where(has_left, stats.hypergeom.cdf(np.maximum(left, 0), total, row, column), 0.0)
+    upper = np.where(
+        has_right, stats.hypergeom.sf(np.maximum(right, 1) - 1, total, row, column), 0.0
+    )
+    # (summed as the scalar form adds them: 0.0 + left tail, then + right tail)
+    pvalues[found] = np.minimum((0.0 + lower) + upper, 1.0)
+    return pvalues
 
 
 def chi_square(counts: np.ndarray) -> tuple[float, float]:

@@ -91,6 +91,13 @@ def _bound(value: float, scale: float) -> str:
     return "NA" if pd.isna(value) else f"{value * scale:.0f}"
 
 
+def _layered(data: pd.DataFrame, *layers: alt.Chart) -> alt.LayerChart:
+    """Layers drawing the same ``data``, given once to the layer chart: the spec Altair makes
+    of layers that each hold it (it moves their shared data up), without the hash of every
+    layer's spec and data that it computes first to do so (most of the time a chart took)."""
+    return alt.layer(*layers, data=data)
+
+
 def _axis_percent(title: str) -> alt.Axis:
     return alt.Axis(title=title, format="%")
 
@@ -109,7 +116,7 @@ def survival_chart(
     data = curves[curves["time"] <= horizon].copy()
     data["name"] = _labelled(data[by], names)
     data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
-    base = alt.Chart(data).encode(
+    base = alt.Chart().encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
         color=alt.Color(
             "name:N",
@@ -120,10 +127,10 @@ def survival_chart(
     )
     band = base.mark_area(aria=False, opacity=0.12, interpolate="step-after").encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
-        y2="high:Q",
+        y2=alt.Y2("high:Q"),
     )
     line = base.mark_line(aria=False, interpolate="step-after", strokeWidth=2).encode(
-        y="survival:Q",
+        y=alt.Y("survival:Q"),
         tooltip=[
             alt.Tooltip("name:N"),
             alt.Tooltip("time:Q", title="days / jours"),
@@ -133,7 +140,9 @@ def survival_chart(
             alt.Tooltip("n_at_risk:Q", title="n at risk / à risque"),
         ],
     )
-    return (band + line).properties(title=title, description=title, width=WIDTH, height=360)
+    return _layered(data, band, line).properties(
+        title=title, description=title, width=WIDTH, height=360
+    )
 
 
 def forest_chart(
@@ -165,19 +174,19 @@ def forest_chart(
         alt.Tooltip("n:Q"),
     ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2="high:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("low:Q", axis=x_axis), x2=alt.X2("high:Q"), tooltip=tooltip)
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=70, opacity=1)
-        .encode(y=y, x="estimate:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("estimate:Q"), tooltip=tooltip)
     )
     counts = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_text(aria=False, align="left", dx=6, fontSize=10, color="gray")
-        .encode(y=y, x="high:Q", text=alt.Text("n:Q", format="d"))
+        .encode(y=y, x=alt.X("high:Q"), text=alt.Text("n:Q", format="d"))
     )
     layers = [rules, dots, counts]
     if reference is not None:
@@ -185,9 +194,9 @@ def forest_chart(
             0,
             alt.Chart(pd.DataFrame({"x": [reference]}))
             .mark_rule(aria=False, strokeDash=[4, 4], color="gray")
-            .encode(x="x:Q"),
+            .encode(x=alt.X("x:Q")),
         )
-    return alt.layer(*layers).properties(
+    return _layered(data, *layers).properties(
         title=title, description=title, width=WIDTH, height=max(160, 24 * len(data))
     )
 
@@ -211,10 +220,10 @@ def distribution_chart(
             ),
             order=alt.Order("trips:Q"),
             tooltip=[
-                "name:N",
-                "trips_label:O",
+                alt.Tooltip("name:N"),
+                alt.Tooltip("trips_label:O"),
                 alt.Tooltip("share:Q", format=".1%"),
-                "responses:Q",
+                alt.Tooltip("responses:Q"),
             ],
         )
         .properties(
@@ -251,32 +260,34 @@ def stages_chart(
         legend=alt.Legend(orient="bottom"),
     )
     tooltip = [
-        "name:N",
-        "stage:N",
+        alt.Tooltip("name:N"),
+        alt.Tooltip("stage:N"),
         alt.Tooltip("estimate:Q", format=".0%"),
         alt.Tooltip("low:Q", format=".0%"),
         alt.Tooltip("high:Q", format=".0%"),
-        "n:Q",
+        alt.Tooltip("n:Q"),
     ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False)
         .encode(
             y=y,
             yOffset=y_offset,
             x=alt.X("low:Q", axis=_axis_percent(x_title), scale=alt.Scale(domain=[0, 1])),
-            x2="high:Q",
+            x2=alt.X2("high:Q"),
             color=color,
             tooltip=tooltip,
         )
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=50, opacity=1)
-        .encode(y=y, yOffset=y_offset, x="estimate:Q", color=color, tooltip=tooltip)
+        .encode(y=y, yOffset=y_offset, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
     height = max(200, 16 * len(data))
-    return (rules + dots).properties(title=title, description=title, width=WIDTH, height=height)
+    return _layered(data, rules, dots).properties(
+        title=title, description=title, width=WIDTH, height=height
+    )
 
 
 def sector_origin_chart(
@@ -307,7 +318,7 @@ def sector_origin_chart(
     ]
     data["sector"] = _labelled(data["sector"], sector_labels)
     data["origin"] = _labelled(data["origin"], origin_labels)
-    base = alt.Chart(data).encode(
+    base = alt.Chart().encode(
         x=alt.X("origin:N", title=None, axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("sector:N", title=None, axis=alt.Axis(labelLimit=240)),
     )
@@ -318,14 +329,18 @@ def sector_origin_chart(
     # White text on the darker half of the scale; black everywhere when nothing is estimated
     # (a NaN would end up in the Vega spec, which cannot parse it).
     text_colour = (
-        alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black"))
+        alt.ColorValue(
+            **alt.condition(alt.datum.estimate > middle, alt.value("white"), alt.value("black"))
+        )
         if np.isfinite(middle)
-        else alt.value("black")
+        else alt.ColorValue("black")
     )
     text = base.mark_text(aria=False, fontSize=13, fontWeight="bold").encode(
-        text="text:N", color=text_colour
+        text=alt.Text("text:N"), color=text_colour
     )
-    return (cells + text).properties(title=title, description=title, width=WIDTH, height=220)
+    return _layered(data, cells, text).properties(
+        title=title, description=title, width=WIDTH, height=220
+    )
 
 
 def effects_chart(
@@ -371,26 +386,28 @@ def effects_chart(
     rules = (
         alt.Chart(data)
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", tooltip=tooltip)
+        .encode(y=y, x=alt.X("low:Q", title=x_title), x2=alt.X2("high:Q"), tooltip=tooltip)
     )
     dots = (
         alt.Chart(data)
         .mark_point(aria=False, size=80, opacity=1, strokeWidth=2)
         .encode(
             y=y,
-            x="estimate:Q",
-            fill=alt.condition("datum.filled", alt.value("#1f4e79"), alt.value("white")),
-            color=alt.value("#1f4e79"),
+            x=alt.X("estimate:Q"),
+            fill=alt.FillValue(
+                **alt.condition("datum.filled", alt.value("#1f4e79"), alt.value("white"))
+            ),
+            color=alt.ColorValue("#1f4e79"),
             tooltip=tooltip,
         )
     )
     notes = (
         alt.Chart(data)
         .mark_text(aria=False, align="left", dx=6, fontSize=10, color="#444")
-        .encode(y=y, x="high:Q", text=alt.Text("label:N"))
+        .encode(y=y, x=alt.X("high:Q"), text=alt.Text("label:N"))
         .transform_calculate(label="datum.sides + (datum.mark ? ' · ' + datum.mark : '')")
     )
-    return alt.layer(zero.encode(x="x:Q"), rules, dots, notes).properties(
+    return alt.layer(zero.encode(x=alt.X("x:Q")), rules, dots, notes).properties(
         title=title, description=title, width=WIDTH, height=max(160, 36 * len(data))
     )
 
@@ -423,18 +440,25 @@ def inputs_chart(
     )
     y = alt.Y("name:N", title=None, sort=alt.EncodingSortField("group"))
     color = alt.Color("group:N", title=None, legend=alt.Legend(orient="bottom"))
-    tooltip = ["name:N", "group:N", alt.Tooltip("estimate:Q", format=".1f"), "n:Q"]
+    tooltip = [
+        alt.Tooltip("name:N"),
+        alt.Tooltip("group:N"),
+        alt.Tooltip("estimate:Q", format=".1f"),
+        alt.Tooltip("n:Q"),
+    ]
     rules = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_rule(aria=False, strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", color=color, tooltip=tooltip)
+        .encode(
+            y=y, x=alt.X("low:Q", title=x_title), x2=alt.X2("high:Q"), color=color, tooltip=tooltip
+        )
     )
     dots = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_circle(aria=False, size=70, opacity=1)
-        .encode(y=y, x="estimate:Q", color=color, tooltip=tooltip)
+        .encode(y=y, x=alt.X("estimate:Q"), color=color, tooltip=tooltip)
     )
-    return alt.layer(rules, dots).properties(
+    return _layered(data, rules, dots).properties(
         title=title, description=title, width=WIDTH, height=max(160, 22 * len(data))
     )
 

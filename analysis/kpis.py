@@ -37,7 +37,7 @@ from analysis._kernels import (
     chi_square,
     competing_patterns,
     confidence_band,
-    fisher_pvalue,
+    fisher_pvalues,
     grouped_value_counts,
     kruskal_from_counts,
     mann_whitney_from_counts,
@@ -1016,6 +1016,425 @@ def _in_range(values, low, high, column, notes, units) -> np.ndarray:
     return values
 
 
+# --- the same count tables, counted in the database --------------------------------------------
+#
+# At a million rows and more, reading every row into numpy costs more than the statistics: the
+# database groups the rows by unit and by what a metric reads (a status and a duration in days,
+# a score, a pair of counts), and only those groups (a few thousand rows) come back. The rules are
+# those of ``_prepare_counts`` above, written once more in SQL over the responses as known on the
+# date; ``tests/test_counted.py`` checks that both give the same tables on the same responses.
+
+
+def _day(column: str) -> str:
+    """SQL: the day number (days since 1970-01-01) of a date column, NULL when missing."""
+    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
+
+
+def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
+    """SQL twin of :func:`_choice_codes`: the index in ``choices``, -1 missing, -2 other."""
+    cases = " ".join(f"WHEN '{choice}' THEN {i}" for i, choice in enumerate(choices))
+    return (
+        f"CASE CAST({column} AS VARCHAR) {cases} "
+        f"ELSE CASE WHEN {column} IS NULL THEN -1 ELSE -2 END END"
+    )
+
+
+_NON_NEGATIVE = (
+    "refund_amount_requested",
+    "refund_amount_obtained",
+    "wasted_trips",
+    "wasted_km",
+    "technician_visits_useless",
+    "callbacks_promised",
+    "callbacks_received",
+    "false_resolved_count",
+)
+_RANGES = {"csat": (1, 5), "effort": (1, 7), "nps": (0, 10)}
+COUNTED_COLUMNS = tuple(
+    c for c in (*READ_COLUMNS, "collected_from") if c not in ("sector", "origin")
+)
+"""What :func:`summary_tables_counted` asks of the store (which adds each company's name,
+sector and origin)."""
+
+
+def _counted_rows(cursor, relation: str, values: list, as_of_day: int, launch_day, select: str):
+    """Run ``select`` (over ``b``: one row per response with its unit, NULL when outside the
+    table, and its columns as day numbers and codes) and return its columns as numpy arrays."""
+    query = (
+        f"WITH src AS ({relation}), "
+        "p AS (SELECT CAST(? AS BIGINT) AS as_of, CAST(? AS DOUBLE) AS launch), "
+        "b AS (SELECT CASE WHEN company IS NOT NULL AND submitted_on IS NOT NULL AND "
+        f"{_day('submitted_on')} <= p.as_of THEN CAST(company AS VARCHAR) END AS unit, "
+        f"src.*, p.as_of, p.launch FROM src, p) {select}"
+    )
+    table = cursor.sql(query, params=[*values, as_of_day, launch_day]).to_arrow_table()
+    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def _floats(array) -> np.ndarray:
+    """A fetched column as floats, NaN for NULL."""
+    return (
+        np.array([np.nan if v is None else v for v in array], dtype=float)
+        if (array.dtype == object)
+        else array.astype(float)
+    )
+
+
+def _unit_codes(units: _Units, unit) -> np.ndarray:
+    """Index of each fetched unit label among ``units.labels``; ``k`` for NULL (outside)."""
+    lookup = {label: i for i, label in enumerate(units.labels)}
+    return np.array([units.k if u is None else lookup[u] for u in unit], dtype=np.int64)
+
+
+def _counted_value_table(units, unit, values, weights, *, scale=1.0, step=None) -> _ValueCounts:
+    """:func:`_value_counts` from grouped rows (``unit`` NULL outside the table, ``values``
+    NaN when missing or invalid): the distinct values are those of every valid row, and 0
+    when a row is missing one, as the row-wise pass counts them."""
+    codes = _unit_codes(units, unit)
+    valid = ~np.isnan(values)
+    filled = np.where(valid, values, 0.0)
+    if step is not None:
+        filled = np.round(filled / step)
+    if filled.size == 0:
+        return _ValueCounts(np.empty(0), np.zeros((units.k, 0), dtype=np.int64), scale)
+    distinct = np.unique(filled)
+    index = np.searchsorted(distinct, filled)
+    code = np.where(valid, codes, units.k)
+    table = np.bincount(
+        code * distinct.size + index, weights=weights, minlength=(units.k + 1) * distinct.size
+    ).reshape(units.k + 1, distinct.size)[: units.k]
+    distinct = distinct * step if step is not None else distinct
+    return _ValueCounts(distinct, table.astype(np.int64), scale)
+
+
+def _counted_shares(units, codes, valid, success, weights) -> _ShareCounts:
+    """:func:`_share_counts` from grouped rows of units ``codes`` (all inside the table)."""
+    n = np.bincount(codes[valid], weights[valid], minlength=units.k).astype(np.int64)
+    hits = valid & success
+    s = np.bincount(codes[hits], weights[hits], minlength=units.k).astype(np.int64)
+    return _ShareCounts(s, n)
+
+
+def _counted_competing(units, codes, durations, causes, in_scope, entry, weights):
+    """:func:`_competing_counts` from grouped rows of units ``codes`` (inside the table)."""
+    usable = in_scope & _placeable(durations, entry)
+    excluded = np.bincount(
+        codes[in_scope & ~usable], weights[in_scope & ~usable], minlength=units.k
+    ).astype(np.int64)
+    late = np.zeros(units.k, dtype=np.int64)
+    if not usable.any():
+        empty = np.zeros(0, dtype=np.int64)
+        patterns = CompetingPatterns(np.empty(0), empty, empty, empty, empty, empty)
+        return _CompetingCounts(patterns, units.k, excluded, late)
+    entries = None
+    if entry is not None:
+        delayed = entry[usable] > 0
+        late = np.bincount(
+            codes[usable][delayed], weights[usable][delayed], minlength=units.k
+        ).astype(np.int64)
+        if delayed.any():
+            entries = np.where(delayed, entry[usable] + 1.0, 0.0)
+    patterns = competing_patterns(
+        durations[usable] + 1.0,
+        causes[usable].astype(np.int64),
+        codes[usable],
+        units.k,
+        entry=entries,
+        n_causes=CAUSES,
+        weights=weights[usable],
+    )
+    return _CompetingCounts(patterns, units.k, excluded, late)
+
+
+def _cleaned(values, weights, inside, column, notes, low=None, high=None) -> np.ndarray:
+    """:func:`_non_negative` (``low`` None) or :func:`_in_range` of grouped raw answers: NaN
+    where invalid, and the note the row-wise pass writes when any row holds one."""
+    if low is None:
+        bad = values < 0
+    else:
+        bad = ((values < low) | (values > high) | (values != np.floor(values))) & ~np.isnan(values)
+    if not bad.any():
+        return values
+    notes[f"invalid_{column}"] = int(weights[bad & inside].sum())
+    return np.where(bad, np.nan, values)
+
+
+def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _Prepared:
+    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation`` in seven
+    scans: each reads only its columns, the metrics that share a scan are grouped together
+    (raw answers, checked here on the groups), and the groups are summed here."""
+
+    def rows(select):
+        got = _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
+        got["_codes"] = _unit_codes(units, got["unit"]) if "unit" in got else None
+        return got
+
+    # 1. the units, what is left out, and whether any incident enters at its survey's opening
+    units = None
+    got = rows(
+        "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
+        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
+        "count(*) - count(submitted_on) AS missing, "
+        "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
+    )
+    company = list(got["company"])
+    order = sorted(
+        (i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
+        key=lambda i: company[i],
+    )
+    labels = [company[i] for i in order]
+    reference = cursor.execute(
+        "SELECT id, name, sector, origin FROM companies WHERE list_contains(?, id)", [labels]
+    ).fetchall()
+    known = {row[0]: row[1:] for row in reference}  # (the read's LEFT JOIN companies)
+    identity = [known.get(label, (None, None, None)) for label in labels]
+
+    def text(i):
+        return [None if row[i] is None else str(row[i]) for row in identity]
+
+    units = _Units(
+        labels=labels,
+        names=text(0),
+        sectors=text(1),
+        origins=text(2),
+        codes=np.empty(0, dtype=np.int64),  # no rows here: every table below is counted
+        n=np.array([got["n"][i] for i in order], dtype=np.int64),
+        excluded={
+            "submitted_after_as_of": int(got["after"].sum()),
+            "missing_submitted_on": int(got["missing"].sum()),
+            "missing_company": int(
+                sum(got["n_all"][i] for i, c in enumerate(company) if c is None)
+            ),
+        },
+    )
+    # (the row-wise pass gives every row an entry when any row has an opening)
+    entry_rule = bool(company) and (launch_day is not None or bool(np.any(got["collected"])))
+    stats: dict = {}
+    notes: dict = {}
+
+    # 2. time to resolution, competing with "gave up"
+    status = _choice_sql("status", _STATUSES)
+    started, ended, submitted = _day("started_on"), _day("ended_on"), _day("submitted_on")
+    known_on = _day("status_known_on")
+    censored = (
+        f"CASE WHEN {known_on} IS NOT NULL AND NOT coalesce({known_on} < {started}, false) "
+        f"AND {known_on} <= as_of THEN {known_on} ELSE {submitted} END"
+    )
+    opening = f"coalesce(CAST({_day('collected_from')} AS DOUBLE), launch)"
+    got = rows(
+        "SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
+        "AS cause, entry, count(*) AS n FROM (SELECT unit, s, started, CASE WHEN s = 1 THEN "
+        "censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
+        "opening IS NOT NULL THEN greatest(opening - started, 0) ELSE 0 END AS entry FROM "
+        f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
+        f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
+    )
+    codes, w, s = got["_codes"], got["n"].astype(float), got["s"]
+    durations = _floats(got["d"])
+    entry = _floats(got["entry"]) if entry_rule else None
+    everyone = np.ones(s.size, dtype=bool)
+    stats["resolution"] = _counted_competing(
+        units, codes, durations, got["cause"], everyone, entry, w
+    )
+    notes["unrecognised_status"] = int(w[s == -2].sum())
+    notes["missing_status"] = int(w[s == -1].sum())
+    if entry is not None:
+        before = (entry > 0) & np.isfinite(durations) & (durations <= entry)
+        notes["ended_before_launch"] = int(w[before].sum())
+
+    # 3. refunds: obtained, in full, in part, and the share of the amount obtained
+    outcome = _choice_sql("refund_outcome", _OUTCOMES)
+    step = f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
+    got = rows(
+        f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n, "
+        "count(*) FILTER (WHERE req_raw < 0) AS bad_requested, "
+        "count(*) FILTER (WHERE obt_raw < 0) AS bad_obtained FROM (SELECT unit, o, req_raw, "
+        "obt_raw, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL "
+        "THEN 1.0 WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END "
+        "END AS share FROM (SELECT unit, o, req_raw, obt_raw, CASE WHEN req_raw < 0 THEN NULL "
+        "ELSE req_raw END AS req, CASE WHEN obt_raw < 0 THEN NULL ELSE obt_raw END AS obt FROM "
+        f"(SELECT unit, {outcome} AS o, CAST(refund_amount_requested AS DOUBLE) AS req_raw, "
+        "CAST(refund_amount_obtained AS DOUBLE) AS obt_raw FROM b))) GROUP BY ALL"
+    )
+    codes, w, o = got["_codes"], got["n"].astype(float), got["o"]
+    inside = codes < units.k
+    for column, bad in (
+        ("refund_amount_requested", "bad_requested"),
+        ("refund_amount_obtained", "bad_obtained"),
+    ):
+        if got[bad].sum() > 0:
+            notes[f"invalid_{column}"] = int(got[bad][inside].sum())
+    notes["unrecognised_refund_outcome"] = int(w[inside & (o == -2)].sum())
+    decided = inside & (o >= 0) & (o <= 2)
+    stats["refund_success"] = _counted_shares(units, codes, decided, (o == 0) | (o == 1), w)
+    stats["refund_full"] = _counted_shares(units, codes, decided, o == 0, w)
+    stats["refund_partial"] = _counted_shares(units, codes, decided, o == 1, w)
+    # the row-wise pass keeps round(share / step) * step, then counts round(that / step)
+    stats["refund_amount_share"] = _counted_value_table(
+        units, got["unit"], _floats(got["m"]) * AMOUNT_SHARE_STEP, w, step=AMOUNT_SHARE_STEP
+    )
+
+    # 4. the time to the refund, competing with a refusal
+    asked_on, received_on = _day("refund_requested_on"), _day("refund_received_on")
+    got = rows(
+        "SELECT unit, (o >= 0 OR coalesce(requested, false)) AS scope, stop - asked AS d, "
+        "CASE WHEN o IN (0, 1) THEN 1 WHEN o = 2 THEN 2 ELSE 0 END AS cause, count(*) AS n "
+        "FROM (SELECT unit, o, requested, asked, CASE WHEN o IN (0, 1) THEN received WHEN o IN "
+        "(2, 3) THEN submitted END AS stop FROM (SELECT unit, "
+        f"{outcome} AS o, CAST(refund_requested AS BOOLEAN) AS requested, {asked_on} AS asked, "
+        f"{received_on} AS received, {submitted} AS submitted FROM b WHERE unit IS NOT NULL)) "
+        "GROUP BY ALL"
+    )
+    stats["refund_time"] = _counted_competing(
+        units,
+        got["_codes"],
+        _floats(got["d"]),
+        got["cause"],
+        got["scope"].astype(bool),
+        None,
+        got["n"].astype(float),
+    )
+
+    # 5. what went wrong on the way: trips, visits, false "resolved", the loaner, kilometres
+    got = rows(
+        "SELECT unit, CAST(wasted_trips AS DOUBLE) AS trips, "
+        "CAST(technician_visits_useless AS DOUBLE) AS useless, "
+        "CAST(false_resolved_count AS DOUBLE) AS false_resolved, "
+        "CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS BOOLEAN) AS "
+        "obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, count(*) AS n, "
+        "sum(CAST(wasted_km AS DOUBLE)) FILTER (WHERE wasted_km >= 0) AS km, "
+        "count(*) FILTER (WHERE wasted_km >= 0) AS km_n, "
+        "count(*) FILTER (WHERE wasted_km < 0) AS km_bad FROM b GROUP BY ALL"
+    )
+    codes, w = got["_codes"], got["n"].astype(float)
+    inside = codes < units.k
+    for name, column, raw in (
+        ("wasted_trips", "trips", "wasted_trips"),
+        ("useless_visits", "useless", "technician_visits_useless"),
+    ):
+        v = _cleaned(_floats(got[column]), w, inside, raw, notes)
+        stats[name] = _counted_value_table(units, got["unit"], v, w)
+        stats[f"{name}_any"] = _counted_shares(units, codes, inside & ~np.isnan(v), v >= 1, w)
+    if got["km_bad"].sum() > 0:
+        notes["invalid_wasted_km"] = int(got["km_bad"][inside].sum())
+    stats["wasted_km"] = _Totals(
+        np.bincount(codes[inside], np.nan_to_num(_floats(got["km"]))[inside], minlength=units.k),
+        np.bincount(codes[inside], got["km_n"][inside].astype(float), minlength=units.k).astype(
+            np.int64
+        ),
+    )
+    false_resolved = _cleaned(
+        _floats(got["false_resolved"]), w, inside, "false_resolved_count", notes
+    )
+    stats["false_resolved"] = _counted_shares(
+        units, codes, inside & ~np.isnan(false_resolved), false_resolved >= 1, w
+    )
+    offered, obtained, cut = (_floats(got[c]) for c in ("offered", "obtained", "cut"))
+    stats["loaner_offered"] = _counted_shares(
+        units, codes, inside & ~np.isnan(offered), offered == 1, w
+    )
+    stats["loaner_obtained"] = _counted_shares(
+        units, codes, inside & (offered == 1) & ~np.isnan(obtained), obtained == 1, w
+    )
+    stats["loaner_cut"] = _counted_shares(
+        units, codes, inside & (obtained == 1) & ~np.isnan(cut), cut == 1, w
+    )
+
+    # 6. callbacks kept: the table of (received, promised) pairs
+    got = rows(
+        "SELECT unit, CAST(callbacks_received AS DOUBLE) AS received, "
+        "CAST(callbacks_promised AS DOUBLE) AS promised, count(*) AS n FROM b GROUP BY ALL"
+    )
+    codes, w = got["_codes"], got["n"].astype(float)
+    inside = codes < units.k
+    promised = _cleaned(_floats(got["promised"]), w, inside, "callbacks_promised", notes)
+    received = _cleaned(_floats(got["received"]), w, inside, "callbacks_received", notes)
+    valid = inside & (promised > 0) & ~np.isnan(received)
+    pairs = np.column_stack([received[valid], promised[valid]])
+    distinct, index = (
+        np.unique(pairs, axis=0, return_inverse=True)
+        if len(pairs)
+        else (np.empty((0, 2)), np.zeros(0, dtype=np.int64))
+    )
+    table = np.bincount(
+        codes[valid] * len(distinct) + index.reshape(-1),
+        weights=w[valid],
+        minlength=units.k * len(distinct),
+    ).reshape(units.k, len(distinct))
+    stats["callbacks_kept"] = _PairCounts(distinct[:, 0], distinct[:, 1], table.astype(np.int64))
+
+    # 7. the scores (one scan: at most 6 x 8 x 12 groups per unit)
+    got = rows(
+        "SELECT unit, "
+        + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RANGES)
+        + ", count(*) AS n FROM b GROUP BY ALL"
+    )
+    codes, w = got["_codes"], got["n"].astype(float)
+    inside = codes < units.k
+    scores = {
+        c: _cleaned(_floats(got[c]), w, inside, c, notes, low, high)
+        for c, (low, high) in _RANGES.items()
+    }
+    csat = scores["csat"]
+    stats["csat"] = _counted_value_table(units, got["unit"], csat, w)
+    stats["csat_satisfied"] = _counted_shares(units, codes, inside & ~np.isnan(csat), csat >= 4, w)
+    stats["effort"] = _counted_value_table(units, got["unit"], scores["effort"], w)
+    nps = scores["nps"]
+    # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
+    category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
+    stats["nps"] = _counted_value_table(
+        units, got["unit"], np.where(np.isnan(nps), np.nan, category), w, scale=100.0
+    )
+    return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
+
+
+def summary_tables_counted(
+    store,
+    filters=None,
+    *,
+    as_of,
+    rng,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    launch=None,
+    company_pools=None,
+    group_pools=None,
+) -> KpiTables:
+    """:func:`summary_tables` of the responses ``store`` holds (``filters``) as known on
+    ``as_of``, counted in the database: the same tables as ``summary_tables`` of
+    ``store.fetch_responses(filters, known_on=as_of)``, without reading the rows. A store
+    that cannot count (PostgreSQL) is read and counted here."""
+    as_of_day = _validate_as_of(as_of)
+    generator = validate_rng(rng)
+    resamples = validate_resamples(n_resamples)
+    launch_day = _validate_launch(launch)
+    known_on = _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + as_of_day)
+    counted = getattr(store, "counted", None)
+    if counted is None:
+        frame = store.fetch_responses(
+            filters,
+            columns=list(COUNTED_COLUMNS),
+            ordered=False,
+            categorical=True,
+            known_on=known_on,
+        )
+        return summary_tables(
+            frame,
+            as_of=as_of,
+            rng=generator,
+            n_resamples=resamples,
+            launch=launch,
+            company_pools=company_pools,
+            group_pools=group_pools,
+        )
+    entropy = int(generator.integers(0, 2**63))
+    with counted(filters, list(COUNTED_COLUMNS), known_on=known_on) as (cursor, relation, values):
+        prepared = _prepare_counted(cursor, relation, values, as_of_day, launch_day)
+    return KpiTables(
+        _company_table(prepared, as_of_day, entropy, resamples, company_pools),
+        _group_table(prepared, as_of_day, entropy, resamples, group_pools),
+    )
+
+
 # --- statistics per unit -----------------------------------------------------------------------
 
 
@@ -1040,13 +1459,14 @@ def _share_columns(name: str, counts: _ShareCounts):
     total_s, total_n = counts.successes.sum(), counts.n.sum()
     pvalues = np.full(k, np.nan)
     effect = np.zeros(k)
-    for unit in range(k):
-        s, n = int(counts.successes[unit]), int(counts.n[unit])
-        rest_s, rest_n = int(total_s - s), int(total_n - n)
-        if n == 0 or rest_n == 0:
-            continue
-        pvalues[unit] = fisher_pvalue(s, n - s, rest_s, rest_n - rest_s)
-        effect[unit] = s / n - rest_s / rest_n
+    tested = [unit for unit in range(k) if counts.n[unit] > 0 and total_n - counts.n[unit] > 0]
+    if tested:
+        s, n = counts.successes[tested].astype(np.int64), counts.n[tested].astype(np.int64)
+        rest_s, rest_n = total_s - s, total_n - n
+        pvalues[tested] = fisher_pvalues(s, n - s, rest_s, rest_n - rest_s)
+        effect[tested] = [
+            int(s[i]) / int(n[i]) - int(rest_s[i]) / int(rest_n[i]) for i in range(len(tested))
+        ]
     overall = (math.nan, math.nan, math.nan)
     table = np.column_stack([counts.successes, counts.n - counts.successes])
     table = table[counts.n > 0]

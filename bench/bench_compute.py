@@ -1,4 +1,5 @@
-"""The public dashboard's aggregates and the company + group tables, from a database, timed.
+"""The public dashboard's aggregates and the company + group tables, from a database, timed
+(the tables both ways: counted in numpy on the fetched frame, and counted in the database).
 
 Run: .venv/bin/python bench/bench_compute.py DB.duckdb [--repeat 2]
 (the pytest form, in make bench, times the same on the 100k and 1M demo databases)."""
@@ -45,6 +46,22 @@ def test_public_dashboard_compute(benchmark, demo_database):
     )
 
 
+def test_company_and_group_tables_counted_in_the_database(benchmark, demo_database):
+    store = storage.connect(demo_database, read_only=True)
+    as_of = releases.last_full_month_end(TODAY)
+    benchmark.pedantic(
+        lambda: kpis.summary_tables_counted(
+            store,
+            storage.Filters(include_synthetic=True),
+            as_of=as_of,
+            rng=1,
+            launch=store.launch_date(),
+        ),
+        rounds=3,
+        iterations=1,
+    )
+
+
 def test_company_and_group_tables(benchmark, demo_database):
     store, frame, as_of = read(demo_database)
     benchmark.pedantic(
@@ -72,3 +89,16 @@ if __name__ == "__main__":
         started = time.perf_counter()
         kpis.summary_tables(frame, as_of=as_of, rng=1, launch=store.launch_date())
         print(f"kpis.summary_tables: {time.perf_counter() - started:.2f} s")
+    for _ in range(options.repeat):
+        started, cpu = time.perf_counter(), time.process_time()
+        kpis.summary_tables_counted(
+            store,
+            storage.Filters(include_synthetic=True),
+            as_of=as_of,
+            rng=1,
+            launch=store.launch_date(),
+        )
+        print(
+            f"kpis.summary_tables_counted (from the database, no fetch): "
+            f"{time.perf_counter() - started:.2f} s, {time.process_time() - cpu:.2f} s CPU"
+        )

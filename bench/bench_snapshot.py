@@ -80,3 +80,49 @@ def test_publish_command(benchmark, web_database, tmp_path_factory):
 
     benchmark.pedantic(publish, setup=fresh_folder, rounds=3)
     benchmark.extra_info["peak_rss_mb"] = max(r["peak_kb"] for r in measured) / 1024
+
+
+def phases(database: Path, as_of: date = TODAY) -> dict[str, str]:
+    """Each part of a publication at ``database``, in this process: wall and CPU seconds (the
+    CPU of every thread for the hash, of the calling thread for the tables, whose hash thread
+    runs beside them), and the reports with and without vl-convert's drawing."""
+    import resource
+    import time
+
+    import vl_convert
+
+    from analysis import snapshot
+    from analysis.snapshot import build, write
+
+    def cpu() -> float:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        return used.ru_utime + used.ru_stime
+
+    def timed(step, clock=cpu):
+        wall, spent = time.perf_counter(), clock()
+        value = step()
+        return value, f"{time.perf_counter() - wall:.2f} s wall, {clock() - spent:.2f} s CPU"
+
+    store = snapshot.open_database(database)
+    out = {}
+    responses, out["read"] = timed(lambda: build.fetch_qualifying(store, as_of=as_of))
+    _, out["input hash alone"] = timed(lambda: build.input_sha256(responses))
+    launch = store.launch_date()
+    built, out["tables + hash (CPU: calling thread)"] = timed(
+        lambda: build.build_snapshot(responses, as_of=as_of, launch=launch), time.thread_time
+    )
+    vl_convert.vegalite_to_svg({"mark": "point", "data": {"values": []}})  # engine started
+    _, out["reports and files"] = timed(lambda: write.render(built))
+    draw = vl_convert.vegalite_to_svg
+    vl_convert.vegalite_to_svg = lambda spec, **options: "<svg></svg>"
+    try:
+        _, out["the same without drawing"] = timed(lambda: write.render(built))
+    finally:
+        vl_convert.vegalite_to_svg = draw
+    return out
+
+
+if __name__ == "__main__":
+    # python bench/bench_snapshot.py WEB1M.duckdb: the parts of one publication (no file written)
+    for part, figure in phases(Path(sys.argv[1])).items():
+        print(f"{part}: {figure}")

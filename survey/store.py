@@ -69,8 +69,13 @@ from survey.updates import (
 
 DEFAULT_DB = Path("data") / "clientroi.duckdb"
 LOCK_RETRY_SECONDS = 15.0
-MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets the CLI in at least this often
+MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets a waiting CLI in at least this often
+UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least this often
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
+WANTED_SUFFIX = ".wanted"
+"""``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
+lets go of the file when someone waits rather than every few seconds: each release costs the
+submissions arriving then a checkpoint, a pause and a reopening (the p99 of a busy form)."""
 # Spreadsheet programs execute a cell starting with one of these: exports prefix it with '.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A spreadsheet may split a cell on "," or ";" (French Excel splits a .csv on ";") or tab,
@@ -793,6 +798,20 @@ def _close_open_stores() -> None:
                 store._state.release()
 
 
+def _say_wanted(path: Path) -> bool:
+    """Say in ``path`` (created, or its time renewed) that this process waits for the
+    database; False when the folder cannot be written (the app then lets go only every
+    :data:`UNASKED_HOLD_SECONDS`)."""
+    try:
+        with open(path, "a", encoding="ascii") as mark:
+            if mark.tell() == 0:
+                mark.write(f"{os.getpid()}\n")
+        os.utime(path)
+    except OSError:
+        return False
+    return True
+
+
 def connect(
     target: str | os.PathLike | None = None, *, read_only: bool = False, keep_open: float = 0.0
 ) -> Store:
@@ -873,24 +892,42 @@ class Store(ComebackMethods):
         Store(self.path).close()
 
     def _open(self) -> Any:
-        """Open the file, waiting (bounded) while another process holds DuckDB's lock."""
+        """Open the file, waiting (bounded) while another process holds DuckDB's lock, and
+        saying so in ``<database>.wanted`` meanwhile (see :data:`WANTED_SUFFIX`)."""
         deadline = time.monotonic() + LOCK_RETRY_SECONDS
-        while True:
-            try:
-                database = duckdb.connect(str(self.path), read_only=self.read_only)
-                self._opened_at = time.monotonic()
-                if not self.read_only:
-                    owner_only(self.path, Path(f"{self.path}.wal"))
-                return database
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                if time.monotonic() > deadline:
-                    raise StoreBusy(
-                        f"{self.path} is locked by another process; try again."
-                    ) from exc
-                # Short, jittered polls: another process's window may be brief.
-                time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        wanted = Path(f"{self.path}{WANTED_SUFFIX}")
+        said = False
+        try:
+            while True:
+                try:
+                    database = duckdb.connect(str(self.path), read_only=self.read_only)
+                    self._opened_at = time.monotonic()
+                    if not self.read_only:
+                        owner_only(self.path, Path(f"{self.path}.wal"))
+                    return database
+                except duckdb.IOException as exc:
+                    if "lock" not in str(exc).lower():
+                        raise
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(
+                            f"{self.path} is locked by another process; try again."
+                        ) from exc
+                    # (said again at each poll: another waiter may have taken it away)
+                    said = _say_wanted(wanted) or said
+                    # Short, jittered polls: another process's window may be brief.
+                    time.sleep(0.005 + secrets.randbelow(20) / 1000)
+        finally:
+            if said:
+                with contextlib.suppress(OSError):
+                    wanted.unlink()
+
+    def _someone_waits(self) -> bool:
+        """Another process is waiting for the file (a fresh ``<database>.wanted``)."""
+        try:
+            said_at = os.stat(f"{self.path}{WANTED_SUFFIX}").st_mtime
+        except OSError:
+            return False
+        return time.time() - said_at < 2 * LOCK_RETRY_SECONDS  # (a waiter gives up by then)
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
@@ -898,14 +935,14 @@ class Store(ComebackMethods):
 
         DuckDB lets one process at a time open a file for writing. The file is opened on first
         use; it is closed once idle for ``keep_open`` seconds, and, under continuous load, after
-        at most ``MAX_HOLD_SECONDS``: new operations then wait for the running ones, the file
-        is closed for a moment so the command line can get in, then reopened.
+        at most ``MAX_HOLD_SECONDS`` when another process says it waits for it (or
+        ``UNASKED_HOLD_SECONDS`` anyway): new operations then wait for the running ones, the
+        file is closed for a moment so the command line can get in, then reopened.
         """
         with self._state:
-            held_too_long = (
-                self._database is not None
-                and self.keep_open > 0
-                and time.monotonic() - self._opened_at > MAX_HOLD_SECONDS
+            held = time.monotonic() - self._opened_at if self._database is not None else 0.0
+            held_too_long = self.keep_open > 0 and (
+                held > UNASKED_HOLD_SECONDS or (held > MAX_HOLD_SECONDS and self._someone_waits())
             )
             if held_too_long:
                 self._state.wait_for(lambda: self._users == 0)
@@ -1297,6 +1334,67 @@ class Store(ComebackMethods):
         with self._connection() as con:
             table = con.sql(query, params=params).to_arrow_table()
         return frame_from_arrow(table, categorical=categorical)
+
+    @contextlib.contextmanager
+    def counted(
+        self, filters: Filters | None, columns: list[str], *, known_on: date
+    ) -> Iterator[tuple[Any, str, list[Any]]]:
+        """Count in the database: ``(cursor, relation, values)`` where ``relation`` is a SELECT
+        of ``columns`` of the responses exactly as ``fetch_responses(filters, columns=columns,
+        known_on=known_on)`` returns them (without the company's name, sector and origin: see
+        :meth:`companies`), run on ``cursor`` with ``values``, so that a caller
+        can wrap it (``WITH src AS (relation) SELECT ... GROUP BY ...``) and fetch only counts.
+
+        The few responses with updates recorded by ``known_on`` are read, folded by
+        :func:`survey.updates.fold_events` (the same rule as every other read) and handed to
+        DuckDB as a frame; the others are read in place, ``status_known_on`` being their own
+        answer or, without one, their submission day (:func:`survey.updates.known_on_base`).
+        """
+        if not isinstance(known_on, date):
+            raise ValueError("`known_on` must be a date.")
+        filters = filters or Filters()
+        if filters.submitted_to is None or filters.submitted_to > known_on:
+            filters = dataclasses.replace(filters, submitted_to=known_on)
+        stored = [c for c in columns if c != KNOWN_ON_COLUMN]
+        known = KNOWN_ON_COLUMN in columns
+        # (each company's name, sector and origin are the caller's to read: no join per row)
+        base, values = fetch_query(filters, stored, ordered=False, company_columns=False)
+        if known:
+            own = f"r.{KNOWN_ON_COLUMN}" if KNOWN_ON_COLUMN in exported_columns() else "NULL"
+            base = base.replace(
+                " FROM responses r",
+                f", CAST(COALESCE({own}, r.submitted_on) AS DATE) AS {KNOWN_ON_COLUMN}"
+                " FROM responses r",
+                1,
+            )
+        events = self.events(known_on=known_on)
+        ids = sorted(set(events["response_id"].astype(str))) if not events.empty else []
+        with self._connection() as cursor:
+            if not ids:
+                yield cursor, base, values
+                return
+            extra = [c for c in FOLD_INPUTS if c not in stored]
+            touched, touched_values = fetch_query(
+                filters, stored + extra, ordered=False, company_columns=False
+            )
+            touched += " AND CAST(r.response_id AS VARCHAR) IN (SELECT unnest(?))"
+            table = cursor.sql(touched, params=[*touched_values, ids]).to_arrow_table()
+            folded = fold_events(frame_from_arrow(table), events)
+            folded = folded[stored + ([KNOWN_ON_COLUMN] if known else [])]
+            name = f"folded_{secrets.token_hex(8)}"
+            cursor.register(name, folded)
+            try:
+                select = ", ".join(
+                    f"CAST({c} AS DATE) AS {c}" if c == KNOWN_ON_COLUMN else c
+                    for c in folded.columns
+                )
+                relation = (
+                    f"SELECT * FROM ({base} AND CAST(r.response_id AS VARCHAR) NOT IN "
+                    f"(SELECT unnest(?))) UNION ALL BY NAME SELECT {select} FROM {name}"
+                )
+                yield cursor, relation, [*values, ids]
+            finally:
+                cursor.unregister(name)
 
     def fetch_response(self, response_id: str) -> dict[str, Any] | None:
         """One response by id, as a dict (no e-mail, no hashes)."""

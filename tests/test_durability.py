@@ -112,6 +112,52 @@ def test_32_concurrent_submitters_while_the_cli_exports(db_path, tmp_path):
     assert len(acknowledged) > 100
 
 
+def test_the_app_lets_go_of_the_file_when_a_command_waits_and_only_then(db_path, tmp_path):
+    """Each release costs the submissions arriving then a checkpoint and a reopening: under
+    continuous load the app keeps the file while nobody waits, and lets a waiting command line
+    in (it says so in ``<database>.wanted``, removed once it is in)."""
+    store = storage.connect(db_path, keep_open=2.0)  # as the app holds it
+    submit_like_the_form(store, "first")
+    opened = store._opened_at
+    busy_until = time.monotonic() + 2 * storage.MAX_HOLD_SECONDS + 1.0
+    while time.monotonic() < busy_until:  # continuous load: never idle for keep_open
+        store.source_counts()
+    assert store._opened_at == opened, "released the file while nobody waited"
+
+    done = threading.Event()
+    out = tmp_path / "export.csv"
+
+    def command():
+        done.result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cli",
+                "export",
+                "--format",
+                "csv",
+                "--out",
+                str(out),
+                "--db",
+                str(db_path),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        done.set()
+
+    threading.Thread(target=command).start()
+    while not done.is_set():
+        store.source_counts()
+    assert done.result.returncode == 0, done.result.stderr
+    assert "Exported 1 responses" in done.result.stdout
+    assert store._opened_at != opened  # it let go for the command, then opened again
+    assert not Path(f"{db_path}.wanted").exists()
+    store.close()
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sigkill_mid_burst_loses_no_acknowledged_submission(tmp_path, seed):
     db_path = tmp_path / "crash.duckdb"

@@ -41,6 +41,45 @@ def test_the_input_hash_is_the_same_whatever_the_text_type_and_row_order(frame):
     assert input_sha256(categorical(changed)) != digest
 
 
+def whole_table_digest(responses: pd.DataFrame) -> str:
+    """The input hash as the manifest's recipe says, naively: every column converted whole,
+    the whole table sorted by ``response_id``, written by one ``write_csv``."""
+    import hashlib
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrays = [build._canonical_array(responses[name], kind) for name, kind in build.INPUT_COLUMNS]
+    names = [name for name, _ in build.INPUT_COLUMNS]
+    table = pa.Table.from_arrays(arrays, names=names)
+    table = table.take(pa.compute.sort_indices(table["response_id"].cast(pa.string())))
+    buffer = io.BytesIO()
+    pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(**build.CANONICAL_CSV))
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+@pytest.mark.parametrize("batch_rows", [7, 1_000, build.HASH_BATCH_ROWS])
+def test_the_input_hash_written_a_batch_at_a_time_is_that_of_the_whole_sorted_table(
+    frame, batch_rows
+):
+    """The hash thread converts and writes the sorted rows a batch at a time (never the whole
+    canonical table, nor a sorted copy of it): the bytes hashed are those of the whole sorted
+    table, with gaps in text, dates and counts, batch after batch and in the last, partial one."""
+    responses = categorical(frame).sample(frac=1.0, random_state=5).reset_index(drop=True)
+    responses.loc[responses.index[:40], ["refund_outcome", "ended_on", "csat"]] = None
+    expected = whole_table_digest(responses)
+    assert build._digest(build._canonical_columns(responses), batch_rows=batch_rows) == expected
+    assert build._digest(build._canonical_columns(frame), batch_rows=batch_rows) == (
+        whole_table_digest(frame)
+    )
+
+
+def test_the_input_hash_of_no_rows_is_that_of_the_header_alone(frame):
+    empty = categorical(frame).iloc[:0]
+    assert input_sha256(empty) == whole_table_digest(empty)
+
+
 @pytest.fixture(scope="module")
 def built(frame):
     """The snapshot of the categorical responses, and those responses before and after."""

@@ -18,6 +18,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,9 @@ CANONICAL_CSV = {
     "quoting_header": "needed",
 }
 """``pyarrow.csv.WriteOptions`` of the canonical input rows (the input hash)."""
+HASH_BATCH_ROWS = 65_536
+"""Rows of the sorted canonical table written into the hash at a time (its memory, not its
+bytes: a sorted copy of every input column is 0.17 GB at 1M rows)."""
 
 
 class SnapshotRefused(Exception):
@@ -155,11 +159,13 @@ class Snapshot:
         """The folder name: ``<as_of>-<first 8 hex of the input hash>``."""
         return f"{self.as_of.isoformat()}-{self.input_sha256[:8]}"
 
-    @property
+    # Cut from the published table once: the reports read them about twenty times (a copy of
+    # every column of a wide table each time). Read them, do not write into them.
+    @cached_property
     def companies(self) -> pd.DataFrame:
         return self.kpis[self.kpis["level"] == "company"].reset_index(drop=True)
 
-    @property
+    @cached_property
     def groups(self) -> pd.DataFrame:
         return self.kpis[self.kpis["level"] == "group"].reset_index(drop=True)
 
@@ -305,9 +311,49 @@ def _canonical_array(series: pd.Series, kind: pa.DataType) -> pa.Array:
     return pa.array(series, type=kind, from_pandas=True).cast(kind)
 
 
-def _canonical_table(responses: pd.DataFrame) -> pa.Table:
-    arrays = [_canonical_array(responses[name], kind) for name, kind in INPUT_COLUMNS]
-    return pa.Table.from_arrays(arrays, names=[name for name, _ in INPUT_COLUMNS])
+def _canonical_source(series: pd.Series, kind: pa.DataType) -> pa.Array:
+    """:func:`_canonical_array` before its last cast, taken from then on a batch at a time:
+    counts stay as they were read (float64 where there are gaps), sharing their memory."""
+    if pa.types.is_integer(kind) and not isinstance(series.dtype, pd.CategoricalDtype):
+        return pa.array(pd.to_numeric(series), from_pandas=True)
+    return _canonical_array(series, kind)
+
+
+class _CanonicalColumn:
+    """One input column, ready to give its canonical Arrow array for any rows (a batch of
+    the sorted rows): no sorted copy of the column, and no canonical copy of the counts.
+
+    The column is converted once by the hash thread (:func:`_canonical_source`), then each
+    batch taken and cast by Arrow, without the GIL. A categorical's text (its categories) is
+    converted once, into the dictionary every batch shares."""
+
+    def __init__(self, series: pd.Series, kind: pa.DataType) -> None:
+        self.kind, self.rows = kind, len(series)
+        self.series, self.codes, self.categories, self.dictionary = series, None, None, None
+        self.source = None
+        if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
+            # Only the codes and the text are kept: the text (a Python string per response
+            # for response_id) is freed as soon as the hash thread has converted it.
+            self.series, self.codes = None, series.cat.codes.to_numpy()
+            self.categories = series.cat.categories
+
+    def take(self, rows: np.ndarray) -> pa.Array:
+        if self.codes is None:
+            if self.source is None:
+                self.source, self.series = _canonical_source(self.series, self.kind), None
+            return self.source.take(pa.array(rows)).cast(self.kind)
+        if self.dictionary is None:
+            self.dictionary = pa.array(self.categories, from_pandas=True).cast(self.kind)
+            self.categories = None
+        codes = self.codes[rows]
+        # (the same array as _canonical_array of those rows: the codes as indices, -1 null)
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), self.dictionary)
+
+
+def _canonical_columns(responses: pd.DataFrame) -> list[_CanonicalColumn]:
+    """The columns of :data:`INPUT_COLUMNS`, picked from the frame in the calling thread (the
+    hash thread then reads no DataFrame, only these columns)."""
+    return [_CanonicalColumn(responses[name], kind) for name, kind in INPUT_COLUMNS]
 
 
 def input_sha256(responses: pd.DataFrame) -> str:
@@ -318,19 +364,32 @@ def input_sha256(responses: pd.DataFrame) -> str:
     values empty, strings quoted, dates ``YYYY-MM-DD``, booleans ``true``/``false``), hashed.
     Free text, e-mails and quality flags are not part of it.
     """
-    return _digest(_canonical_table(responses))
+    return _digest(_canonical_columns(responses))
 
 
-def _digest_of(tables: list[pa.Table]) -> str:
-    return _digest(tables.pop())
+def _digest_of(handed: list[list[_CanonicalColumn]]) -> str:
+    return _digest(handed.pop())
 
 
-def _digest(table: pa.Table) -> str:
-    # (pyarrow sorts a table by a plain column only: the identifiers' text, not their codes)
-    order = pc.sort_indices(table["response_id"].cast(pa.string()))
+def _digest(columns: list[_CanonicalColumn], *, batch_rows: int = HASH_BATCH_ROWS) -> str:
+    # (pyarrow sorts by a plain column only: the identifiers' text, not their codes)
+    identifiers = columns[0].take(np.arange(columns[0].rows))
+    order = pc.sort_indices(identifiers.cast(pa.string())).to_numpy()
+    del identifiers
+    names = [name for name, _ in INPUT_COLUMNS]
     sink = _HashingSink()
-    pa_csv.write_csv(table.take(order), sink, pa_csv.WriteOptions(**CANONICAL_CSV))
-    del table, order
+    writer = None
+    # The sorted rows a batch at a time: the same bytes as ``write_csv`` of the whole sorted
+    # table (one header, then the rows in order), without that table (0.17 GB at 1M rows).
+    for start in range(0, max(len(order), 1), batch_rows):
+        rows = order[start : start + batch_rows]
+        batch = pa.Table.from_arrays([column.take(rows) for column in columns], names=names)
+        if writer is None:
+            options = pa_csv.WriteOptions(**CANONICAL_CSV)
+            writer = pa_csv.CSVWriter(sink, batch.schema, write_options=options)
+        writer.write_table(batch)
+    writer.close()
+    del columns, order
     _release_arrow_memory()
     return sink.digest.hexdigest()
 
@@ -420,23 +479,6 @@ def build_snapshot(
     launch: date | None = None,
     previous=(),
 ) -> Snapshot:
-    """See :func:`_build_snapshot`; each column of the responses is read once for every table,
-    curve, cut and hold (:func:`analysis.kpis.shared_reading`)."""
-    with kpis.shared_reading():
-        return _build_snapshot(
-            responses, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
-        )
-
-
-def _build_snapshot(
-    responses: pd.DataFrame,
-    *,
-    as_of,
-    min_cell: int = DEFAULT_MIN_CELL,
-    seed: int = SEED,
-    launch: date | None = None,
-    previous=(),
-) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
     Parameters
@@ -498,12 +540,43 @@ def _build_snapshot(
         responses = responses.assign(**{KNOWN_ON_COLUMN: known_on_base(responses)})
     _check_publishable(responses, as_of)
     # The input hash (sorting, CSV and SHA-256: pyarrow and hashlib, which release the GIL)
-    # runs in a thread beside the tables, on an Arrow table of its own.
+    # runs in a thread beside the tables, a batch of the sorted rows at a time.
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input-hash")
-    # (handed over in a list the thread empties, so that the table is freed once hashed)
-    digest = hashing.submit(_digest_of, [_canonical_table(responses)])
+    # (handed over in a list the thread empties, so that its columns are freed once hashed)
+    digest = hashing.submit(_digest_of, [_canonical_columns(responses)])
     hashing.shutdown(wait=False)
+    # each column of the responses is read once for every table, curve, cut and hold, and
+    # released before the hash is waited for
+    submitted = pd.to_datetime(responses["submitted_on"])
+    rows, first, last = len(responses), submitted.min().date(), submitted.max().date()
     frame = _statistics_frame(responses)
+    # (no longer held here: what the statistics do not read, the identifiers first, can be
+    # freed while they run when the caller does not hold the responses either)
+    del responses
+    with kpis.shared_reading():
+        published = _build_snapshot(
+            frame, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
+        )
+    return Snapshot(
+        input_sha256=digest.result(),
+        rows=rows,
+        submitted_from=first,
+        submitted_to=last,
+        **published,
+    )
+
+
+def _build_snapshot(
+    frame: pd.DataFrame,
+    *,
+    as_of,
+    min_cell: int = DEFAULT_MIN_CELL,
+    seed: int = SEED,
+    launch: date | None = None,
+    previous=(),
+) -> dict:
+    """The fields of :func:`build_snapshot`'s snapshot but its input hash and its rows, from
+    the statistics' frame of responses already checked (:func:`_statistics_frame`)."""
     # one disclosure control over both tables: what is hidden takes no part in any comparison
     previous = list(previous)
     try:
@@ -538,7 +611,6 @@ def _build_snapshot(
         metrics=kpis.DESIGN_METRICS,
         min_n=min_cell,
     )
-    submitted = pd.to_datetime(responses["submitted_on"])
     attrs = companies.attrs
     settings = {
         "confidence_level": attrs.get("confidence_level", kpis.CONFIDENCE_LEVEL),
@@ -550,14 +622,10 @@ def _build_snapshot(
         "rmst_horizon_days": kpis.RMST_HORIZON_DAYS,
         "methodology_version": kpis.METHODOLOGY_VERSION,
     }
-    return Snapshot(
+    return dict(
         as_of=as_of,
         min_cell=min_cell,
         seed=int(seed),
-        rows=len(responses),
-        input_sha256=digest.result(),
-        submitted_from=submitted.min().date(),
-        submitted_to=submitted.max().date(),
         kpis=published,
         curves=curves,
         settings=settings,
@@ -713,6 +781,9 @@ def _flags(flags: pd.Series, p_adj: pd.Series) -> np.ndarray:
 
 
 def _published_rows(table, level, layout, hidden) -> pd.DataFrame:
+    # The same columns without the table's attrs, which pandas deep-copies into every column
+    # read (several hundred here: most of the time this took).
+    table = pd.DataFrame(table, copy=False)
     if level == "company":
         names = [name if isinstance(name, str) else None for name in table["company_name"].tolist()]
         identity = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from datetime import date
 from functools import cache
 
@@ -146,9 +147,29 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
     return Markup(before) + opening + Markup(after)
 
 
+_ENGINE: list[threading.Thread] = []
+
+
+def start_chart_engine() -> None:
+    """Start vl-convert's JavaScript engine (about 0.9 s, spent without holding the GIL) in a
+    thread, while the snapshot is built, instead of before the report's first chart. Started
+    once the rows are read: its 50 MB then add to a lower peak than the reading's."""
+    import vl_convert
+
+    if not _ENGINE:
+        empty = {"mark": "point", "data": {"values": []}}
+        engine = threading.Thread(
+            target=vl_convert.vegalite_to_svg, args=(empty,), name="chart-engine", daemon=True
+        )
+        engine.start()
+        _ENGINE.append(engine)
+
+
 def _svg(chart, prefix: str, label: str, locale: str) -> Markup:
     import vl_convert
 
+    if _ENGINE:  # (the first chart waits for the engine rather than starting it a second time)
+        _ENGINE[0].join()
     # Not validated against the Vega-Lite schema again here (most of a tenth of a second a
     # chart at 1M responses): tests/test_charts.py validates every chart function.
     svg = vl_convert.vegalite_to_svg(

@@ -169,11 +169,13 @@ def prepare_snapshot(
         raise SnapshotRefused(
             f"as_of {as_of.isoformat()} is in the future (today is {today.isoformat()}, Paris)"
         )
-    responses = fetch_qualifying(store, as_of=as_of)
     # incidents that began before the survey opened enter late (recorded in the manifest)
     launch = store.launch_date()
+    responses = [fetch_qualifying(store, as_of=as_of)]
+    report.start_chart_engine()
+    # (the responses held by nothing else, so that the build can free what it no longer reads)
     return build_snapshot(
-        responses,
+        responses.pop(),
         as_of=as_of,
         min_cell=min_cell,
         seed=seed,

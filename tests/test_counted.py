@@ -1,0 +1,208 @@
+"""The company and group tables counted in the database (``kpis.summary_tables_counted``) are
+those of the rows read and counted in numpy (``kpis.summary_tables``), on the same responses as
+known on the same date: with updates folded in, answers the tables refuse (a negative distance,
+a score out of its scale, an unknown status), rows outside the table, and a late entry."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import dashboard, kpis
+from survey import store as storage
+from tests.conftest import TODAY
+
+EVERYONE = storage.Filters(include_synthetic=True, include_flagged=True, consented_only=False)
+
+
+def _hostile(path) -> list[str]:
+    """Answers the form never stores, written past it: each must be read as the numpy pass
+    reads it. Returns the ids of responses given updates afterwards."""
+    con = duckdb.connect(str(path))
+    ids = [
+        row[0]
+        for row in con.execute(
+            "SELECT CAST(response_id AS VARCHAR) FROM responses ORDER BY response_id LIMIT 60"
+        ).fetchall()
+    ]
+    edits = [
+        "wasted_km = -5",
+        "csat = 9",
+        "effort = 0",
+        "nps = 11",
+        "status = 'weird'",
+        "status = NULL",
+        "wasted_trips = -1",
+        "callbacks_received = -2",
+        "refund_amount_requested = -10",
+        "refund_amount_obtained = -3",
+        "refund_outcome = 'maybe'",
+        "false_resolved_count = -1",
+        "started_on = NULL",
+        "submitted_on = DATE '2026-07-20'",
+        "refund_amount_requested = 0",
+        "callbacks_promised = 0",
+        "status_known_on = DATE '2019-01-01'",
+        "collected_from = DATE '2024-03-01'",
+        "loaner_offered = NULL",
+    ]
+    for i, edit in enumerate(edits):
+        con.execute(f"UPDATE responses SET {edit} WHERE CAST(response_id AS VARCHAR) = ?", [ids[i]])
+    con.close()
+    return ids[30:]
+
+
+@pytest.fixture
+def hostile_store(filled_store, db_path):
+    updated = _hostile(db_path)
+    store = storage.connect(db_path)
+    kinds = [
+        "resolved",
+        "gave_up",
+        "still_ongoing",
+        "refund_received",
+        "refund_refused",
+        "wasted_trip",
+    ]
+    for i, response_id in enumerate(updated):
+        kind = kinds[i % len(kinds)]
+        amount = 25.0 if kind in ("refund_received", "wasted_trip") else None
+        store.record_event(response_id, kind, date(2026, 1, 10), amount=amount)
+    # recorded before the tables' date (the events table keeps when each was recorded)
+    con = duckdb.connect(str(db_path))
+    con.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2026-02-01 09:00:00+01'")
+    con.close()
+    return store
+
+
+def _tables_alike(counted: pd.DataFrame, read: pd.DataFrame) -> None:
+    assert list(counted.columns) == list(read.columns)
+    assert len(counted) == len(read)
+    for column in read.columns:
+        left, right = counted[column], read[column]
+        if pd.api.types.is_float_dtype(right):
+            # the same arithmetic on the same counts; a total of kilometres is summed in
+            # another order, hence the tolerance of one part in 10^12
+            np.testing.assert_allclose(
+                left, right, rtol=1e-12, atol=0, equal_nan=True, err_msg=column
+            )
+        else:
+            assert left.tolist() == right.tolist(), column
+    assert counted.attrs == read.attrs
+
+
+@pytest.mark.parametrize("launch", [None, date(2025, 1, 1)])
+def test_the_tables_counted_in_the_database_are_those_of_the_rows(hostile_store, launch):
+    as_of = TODAY
+    read = hostile_store.fetch_responses(
+        EVERYONE,
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        categorical=True,
+        known_on=as_of,
+    )
+    # the hostile answers are there, and updates are folded into what is counted
+    assert (read["csat"] == 9).any() and (read["wasted_km"] < 0).any()
+    assert hostile_store.events(known_on=as_of).shape[0] == 30
+    expected = kpis.summary_tables(read, as_of=as_of, rng=7, launch=launch)
+    counted = kpis.summary_tables_counted(
+        hostile_store, EVERYONE, as_of=as_of, rng=7, launch=launch
+    )
+    assert expected.companies.attrs["excluded"]["invalid_csat"] == 1
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
+def test_counted_as_known_on_an_earlier_date_leaves_later_rows_and_updates_out(hostile_store):
+    as_of = date(2025, 12, 31)  # before the updates (recorded today) and some submissions
+    read = hostile_store.fetch_responses(
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=as_of,
+    )
+    expected = kpis.summary_tables(read, as_of=as_of, rng=3)
+    counted = kpis.summary_tables_counted(
+        hostile_store, storage.Filters(include_synthetic=True), as_of=as_of, rng=3
+    )
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
+def test_counted_on_answers_the_form_checked(filled_store):
+    """Without any invalid answer, no note of one (the notes are counted only when the
+    smallest or largest answer says there is one)."""
+    read = filled_store.fetch_responses(
+        EVERYONE, columns=list(kpis.COUNTED_COLUMNS), ordered=False, known_on=TODAY
+    )
+    expected = kpis.summary_tables(read, as_of=TODAY, rng=5, launch=date(2024, 1, 1))
+    counted = kpis.summary_tables_counted(
+        filled_store, EVERYONE, as_of=TODAY, rng=5, launch=date(2024, 1, 1)
+    )
+    assert not any(key.startswith("invalid_") for key in expected.companies.attrs["excluded"])
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
+
+
+def test_counted_on_an_empty_selection(filled_store):
+    nobody = storage.Filters(include_synthetic=True, companies=("nobody",))
+    counted = kpis.summary_tables_counted(filled_store, nobody, as_of=TODAY, rng=1)
+    assert counted.companies.empty and counted.groups.empty
+
+
+def test_the_tables_command_writes_the_counted_tables(filled_store, db_path, tmp_path, capsys):
+    import cli
+
+    out = tmp_path / "tables"
+    argv = ["tables", "--db", str(db_path), "--out", str(out), "--as-of", TODAY.isoformat()]
+    assert cli.main([*argv, "--include-synthetic"]) == 0
+    assert "2,000 responses as known on 2026-06-15: " in capsys.readouterr().out
+    written = pd.read_csv(out / "companies.csv")
+    read = filled_store.fetch_responses(
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=TODAY,
+    )
+    expected = kpis.summary_tables(
+        read, as_of=TODAY, rng=dashboard.DEFAULT_SEED, launch=filled_store.launch_date()
+    ).companies
+    assert written["company"].tolist() == expected["company"].tolist()
+    np.testing.assert_allclose(written["csat_mean"], expected["csat_mean"], rtol=1e-12)
+    assert json.loads((out / "tables.json").read_text())["companies"]["as_of"] == "2026-06-15"
+    # French Excel: ';' and decimal commas; without synthetic responses, nobody
+    assert cli.main([*argv, "--dialect", "fr"]) == 0
+    assert "0 responses" in capsys.readouterr().out
+    assert (out / "companies.csv").read_bytes().startswith("\ufeffcompany;".encode())
+    assert cli.main([*argv[:-1], "3/7/2023"]) == 2
+    assert "--as-of must be a date" in capsys.readouterr().err
+
+
+def test_the_tables_command_on_either_backend(any_filled_store, backend, tmp_path, capsys):
+    """On PostgreSQL (no counting in the server yet) the same tables: read, then counted."""
+    import cli
+
+    out = tmp_path / "tables"
+    argv = ["tables", "--db", str(backend.target), "--out", str(out), "--include-synthetic"]
+    assert cli.main([*argv, "--as-of", TODAY.isoformat()]) == 0
+    written = pd.read_csv(out / "companies.csv")
+    read = any_filled_store.fetch_responses(
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=TODAY,
+    )
+    expected = kpis.summary_tables(
+        read, as_of=TODAY, rng=dashboard.DEFAULT_SEED, launch=any_filled_store.launch_date()
+    ).companies
+    assert written["n"].tolist() == expected["n"].tolist()
+    np.testing.assert_allclose(
+        written["resolution_unresolved90_days"],
+        expected["resolution_unresolved90_days"],
+        rtol=1e-12,
+    )
