@@ -404,6 +404,28 @@ def curves(frame, kind: str) -> None:
     )
 
 
+def at_risk_display() -> pd.DataFrame:
+    """The numbers at risk under the curves, one row per company by its name."""
+    at_risk = dashboard.at_risk_table(view.resolution_curves)
+    at_risk.index = [names.get(i, i) for i in at_risk.index]
+    return at_risk
+
+
+def naive_display() -> pd.DataFrame:
+    """The naive mean beside the Kaplan-Meier median, columns named in the page's language."""
+    naive = view.naive.assign(company_name=view.naive["company"].map(names))
+    return naive.rename(
+        columns={
+            "company_name": t("dashboard.headline.company"),
+            "resolution_median_days": t("dashboard.naive.median"),
+            "resolution_n": "n",
+            "naive_mean_days": t("dashboard.naive.mean"),
+            "naive_n": t("dashboard.naive.n_resolved"),
+            "open_share": t("dashboard.naive.open_share"),
+        }
+    ).drop(columns=["company"])
+
+
 st.caption(
     t(
         "dashboard.summary",
@@ -412,295 +434,319 @@ st.caption(
     )
 )
 
-TABS = ("headline", "resolution", "refunds", "trips", "loaners", "design", "methodology", "data")
-# Only the selected tab runs and is sent (the others on their first click, from the shared
-# view): the first chart of a visit waits for one tab, not eight; the tab is in the address.
-tabs = st.tabs(
-    [t(f"dashboard.tab.{tab}") for tab in TABS], key="tab", on_change="rerun", bind="query-params"
-)
 
-if tabs[0].open:
-    with tabs[0]:
-        st.dataframe(
-            dashboard.headline_table(table, locale),
-            hide_index=True,
-            key="headline_companies",
-            placeholder=MISSING,
-            width="stretch",
-        )
-        st.subheader(t("dashboard.by_sector_origin"))
-        st.dataframe(
-            dashboard.headline_table(groups, locale, label_column="group"),
-            hide_index=True,
-            key="headline_groups",
-            placeholder=MISSING,
-            width="stretch",
-        )
-        for by in kpis.CUTS:
-            if by in view.cuts and len(view.cuts[by]):
-                st.subheader(t(f"dashboard.cut.title_{by}"))
-                st.dataframe(
-                    dashboard.cut_display(view.cuts[by], by, locale),
-                    hide_index=True,
-                    key=f"cut_{by}",
-                    placeholder=MISSING,
-                    width="stretch",
-                )
-
-if tabs[1].open:
-    with tabs[1]:
-        curves(view.resolution_curves, "resolution")
-        st.caption(t("dashboard.at_risk_caption"))
-        at_risk = dashboard.at_risk_table(view.resolution_curves)
-        at_risk.index = [names.get(i, i) for i in at_risk.index]
-        st.dataframe(at_risk, width="stretch", key="at_risk", placeholder=MISSING)
-        naive = view.naive.assign(company_name=view.naive["company"].map(names))
-        st.info(t("dashboard.naive.why"), icon=":material/lightbulb:")
-        open_share = t("dashboard.naive.open_share")
-        st.dataframe(
-            naive.rename(
-                columns={
-                    "company_name": t("dashboard.headline.company"),
-                    "resolution_median_days": t("dashboard.naive.median"),
-                    "resolution_n": "n",
-                    "naive_mean_days": t("dashboard.naive.mean"),
-                    "naive_n": t("dashboard.naive.n_resolved"),
-                    "open_share": open_share,
-                }
-            ).drop(columns=["company"]),
-            hide_index=True,
-            width="stretch",
-            key="naive",
-            placeholder=MISSING,
-            column_config={open_share: st.column_config.NumberColumn(format="percent")},
-        )
-
-if tabs[2].open:
-    with tabs[2]:
-        forest("refund_success")
-        if not view.refund_curves.empty:
-            curves(view.refund_curves, "refund_time")
-
-if tabs[3].open:
-    with tabs[3]:
-        forest("wasted_trips")
-        chart(
-            ("trips",),
-            lambda: charts.distribution_chart(
-                view.trips,
-                names,
-                title=t("dashboard.trips.title"),
-                x_title=t("dashboard.trips.x_title"),
-                legend=t("dashboard.trips.legend"),
-            ),
-        )
-        figures(
-            t("dashboard.trips.title"),
-            charts.distribution_figures(view.trips, names, locale=locale),
-        )
-        km = metrics.METRIC["wasted_km"]
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    t("dashboard.headline.company"): table["company"].map(names).to_numpy(),
-                    km.main.text("short", locale): table[km.main.estimate].to_numpy(),
-                    "n": table[km.n].to_numpy(),
-                }
-            ),
-            hide_index=True,
-            width="stretch",
-            key="km",
-            placeholder=MISSING,
-        )
-        forest("useless_visits")
-        forest("effort")
-
-if tabs[4].open:
-    with tabs[4]:
-        loaner_stages = [
-            ("loaner_offered", t("dashboard.loaner.offered")),
-            ("loaner_obtained", t("dashboard.loaner.obtained")),
-            ("loaner_cut", t("dashboard.loaner.cut")),
-        ]
-        named = table.assign(company_name=table["company"].map(names))
-        chart(
-            ("loaners",),
-            lambda: charts.stages_chart(
-                named,
-                loaner_stages,
-                title=t("dashboard.loaner.title"),
-                x_title=t("dashboard.loaner.x_title"),
-            ),
-        )
-        figures(
-            t("dashboard.loaner.title"), charts.stages_figures(named, loaner_stages, locale=locale)
-        )
-        forest("false_resolved")
-        forest("callbacks_kept")
-
-if tabs[5].open:
-    with tabs[5]:
-        answer = view.design
-        if answer is None or answer.effects.empty:
-            st.info(t("dashboard.design.none"), icon=":material/info:")
-        else:
-            metric_id = st.segmented_control(
-                t("dashboard.design.metric_label"),
-                kpis.DESIGN_METRICS,
-                format_func=lambda m: t(f"dashboard.design.metric.{m}"),
-                default=kpis.DESIGN_METRICS[0],
-                required=True,
-                key="design_metric",
-            )
-            percent = metric_id != "resolution_unresolved90_days"
-            effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
-            st.subheader(t("dashboard.design.verdict"))
-            for sentence in answer.verdict(metric_id, locale=locale):
-                st.text(sentence)
-            st.caption(t("dashboard.design.caveat"))
-            unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
-            # Its text alternative is the effects table drawn right under it (design_effects).
-            chart(
-                ("effects", metric_id),
-                lambda: charts.effects_chart(
-                    effects,
-                    labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
-                    title=t("dashboard.design.effects_title"),
-                    x_title=t("dashboard.design.effects_axis", unit=unit),
-                    not_identifiable=t("dashboard.design.not_identifiable"),
-                    percent=percent,
+def headline_tab() -> None:
+    """The companies' and the groups' headline tables, then the cuts (by problem, by year)."""
+    st.dataframe(
+        rendered(("headline",), lambda: dashboard.headline_table(table, locale)),
+        hide_index=True,
+        key="headline_companies",
+        placeholder=MISSING,
+        width="stretch",
+    )
+    st.subheader(t("dashboard.by_sector_origin"))
+    st.dataframe(
+        rendered(
+            ("headline_groups",),
+            lambda: dashboard.headline_table(groups, locale, label_column="group"),
+        ),
+        hide_index=True,
+        key="headline_groups",
+        placeholder=MISSING,
+        width="stretch",
+    )
+    for by in kpis.CUTS:
+        if by in view.cuts and len(view.cuts[by]):
+            st.subheader(t(f"dashboard.cut.title_{by}"))
+            st.dataframe(
+                rendered(
+                    ("cut", by), lambda by=by: dashboard.cut_display(view.cuts[by], by, locale)
                 ),
-            )
-            st.dataframe(
-                dashboard.effects_table(effects, locale, percent=percent),
                 hide_index=True,
-                width="stretch",
-                key="design_effects",
+                key=f"cut_{by}",
                 placeholder=MISSING,
-            )
-            model = effects.iloc[0]
-            shared = answer.shared_types.get(metric_id, ())
-            st.caption(
-                t(
-                    "dashboard.design.model",
-                    method=str(model["method"]),
-                    tau2=i18n.number(model["tau2"] * (1e4 if percent else 1.0), locale, digits=2),
-                    i2=i18n.number(model["i2"], locale, digits=0),
-                    types=", ".join(shared),
-                )
-            )
-            st.subheader(t("dashboard.design.groups"))
-            st.dataframe(
-                dashboard.design_groups_table(answer.groups, metric_id, locale, percent=percent),
-                hide_index=True,
                 width="stretch",
-                key="design_groups",
-                placeholder=MISSING,
             )
-            st.caption(t("dashboard.design.weights_note"))
-            inputs = answer.inputs[answer.inputs["metric"] == metric_id]
+
+
+def resolution_tab() -> None:
+    """The time to resolution: Kaplan-Meier curves, the numbers at risk, the naive figures."""
+    curves(view.resolution_curves, "resolution")
+    st.caption(t("dashboard.at_risk_caption"))
+    st.dataframe(
+        rendered(("at_risk",), at_risk_display),
+        width="stretch",
+        key="at_risk",
+        placeholder=MISSING,
+    )
+    st.info(t("dashboard.naive.why"), icon=":material/lightbulb:")
+    open_share = t("dashboard.naive.open_share")
+    st.dataframe(
+        rendered(("naive",), naive_display),
+        hide_index=True,
+        width="stretch",
+        key="naive",
+        placeholder=MISSING,
+        column_config={open_share: st.column_config.NumberColumn(format="percent")},
+    )
+
+
+def refunds_tab() -> None:
+    """Refunds: success across companies, then the time to a refund."""
+    forest("refund_success")
+    if not view.refund_curves.empty:
+        curves(view.refund_curves, "refund_time")
+
+
+def trips_tab() -> None:
+    """Trips and effort: wasted trips, their distribution and kilometres, visits, effort."""
+    forest("wasted_trips")
+    chart(
+        ("trips",),
+        lambda: charts.distribution_chart(
+            view.trips,
+            names,
+            title=t("dashboard.trips.title"),
+            x_title=t("dashboard.trips.x_title"),
+            legend=t("dashboard.trips.legend"),
+        ),
+    )
+    figures(
+        t("dashboard.trips.title"),
+        charts.distribution_figures(view.trips, names, locale=locale),
+    )
+    km = metrics.METRIC["wasted_km"]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("dashboard.headline.company"): table["company"].map(names).to_numpy(),
+                km.main.text("short", locale): table[km.main.estimate].to_numpy(),
+                "n": table[km.n].to_numpy(),
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        key="km",
+        placeholder=MISSING,
+    )
+    forest("useless_visits")
+    forest("effort")
+
+
+def loaners_tab() -> None:
+    """Loaners (offered, obtained, cut), false resolutions, callbacks kept."""
+    loaner_stages = [
+        ("loaner_offered", t("dashboard.loaner.offered")),
+        ("loaner_obtained", t("dashboard.loaner.obtained")),
+        ("loaner_cut", t("dashboard.loaner.cut")),
+    ]
+    named = table.assign(company_name=table["company"].map(names))
+    chart(
+        ("loaners",),
+        lambda: charts.stages_chart(
+            named,
+            loaner_stages,
+            title=t("dashboard.loaner.title"),
+            x_title=t("dashboard.loaner.x_title"),
+        ),
+    )
+    figures(t("dashboard.loaner.title"), charts.stages_figures(named, loaner_stages, locale=locale))
+    forest("false_resolved")
+    forest("callbacks_kept")
+
+
+def design_tab() -> None:
+    """ "France or the sector?": the verdict, the effects and their inputs, the pooled cells."""
+    answer = view.design
+    if answer is None or answer.effects.empty:
+        st.info(t("dashboard.design.none"), icon=":material/info:")
+    else:
+        metric_id = st.segmented_control(
+            t("dashboard.design.metric_label"),
+            kpis.DESIGN_METRICS,
+            format_func=lambda m: t(f"dashboard.design.metric.{m}"),
+            default=kpis.DESIGN_METRICS[0],
+            required=True,
+            key="design_metric",
+        )
+        percent = metric_id != "resolution_unresolved90_days"
+        effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
+        st.subheader(t("dashboard.design.verdict"))
+        for sentence in answer.verdict(metric_id, locale=locale):
+            st.text(sentence)
+        st.caption(t("dashboard.design.caveat"))
+        unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
+        # Its text alternative is the effects table drawn right under it (design_effects).
+        chart(
+            ("effects", metric_id),
+            lambda: charts.effects_chart(
+                effects,
+                labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
+                title=t("dashboard.design.effects_title"),
+                x_title=t("dashboard.design.effects_axis", unit=unit),
+                not_identifiable=t("dashboard.design.not_identifiable"),
+                percent=percent,
+            ),
+        )
+        st.dataframe(
+            dashboard.effects_table(effects, locale, percent=percent),
+            hide_index=True,
+            width="stretch",
+            key="design_effects",
+            placeholder=MISSING,
+        )
+        model = effects.iloc[0]
+        shared = answer.shared_types.get(metric_id, ())
+        st.caption(
+            t(
+                "dashboard.design.model",
+                method=str(model["method"]),
+                tau2=i18n.number(model["tau2"] * (1e4 if percent else 1.0), locale, digits=2),
+                i2=i18n.number(model["i2"], locale, digits=0),
+                types=", ".join(shared),
+            )
+        )
+        st.subheader(t("dashboard.design.groups"))
+        st.dataframe(
+            dashboard.design_groups_table(answer.groups, metric_id, locale, percent=percent),
+            hide_index=True,
+            width="stretch",
+            key="design_groups",
+            placeholder=MISSING,
+        )
+        st.caption(t("dashboard.design.weights_note"))
+        inputs = answer.inputs[answer.inputs["metric"] == metric_id]
+        chart(
+            ("inputs", metric_id),
+            lambda: charts.inputs_chart(
+                inputs,
+                names=names,
+                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
+                title=t("dashboard.design.inputs_title"),
+                x_title=t(f"dashboard.design.metric.{metric_id}"),
+                percent=percent,
+            ),
+        )
+        figures(
+            t("dashboard.design.inputs_title"),
+            charts.inputs_figures(
+                inputs,
+                names=names,
+                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
+                locale=locale,
+                percent=percent,
+            ),
+        )
+        coverage = i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
+        st.caption(t("dashboard.design.inputs_note", coverage=coverage))
+    with st.expander(t("dashboard.design.pooled")):
+        st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
+        for family in charts.SECTOR_ORIGIN_METRICS:
+            figure = charts.METRICS[family]
+            cells = dict(
+                estimate=figure.estimate,
+                low=figure.low,
+                high=figure.high,
+                n=figure.n,
+                sector_labels={k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()},
+                origin_labels={k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()},
+                percent=figure.percent,
+            )
             chart(
-                ("inputs", metric_id),
-                lambda: charts.inputs_chart(
-                    inputs,
-                    names=names,
-                    group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                    title=t("dashboard.design.inputs_title"),
-                    x_title=t(f"dashboard.design.metric.{metric_id}"),
-                    percent=percent,
+                ("sector_origin", family),
+                lambda figure=figure, cells=cells: charts.sector_origin_chart(
+                    design,
+                    **cells,
+                    title=figure.text("title", locale),
+                    legend="%" if figure.percent else t("dashboard.design.days"),
                 ),
             )
             figures(
-                t("dashboard.design.inputs_title"),
-                charts.inputs_figures(
-                    inputs,
-                    names=names,
-                    group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                    locale=locale,
-                    percent=percent,
-                ),
+                figure.text("title", locale),
+                charts.sector_origin_figures(design, **cells, locale=locale),
+                folded=False,
             )
-            coverage = (
-                i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
+
+
+def methodology_tab() -> None:
+    """The methodology in the page's language."""
+    document = methodology()
+    if document.is_file():
+        # the first line links to the other language's file, which the tab replaces
+        st.markdown(document.read_text(encoding="utf-8").split("\n", 1)[1])
+
+
+def data_tab() -> None:
+    """The rows, the narratives and the exports: signed-in researchers only."""
+    if not signed_in():
+        st.info(t("dashboard.data.locked"), icon=":material/lock:")
+    else:
+        rows = store.fetch_responses(filters)
+        st.caption(
+            i18n.plural(
+                len(rows),
+                "dashboard.data.preview",
+                locale,
+                preview=i18n.integer(PREVIEW_ROWS, locale),
             )
-            st.caption(t("dashboard.design.inputs_note", coverage=coverage))
-        with st.expander(t("dashboard.design.pooled")):
-            st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
-            for family in charts.SECTOR_ORIGIN_METRICS:
-                figure = charts.METRICS[family]
-                cells = dict(
-                    estimate=figure.estimate,
-                    low=figure.low,
-                    high=figure.high,
-                    n=figure.n,
-                    sector_labels={
-                        k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()
-                    },
-                    origin_labels={
-                        k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()
-                    },
-                    percent=figure.percent,
-                )
-                chart(
-                    ("sector_origin", family),
-                    lambda figure=figure, cells=cells: charts.sector_origin_chart(
-                        design,
-                        **cells,
-                        title=figure.text("title", locale),
-                        legend="%" if figure.percent else t("dashboard.design.days"),
-                    ),
-                )
-                figures(
-                    figure.text("title", locale),
-                    charts.sector_origin_figures(design, **cells, locale=locale),
-                    folded=False,
+        )
+        st.dataframe(
+            rows.tail(PREVIEW_ROWS).iloc[::-1], hide_index=True, key="rows", width="stretch"
+        )
+        st.subheader(t("dashboard.data.narratives"))
+        stories = rows[rows["narrative"].notna()].tail(20).iloc[::-1]
+        for _, story in stories.iterrows():
+            with st.container(border=True):
+                started = story["started_on"]
+                day = i18n.date(started.date(), locale) if pd.notna(started) else ""
+                st.caption(f"{story['company_name'] or story['company']} · {day}")
+                st.text(story["narrative"])  # plain text: never HTML, never Markdown
+        for column, (fmt, kind, dialect, suffix) in zip(
+            st.columns(len(EXPORTS)), EXPORTS, strict=True
+        ):
+            label = t("dashboard.data.csv_fr") if fmt == "csv-fr" else fmt.upper()
+            if column.button(t("dashboard.data.prepare", format=label), key=f"prepare_{fmt}"):
+                try:
+                    st.session_state[f"export_{fmt}"] = export_bytes(kind, dialect, suffix)
+                except ValueError as error:  # a format the store does not write yet
+                    column.error(t("dashboard.data.export_failed", format=label, reason=error))
+            if st.session_state.get(f"export_{fmt}"):
+                column.download_button(
+                    t("dashboard.data.download", format=label),
+                    st.session_state[f"export_{fmt}"],
+                    file_name=f"clientroi{'-fr' if fmt == 'csv-fr' else ''}.{suffix}",
+                    key=f"download_{fmt}",
                 )
 
-if tabs[6].open:
-    with tabs[6]:
-        document = methodology()
-        if document.is_file():
-            # the first line links to the other language's file, which the tab replaces
-            st.markdown(document.read_text(encoding="utf-8").split("\n", 1)[1])
 
-if tabs[7].open:
-    with tabs[7]:
-        if not signed_in():
-            st.info(t("dashboard.data.locked"), icon=":material/lock:")
-        else:
-            rows = store.fetch_responses(filters)
-            st.caption(
-                i18n.plural(
-                    len(rows),
-                    "dashboard.data.preview",
-                    locale,
-                    preview=i18n.integer(PREVIEW_ROWS, locale),
-                )
-            )
-            st.dataframe(
-                rows.tail(PREVIEW_ROWS).iloc[::-1], hide_index=True, key="rows", width="stretch"
-            )
-            st.subheader(t("dashboard.data.narratives"))
-            stories = rows[rows["narrative"].notna()].tail(20).iloc[::-1]
-            for _, story in stories.iterrows():
-                with st.container(border=True):
-                    started = story["started_on"]
-                    day = i18n.date(started.date(), locale) if pd.notna(started) else ""
-                    st.caption(f"{story['company_name'] or story['company']} · {day}")
-                    st.text(story["narrative"])  # plain text: never HTML, never Markdown
-            for column, (fmt, kind, dialect, suffix) in zip(
-                st.columns(len(EXPORTS)), EXPORTS, strict=True
-            ):
-                label = t("dashboard.data.csv_fr") if fmt == "csv-fr" else fmt.upper()
-                if column.button(t("dashboard.data.prepare", format=label), key=f"prepare_{fmt}"):
-                    try:
-                        st.session_state[f"export_{fmt}"] = export_bytes(kind, dialect, suffix)
-                    except ValueError as error:  # a format the store does not write yet
-                        column.error(t("dashboard.data.export_failed", format=label, reason=error))
-                if st.session_state.get(f"export_{fmt}"):
-                    column.download_button(
-                        t("dashboard.data.download", format=label),
-                        st.session_state[f"export_{fmt}"],
-                        file_name=f"clientroi{'-fr' if fmt == 'csv-fr' else ''}.{suffix}",
-                        key=f"download_{fmt}",
-                    )
+TABS = {
+    "headline": headline_tab,
+    "resolution": resolution_tab,
+    "refunds": refunds_tab,
+    "trips": trips_tab,
+    "loaners": loaners_tab,
+    "design": design_tab,
+    "methodology": methodology_tab,
+    "data": data_tab,
+}
+
+
+@st.fragment
+def tabbed() -> None:
+    """The tabs. Only the selected tab runs and is sent (the others on their first click,
+    from the shared view): the first chart of a visit waits for one tab, not eight; the tab
+    is in the address. A fragment: a click on a tab reruns this function only, not app.py
+    and the page's head (the browser redraws the tab, not the whole page)."""
+    tabs = st.tabs(
+        [t(f"dashboard.tab.{tab}") for tab in TABS],
+        key="tab",
+        on_change="rerun",
+        bind="query-params",
+    )
+    for tab, draw in zip(tabs, TABS.values(), strict=True):
+        if tab.open:
+            with tab:
+                draw()
+
+
+tabbed()

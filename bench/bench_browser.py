@@ -3,12 +3,13 @@
 the websocket carried; then each tab.
 
 Run: make bench, or for one database
-    .venv/bin/python bench/bench_browser.py DB.duckdb [--visits 3]
+    .venv/bin/python bench/bench_browser.py DB.duckdb [--visits 3] [--warm-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -27,59 +28,177 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
 from tests.browser import CHROMIUM_ARGS, chromium_path, free_port  # noqa: E402
 
 CHART = "[data-testid='stVegaLiteChart'] svg, [data-testid='stVegaLiteChart'] canvas"
+# The last two tabs (methodology, data) hold text, not charts: their time is to their first text.
+TEXT = "[data-testid='stMarkdown'], [data-testid='stAlert']"
+TEXT_TABS = 2
 
 
-def table_then_first_chart(page, url: str) -> tuple[float, float]:
+class Timeline:
+    """What one visitor's browser did, in seconds since it asked for the page: the Streamlit
+    messages on the websocket (each script run from the browser's request to the server's
+    ``script_finished``, the arrival of the first chart, with Chromium's own timestamps), and
+    the CPU seconds spent by the browser's page (Chromium's ``ProcessTime``) and by the app
+    process (``/proc``), which a loaded machine inflates far less than the wall-clock figures."""
+
+    def __init__(self, page, server_pid: int | None):
+        self.page = page
+        self.server_pid = server_pid
+        self.cdp = page.context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+        self.cdp.send("Network.enable")
+        self.started = time.perf_counter()
+        self.zero: float | None = None  # Chromium's clock when the page was asked for
+        self.events: dict[str, float] = {}
+        self.runs: list[list[float | None]] = []  # [requested, finished] per script run
+        self.bytes = 0
+        self._cpu = self.cpu()
+        self.cdp.on("Network.requestWillBeSent", self._request)
+        self.cdp.on("Network.webSocketWillSendHandshakeRequest", self._socket)
+        self.cdp.on("Network.webSocketFrameSent", self._sent)
+        self.cdp.on("Network.webSocketFrameReceived", self._received)
+
+    def cpu(self) -> dict[str, float]:
+        metrics = self.cdp.send("Performance.getMetrics")["metrics"]
+        page = next((m["value"] for m in metrics if m["name"] == "ProcessTime"), 0.0)
+        return {"page": page, "server": _tree_cpu(self.server_pid)}
+
+    def mark(self, name: str) -> None:
+        self.events[name] = round(time.perf_counter() - self.started, 3)
+        spent = self.cpu()
+        for side, seconds in spent.items():
+            self.events[f"{name}_cpu_{side}"] = round(seconds - self._cpu[side], 3)
+
+    def _at(self, params: dict) -> float:
+        return round(params["timestamp"] - (self.zero or params["timestamp"]), 3)
+
+    def _request(self, params: dict) -> None:
+        if self.zero is None:
+            self.zero = params["timestamp"]
+
+    def _socket(self, params: dict) -> None:
+        self.events.setdefault("websocket_opened", self._at(params))
+
+    @staticmethod
+    def _payload(params: dict) -> bytes | None:
+        frame = params["response"]
+        return base64.b64decode(frame["payloadData"]) if frame["opcode"] == 2 else None
+
+    def _sent(self, params: dict) -> None:
+        payload = self._payload(params)
+        if payload is None:
+            return
+        message = BackMsg()
+        message.ParseFromString(payload)
+        if message.WhichOneof("type") == "rerun_script":
+            self.runs.append([self._at(params), None])
+
+    def _received(self, params: dict) -> None:
+        payload = self._payload(params)
+        if payload is None:
+            return
+        self.bytes += len(payload)
+        message = ForwardMsg()
+        message.ParseFromString(payload)
+        kind = message.WhichOneof("type")
+        if kind == "script_finished" and self.runs and self.runs[-1][1] is None:
+            self.runs[-1][1] = self._at(params)
+        elif kind == "delta" and message.delta.new_element.WhichOneof("type") == "vega_lite_chart":
+            self.events.setdefault("first_chart_received", self._at(params))
+
+    def breakdown(self) -> dict:
+        navigation = self.page.evaluate(
+            "(() => { const n = performance.getEntriesByType('navigation')[0];"
+            " const r = performance.getEntriesByType('resource');"
+            " return {html: n.responseEnd, loaded: n.loadEventEnd, resources: r.length,"
+            " script_bytes: r.filter(e => e.name.endsWith('.js'))"
+            ".reduce((a, e) => a + e.decodedBodySize, 0)}; })()"
+        )
+        runs = [
+            {"requested": a, "finished": b, "seconds": round(b - a, 3) if b else None}
+            for a, b in self.runs
+        ]
+        return {
+            "page_loaded": round(navigation["loaded"] / 1000, 3),
+            "resources": navigation["resources"],
+            "script_bytes": navigation["script_bytes"],
+            **self.events,
+            "script_runs": runs,
+        }
+
+
+def _tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user + system) of process ``pid`` and its descendants, from /proc."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+def table_then_first_chart(page, url: str, timeline: Timeline | None = None) -> tuple[float, float]:
     """Seconds from opening ``/tableau`` to its headline table, and to its first chart (the
     resolution curves, in the second tab: the first holds tables)."""
     started = time.perf_counter()
     page.goto(f"{url}/tableau?synthetic=true")
     page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
     table = time.perf_counter() - started
+    if timeline:
+        timeline.mark("table_shown")
     page.get_by_role("tab").nth(1).click()
+    if timeline:
+        timeline.mark("curves_clicked")
     page.locator(CHART).filter(visible=True).first.wait_for(state="visible")
-    return table, time.perf_counter() - started
+    chart = time.perf_counter() - started
+    if timeline:
+        timeline.mark("chart_shown")
+    return table, chart
 
 
-def visit(browser, url: str) -> dict:
+def visit(browser, url: str, server_pid: int | None = None) -> dict:
     """One new visitor (a fresh browser context): seconds to the headline table, to the first
     chart (the curves tab, clicked as soon as the tabs show), to every other tab's first
-    chart, and the bytes the server sent on the websocket."""
+    chart (or first text, for the last two), the bytes the server sent on the websocket, and
+    where the time to the first chart went (:class:`Timeline`)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(180_000)
-    received = {"bytes": 0, "frames": 0}
-
-    def on_socket(ws):
-        def on_frame(payload):
-            received["bytes"] += len(payload)
-            received["frames"] += 1
-
-        ws.on("framereceived", on_frame)
-
-    page.on("websocket", on_socket)
-    table, first = table_then_first_chart(page, url)
-    first_bytes = received["bytes"]
+    timeline = Timeline(page, server_pid)
+    table, first = table_then_first_chart(page, url, timeline)
+    first_bytes = timeline.bytes
+    breakdown = timeline.breakdown()
     tabs = {}
     names = page.get_by_role("tab").all_inner_texts()
     for index, name in enumerate(names[2:], start=2):
         clicked = time.perf_counter()
         page.get_by_role("tab").nth(index).click()
-        try:
-            page.locator(CHART).filter(visible=True).first.wait_for(timeout=15_000)
-            tabs[name] = round(time.perf_counter() - clicked, 3)
-        except Exception:  # a tab without a chart (methodology, data): waited 15 s for nothing
-            tabs[name] = None
+        shown = CHART if index < len(names) - TEXT_TABS else TEXT
+        page.get_by_role("tabpanel").filter(visible=True).locator(shown).filter(
+            visible=True
+        ).first.wait_for(state="visible")
+        tabs[name] = round(time.perf_counter() - clicked, 3)
     context.close()
     return {
         "headline_table_s": round(table, 3),
         "first_chart_s": round(first, 3),
         "websocket_bytes_to_first_chart": first_bytes,
-        "websocket_bytes_all_tabs": received["bytes"],
+        "websocket_bytes_all_tabs": timeline.bytes,
         "tabs_s": tabs,
+        "breakdown": breakdown,
     }
 
 
@@ -89,7 +208,7 @@ WARMED = "public dashboard computed"
 @contextlib.contextmanager
 def served(db_path: Path):
     """``clientroi serve`` on a free port (the app process with its background warming);
-    yields the URL once the server answers, and the path of its log."""
+    yields the URL once the server answers, the path of its log and its process id."""
     port = free_port()
     log_path = Path(db_path).with_suffix(".serve.log")
     env = dict(os.environ, CLIENTROI_LOG_LEVEL="INFO")
@@ -108,7 +227,7 @@ def served(db_path: Path):
                     if process.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(log_path.read_text()) from None
                     time.sleep(0.2)
-            yield url, log_path
+            yield url, log_path, process.pid
         finally:
             process.send_signal(signal.SIGTERM)
             try:
@@ -142,10 +261,11 @@ def returning(browser, url: str) -> dict:
     return {"headline_table_s": round(table, 3), "first_chart_s": round(chart, 3)}
 
 
-def measure(db_path: Path, *, visits: int = 3) -> dict:
+def measure(db_path: Path, *, visits: int = 3, warm_only: bool = False) -> dict:
     """The first visitor of a first start (no view kept on disk: it waits for the
     computation), the first visitor right after a restart on the same data (the view read
-    back from disk), one after the warming ended, then ``visits`` more (warm)."""
+    back from disk), one after the warming ended, then ``visits`` more (warm). ``warm_only``
+    keeps the view on disk and measures only the warm visitors (and the floor)."""
     from playwright.sync_api import sync_playwright
 
     result = {}
@@ -154,21 +274,22 @@ def measure(db_path: Path, *, visits: int = 3) -> dict:
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            # No view on disk (the first start, or new data since the last one): the first
-            # visitor waits for the computation that the warming started.
-            shutil.rmtree(f"{db_path}.views", ignore_errors=True)
-            with served(db_path) as (url, log_path):
-                result["first_visitor_first_start"] = visit(browser, url)
-            # A restart on the same data: the public view is read back from disk.
-            with served(db_path) as (url, log_path):
-                result["first_visitor_right_after_restart"] = visit(browser, url)
-            with served(db_path) as (url, log_path):
+            if not warm_only:
+                # No view on disk (the first start, or new data since the last one): the
+                # first visitor waits for the computation that the warming started.
+                shutil.rmtree(f"{db_path}.views", ignore_errors=True)
+                with served(db_path) as (url, log_path, pid):
+                    result["first_visitor_first_start"] = visit(browser, url, pid)
+                # A restart on the same data: the public view is read back from disk.
+                with served(db_path) as (url, log_path, pid):
+                    result["first_visitor_right_after_restart"] = visit(browser, url, pid)
+            with served(db_path) as (url, log_path, pid):
                 started = time.perf_counter()
                 while WARMED not in log_path.read_text():
                     time.sleep(0.2)
                 result["warming_s"] = round(time.perf_counter() - started, 1)
-                result["first_visitor_after_warming"] = visit(browser, url)
-                warm = [visit(browser, url) for _ in range(visits)]
+                result["first_visitor_after_warming"] = visit(browser, url, pid)
+                warm = [visit(browser, url, pid) for _ in range(visits)]
                 result["streamlit_floor_new_visitor_s"] = [floor(browser, url) for _ in range(3)]
                 result["returning_visitor"] = returning(browser, url)
         finally:
@@ -189,5 +310,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("db", type=Path)
     parser.add_argument("--visits", type=int, default=3)
+    parser.add_argument(
+        "--warm-only", action="store_true", help="only the visitors once the view is warm"
+    )
     options = parser.parse_args()
-    print(json.dumps(measure(options.db, visits=options.visits), indent=2))
+    result = measure(options.db, visits=options.visits, warm_only=options.warm_only)
+    print(json.dumps(result, indent=2))

@@ -78,6 +78,39 @@ def test_france_or_the_sector_shows_the_verdict_then_the_five_effects(tmp_path):
         page.screenshot(path=str(ARTIFACTS / "dashboard_design.png"), full_page=True)
 
 
+def test_a_click_on_a_tab_redraws_that_tab_only(tmp_path):
+    """Issue 14: the tabs are a fragment. A click on the curves tab reruns the tabs, not the
+    whole app: the server sends the curves, not the page's title, banner and sidebar again
+    (which the browser would redraw before the chart)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    db_path = tmp_path / "fragment.duckdb"
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(2_000, seed=42, today=TODAY))
+    received = []
+    with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda f: received.append(f)))
+        page.goto(f"{url}/tableau?synthetic=true")
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        page.wait_for_timeout(500)  # the first run's last messages
+        before = len(received)
+        page.get_by_role("tab", name="Délais de résolution").click()
+        chart = page.get_by_role("tabpanel", name="Délais de résolution")
+        expect(chart.locator("[data-testid='stVegaLiteChart'] svg").first).to_be_attached()
+        page.wait_for_timeout(500)
+    elements = []
+    for payload in received[before:]:
+        message = ForwardMsg()
+        message.ParseFromString(payload)
+        if message.WhichOneof("type") == "delta":
+            element = message.delta.new_element
+            elements.append((element.WhichOneof("type"), element.heading.body))
+    kinds = [kind for kind, _ in elements]
+    assert "vega_lite_chart" in kinds
+    assert ("heading", "Tableau de bord") not in elements
+    assert "alert" in kinds and "checkbox" not in kinds  # the tab's note, not the sidebar's toggle
+
+
 def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
     db_path = tmp_path / "hostile.duckdb"
     store = storage.connect(db_path)

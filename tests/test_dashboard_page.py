@@ -103,6 +103,28 @@ def test_a_chart_is_built_once_per_view_and_language_for_every_visitor(demo_db, 
     assert len(built) == 2 and built[0] != built[1]  # the English title
 
 
+def test_the_headline_tables_are_formatted_once_per_view_and_language(demo_db, monkeypatch):
+    """Issue 14: the headline tables (pandas formatting, 0.05-0.1 s each at a million
+    responses) are formatted once per shared view and language, not per visitor."""
+    from analysis import dashboard
+
+    formatted = []
+    original = dashboard.headline_table
+
+    def counted(table, locale, **kwargs):
+        formatted.append(locale)
+        return original(table, locale, **kwargs)
+
+    monkeypatch.setattr(dashboard, "headline_table", counted)
+    first, second = open_dashboard(), open_dashboard()
+    assert headline(first).equals(headline(second))
+    assert formatted == ["fr", "fr"]  # the companies' table and the groups' table
+    english = open_dashboard()
+    english.session_state["locale"] = "en"
+    english.run()
+    assert formatted == ["fr", "fr", "en", "en"]
+
+
 def test_all_filters_combined_and_an_empty_selection(demo_db, db_path):
     at = open_dashboard()
     assert not [m for m in at.multiselect if m.key == "company"]  # the public: no free filter
