@@ -73,6 +73,7 @@ LOCK_RETRY_SECONDS = 15.0
 MAX_HOLD_SECONDS = 2.0  # under continuous load the app lets a waiting CLI in at least this often
 UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least this often
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
+CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tried again
 WANTED_SUFFIX = ".wanted"
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
 lets go of the file when someone waits rather than every few seconds: each release costs the
@@ -1010,8 +1011,18 @@ class Store(ComebackMethods):
             return con.execute(sql, list(params)).fetchall()
 
     def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
-        with self._connection() as con, _transaction(con):
-            return work(lambda sql, params=(): con.execute(sql, list(params)).fetchall())
+        """``work`` in one transaction, tried again (bounded, jittered) when DuckDB refuses it
+        for a conflict with another transaction of this process (two sessions saving the same
+        draft at once): it was rolled back, and ``work`` reads before it writes."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                with self._connection() as con, _transaction(con):
+                    return work(lambda sql, params=(): con.execute(sql, list(params)).fetchall())
+            except duckdb.TransactionException as exc:
+                if "conflict" not in str(exc).lower() or attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.001 + secrets.randbelow(10 + 10 * attempt) / 1000)
+        raise AssertionError("unreachable")
 
     # --- writes ---------------------------------------------------------------------------
 

@@ -135,3 +135,31 @@ def test_the_form_resumes_a_draft_in_a_new_session(db_path):
     third.run()
     assert third.session_state["form_step"] == 0
     assert address_draft(third) not in ("expired", None)
+
+
+def test_two_sessions_saving_the_same_draft_at_once_both_succeed(db_path):
+    """Two tabs of one person (or a step saved twice) write the same draft at the same time:
+    DuckDB refuses one of two conflicting transactions; the store tries it again."""
+    import threading
+
+    store = storage.connect(db_path, keep_open=2.0)  # as the app holds it
+    store.save_draft("shared", {"problem": "outage"}, step=0, submission_key="k")
+    failures: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        for i in range(60):
+            try:
+                store.save_draft(
+                    "shared", {"problem": name, "i": i}, step=i % 5, submission_key="k"
+                )
+            except BaseException as exc:  # noqa: BLE001
+                failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store.close()
+    assert failures == []
+    assert storage.connect(db_path).load_draft("shared") is not None
