@@ -15,6 +15,7 @@ import pytest
 
 from analysis import dashboard, kpis
 from survey import store as storage
+from survey.updates import EVENT_KINDS
 from tests.conftest import TODAY
 
 EVERYONE = storage.Filters(include_synthetic=True, include_flagged=True, consented_only=False)
@@ -61,14 +62,7 @@ def _hostile(path) -> list[str]:
 def hostile_store(filled_store, db_path):
     updated = _hostile(db_path)
     store = storage.connect(db_path)
-    kinds = [
-        "resolved",
-        "gave_up",
-        "still_ongoing",
-        "refund_received",
-        "refund_refused",
-        "wasted_trip",
-    ]
+    kinds = EVENT_KINDS
     for i, response_id in enumerate(updated):
         kind = kinds[i % len(kinds)]
         amount = 25.0 if kind in ("refund_received", "wasted_trip") else None
@@ -163,15 +157,7 @@ def test_the_tables_command_writes_the_counted_tables(filled_store, db_path, tmp
     assert cli.main([*argv, "--include-synthetic"]) == 0
     assert "2,000 responses as known on 2026-06-15: " in capsys.readouterr().out
     written = pd.read_csv(out / "companies.csv")
-    read = filled_store.fetch_responses(
-        storage.Filters(include_synthetic=True),
-        columns=list(kpis.COUNTED_COLUMNS),
-        ordered=False,
-        known_on=TODAY,
-    )
-    expected = kpis.summary_tables(
-        read, as_of=TODAY, rng=dashboard.DEFAULT_SEED, launch=filled_store.launch_date()
-    ).companies
+    expected = _expected_companies(filled_store)
     assert written["company"].tolist() == expected["company"].tolist()
     np.testing.assert_allclose(written["csat_mean"], expected["csat_mean"], rtol=1e-12)
     assert json.loads((out / "tables.json").read_text())["companies"]["as_of"] == "2026-06-15"
@@ -191,18 +177,23 @@ def test_the_tables_command_on_either_backend(any_filled_store, backend, tmp_pat
     argv = ["tables", "--db", str(backend.target), "--out", str(out), "--include-synthetic"]
     assert cli.main([*argv, "--as-of", TODAY.isoformat()]) == 0
     written = pd.read_csv(out / "companies.csv")
-    read = any_filled_store.fetch_responses(
-        storage.Filters(include_synthetic=True),
-        columns=list(kpis.COUNTED_COLUMNS),
-        ordered=False,
-        known_on=TODAY,
-    )
-    expected = kpis.summary_tables(
-        read, as_of=TODAY, rng=dashboard.DEFAULT_SEED, launch=any_filled_store.launch_date()
-    ).companies
+    expected = _expected_companies(any_filled_store)
     assert written["n"].tolist() == expected["n"].tolist()
     np.testing.assert_allclose(
         written["resolution_unresolved90_days"],
         expected["resolution_unresolved90_days"],
         rtol=1e-12,
     )
+
+
+def _expected_companies(store, as_of=TODAY):
+    """The company table of the rows read, as the command computes it."""
+    read = store.fetch_responses(
+        storage.Filters(include_synthetic=True),
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        known_on=as_of,
+    )
+    return kpis.summary_tables(
+        read, as_of=as_of, rng=dashboard.DEFAULT_SEED, launch=store.launch_date()
+    ).companies
