@@ -1020,55 +1020,18 @@ def _in_range(values, low, high, column, notes, units) -> np.ndarray:
 #
 # At a million rows and more, reading every row into numpy costs more than the statistics: the
 # database groups the rows by unit and by what a metric reads (a status and a duration in days,
-# a score, a pair of counts), and only those groups (a few thousand rows) come back. The rules are
-# those of ``_prepare_counts`` above, written once more in SQL over the responses as known on the
-# date; ``tests/test_counted.py`` checks that both give the same tables on the same responses.
+# a score, a pair of counts), and only those groups (a few thousand rows) come back: the SQL is
+# the store's (``Store.grouped_responses``), the rules of ``_prepare_counts`` above are applied
+# here to the groups; ``tests/test_counted.py`` checks both give the same tables on the same
+# responses.
 
 
-def _day(column: str) -> str:
-    """SQL: the day number (days since 1970-01-01) of a date column, NULL when missing."""
-    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
-
-
-def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
-    """SQL twin of :func:`_choice_codes`: the index in ``choices``, -1 missing, -2 other."""
-    cases = " ".join(f"WHEN '{choice}' THEN {i}" for i, choice in enumerate(choices))
-    return (
-        f"CASE CAST({column} AS VARCHAR) {cases} "
-        f"ELSE CASE WHEN {column} IS NULL THEN -1 ELSE -2 END END"
-    )
-
-
-_NON_NEGATIVE = (
-    "refund_amount_requested",
-    "refund_amount_obtained",
-    "wasted_trips",
-    "wasted_km",
-    "technician_visits_useless",
-    "callbacks_promised",
-    "callbacks_received",
-    "false_resolved_count",
-)
 _RANGES = {"csat": (1, 5), "effort": (1, 7), "nps": (0, 10)}
 COUNTED_COLUMNS = tuple(
     c for c in (*READ_COLUMNS, "collected_from") if c not in ("sector", "origin")
 )
 """What :func:`summary_tables_counted` asks of the store (which adds each company's name,
 sector and origin)."""
-
-
-def _counted_rows(cursor, relation: str, values: list, as_of_day: int, launch_day, select: str):
-    """Run ``select`` (over ``b``: one row per response with its unit, NULL when outside the
-    table, and its columns as day numbers and codes) and return its columns as numpy arrays."""
-    query = (
-        f"WITH src AS ({relation}), "
-        "p AS (SELECT CAST(? AS BIGINT) AS as_of, CAST(? AS DOUBLE) AS launch), "
-        "b AS (SELECT CASE WHEN company IS NOT NULL AND submitted_on IS NOT NULL AND "
-        f"{_day('submitted_on')} <= p.as_of THEN CAST(company AS VARCHAR) END AS unit, "
-        f"src.*, p.as_of, p.launch FROM src, p) {select}"
-    )
-    table = cursor.sql(query, params=[*values, as_of_day, launch_day]).to_arrow_table()
-    return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
 def _floats(array) -> np.ndarray:
@@ -1159,34 +1122,27 @@ def _cleaned(values, weights, inside, column, notes, low=None, high=None) -> np.
     return np.where(bad, np.nan, values)
 
 
-def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _Prepared:
-    """:func:`_prepare_counts` of every family, counted by DuckDB over ``relation`` in seven
-    scans: each reads only its columns, the metrics that share a scan are grouped together
-    (raw answers, checked here on the groups), and the groups are summed here."""
+def _with_codes(got: dict, units) -> dict:
+    """A group table with each group's unit index (``_codes``) once the units are known."""
+    return {**got, "_codes": None if units is None else _unit_codes(units, got["unit"])}
 
-    def rows(select):
-        got = _counted_rows(cursor, relation, values, as_of_day, launch_day, select)
-        got["_codes"] = _unit_codes(units, got["unit"]) if "unit" in got else None
-        return got
 
+def _prepare_counted(groups: dict, companies: pd.DataFrame, launch_day) -> _Prepared:
+    """:func:`_prepare_counts` of every family from the store's grouped responses
+    (``Store.grouped_responses``: seven scans, the metrics that share one grouped together,
+    raw answers checked here on the groups) and its companies table."""
     # 1. the units, what is left out, and whether any incident enters at its survey's opening
     units = None
-    got = rows(
-        "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
-        f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
-        "count(*) - count(submitted_on) AS missing, "
-        "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
-    )
+    got = _with_codes(groups["units"], units)
     company = list(got["company"])
     order = sorted(
         (i for i, c in enumerate(company) if c is not None and got["n"][i] > 0),
         key=lambda i: company[i],
     )
     labels = [company[i] for i in order]
-    reference = cursor.execute(
-        "SELECT id, name, sector, origin FROM companies WHERE list_contains(?, id)", [labels]
-    ).fetchall()
-    known = {row[0]: row[1:] for row in reference}  # (the read's LEFT JOIN companies)
+    known = {  # (the read's LEFT JOIN companies)
+        row.id: (row.name, row.sector, row.origin) for row in companies.itertuples(index=False)
+    }
     identity = [known.get(label, (None, None, None)) for label in labels]
 
     def text(i):
@@ -1213,22 +1169,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     notes: dict = {}
 
     # 2. time to resolution, competing with "gave up"
-    status = _choice_sql("status", _STATUSES)
-    started, ended, submitted = _day("started_on"), _day("ended_on"), _day("submitted_on")
-    known_on = _day("status_known_on")
-    censored = (
-        f"CASE WHEN {known_on} IS NOT NULL AND NOT coalesce({known_on} < {started}, false) "
-        f"AND {known_on} <= as_of THEN {known_on} ELSE {submitted} END"
-    )
-    opening = f"coalesce(CAST({_day('collected_from')} AS DOUBLE), launch)"
-    got = rows(
-        "SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
-        "AS cause, entry, count(*) AS n FROM (SELECT unit, s, started, CASE WHEN s = 1 THEN "
-        "censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
-        "opening IS NOT NULL THEN greatest(opening - started, 0) ELSE 0 END AS entry FROM "
-        f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
-        f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
-    )
+    got = _with_codes(groups["resolution"], units)
     codes, w, s = got["_codes"], got["n"].astype(float), got["s"]
     durations = _floats(got["d"])
     entry = _floats(got["entry"]) if entry_rule else None
@@ -1243,19 +1184,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
         notes["ended_before_launch"] = int(w[before].sum())
 
     # 3. refunds: obtained, in full, in part, and the share of the amount obtained
-    outcome = _choice_sql("refund_outcome", _OUTCOMES)
-    step = f"CAST({AMOUNT_SHARE_STEP!r} AS DOUBLE)"
-    got = rows(
-        f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n, "
-        "count(*) FILTER (WHERE req_raw < 0) AS bad_requested, "
-        "count(*) FILTER (WHERE obt_raw < 0) AS bad_obtained FROM (SELECT unit, o, req_raw, "
-        "obt_raw, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL "
-        "THEN 1.0 WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END "
-        "END AS share FROM (SELECT unit, o, req_raw, obt_raw, CASE WHEN req_raw < 0 THEN NULL "
-        "ELSE req_raw END AS req, CASE WHEN obt_raw < 0 THEN NULL ELSE obt_raw END AS obt FROM "
-        f"(SELECT unit, {outcome} AS o, CAST(refund_amount_requested AS DOUBLE) AS req_raw, "
-        "CAST(refund_amount_obtained AS DOUBLE) AS obt_raw FROM b))) GROUP BY ALL"
-    )
+    got = _with_codes(groups["refunds"], units)
     codes, w, o = got["_codes"], got["n"].astype(float), got["o"]
     inside = codes < units.k
     for column, bad in (
@@ -1275,16 +1204,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     )
 
     # 4. the time to the refund, competing with a refusal
-    asked_on, received_on = _day("refund_requested_on"), _day("refund_received_on")
-    got = rows(
-        "SELECT unit, (o >= 0 OR coalesce(requested, false)) AS scope, stop - asked AS d, "
-        "CASE WHEN o IN (0, 1) THEN 1 WHEN o = 2 THEN 2 ELSE 0 END AS cause, count(*) AS n "
-        "FROM (SELECT unit, o, requested, asked, CASE WHEN o IN (0, 1) THEN received WHEN o IN "
-        "(2, 3) THEN submitted END AS stop FROM (SELECT unit, "
-        f"{outcome} AS o, CAST(refund_requested AS BOOLEAN) AS requested, {asked_on} AS asked, "
-        f"{received_on} AS received, {submitted} AS submitted FROM b WHERE unit IS NOT NULL)) "
-        "GROUP BY ALL"
-    )
+    got = _with_codes(groups["refund_time"], units)
     stats["refund_time"] = _counted_competing(
         units,
         got["_codes"],
@@ -1296,16 +1216,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     )
 
     # 5. what went wrong on the way: trips, visits, false "resolved", the loaner, kilometres
-    got = rows(
-        "SELECT unit, CAST(wasted_trips AS DOUBLE) AS trips, "
-        "CAST(technician_visits_useless AS DOUBLE) AS useless, "
-        "CAST(false_resolved_count AS DOUBLE) AS false_resolved, "
-        "CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS BOOLEAN) AS "
-        "obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, count(*) AS n, "
-        "sum(CAST(wasted_km AS DOUBLE)) FILTER (WHERE wasted_km >= 0) AS km, "
-        "count(*) FILTER (WHERE wasted_km >= 0) AS km_n, "
-        "count(*) FILTER (WHERE wasted_km < 0) AS km_bad FROM b GROUP BY ALL"
-    )
+    got = _with_codes(groups["incidents"], units)
     codes, w = got["_codes"], got["n"].astype(float)
     inside = codes < units.k
     for name, column, raw in (
@@ -1341,10 +1252,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     )
 
     # 6. callbacks kept: the table of (received, promised) pairs
-    got = rows(
-        "SELECT unit, CAST(callbacks_received AS DOUBLE) AS received, "
-        "CAST(callbacks_promised AS DOUBLE) AS promised, count(*) AS n FROM b GROUP BY ALL"
-    )
+    got = _with_codes(groups["callbacks"], units)
     codes, w = got["_codes"], got["n"].astype(float)
     inside = codes < units.k
     promised = _cleaned(_floats(got["promised"]), w, inside, "callbacks_promised", notes)
@@ -1364,11 +1272,7 @@ def _prepare_counted(cursor, relation, values, as_of_day: int, launch_day) -> _P
     stats["callbacks_kept"] = _PairCounts(distinct[:, 0], distinct[:, 1], table.astype(np.int64))
 
     # 7. the scores (one scan: at most 6 x 8 x 12 groups per unit)
-    got = rows(
-        "SELECT unit, "
-        + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in _RANGES)
-        + ", count(*) AS n FROM b GROUP BY ALL"
-    )
+    got = _with_codes(groups["scores"], units)
     codes, w = got["_codes"], got["n"].astype(float)
     inside = codes < units.k
     scores = {
@@ -1408,8 +1312,8 @@ def summary_tables_counted(
     resamples = validate_resamples(n_resamples)
     launch_day = _validate_launch(launch)
     known_on = _dt.date.fromordinal(_dt.date(1970, 1, 1).toordinal() + as_of_day)
-    counted = getattr(store, "counted", None)
-    if counted is None:
+    grouped = getattr(store, "grouped_responses", None)
+    if grouped is None:
         frame = store.fetch_responses(
             filters,
             columns=list(COUNTED_COLUMNS),
@@ -1427,8 +1331,18 @@ def summary_tables_counted(
             group_pools=group_pools,
         )
     entropy = int(generator.integers(0, 2**63))
-    with counted(filters, list(COUNTED_COLUMNS), known_on=known_on) as (cursor, relation, values):
-        prepared = _prepare_counted(cursor, relation, values, as_of_day, launch_day)
+    groups = grouped(
+        filters,
+        list(COUNTED_COLUMNS),
+        known_on=known_on,
+        as_of_day=as_of_day,
+        launch_day=launch_day,
+        statuses=_STATUSES,
+        outcomes=_OUTCOMES,
+        share_step=AMOUNT_SHARE_STEP,
+        scores=_RANGES,
+    )
+    prepared = _prepare_counted(groups, store.companies(), launch_day)
     return KpiTables(
         _company_table(prepared, as_of_day, entropy, resamples, company_pools),
         _group_table(prepared, as_of_day, entropy, resamples, group_pools),

@@ -1409,6 +1409,44 @@ class Store(ComebackMethods):
             finally:
                 cursor.unregister(name)
 
+    def grouped_responses(
+        self,
+        filters: Filters | None,
+        columns: list[str],
+        *,
+        known_on: date,
+        as_of_day: int,
+        launch_day: float | None,
+        statuses: tuple[str, ...],
+        outcomes: tuple[str, ...],
+        share_step: float,
+        scores: dict[str, tuple[int, int]],
+    ) -> dict[str, dict[str, np.ndarray]]:
+        """The responses as known on ``known_on`` (:meth:`counted`) grouped as the barometer's
+        tables read them: seven scans, each name -> its group columns as numpy arrays (a few
+        thousand groups instead of a row per response; ``analysis.kpis`` turns them into its
+        count tables). ``unit`` is the company of a response inside the tables (submitted by
+        ``as_of_day``), NULL otherwise; ``statuses`` and ``outcomes`` are coded by their index
+        (-1 missing, -2 any other text); the share of the amount obtained is counted in
+        multiples of ``share_step``; ``scores``: the score columns, read raw."""
+        selects = _grouped_selects(statuses, outcomes, share_step, scores)
+        with self.counted(filters, columns, known_on=known_on) as (cursor, relation, values):
+            groups = {}
+            for name, select in selects.items():
+                query = (
+                    f"WITH src AS ({relation}), "
+                    "p AS (SELECT CAST(? AS BIGINT) AS as_of, CAST(? AS DOUBLE) AS launch), "
+                    "b AS (SELECT CASE WHEN company IS NOT NULL AND submitted_on IS NOT NULL "
+                    f"AND {_day('submitted_on')} <= p.as_of THEN CAST(company AS VARCHAR) END "
+                    f"AS unit, src.*, p.as_of, p.launch FROM src, p) {select}"
+                )
+                table = cursor.sql(query, params=[*values, as_of_day, launch_day]).to_arrow_table()
+                groups[name] = {
+                    column: table.column(column).to_numpy(zero_copy_only=False)
+                    for column in table.column_names
+                }
+        return groups
+
     def fetch_response(self, response_id: str) -> dict[str, Any] | None:
         """One response by id, as a dict (no e-mail, no hashes)."""
         columns = exported_columns()
@@ -2031,6 +2069,96 @@ def _selected(column: str) -> str:
     if column_types()[column] == "UUID":  # text on both backends (DuckDB's Arrow gives text)
         return f"CAST(r.{column} AS VARCHAR) AS {column}"
     return f"r.{column}"
+
+
+def _day(column: str) -> str:
+    """SQL: the day number (days since 1970-01-01) of a date column, NULL when missing."""
+    return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
+
+
+def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
+    """SQL: the index of the answer in ``choices``, -1 missing, -2 any other text."""
+    cases = " ".join(f"WHEN '{choice}' THEN {i}" for i, choice in enumerate(choices))
+    return (
+        f"CASE CAST({column} AS VARCHAR) {cases} "
+        f"ELSE CASE WHEN {column} IS NULL THEN -1 ELSE -2 END END"
+    )
+
+
+def _grouped_selects(
+    statuses: tuple[str, ...], outcomes: tuple[str, ...], share_step: float, scores
+) -> dict[str, str]:
+    """The seven grouped scans of :meth:`Store.grouped_responses`, over ``b`` (one row per
+    response: its ``unit``, the company when inside the tables, else NULL, ``as_of`` and
+    ``launch`` as day numbers, and its columns), each reading only its columns."""
+    status = _choice_sql("status", statuses)
+    started, ended, submitted = _day("started_on"), _day("ended_on"), _day("submitted_on")
+    known_on = _day("status_known_on")
+    # an ongoing incident is followed until the day its status was last known, when that is
+    # within [start, as_of], else until the report (analysis.kpis._status_known)
+    censored = (
+        f"CASE WHEN {known_on} IS NOT NULL AND NOT coalesce({known_on} < {started}, false) "
+        f"AND {known_on} <= as_of THEN {known_on} ELSE {submitted} END"
+    )
+    opening = f"coalesce(CAST({_day('collected_from')} AS DOUBLE), launch)"
+    outcome = _choice_sql("refund_outcome", outcomes)
+    step = f"CAST({float(share_step)!r} AS DOUBLE)"
+    asked_on, received_on = _day("refund_requested_on"), _day("refund_received_on")
+    return {
+        "units": (
+            "SELECT CAST(company AS VARCHAR) AS company, count(*) AS n_all, count(unit) AS n, "
+            f"count(*) FILTER (WHERE {_day('submitted_on')} > as_of) AS after, "
+            "count(*) - count(submitted_on) AS missing, "
+            "bool_or(collected_from IS NOT NULL) AS collected FROM b GROUP BY company"
+        ),
+        "resolution": (
+            "SELECT unit, s, stop - started AS d, CASE s WHEN 0 THEN 1 WHEN 2 THEN 2 ELSE 0 END "
+            "AS cause, entry, count(*) AS n FROM (SELECT unit, s, started, CASE WHEN s = 1 THEN "
+            "censored WHEN s IN (0, 2) THEN ended END AS stop, CASE WHEN started IS NOT NULL AND "
+            "opening IS NOT NULL THEN greatest(opening - started, 0) ELSE 0 END AS entry FROM "
+            f"(SELECT unit, {status} AS s, {started} AS started, {ended} AS ended, {censored} AS "
+            f"censored, {opening} AS opening FROM b WHERE unit IS NOT NULL)) GROUP BY ALL"
+        ),
+        "refunds": (
+            f"SELECT unit, o, round_even(share / {step}, 0) AS m, count(*) AS n, "
+            "count(*) FILTER (WHERE req_raw < 0) AS bad_requested, "
+            "count(*) FILTER (WHERE obt_raw < 0) AS bad_obtained FROM (SELECT unit, o, req_raw, "
+            "obt_raw, CASE WHEN req > 0 THEN CASE WHEN o = 2 THEN 0.0 WHEN o = 0 AND obt IS NULL "
+            "THEN 1.0 WHEN o IN (0, 1) THEN CASE WHEN obt / req > 1 THEN 1.0 ELSE obt / req END END "
+            "END AS share FROM (SELECT unit, o, req_raw, obt_raw, CASE WHEN req_raw < 0 THEN NULL "
+            "ELSE req_raw END AS req, CASE WHEN obt_raw < 0 THEN NULL ELSE obt_raw END AS obt FROM "
+            f"(SELECT unit, {outcome} AS o, CAST(refund_amount_requested AS DOUBLE) AS req_raw, "
+            "CAST(refund_amount_obtained AS DOUBLE) AS obt_raw FROM b))) GROUP BY ALL"
+        ),
+        "refund_time": (
+            "SELECT unit, (o >= 0 OR coalesce(requested, false)) AS scope, stop - asked AS d, "
+            "CASE WHEN o IN (0, 1) THEN 1 WHEN o = 2 THEN 2 ELSE 0 END AS cause, count(*) AS n "
+            "FROM (SELECT unit, o, requested, asked, CASE WHEN o IN (0, 1) THEN received WHEN o IN "
+            "(2, 3) THEN submitted END AS stop FROM (SELECT unit, "
+            f"{outcome} AS o, CAST(refund_requested AS BOOLEAN) AS requested, {asked_on} AS asked, "
+            f"{received_on} AS received, {submitted} AS submitted FROM b WHERE unit IS NOT NULL)) "
+            "GROUP BY ALL"
+        ),
+        "incidents": (
+            "SELECT unit, CAST(wasted_trips AS DOUBLE) AS trips, "
+            "CAST(technician_visits_useless AS DOUBLE) AS useless, "
+            "CAST(false_resolved_count AS DOUBLE) AS false_resolved, "
+            "CAST(loaner_offered AS BOOLEAN) AS offered, CAST(loaner_obtained AS BOOLEAN) AS "
+            "obtained, CAST(loaner_cut_before_resolution AS BOOLEAN) AS cut, count(*) AS n, "
+            "sum(CAST(wasted_km AS DOUBLE)) FILTER (WHERE wasted_km >= 0) AS km, "
+            "count(*) FILTER (WHERE wasted_km >= 0) AS km_n, "
+            "count(*) FILTER (WHERE wasted_km < 0) AS km_bad FROM b GROUP BY ALL"
+        ),
+        "callbacks": (
+            "SELECT unit, CAST(callbacks_received AS DOUBLE) AS received, "
+            "CAST(callbacks_promised AS DOUBLE) AS promised, count(*) AS n FROM b GROUP BY ALL"
+        ),
+        "scores": (
+            "SELECT unit, "
+            + ", ".join(f"CAST({c} AS DOUBLE) AS {c}" for c in scores)
+            + ", count(*) AS n FROM b GROUP BY ALL"
+        ),
+    }
 
 
 def frame_from_arrow(table: pa.Table, *, categorical: bool = False) -> pd.DataFrame:
