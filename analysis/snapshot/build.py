@@ -304,6 +304,8 @@ def _canonical_array(series: pd.Series, kind: pa.DataType) -> pa.Array:
         # pyarrow.csv writes a dictionary column as its values (the same bytes).
         array = pa.array(series, from_pandas=True)
         return array.cast(pa.dictionary(array.type.index_type, kind))
+    if isinstance(series.dtype, pd.ArrowDtype):  # identifiers: Arrow text, no Python object
+        return pa.chunked_array(series.array.__arrow_array__()).combine_chunks().cast(kind)
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
     if pa.types.is_integer(kind):
