@@ -124,7 +124,9 @@ def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         page.goto(f"{url}/tableau")
         page.get_by_role("tab", name="Données").click()
-        expect(page.get_by_text("réservés aux chercheurs connectés")).to_be_visible()
+        expect(
+            page.get_by_text("Les données ligne à ligne et les récits sont réservés")
+        ).to_be_visible()
         expect(page.get_by_text(HOSTILE)).to_have_count(0)
 
         # The publish page is closed too, even reached by its address.
