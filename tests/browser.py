@@ -137,3 +137,21 @@ def click_settled(page, selector: str, *, attempts: int = 50) -> None:
             if "strict mode violation" not in str(exc) or attempt == attempts - 1:
                 raise
             page.wait_for_timeout(100)
+
+
+def settle(page, *, quiet_ms: int = 400, timeout_ms: int = 30_000) -> None:
+    """Wait until Streamlit's rerun has finished drawing: no element is marked stale (a rerun
+    dims the previous run's elements, which axe then reads as low-contrast text) and none has
+    been for ``quiet_ms``."""
+    page.wait_for_function(
+        """(quiet) => {
+            const now = performance.now();
+            if (document.querySelector('[data-stale="true"]')) { window.__crSettled = null; return false; }
+            if (window.__crSettled == null) { window.__crSettled = now; }
+            return now - window.__crSettled >= quiet;
+        }""",
+        arg=quiet_ms,
+        polling=50,
+        timeout=timeout_ms,
+    )
+    page.evaluate("window.__crSettled = null")

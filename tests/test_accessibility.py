@@ -21,7 +21,7 @@ from survey import i18n
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.demo import generate_frame
-from tests.browser import ARTIFACTS, ROOT, browser_page, serve_app
+from tests.browser import ARTIFACTS, ROOT, browser_page, serve_app, settle
 from tests.conftest import APP, TODAY, story_answers, submit
 
 DASHBOARD_TABS = sum(key.startswith("dashboard.tab.") for key in i18n.catalogue())
@@ -57,7 +57,7 @@ class Axe:
 
     def check(self, state: str) -> None:
         page = self.page
-        page.wait_for_timeout(400)  # let Streamlit's last rerun settle
+        settle(page)  # Streamlit's last rerun drawn: no dimmed (stale) element left
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.add_script_tag(path=str(AXE))
         result = page.evaluate(
