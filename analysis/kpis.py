@@ -1331,18 +1331,20 @@ def summary_tables_counted(
             group_pools=group_pools,
         )
     entropy = int(generator.integers(0, 2**63))
-    groups = grouped(
-        filters,
-        list(COUNTED_COLUMNS),
-        known_on=known_on,
-        as_of_day=as_of_day,
-        launch_day=launch_day,
-        statuses=_STATUSES,
-        outcomes=_OUTCOMES,
-        share_step=AMOUNT_SHARE_STEP,
-        scores=_RANGES,
-    )
-    prepared = _prepare_counted(groups, store.companies(), launch_day)
+    with store.holding():  # one open of the file for the events, the scans and the companies
+        groups = grouped(
+            filters,
+            list(COUNTED_COLUMNS),
+            known_on=known_on,
+            as_of_day=as_of_day,
+            launch_day=launch_day,
+            statuses=_STATUSES,
+            outcomes=_OUTCOMES,
+            share_step=AMOUNT_SHARE_STEP,
+            scores=_RANGES,
+        )
+        companies = store.companies()
+    prepared = _prepare_counted(groups, companies, launch_day)
     return KpiTables(
         _company_table(prepared, as_of_day, entropy, resamples, company_pools),
         _group_table(prepared, as_of_day, entropy, resamples, group_pools),

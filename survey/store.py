@@ -975,6 +975,18 @@ class Store(ComebackMethods):
                     self._close_locked()
                 self._state.notify_all()
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[Store]:
+        """Keep the file open for the operations inside (a computation of several reads opens
+        it once, and DuckDB keeps its buffers between them, instead of an open and a close for
+        each). A store that already keeps its file open (``keep_open`` > 0, the app) is left
+        to its own rules: it may release the file under load for a waiting command."""
+        if self.keep_open > 0:
+            yield self
+            return
+        with self._connection():
+            yield self
+
     def _close_when_idle(self) -> None:
         """The idle closer: one thread while the file is open (``keep_open`` > 0). It closes
         the file once no operation has run for ``keep_open`` seconds, then ends; the next
@@ -1390,7 +1402,9 @@ class Store(ComebackMethods):
             touched, touched_values = fetch_query(
                 filters, stored + extra, ordered=False, company_columns=False
             )
-            touched += " AND CAST(r.response_id AS VARCHAR) IN (SELECT unnest(?))"
+            # (compared as UUIDs: casting every stored id to text costs 0.08 s a million rows
+            # a scan)
+            touched += " AND r.response_id IN (SELECT unnest(CAST(? AS UUID[])))"
             table = cursor.sql(touched, params=[*touched_values, ids]).to_arrow_table()
             folded = fold_events(frame_from_arrow(table), events)
             folded = folded[stored + ([KNOWN_ON_COLUMN] if known else [])]
@@ -1402,8 +1416,8 @@ class Store(ComebackMethods):
                     for c in folded.columns
                 )
                 relation = (
-                    f"SELECT * FROM ({base} AND CAST(r.response_id AS VARCHAR) NOT IN "
-                    f"(SELECT unnest(?))) UNION ALL BY NAME SELECT {select} FROM {name}"
+                    f"SELECT * FROM ({base} AND r.response_id NOT IN "
+                    f"(SELECT unnest(CAST(? AS UUID[])))) UNION ALL BY NAME SELECT {select} FROM {name}"
                 )
                 yield cursor, relation, [*values, ids]
             finally:

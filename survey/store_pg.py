@@ -288,6 +288,11 @@ class PostgresStore(common.ComebackMethods):
                 time.sleep(0.2)
         raise AssertionError("unreachable")
 
+    @contextlib.contextmanager
+    def holding(self):
+        """As :meth:`survey.store.Store.holding`: the pool already keeps its connections."""
+        yield self
+
     def close(self) -> None:
         """Close every connection (the pool waits for running operations)."""
         with contextlib.suppress(Exception):
