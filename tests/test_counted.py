@@ -197,3 +197,35 @@ def _expected_companies(store, as_of=TODAY):
     return kpis.summary_tables(
         read, as_of=as_of, rng=dashboard.DEFAULT_SEED, launch=store.launch_date()
     ).companies
+
+
+def _another_process_can_write(path) -> bool:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, duckdb\n"
+        "try:\n"
+        "    duckdb.connect(sys.argv[1]).close()\n"
+        "except duckdb.IOException:\n"
+        "    sys.exit(3)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], timeout=60)
+    assert done.returncode in (0, 3), done
+    return done.returncode == 0
+
+
+def test_a_computation_holds_the_file_open_once_and_lets_it_go(filled_store, db_path):
+    """``Store.holding``: the counted tables open the file once for their events, scans and
+    companies (a command's store otherwise opens and closes it for each read), and the file
+    is free again once the tables are counted."""
+    filled_store.close()
+    reader = storage.connect(db_path, read_only=True)
+    assert _another_process_can_write(db_path)
+    with reader.holding():
+        reader.companies()
+        assert not _another_process_can_write(db_path)  # still open between two reads
+        reader.launch_date()
+    assert _another_process_can_write(db_path)
+    kpis.summary_tables_counted(reader, EVERYONE, as_of=TODAY, rng=1)
+    assert _another_process_can_write(db_path)
