@@ -97,10 +97,10 @@ from pathlib import Path
 from survey import store as storage
 from survey.demo import seed_story_answers
 from survey.validation import validate_answers
-store = storage.connect(sys.argv[1], keep_open=2.0)
+store = storage.app_store(sys.argv[1])  # the app's store: it spools while the file is held
 stop, pace = Path(sys.argv[2]), float(sys.argv[3])
 answers = seed_story_answers()
-submissions, failures = [], 0
+submissions, failures, keys = [], 0, []
 due = time.time()
 while not stop.exists():
     due = due + pace if pace else time.time()  # pace 0: back to back, as SUBMITTER
@@ -115,7 +115,14 @@ while not stop.exists():
         failures += 1
         continue
     submissions.append((due, started, time.time()))
-print(json.dumps({"submissions": submissions, "failures": failures}))
+    keys.append(key)
+while store.spooled_count():  # what was acknowledged while the import held the file
+    time.sleep(0.1)
+with store._connection() as con:
+    stored = con.execute(
+        "SELECT count(*) FROM responses WHERE submission_key IN (SELECT unnest(?))", [keys]
+    ).fetchone()[0]
+print(json.dumps({"submissions": submissions, "failures": failures, "lost": len(keys) - stored}))
 """
 
 
@@ -169,7 +176,7 @@ def import_command(csv_path, target, *, submitting=False, pace=0.1):
         during = [s for s in done["submissions"] if began <= s[1] <= ended]
         call = np.array([end - start for _, start, end in during]) * 1000
         due = np.array([end - due for due, _, end in during]) * 1000
-        result.update(submissions=len(during), failures=done["failures"])
+        result.update(submissions=len(during), failures=done["failures"], lost=done["lost"])
         for name, values in (("call", call), ("due", due)):
             if values.size:
                 result[f"{name}_median_ms"] = round(float(np.median(values)), 1)

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from survey import spool
 from survey.questionnaire import (
     FLAG_COLUMNS,
     LOCALES,
@@ -75,6 +76,9 @@ UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
 CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tried again
 WANTED_SUFFIX = ".wanted"
+SPOOL_AFTER_SECONDS = 0.25
+"""How long the app waits for a DuckDB file another process holds before it spools a
+submission (:mod:`survey.spool`) or gives up saving a draft (the next step tries again)."""
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
 lets go of the file when someone waits rather than every few seconds: each release costs the
 submissions arriving then a checkpoint, a pause and a reopening (the p99 of a busy form)."""
@@ -409,7 +413,12 @@ class ComebackMethods:
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
         raise NotImplementedError
 
-    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
+    def _in_transaction(
+        self, work: Callable[[Callable[..., list[tuple]]], Any], *, brief: bool = False
+    ) -> Any:
+        """``work(run)`` in one transaction. ``brief``: a draft's save or removal, which the
+        form can go on without: a store that spools (the app on DuckDB) waits only briefly
+        for a file another process holds, and raises :class:`StoreBusy` instead."""
         raise NotImplementedError
 
     # --- finding a respondent's response ----------------------------------------------------
@@ -556,7 +565,7 @@ class ComebackMethods:
                     [digest, submission_key, text, int(step), paris_now()],
                 )
 
-        self._in_transaction(work)
+        self._in_transaction(work, brief=True)
 
     def load_draft(self, draft_id: str) -> Draft | None:
         """The draft ``draft_id`` if it exists and is younger than :data:`DRAFT_DAYS`."""
@@ -606,7 +615,8 @@ class ComebackMethods:
 
     def delete_draft(self, draft_id: str) -> None:
         self._in_transaction(
-            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [hash_token(draft_id)])
+            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [hash_token(draft_id)]),
+            brief=True,
         )
 
     def purge_drafts(self, *, older_than_days: int = DRAFT_DAYS) -> int:
@@ -843,7 +853,10 @@ def app_store(target: str | os.PathLike) -> Store:
     with _APP_STORES_LOCK:
         key = str(target)
         if key not in _APP_STORES:
-            _APP_STORES[key] = connect(target, keep_open=2.0)
+            store = connect(target, keep_open=2.0)
+            if isinstance(store, Store):
+                store.start_spooling()
+            _APP_STORES[key] = store
         return _APP_STORES[key]
 
 
@@ -862,6 +875,10 @@ class Store(ComebackMethods):
         self._users = 0
         self._last_used = 0.0
         self._closer: threading.Thread | None = None  # one per open period, not per operation
+        self._spool: Path | None = None  # the app's (start_spooling)
+        self._storing_spool = threading.Lock()
+        self._spool_thread: threading.Thread | None = None
+        self._spool_thread_lock = threading.Lock()
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
@@ -893,10 +910,11 @@ class Store(ComebackMethods):
             )
         Store(self.path).close()
 
-    def _open(self) -> Any:
-        """Open the file, waiting (bounded) while another process holds DuckDB's lock, and
+    def _open(self, deadline: float | None = None) -> Any:
+        """Open the file, waiting (until ``deadline``, a ``time.monotonic()``, by default
+        :data:`LOCK_RETRY_SECONDS` from now) while another process holds DuckDB's lock, and
         saying so in ``<database>.wanted`` meanwhile (see :data:`WANTED_SUFFIX`)."""
-        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS if deadline is None else deadline
         wanted = Path(f"{self.path}{WANTED_SUFFIX}")
         said = False
         try:
@@ -932,7 +950,7 @@ class Store(ComebackMethods):
         return time.time() - said_at < 2 * LOCK_RETRY_SECONDS  # (a waiter gives up by then)
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self, *, wait: float | None = None) -> Iterator[Any]:
         """A cursor of its own for this operation (cursors are safe across threads).
 
         DuckDB lets one process at a time open a file for writing. The file is opened on first
@@ -940,19 +958,34 @@ class Store(ComebackMethods):
         at most ``MAX_HOLD_SECONDS`` when another process says it waits for it (or
         ``UNASKED_HOLD_SECONDS`` anyway): new operations then wait for the running ones, the
         file is closed for a moment so the command line can get in, then reopened.
+
+        ``wait``: seconds this operation may wait, for the file and for the other operations
+        of this process (default :data:`LOCK_RETRY_SECONDS` for the file); past it,
+        :class:`StoreBusy`.
         """
-        with self._state:
+        deadline = None if wait is None else time.monotonic() + wait
+
+        def remaining() -> float:
+            return -1 if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if not self._state.acquire(timeout=remaining()):
+            raise StoreBusy(f"{self.path} is busy in this process; try again.")
+        try:
             held = time.monotonic() - self._opened_at if self._database is not None else 0.0
             held_too_long = self.keep_open > 0 and (
                 held > UNASKED_HOLD_SECONDS or (held > MAX_HOLD_SECONDS and self._someone_waits())
             )
             if held_too_long:
-                self._state.wait_for(lambda: self._users == 0)
+                idle = self._state.wait_for(
+                    lambda: self._users == 0, timeout=None if deadline is None else remaining()
+                )
+                if not idle:
+                    raise StoreBusy(f"{self.path} is busy in this process; try again.")
                 if self._database is not None:
                     self._close_locked()
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
-                self._database = self._open()
+                self._database = self._open(deadline)
                 _OPEN_STORES.add(self)
                 if self.keep_open > 0 and self._closer is None:
                     self._closer = threading.Thread(
@@ -962,6 +995,8 @@ class Store(ComebackMethods):
                     self._closer.start()
             self._users += 1
             cursor = self._database.cursor()
+        finally:
+            self._state.release()
         try:
             cursor.execute("SET TimeZone = 'Europe/Paris'")
             cursor.execute("SET enable_progress_bar = false")
@@ -1022,13 +1057,17 @@ class Store(ComebackMethods):
         with self._connection() as con:
             return con.execute(sql, list(params)).fetchall()
 
-    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
+    def _in_transaction(
+        self, work: Callable[[Callable[..., list[tuple]]], Any], *, brief: bool = False
+    ) -> Any:
         """``work`` in one transaction, tried again (bounded, jittered) when DuckDB refuses it
         for a conflict with another transaction of this process (two sessions saving the same
-        draft at once): it was rolled back, and ``work`` reads before it writes."""
+        draft at once): it was rolled back, and ``work`` reads before it writes. ``brief``
+        (a draft): in a spooling store, :class:`StoreBusy` after :data:`SPOOL_AFTER_SECONDS`."""
+        wait = SPOOL_AFTER_SECONDS if brief and self._spool is not None else None
         for attempt in range(CONFLICT_RETRIES + 1):
             try:
-                with self._connection() as con, _transaction(con):
+                with self._connection(wait=wait) as con, _transaction(con):
                     return work(lambda sql, params=(): con.execute(sql, list(params)).fetchall())
             except duckdb.TransactionException as exc:
                 if "conflict" not in str(exc).lower() or attempt == CONFLICT_RETRIES:
@@ -1039,51 +1078,27 @@ class Store(ComebackMethods):
     # --- writes ---------------------------------------------------------------------------
 
     def insert_response(self, response: Any, meta: SubmissionMeta) -> Receipt:
-        """Store one validated response; idempotent on ``meta.submission_key``."""
+        """Store one validated response; idempotent on ``meta.submission_key``.
+
+        In a spooling store (the app: :meth:`start_spooling`), a response that cannot be
+        stored within :data:`SPOOL_AFTER_SECONDS` because another process holds the file is
+        written to the spool (:mod:`survey.spool`, on the disk before this returns) and
+        stored as soon as the file is free."""
         row, email = response_row(response, meta)
-        response_id, now, fingerprint = row["response_id"], row["submitted_at"], row["fingerprint"]
-        columns = list(row)
-        sql = (
-            f"INSERT INTO responses ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})"
-        )
+        remind = bool(meta.remind)
         try:
-            with self._connection() as con:
-                try:
-                    with _transaction(con):
-                        existing = con.execute(
-                            "SELECT response_id FROM responses WHERE submission_key = ?",
-                            [meta.submission_key],
-                        ).fetchone()
-                        if existing:
-                            return Receipt(str(existing[0]), created=False)
-                        if fingerprint is not None:
-                            row["flag_duplicate"] = (
-                                con.execute(
-                                    "SELECT count(*) FROM responses WHERE fingerprint = ?",
-                                    [fingerprint],
-                                ).fetchone()[0]
-                                > 0
-                            )
-                        con.execute(sql, [row[c] for c in columns])
-                        if email:
-                            con.execute(
-                                "INSERT INTO contacts (response_id, contact_email, stored_on, "
-                                "remind) VALUES (?, ?, ?, ?)",
-                                [response_id, email, now.date(), bool(meta.remind)],
-                            )
-                except (duckdb.ConstraintException, duckdb.TransactionException):
-                    # Another thread is storing the same key (a double click reaching two
-                    # threads): its row becomes visible once it commits, so look again.
-                    for _ in range(50):
-                        existing = con.execute(
-                            "SELECT response_id FROM responses WHERE submission_key = ?",
-                            [meta.submission_key],
-                        ).fetchall()
-                        if existing:
-                            return Receipt(str(existing[0][0]), created=False)
-                        time.sleep(0.01)
-                    raise
+            if self._spool is None:
+                return self._store_row(row, email, remind)
+            try:
+                return self._store_row(row, email, remind, wait=SPOOL_AFTER_SECONDS)
+            except StoreBusy:
+                spool.put(self._spool, row, email, remind)
+                log.info(
+                    "the database is busy: response spooled (submission key %s)",
+                    meta.submission_key,
+                )
+                self._store_spool_soon()
+                return Receipt(row["response_id"], created=True)
         except Exception as exc:
             # The key and the exception, never the answers (they may be personal).
             log.error(
@@ -1093,7 +1108,132 @@ class Store(ComebackMethods):
                 exc_info=exc,
             )
             raise
-        return Receipt(response_id, created=True)
+
+    def _store_row(
+        self,
+        row: dict[str, Any],
+        email: str | None,
+        remind: bool,
+        *,
+        wait: float | None = None,
+        spooled: bool = False,
+    ) -> Receipt:
+        """Insert a submission's row (and its e-mail) in one transaction, unless its submission
+        key is stored already; a duplicate is flagged against the rows stored before it. A
+        ``spooled`` row takes the draft kept under its key with it."""
+        columns = list(row)
+        sql = (
+            f"INSERT INTO responses ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})"
+        )
+        key, fingerprint = row["submission_key"], row["fingerprint"]
+        with self._connection(wait=wait) as con:
+            try:
+                with _transaction(con):
+                    existing = con.execute(
+                        "SELECT response_id FROM responses WHERE submission_key = ?", [key]
+                    ).fetchone()
+                    if existing:
+                        return Receipt(str(existing[0]), created=False)
+                    values = dict(row)
+                    if fingerprint is not None:
+                        values["flag_duplicate"] = (
+                            con.execute(
+                                "SELECT count(*) FROM responses WHERE fingerprint = ?",
+                                [fingerprint],
+                            ).fetchone()[0]
+                            > 0
+                        )
+                    con.execute(sql, [values[c] for c in columns])
+                    if spooled:
+                        # the draft the form kept while sending: its removal after the
+                        # receipt found the file busy (the form removes it itself otherwise)
+                        con.execute("DELETE FROM drafts WHERE submission_key = ?", [key])
+                    if email:
+                        con.execute(
+                            "INSERT INTO contacts (response_id, contact_email, stored_on, "
+                            "remind) VALUES (?, ?, ?, ?)",
+                            [row["response_id"], email, row["submitted_at"].date(), remind],
+                        )
+            except (duckdb.ConstraintException, duckdb.TransactionException):
+                # Another thread is storing the same key (a double click reaching two
+                # threads): its row becomes visible once it commits, so look again.
+                for _ in range(50):
+                    existing = con.execute(
+                        "SELECT response_id FROM responses WHERE submission_key = ?", [key]
+                    ).fetchall()
+                    if existing:
+                        return Receipt(str(existing[0][0]), created=False)
+                    time.sleep(0.01)
+                raise
+        return Receipt(row["response_id"], created=True)
+
+    # --- the spool: submissions acknowledged while another process held the file ---------------
+
+    def start_spooling(self) -> None:
+        """Spool submissions the file cannot take at once (the app's store), and store those
+        a previous run left (in the background: the app starts meanwhile)."""
+        if self.read_only:
+            raise ValueError("a read-only store cannot spool submissions")
+        self._spool = spool.spool_folder(self.path)
+        if spool.pending(self._spool):
+            self._store_spool_soon()
+
+    def spooled_count(self) -> int:
+        return len(spool.pending(self._spool)) if self._spool is not None else 0
+
+    def store_spooled(self) -> int:
+        """Store every spooled submission now (each in its own transaction, oldest first, then
+        its file removed); returns how many were new. Raises :class:`StoreBusy` when the file
+        stays held; what is stored by then stays stored."""
+        if self._spool is None:
+            return 0
+        stored = 0
+        with self._storing_spool:
+            for spooled in spool.pending(self._spool):
+                receipt = self._store_row(spooled.row, spooled.email, spooled.remind, spooled=True)
+                spool.remove(spooled)
+                stored += receipt.created
+                log.info(
+                    "spooled response stored (submission key %s%s)",
+                    spooled.submission_key,
+                    "" if receipt.created else ", already stored",
+                )
+        return stored
+
+    def _store_spool_soon(self) -> None:
+        """One background thread stores the spool once the file is free, then ends."""
+        # (not under ``_state``: a thread waiting for the file holds it)
+        with self._spool_thread_lock:
+            if self._spool_thread is not None and self._spool_thread.is_alive():
+                return
+            self._spool_thread = threading.Thread(
+                target=self._store_spool_when_free, name=f"clientroi-spool-{self.path.name}"
+            )
+            self._spool_thread.daemon = True
+            self._spool_thread.start()
+
+    def _store_spool_when_free(self) -> None:
+        while True:
+            try:
+                self.store_spooled()
+            except StoreBusy:
+                continue  # (the open waited LOCK_RETRY_SECONDS: try again)
+            except Exception:  # noqa: BLE001  (kept on disk: tried again at the next spool)
+                log.exception("storing the spooled responses failed; they stay spooled")
+                return
+            if not self.spooled_count():
+                return
+
+    def _spool_settled(self) -> None:
+        """Before a lookup by a respondent's code: their response may still be spooled."""
+        if self._spool is not None and self.spooled_count():
+            with contextlib.suppress(StoreBusy):
+                self.store_spooled()
+
+    def response_id_for_code(self, code: str) -> str | None:
+        self._spool_settled()
+        return super().response_id_for_code(code)
 
     def insert_frame(self, frame: pd.DataFrame) -> int:
         """Bulk-insert a DataFrame whose columns are a subset of the responses table."""
@@ -1196,6 +1336,7 @@ class Store(ComebackMethods):
     def delete_response(self, code: str) -> bool:
         """Delete the response matching a deletion code, with its e-mail, its updates, its
         reminders and any draft left of it. True if one was."""
+        self._spool_settled()
         digest = hash_code(code)
         with self._connection() as con, _transaction(con):
             found = con.execute(

@@ -227,8 +227,11 @@ class PostgresStore(common.ComebackMethods):
         """A small read written with ``?`` marks (:class:`survey.store.ComebackMethods`)."""
         return self._query(sql.replace("?", "%s"), params)
 
-    def _in_transaction(self, work: Callable[[Callable[..., list[tuple]]], Any]) -> Any:
-        """``work(run)`` in one transaction; ``run`` takes SQL with ``?`` marks."""
+    def _in_transaction(
+        self, work: Callable[[Callable[..., list[tuple]]], Any], *, brief: bool = False
+    ) -> Any:
+        """``work(run)`` in one transaction; ``run`` takes SQL with ``?`` marks. (``brief``
+        changes nothing here: a server has no single writer to wait for.)"""
 
         def operation(con: psycopg.Connection) -> Any:
             def run(sql: str, params: Iterable[Any] = ()) -> list[tuple]:

@@ -1,0 +1,132 @@
+"""Submissions acknowledged while another process holds the DuckDB file, kept on disk until the
+app can store them.
+
+DuckDB lets one process at a time write a file. While a command holds it (``clientroi import``
+copies a million rows in one transaction, about ten seconds), the app cannot store a response.
+Rather than keep a tired person waiting on "Envoyer" for that long, the app writes the
+response to ``<database>.spool/`` (one file per submission key, 0600 in a 0700 folder, written
+to a temporary name, flushed to the disk and renamed, so that a file is there whole or not at
+all) and shows the receipt: the answer is as durable as a committed row. The app stores every
+spooled response as soon as it has the file again, in its own transaction, by the same rules as
+a direct submission (idempotent on the submission key, a duplicate flagged against the rows
+stored before it), then removes the file; a file left by a crash is stored at the next start.
+
+A spooled file holds exactly the row that would have been stored, and the e-mail when one was
+given (the database holds it too: the folder is the owner's only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+SPOOL_SUFFIX = ".spool"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """One spooled submission: the row of ``responses``, its e-mail and reminder choice."""
+
+    path: Path
+    row: dict[str, Any]
+    email: str | None
+    remind: bool
+
+    @property
+    def submission_key(self) -> str:
+        return self.row["submission_key"]
+
+
+def spool_folder(db_path: str | os.PathLike) -> Path:
+    return Path(f"{db_path}{SPOOL_SUFFIX}")
+
+
+def _encode(value: Any) -> Any:
+    # datetime before date: a datetime is a date too
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"a spooled row holds no {type(value).__name__}")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "datetime" in value:
+            return datetime.fromisoformat(value["datetime"])
+        return date.fromisoformat(value["date"])
+    return value
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def put(folder: Path, row: dict[str, Any], email: str | None, remind: bool) -> Path:
+    """Write one submission durably; returns its file. The same submission key twice (a double
+    click) is one file."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    name = hashlib.sha256(row["submission_key"].encode()).hexdigest()[:32]
+    target = folder / f"{name}.json"
+    document = {
+        "format": FORMAT,
+        "row": {column: _encode(value) for column, value in row.items()},
+        "email": email,
+        "remind": bool(remind),
+    }
+    text = json.dumps(document, ensure_ascii=False, sort_keys=True)
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    _fsync_folder(folder)
+    return target
+
+
+def pending(folder: Path) -> list[Spooled]:
+    """The spooled submissions, oldest submission first (temporary files left by a crash
+    before their rename are not submissions: the person was never shown a receipt)."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:  # stored and removed meanwhile by another thread
+            continue
+        if document.get("format") != FORMAT:
+            raise ValueError(f"{path}: unknown spool format {document.get('format')!r}")
+        row = {column: _decode(value) for column, value in document["row"].items()}
+        found.append(Spooled(path, row, document["email"], bool(document["remind"])))
+    found.sort(key=lambda s: (s.row["submitted_at"], s.submission_key))
+    return found
+
+
+def remove(spooled: Spooled) -> None:
+    """Forget a spooled file once its row is committed (or found already stored)."""
+    with contextlib.suppress(FileNotFoundError):
+        spooled.path.unlink()
+    _fsync_folder(spooled.path.parent)

@@ -1,0 +1,280 @@
+"""While another process holds the DuckDB file (``clientroi import``'s final copy), the app
+spools each submission to the disk and shows the receipt at once, then stores it as soon as the
+file is free: nothing acknowledged is lost, nothing is stored twice, and what is stored is the
+row a direct submission stores (``survey/spool.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from survey import spool
+from survey import store as storage
+from survey.demo import seed_story_answers
+from survey.validation import validate_answers
+from tests.conftest import APP
+
+HOLDER = """
+import sys, time, duckdb
+deadline = time.monotonic() + 60
+while True:
+    try:
+        con = duckdb.connect(sys.argv[1])
+        break
+    except duckdb.IOException:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.05)
+print("held", flush=True)
+sys.stdin.readline()
+con.close()
+"""
+
+
+class Holder:
+    """Another process holding the DuckDB file for writing (as ``clientroi import`` does
+    during its final copy) until released."""
+
+    def __init__(self, db_path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(db_path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout.readline().strip() == "held"
+
+    def release(self):
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        assert self.process.wait(timeout=60) == 0
+
+
+def spooling_store(db_path):
+    storage.connect(db_path).close()  # created and migrated
+    store = storage.Store(db_path, keep_open=2.0)
+    store.start_spooling()
+    return store
+
+
+def meta_for(key, **extra):
+    return storage.SubmissionMeta(
+        key, f"code-{key}", fill_seconds=300, session_id=extra.pop("session", key), **extra
+    )
+
+
+def answers(i):
+    return validate_answers({**seed_story_answers(), "wasted_km": float(i)}).response
+
+
+def wait_until_stored(store, seconds=60.0):
+    """The background thread stores the spool once the file is free (a deadline for
+    correctness, not a measure of speed)."""
+    deadline = time.monotonic() + seconds
+    while store.spooled_count():
+        assert time.monotonic() < deadline, "the spool was not stored"
+        time.sleep(0.05)
+
+
+def rows(db_path):
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(
+            "SELECT submission_key, CAST(response_id AS VARCHAR), wasted_km, flag_duplicate, "
+            "deletion_hash FROM responses ORDER BY submitted_at"
+        ).fetchall()
+
+
+def test_submissions_while_a_command_holds_the_file_are_acknowledged_then_stored(db_path):
+    store = spooling_store(db_path)
+    direct = store.insert_response(answers(0), meta_for("before"))
+    store.close()
+    holder = Holder(db_path)
+    receipts = {}
+    try:
+        for i in range(1, 6):
+            started = time.monotonic()
+            receipts[f"k{i}"] = store.insert_response(answers(i), meta_for(f"k{i}"))
+            # acknowledged without waiting for the file (the 15 s retry otherwise)
+            assert time.monotonic() - started < storage.LOCK_RETRY_SECONDS / 3
+        # a double click while still held: the same key is one spooled file
+        again = store.insert_response(answers(1), meta_for("k1"))
+        assert again.response_id != receipts["k1"].response_id  # (a new attempt's id)
+        folder = spool.spool_folder(db_path)
+        files = sorted(folder.glob("*.json"))
+        assert len(files) == 5 and store.spooled_count() == 5
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+        held_rows = None
+    finally:
+        holder.release()
+    wait_until_stored(store)
+    store.close()
+    stored = rows(db_path)
+    assert held_rows is None
+    assert [r[0] for r in stored] == ["before", "k1", "k2", "k3", "k4", "k5"]  # in order
+    assert stored[0][1] == direct.response_id
+    by_key = {r[0]: r for r in stored}
+    for key in ("k2", "k3", "k4", "k5"):
+        assert by_key[key][1] == receipts[key].response_id
+    # k1: the first or the second click's row, exactly once
+    assert by_key["k1"][1] in (receipts["k1"].response_id, again.response_id)
+    assert [r[2] for r in stored] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # the values typed
+    assert by_key["k3"][4] == storage.hash_code("code-k3")  # its deletion code works
+    assert not list(spool.spool_folder(db_path).glob("*"))
+
+
+def test_a_spooled_row_is_the_row_a_direct_submission_stores(db_path, tmp_path):
+    """The same answers and meta, stored directly in one database and through the spool in
+    another: every column equal but the new id and the time."""
+    other = tmp_path / "direct.duckdb"
+    direct_store = storage.connect(other)
+    email = {**seed_story_answers(), "contact_email": "nobody@example.org"}
+    response = validate_answers(email).response
+    direct_store.insert_response(response, meta_for("same", remind=True))
+    direct_store.close()
+    store = spooling_store(db_path)
+    store.close()
+    holder = Holder(db_path)
+    try:
+        store.insert_response(response, meta_for("same", remind=True))
+    finally:
+        holder.release()
+    wait_until_stored(store)
+    store.close()
+    columns = [c for c in storage.exported_columns() if c not in ("response_id", "submitted_at")]
+    query = f"SELECT {', '.join(columns)} FROM responses"
+    contact = "SELECT contact_email, remind FROM contacts"
+    with duckdb.connect(str(other), read_only=True) as a, duckdb.connect(str(db_path)) as b:
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+        assert a.execute(contact).fetchall() == b.execute(contact).fetchall()
+        assert b.execute(contact).fetchall() == [("nobody@example.org", True)]
+
+
+def test_a_duplicate_is_flagged_against_what_was_stored_before_it(db_path):
+    store = spooling_store(db_path)
+    store.insert_response(answers(7), meta_for("first", session="s"))
+    store.close()
+    holder = Holder(db_path)
+    try:
+        store.insert_response(answers(7), meta_for("second", session="s"))  # same person
+    finally:
+        holder.release()
+    wait_until_stored(store)
+    store.close()
+    assert [(r[0], r[3]) for r in rows(db_path)] == [("first", False), ("second", True)]
+
+
+def test_a_key_stored_directly_is_not_stored_again_from_the_spool(db_path):
+    """A double click: the first send spooled, the second stored directly once the file came
+    back (or the other way round): one row."""
+    store = spooling_store(db_path)
+    store.close()
+    row, email = storage.response_row(answers(3), meta_for("twice"))
+    spool.put(spool.spool_folder(db_path), row, email, False)  # the first send, spooled
+    store.insert_response(answers(3), meta_for("twice"))  # the second, direct
+    assert store.store_spooled() == 0  # already stored: the spooled file is dropped
+    store.close()
+    assert [r[0] for r in rows(db_path)] == ["twice"]
+    assert store.spooled_count() == 0
+
+
+def test_a_spool_left_by_a_crash_is_stored_when_the_app_starts_again(db_path):
+    storage.connect(db_path).close()
+    folder = spool.spool_folder(db_path)
+    row, email = storage.response_row(answers(9), meta_for("left"))
+    spool.put(folder, row, email, False)
+    # a write cut before its rename: no receipt was shown, so nothing to store
+    (folder / ".cut.123.tmp").write_text('{"format": 1, "row": {', encoding="utf-8")
+    store = storage.Store(db_path, keep_open=2.0)
+    store.start_spooling()
+    wait_until_stored(store)
+    store.close()
+    assert [r[0] for r in rows(db_path)] == ["left"]
+    assert [r[1] for r in rows(db_path)] == [row["response_id"]]
+
+
+def test_the_deletion_code_of_a_spooled_response_deletes_it(db_path):
+    """A person deleting right after sending: the lookup stores the spool first, so the code
+    finds the response instead of saying it does not exist."""
+    store = spooling_store(db_path)
+    row, email = storage.response_row(answers(4), meta_for("gone"))
+    spool.put(spool.spool_folder(db_path), row, email, False)  # not yet stored
+    assert store.response_id_for_code("code-gone") == row["response_id"]
+    spool.put(spool.spool_folder(db_path), *storage.response_row(answers(5), meta_for("b")), False)
+    assert store.delete_response("code-b")
+    store.close()
+    assert [r[0] for r in rows(db_path)] == ["gone"]
+
+
+def test_a_draft_save_does_not_wait_for_a_held_file(db_path):
+    """Saving a draft is what the form can go on without: while another process holds the
+    file, the app gives up at once (the next step saves again) instead of holding the person
+    for the 15 s retry."""
+    store = spooling_store(db_path)
+    store.save_draft("d1", {"answers": {}}, step=1, submission_key="k")
+    store.close()
+    holder = Holder(db_path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(storage.StoreBusy):
+            store.save_draft("d1", {"answers": {"x": 1}}, step=2, submission_key="k")
+        with pytest.raises(storage.StoreBusy):
+            store.delete_draft("d1")
+        assert time.monotonic() - started < storage.LOCK_RETRY_SECONDS / 3
+    finally:
+        holder.release()
+    assert store.load_draft("d1").step == 1
+    store.close()
+
+
+def test_a_spool_file_holds_the_row_and_nothing_else_in_an_unknown_format_is_read(tmp_path):
+    folder = tmp_path / "db.duckdb.spool"
+    row, email = storage.response_row(answers(1), meta_for("k", remind=True))
+    path = spool.put(folder, row, "a@example.org", True)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert set(document) == {"format", "row", "email", "remind"}
+    assert "code-k" not in path.read_text(encoding="utf-8")  # the code's hash, not the code
+    (loaded,) = spool.pending(folder)
+    assert loaded.row == row and loaded.email == "a@example.org" and loaded.remind
+    document["format"] = 99
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown spool format"):
+        spool.pending(folder)
+
+
+def test_the_form_acknowledges_a_send_while_a_command_holds_the_file(db_path):
+    """The real form (AppTest, the app's own store): the receipt and its deletion code shown
+    while the file is held, the response stored and the sent draft gone once it is free."""
+    from tests.test_form_page import click, fill_first_two_steps, typed
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    fill_first_two_steps(at)
+    click(at, "form_next")  # contacts
+    typed(at, "q_wasted_trips", "2")
+    click(at, "form_next")  # workarounds
+    click(at, "form_next")  # assessment
+    at.checkbox(key="q_consent_research").check().run()
+    store = storage.app_store(str(db_path))
+    draft_id = at.session_state["form_draft_id"]
+    assert store.load_draft(draft_id) is not None
+    store.close()
+    holder = Holder(db_path)
+    try:
+        click(at, "form_submit")
+        code = at.session_state["form_deletion_code"]
+        assert code in [c.value for c in at.code]  # the receipt, shown while held
+    finally:
+        holder.release()
+    wait_until_stored(store)
+    assert store.count() == 1
+    assert store.response_id_for_code(code) is not None
+    assert store.load_draft(draft_id) is None
+    assert os.listdir(spool.spool_folder(db_path)) == []
