@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +29,8 @@ from typing import Any
 
 SPOOL_SUFFIX = ".spool"
 FORMAT = 1
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,12 +118,15 @@ def pending(folder: Path) -> list[Spooled]:
     for path in folder.glob("*.json"):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") != FORMAT:
+                raise ValueError(f"unknown spool format {document.get('format')!r}")
+            row = {column: _decode(value) for column, value in document["row"].items()}
+            found.append(Spooled(path, row, document["email"], bool(document["remind"])))
         except FileNotFoundError:  # stored and removed meanwhile by another thread
             continue
-        if document.get("format") != FORMAT:
-            raise ValueError(f"{path}: unknown spool format {document.get('format')!r}")
-        row = {column: _decode(value) for column, value in document["row"].items()}
-        found.append(Spooled(path, row, document["email"], bool(document["remind"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # kept for the operator (never deleted unread), and not in the way of the others
+            log.error("spooled file %s cannot be read, left in place: %s", path, exc)
     found.sort(key=lambda s: (s.row["submitted_at"], s.submission_key))
     return found
 

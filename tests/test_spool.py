@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -23,7 +25,7 @@ from survey.validation import validate_answers
 from tests.conftest import APP
 
 HOLDER = """
-import sys, time, duckdb
+import os, sys, time, duckdb
 deadline = time.monotonic() + 60
 while True:
     try:
@@ -32,6 +34,10 @@ while True:
     except duckdb.IOException:
         if time.monotonic() > deadline:
             raise
+        # as a waiting command says so (the app then lets go of the file within 2 s)
+        with open(sys.argv[1] + ".wanted", "a"):
+            pass
+        os.utime(sys.argv[1] + ".wanted")
         time.sleep(0.05)
 print("held", flush=True)
 sys.stdin.readline()
@@ -235,7 +241,9 @@ def test_a_draft_save_does_not_wait_for_a_held_file(db_path):
     store.close()
 
 
-def test_a_spool_file_holds_the_row_and_nothing_else_in_an_unknown_format_is_read(tmp_path):
+def test_a_spool_file_holds_the_row_and_one_it_cannot_read_is_left_for_the_operator(
+    tmp_path, caplog
+):
     folder = tmp_path / "db.duckdb.spool"
     row, email = storage.response_row(answers(1), meta_for("k", remind=True))
     path = spool.put(folder, row, "a@example.org", True)
@@ -246,8 +254,9 @@ def test_a_spool_file_holds_the_row_and_nothing_else_in_an_unknown_format_is_rea
     assert loaded.row == row and loaded.email == "a@example.org" and loaded.remind
     document["format"] = 99
     path.write_text(json.dumps(document), encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown spool format"):
-        spool.pending(folder)
+    other = spool.put(folder, *storage.response_row(answers(2), meta_for("k2")), False)
+    assert [s.path for s in spool.pending(folder)] == [other]  # the others still go in
+    assert path.exists() and "unknown spool format 99" in caplog.text
 
 
 def test_the_form_acknowledges_a_send_while_a_command_holds_the_file(db_path):
@@ -278,3 +287,56 @@ def test_the_form_acknowledges_a_send_while_a_command_holds_the_file(db_path):
     assert store.response_id_for_code(code) is not None
     assert store.load_draft(draft_id) is None
     assert os.listdir(spool.spool_folder(db_path)) == []
+
+
+SUBMITTER = """
+import sys
+from survey import store as storage
+from survey.demo import seed_story_answers
+from survey.validation import validate_answers
+store = storage.app_store(sys.argv[1])
+i = 0
+while True:
+    outcome = validate_answers({**seed_story_answers(), "wasted_km": float(i % 500)})
+    key = f"kill-{i}"
+    store.insert_response(outcome.response, storage.SubmissionMeta(key, f"code-{key}"))
+    print("ACK", key, flush=True)
+    i += 1
+"""
+
+
+def test_the_app_killed_while_it_spools_loses_no_acknowledged_submission(db_path):
+    """SIGKILL of the app's process while it spools (the file held by another process), then
+    an app started again: every submission it acknowledged is stored, once."""
+    storage.connect(db_path).close()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", SUBMITTER, str(db_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    folder = spool.spool_folder(db_path)
+    holder = None
+    try:
+        first = writer.stdout.readline()
+        assert first.startswith("ACK")  # the app is submitting
+        holder = Holder(db_path)  # a command takes the file
+        deadline = time.monotonic() + 60
+        while len(spool.pending(folder)) < 10:
+            assert time.monotonic() < deadline, "nothing spooled while the file was held"
+            time.sleep(0.05)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=60)
+        spooled = len(spool.pending(folder))
+        if holder is not None:
+            holder.release()
+    acknowledged = [line.split()[1] for line in [first, *writer.stdout.read().splitlines()]]
+    assert spooled >= 10  # killed with submissions spooled, not yet stored
+    store = storage.Store(db_path, keep_open=2.0)
+    store.start_spooling()
+    wait_until_stored(store)
+    store.close()
+    keys = [r[0] for r in rows(db_path)]
+    assert len(keys) == len(set(keys))  # exactly once
+    assert set(acknowledged) <= set(keys)
