@@ -1035,25 +1035,29 @@ sector and origin)."""
 
 
 def _floats(array) -> np.ndarray:
-    """A fetched column as floats, NaN for NULL."""
-    return (
-        np.array([np.nan if v is None else v for v in array], dtype=float)
-        if (array.dtype == object)
-        else array.astype(float)
-    )
+    """A fetched column as floats, NaN for NULL (yes/no answers: 1.0 and 0.0)."""
+    if array.dtype != object:
+        return array.astype(float)
+    # (pandas' own conversion, not a Python loop over the groups)
+    return pd.array(array, dtype="Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _unit_codes(units: _Units, unit) -> np.ndarray:
     """Index of each fetched unit label among ``units.labels``; ``k`` for NULL (outside)."""
-    lookup = {label: i for i, label in enumerate(units.labels)}
-    return np.array([units.k if u is None else lookup[u] for u in unit], dtype=np.int64)
+    codes = pd.Categorical(unit, categories=units.labels).codes.astype(np.int64)
+    outside = codes < 0
+    if outside.any():
+        unknown = pd.notna(np.asarray(unit, dtype=object)[outside])
+        if unknown.any():  # (the units are those of the scan: no other label can come back)
+            raise KeyError(np.asarray(unit, dtype=object)[outside][unknown][0])
+        codes[outside] = units.k
+    return codes
 
 
-def _counted_value_table(units, unit, values, weights, *, scale=1.0, step=None) -> _ValueCounts:
-    """:func:`_value_counts` from grouped rows (``unit`` NULL outside the table, ``values``
-    NaN when missing or invalid): the distinct values are those of every valid row, and 0
-    when a row is missing one, as the row-wise pass counts them."""
-    codes = _unit_codes(units, unit)
+def _counted_value_table(units, codes, values, weights, *, scale=1.0, step=None) -> _ValueCounts:
+    """:func:`_value_counts` from grouped rows (``codes`` of their units, ``units.k`` outside
+    the table, ``values`` NaN when missing or invalid): the distinct values are those of every
+    valid row, and 0 when a row is missing one, as the row-wise pass counts them."""
     valid = ~np.isnan(values)
     filled = np.where(valid, values, 0.0)
     if step is not None:
@@ -1141,7 +1145,14 @@ def _prepare_counted(groups: dict, companies: pd.DataFrame, launch_day) -> _Prep
     )
     labels = [company[i] for i in order]
     known = {  # (the read's LEFT JOIN companies)
-        row.id: (row.name, row.sector, row.origin) for row in companies.itertuples(index=False)
+        id_: (name, sector, origin)
+        for id_, name, sector, origin in zip(
+            companies["id"],
+            companies["name"],
+            companies["sector"],
+            companies["origin"],
+            strict=True,
+        )
     }
     identity = [known.get(label, (None, None, None)) for label in labels]
 
@@ -1200,7 +1211,7 @@ def _prepare_counted(groups: dict, companies: pd.DataFrame, launch_day) -> _Prep
     stats["refund_partial"] = _counted_shares(units, codes, decided, o == 1, w)
     # the row-wise pass keeps round(share / step) * step, then counts round(that / step)
     stats["refund_amount_share"] = _counted_value_table(
-        units, got["unit"], _floats(got["m"]) * AMOUNT_SHARE_STEP, w, step=AMOUNT_SHARE_STEP
+        units, codes, _floats(got["m"]) * AMOUNT_SHARE_STEP, w, step=AMOUNT_SHARE_STEP
     )
 
     # 4. the time to the refund, competing with a refusal
@@ -1224,7 +1235,7 @@ def _prepare_counted(groups: dict, companies: pd.DataFrame, launch_day) -> _Prep
         ("useless_visits", "useless", "technician_visits_useless"),
     ):
         v = _cleaned(_floats(got[column]), w, inside, raw, notes)
-        stats[name] = _counted_value_table(units, got["unit"], v, w)
+        stats[name] = _counted_value_table(units, got["_codes"], v, w)
         stats[f"{name}_any"] = _counted_shares(units, codes, inside & ~np.isnan(v), v >= 1, w)
     if got["km_bad"].sum() > 0:
         notes["invalid_wasted_km"] = int(got["km_bad"][inside].sum())
@@ -1280,14 +1291,14 @@ def _prepare_counted(groups: dict, companies: pd.DataFrame, launch_day) -> _Prep
         for c, (low, high) in _RANGES.items()
     }
     csat = scores["csat"]
-    stats["csat"] = _counted_value_table(units, got["unit"], csat, w)
+    stats["csat"] = _counted_value_table(units, got["_codes"], csat, w)
     stats["csat_satisfied"] = _counted_shares(units, codes, inside & ~np.isnan(csat), csat >= 4, w)
-    stats["effort"] = _counted_value_table(units, got["unit"], scores["effort"], w)
+    stats["effort"] = _counted_value_table(units, got["_codes"], scores["effort"], w)
     nps = scores["nps"]
     # promoters (9-10) count +1, detractors (0-6) -1, passives 0: NPS = 100 x their mean
     category = np.where(nps >= 9, 1.0, np.where(nps <= 6, -1.0, 0.0))
     stats["nps"] = _counted_value_table(
-        units, got["unit"], np.where(np.isnan(nps), np.nan, category), w, scale=100.0
+        units, codes, np.where(np.isnan(nps), np.nan, category), w, scale=100.0
     )
     return _Prepared(units, stats, {**units.excluded, **notes}, launch_day)
 
