@@ -415,7 +415,15 @@ def _grouped_cumsum(cells, weights, k: int, m: int) -> np.ndarray:
     return np.cumsum(np.bincount(cells, weights, minlength=k * m).reshape(k, m), axis=1)
 
 
-def aj_from_patterns(patterns: CompetingPatterns, n_groups: int, n_causes: int) -> CompetingCurves:
+def aj_core(patterns: CompetingPatterns, n_groups: int, n_causes: int):
+    """The Aalen-Johansen pieces both :func:`aj_from_patterns` and :func:`aj_time_in_state`
+    start from: compute once, pass to both as ``core`` when both are wanted."""
+    return _aj_core(patterns, n_groups, n_causes)
+
+
+def aj_from_patterns(
+    patterns: CompetingPatterns, n_groups: int, n_causes: int, *, core=None
+) -> CompetingCurves:
     """Aalen-Johansen curves of every group with R's infinitesimal-jackknife standard errors.
 
     Notes
@@ -433,7 +441,8 @@ def aj_from_patterns(patterns: CompetingPatterns, n_groups: int, n_causes: int) 
     unit's time at risk; the variance :math:`\\sum_i U_i(t)^2` is then a few cumulative sums
     over exit and entry times, so every group and time costs O(patterns + m).
     """
-    times, probability, counts, inf, weight = _aj_core(patterns, n_groups, n_causes)
+    core = _aj_core(patterns, n_groups, n_causes) if core is None else core
+    times, probability, counts, inf, weight = core
     _, group, first, last, _, _ = patterns
     k, m = n_groups, times.size
     exit_cell, entry_cell = group * m + last, group * m + first
@@ -479,7 +488,9 @@ def aj_from_patterns(patterns: CompetingPatterns, n_groups: int, n_causes: int) 
     )
 
 
-def aj_time_in_state(patterns: CompetingPatterns, n_groups: int, n_causes: int, tau: float):
+def aj_time_in_state(
+    patterns: CompetingPatterns, n_groups: int, n_causes: int, tau: float, *, core=None
+):
     """Restricted mean time in each state from 0 to ``tau``, and its IJ standard error.
 
     Returns ``(estimate, standard_error)``, each (k, K + 1): state 0 is the restricted mean
@@ -487,7 +498,8 @@ def aj_time_in_state(patterns: CompetingPatterns, n_groups: int, n_causes: int, 
     ``print(survfit(...), rmean=tau)`` and its ``se(rmean)``. The curve is held flat after the
     last time, and starts at time 0 in state 0.
     """
-    times, probability, _, inf, weight = _aj_core(patterns, n_groups, n_causes)
+    core = _aj_core(patterns, n_groups, n_causes) if core is None else core
+    times, probability, _, inf, weight = core
     _, group, first, last, _, _ = patterns
     k, states = n_groups, n_causes + 1
     right = np.minimum(np.append(times[1:], np.inf), tau)

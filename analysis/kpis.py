@@ -27,6 +27,7 @@ from analysis import metrics
 from analysis._kernels import (
     DEFAULT_RESAMPLES,
     CompetingPatterns,
+    aj_core,
     aj_from_patterns,
     aj_time_in_state,
     bca_mean,
@@ -517,7 +518,7 @@ class _Curves(NamedTuple):
     n: np.ndarray  # (k,) units entering the metric
 
 
-def _curves(patterns: CompetingPatterns, k: int) -> _Curves:
+def _curves(patterns: CompetingPatterns, k: int, core=None) -> _Curves:
     if patterns.count.size == 0:
         return _Curves(
             np.empty(0),
@@ -527,7 +528,7 @@ def _curves(patterns: CompetingPatterns, k: int) -> _Curves:
             np.full(k, -1),
             np.zeros(k, dtype=np.int64),
         )
-    curves = aj_from_patterns(patterns, k, CAUSES)
+    curves = aj_from_patterns(patterns, k, CAUSES, core=core)
     removed = curves.n_events.sum(axis=1) + curves.n_censored
     seen = removed > 0
     last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
@@ -595,12 +596,12 @@ def _incidence_median(curves: _Curves, cause: int, z: float):
     return out
 
 
-def _time_without(patterns: CompetingPatterns, k: int, tau: float):
+def _time_without(patterns: CompetingPatterns, k: int, tau: float, core=None):
     """Restricted mean days without outcome 1 within ``tau`` (tau minus the mean time lost to
     it, R's ``print(fit, rmean = tau)``) and its standard error, per unit."""
     if patterns.count.size == 0:
         return np.full(k, np.nan), np.full(k, np.nan)
-    estimate, standard_error = aj_time_in_state(patterns, k, CAUSES, tau + 1.0)
+    estimate, standard_error = aj_time_in_state(patterns, k, CAUSES, tau + 1.0, core=core)
     n = np.bincount(patterns.group, patterns.count, minlength=k)
     without = np.where(n > 0, tau - estimate[:, 1], np.nan)
     return without, np.where(n > 0, standard_error[:, 1], np.nan)
@@ -634,8 +635,10 @@ def _competing_columns(name: str, counts: _CompetingCounts):
     against all the others pooled."""
     k = counts.units
     z = z_value(CONFIDENCE_LEVEL)
-    curves = _curves(counts.patterns, k)
     resolution = name == "resolution"
+    # (the curves and the restricted mean start from the same pieces: computed once)
+    core = aj_core(counts.patterns, k, CAUSES) if counts.patterns.count.size else None
+    curves = _curves(counts.patterns, k, core)
     within = RESOLVED_WITHIN_DAYS if resolution else (REFUNDED_WITHIN_DAYS,)
     prefix = "resolved_within" if resolution else "refunded_within"
     n_events = np.bincount(
@@ -674,7 +677,7 @@ def _competing_columns(name: str, counts: _CompetingCounts):
             columns[f"gave_up_within_{day}d_low"] = g_low[:, i]
             columns[f"gave_up_within_{day}d_high"] = g_high[:, i]
         tau = float(RMST_HORIZON_DAYS)
-        without, without_se = _time_without(counts.patterns, k, tau)
+        without, without_se = _time_without(counts.patterns, k, tau, core)
         columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_days"] = without
         columns[f"{name}_unresolved{RMST_HORIZON_DAYS}_low"] = np.clip(
             without - z * without_se, 0.0, tau
