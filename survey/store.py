@@ -1205,7 +1205,7 @@ class Store(ComebackMethods):
         """One background thread stores the spool once the file is free, then ends."""
         # (not under ``_state``: a thread waiting for the file holds it)
         with self._spool_thread_lock:
-            if self._spool_thread is not None and self._spool_thread.is_alive():
+            if self._spool_thread is not None:  # it looks at the spool again before it ends
                 return
             self._spool_thread = threading.Thread(
                 target=self._store_spool_when_free, name=f"clientroi-spool-{self.path.name}"
@@ -1221,9 +1221,15 @@ class Store(ComebackMethods):
                 continue  # (the open waited LOCK_RETRY_SECONDS: try again)
             except Exception:  # noqa: BLE001  (kept on disk: tried again at the next spool)
                 log.exception("storing the spooled responses failed; they stay spooled")
+                with self._spool_thread_lock:
+                    self._spool_thread = None
                 return
-            if not self.spooled_count():
-                return
+            # (ended under the lock: a submission spooled meanwhile either is seen here or
+            # finds no thread and starts one)
+            with self._spool_thread_lock:
+                if not self.spooled_count():
+                    self._spool_thread = None
+                    return
 
     def _spool_settled(self) -> None:
         """Before a lookup by a respondent's code: their response may still be spooled."""
