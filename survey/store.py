@@ -876,6 +876,7 @@ class Store(ComebackMethods):
         self._last_used = 0.0
         self._closer: threading.Thread | None = None  # one per open period, not per operation
         self._spool: Path | None = None  # the app's (start_spooling)
+        self._waiting_for_file = False  # a thread is in _open, the file held by another process
         self._storing_spool = threading.Lock()
         self._spool_thread: threading.Thread | None = None
         self._spool_thread_lock = threading.Lock()
@@ -928,6 +929,7 @@ class Store(ComebackMethods):
                 except duckdb.IOException as exc:
                     if "lock" not in str(exc).lower():
                         raise
+                    self._waiting_for_file = True  # (only one thread opens: under _state)
                     if time.monotonic() > deadline:
                         raise StoreBusy(
                             f"{self.path} is locked by another process; try again."
@@ -937,6 +939,7 @@ class Store(ComebackMethods):
                     # Short, jittered polls: another process's window may be brief.
                     time.sleep(0.005 + secrets.randbelow(20) / 1000)
         finally:
+            self._waiting_for_file = False
             if said:
                 with contextlib.suppress(OSError):
                     wanted.unlink()
@@ -963,6 +966,10 @@ class Store(ComebackMethods):
         of this process (default :data:`LOCK_RETRY_SECONDS` for the file); past it,
         :class:`StoreBusy`.
         """
+        if wait is not None and self._waiting_for_file:
+            # another thread of this process is already waiting for the file another process
+            # holds: a brief operation need not wait behind it to learn that
+            raise StoreBusy(f"{self.path} is locked by another process; try again.")
         deadline = None if wait is None else time.monotonic() + wait
 
         def remaining() -> float:
