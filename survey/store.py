@@ -527,9 +527,15 @@ class ComebackMethods:
         extra = [c for c in dict.fromkeys(needed) if c not in asked]
         frame = fetch(filters, columns=asked + extra, **options)
         frame = fold_events(frame, events)
-        return frame.drop(
-            columns=[c for c in extra if c in frame]
-            + ([] if KNOWN_ON_COLUMN in wanted else [KNOWN_ON_COLUMN])
+        dropped = {c for c in extra if c in frame}
+        if KNOWN_ON_COLUMN not in wanted:
+            dropped.add(KNOWN_ON_COLUMN)
+        if not dropped:  # (``drop`` copies every column, even when it drops none)
+            return frame
+        # the other columns shared, not copied (a copy of a million rows' columns is most of
+        # a second and doubles the read's memory)
+        return pd.DataFrame(
+            {c: frame[c] for c in frame.columns if c not in dropped}, index=frame.index, copy=False
         )
 
     # --- drafts -----------------------------------------------------------------------------
@@ -2175,7 +2181,10 @@ def frame_from_arrow(table: pa.Table, *, categorical: bool = False) -> pd.DataFr
     kept = {c: table.column(c) for c in ids}
     if ids:
         table = table.drop_columns(ids)
-    frame = table.to_pandas(date_as_object=False, strings_to_categorical=categorical)
+    # One block per column (split_blocks): no copy of the columns into one block per type.
+    frame = table.to_pandas(
+        date_as_object=False, strings_to_categorical=categorical, split_blocks=True
+    )
     for column in ids:
         frame.insert(
             names.index(column),
