@@ -12,6 +12,7 @@ per company only and stop before the first day with fewer than ``min_cell`` inci
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -480,6 +481,7 @@ def build_snapshot(
     seed: int = SEED,
     launch: date | None = None,
     previous=(),
+    ahead=None,
 ) -> Snapshot:
     """The published aggregates of ``responses`` as of ``as_of``, suppressed below ``min_cell``.
 
@@ -502,10 +504,15 @@ def build_snapshot(
         The releases already published: a figure that would change on 1 to ``min_cell - 1``
         responses since any of them is suppressed (held back) and listed in
         ``release_control`` (see :func:`analysis.snapshot.releases.held_back`).
+    ahead : callable, optional
+        Called with the snapshot once built, before its input hash is known (its
+        ``input_sha256`` is then empty), while the hash's thread finishes: a publication
+        sends its charts to be drawn then (:func:`analysis.snapshot.report.figures`).
 
     Returns
     -------
     Snapshot
+        With ``ahead``: ``(snapshot, what ahead returned)``.
 
     Raises
     ------
@@ -559,13 +566,16 @@ def build_snapshot(
         published = _build_snapshot(
             frame, as_of=as_of, min_cell=min_cell, seed=seed, launch=launch, previous=previous
         )
-    return Snapshot(
-        input_sha256=digest.result(),
-        rows=rows,
-        submitted_from=first,
-        submitted_to=last,
-        **published,
+    built = Snapshot(
+        input_sha256="", rows=rows, submitted_from=first, submitted_to=last, **published
     )
+    # what needs every figure but the input hash starts while the hash thread finishes
+    early = None if ahead is None else ahead(built)
+    snapshot = dataclasses.replace(built, input_sha256=digest.result())
+    for cut in ("companies", "groups"):  # (cut from the same table: not cut again)
+        if cut in built.__dict__:
+            snapshot.__dict__[cut] = built.__dict__[cut]
+    return snapshot if ahead is None else (snapshot, early)
 
 
 def _build_snapshot(
