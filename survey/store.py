@@ -2181,10 +2181,7 @@ def frame_from_arrow(table: pa.Table, *, categorical: bool = False) -> pd.DataFr
     kept = {c: table.column(c) for c in ids}
     if ids:
         table = table.drop_columns(ids)
-    # One block per column (split_blocks): no copy of the columns into one block per type.
-    frame = table.to_pandas(
-        date_as_object=False, strings_to_categorical=categorical, split_blocks=True
-    )
+    frame = table.to_pandas(date_as_object=False, strings_to_categorical=categorical)
     for column in ids:
         frame.insert(
             names.index(column),
