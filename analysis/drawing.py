@@ -24,7 +24,7 @@ import struct
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 
 # The helper's whole program: frames of a 4-byte big-endian length then UTF-8 JSON, both
 # ways; ``{"id", "spec", "format_locale"}`` in, ``{"id", "svg"}`` or ``{"id", "error"}`` out.
@@ -54,6 +54,12 @@ class HelperFailed(RuntimeError):
     """The helper could not draw a spec (see :func:`draw`, which then draws it here)."""
 
 
+def _fail(future: Future, reason: str) -> None:
+    """``future`` fails with ``reason`` unless it was settled meanwhile."""
+    with contextlib.suppress(InvalidStateError):
+        future.set_exception(HelperFailed(reason))
+
+
 class Drawer:
     """One helper process; :meth:`submit` is thread-safe and never waits for a drawing."""
 
@@ -65,7 +71,12 @@ class Drawer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        # _lock guards the table of pending drawings only (the reply thread takes it for each
+        # reply); _writing orders the specs on the pipe. Never one held while writing under
+        # the other: a spec larger than the pipe waits for the helper, which may be waiting
+        # for its replies to be read.
         self._lock = threading.Lock()
+        self._writing = threading.Lock()
         self._pending: dict[int, Future] = {}
         self._next = 0
         self._closed = False
@@ -79,25 +90,31 @@ class Drawer:
     def submit(self, spec: dict, format_locale: str) -> Future:
         """The SVG text of ``spec``, drawn by the helper (a future: ``result()`` waits)."""
         future: Future = Future()
-        with self._lock:
-            if not self.alive():
-                future.set_exception(HelperFailed("the drawing helper is not running"))
-                return future
-            self._next += 1
-            task = self._next
+        with self._writing:
+            with self._lock:
+                if not self.alive():
+                    future.set_exception(HelperFailed("the drawing helper is not running"))
+                    return future
+                self._next += 1
+                task = self._next
             try:
                 data = json.dumps({"id": task, "spec": spec, "format_locale": format_locale})
             except (TypeError, ValueError) as error:  # not JSON: drawn here instead
                 future.set_exception(HelperFailed(str(error)))
                 return future
             data = data.encode("utf-8")
-            self._pending[task] = future
-            try:
+            with self._lock:
+                if self._closed:
+                    future.set_exception(HelperFailed("the drawing helper ended"))
+                    return future
+                self._pending[task] = future
+            try:  # (without _lock: the replies are read meanwhile)
                 self.process.stdin.write(struct.pack(">I", len(data)) + data)
                 self.process.stdin.flush()
             except (OSError, ValueError) as error:
-                self._pending.pop(task, None)
-                future.set_exception(HelperFailed(f"the drawing helper is gone: {error}"))
+                with self._lock:
+                    self._pending.pop(task, None)
+                _fail(future, f"the drawing helper is gone: {error}")
         return future
 
     def _read(self) -> None:
@@ -123,14 +140,14 @@ class Drawer:
                 self._closed = True
                 pending, self._pending = self._pending, {}
             for future in pending.values():
-                future.set_exception(HelperFailed("the drawing helper ended"))
+                _fail(future, "the drawing helper ended")
 
     def close(self) -> None:
         """Let the helper end (its input closed) and wait for it."""
         with self._lock:
             self._closed = True
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
+        with self._writing, contextlib.suppress(OSError):
+            self.process.stdin.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:

@@ -123,3 +123,27 @@ def test_the_charts_sent_before_the_input_hash_are_those_of_the_snapshot():
     expected = write.render(plain)
     assert write.render(built, figures=early) == expected
     assert write.render(built) == expected
+
+
+def test_specs_larger_than_the_pipe_are_drawn_while_replies_come_back():
+    """A survival chart's spec at 1M responses is about 380 KB, more than a pipe holds: the
+    specs are written while the replies are read (a publication waited forever otherwise)."""
+    import threading
+
+    values = [{"x": i, "y": (i * 7) % 101, "label": f"point {i}"} for i in range(12_000)]
+    big = {**SPEC, "data": {"values": values}}
+    specs = [dict(big, description=f"chart {k}") for k in range(6)]
+    drawer = drawing.Drawer()
+    drawings = []
+    try:
+        sender = threading.Thread(
+            target=lambda: drawings.extend(drawing.Drawing(s, "fr-FR", drawer) for s in specs)
+        )
+        sender.start()
+        sender.join(timeout=240)
+        assert not sender.is_alive(), "the specs could not all be sent"
+        svgs = [d.future.result(timeout=240) for d in drawings]
+    finally:
+        drawer.close()
+    assert svgs[0] == drawing.draw(specs[0], "fr-FR")
+    assert all(svg.startswith("<svg") for svg in svgs)
