@@ -147,3 +147,13 @@ def test_specs_larger_than_the_pipe_are_drawn_while_replies_come_back():
         drawer.close()
     assert svgs[0] == drawing.draw(specs[0], "fr-FR")
     assert all(svg.startswith("<svg") for svg in svgs)
+
+
+def test_a_preview_leaves_no_helper_behind(web_store):
+    """The app's publish page previews with ``prepare_snapshot``: it draws in its own process,
+    so no idle helper outlives the page; ``publish`` starts one and ends it."""
+    drawing.stop()
+    previewed = write.prepare_snapshot(web_store, as_of=TODAY)
+    assert drawing.running() is None
+    assert b"<svg" in write.render(previewed)["index.html"]
+    assert drawing.running() is None

@@ -150,13 +150,15 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
 _ENGINE: list[threading.Thread] = []
 
 
-def start_chart_engine() -> None:
-    """Start the drawing helper (:mod:`analysis.drawing`: a process that imports vl-convert
+def start_chart_engine(*, helper: bool = False) -> None:
+    """Start vl-convert's engine here in a thread (about 0.9 s, spent without the GIL) while
+    the snapshot is built, instead of before the report's first chart; with ``helper``, start
+    the drawing helper instead (:mod:`analysis.drawing`: a process that imports vl-convert
     alone and starts its engine at once), so that the charts are drawn beside the rest of
-    the publication instead of holding this process's GIL. If it cannot start, vl-convert's
-    engine starts here in a thread (about 0.9 s, spent without the GIL) while the snapshot
-    is built, instead of before the report's first chart."""
-    if drawing.start() is not None:
+    the publication instead of holding this process's GIL (the thread if it cannot start).
+    :func:`analysis.snapshot.publish` uses the helper and ends it; a preview (the app's
+    publish page) keeps to the thread, so that no idle process outlives it."""
+    if helper and drawing.start() is not None:
         return
     import vl_convert
 

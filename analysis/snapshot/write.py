@@ -184,7 +184,7 @@ def _prepared(store, *, as_of, min_cell, seed, previous, draw_ahead: bool = Fals
     # incidents that began before the survey opened enter late (recorded in the manifest)
     launch = store.launch_date()
     if draw_ahead:  # (a process of its own: it starts its engine while the rows are read)
-        report.start_chart_engine()
+        report.start_chart_engine(helper=True)
     responses = [fetch_qualifying(store, as_of=as_of)]
     if not draw_ahead:
         report.start_chart_engine()
