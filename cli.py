@@ -358,6 +358,10 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from analysis import drawing
+
+    # the charts' helper process starts vl-convert while this one imports the statistics
+    drawing.start()
     from analysis import snapshot
 
     path = _db(args)

@@ -135,3 +135,37 @@ def test_the_bases_added_since_each_release_are_those_of_the_rows_added(frame):
             assert sorted(got.index) == sorted(want.index), day
             pd.testing.assert_frame_equal(got.reindex(want.index).astype(float), want)
     assert added[0][0]["n"].sum() > added[2][0]["n"].sum() > 0
+
+
+def test_identifiers_written_as_uuids_are_sorted_as_arrow_sorts_their_text(frame):
+    """The hash sorts UUIDs in lower case (as the store reads them) by their first 16 digits
+    as numbers: the same order as Arrow's sort of the text, and the same digest as the
+    recipe's; any other identifiers, or two sharing those digits, are sorted by Arrow."""
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(4)
+    ids = [str(uuid.UUID(bytes=rng.bytes(16))) for _ in range(3_000)]
+    ids[10] = ids[11][:18] + "0" * 4 + ids[11][22:]  # the same 16 first digits: Arrow sorts
+    ids[20] = "ffffffff-ffff-ffff-0000-000000000000"
+    ids[21] = "00000000-0000-0000-ffff-ffffffffffff"
+    text = pa.array(ids)
+    assert build._uuid_order(text) is None
+    unique = pa.array(ids[12:])
+    assert np.array_equal(build._uuid_order(unique), pc.sort_indices(unique).to_numpy())
+    sliced = unique.slice(7, 500)  # (an array that starts inside its buffers)
+    assert np.array_equal(build._uuid_order(sliced), pc.sort_indices(sliced).to_numpy())
+    for other in ([i.upper() for i in ids[12:50]], [i.replace("-", "") for i in ids[12:50]]):
+        assert build._uuid_order(pa.array(other)) is None
+    assert build._uuid_order(pa.array([ids[12][:8] + "g" + ids[12][9:], ids[13]])) is None
+    assert build._uuid_order(pa.array([ids[12], None])) is None
+    # the digest of rows whose identifiers are UUIDs, sorted this way, is the recipe's
+    rows = categorical(frame).sample(frac=1.0, random_state=2).reset_index(drop=True)
+    rows["response_id"] = pd.Series(
+        pd.arrays.ArrowExtensionArray(pa.array(ids[12 : 12 + len(rows)]))
+    )
+    assert build._uuid_order(pa.array(ids[12 : 12 + len(rows)])) is not None
+    assert input_sha256(rows) == whole_table_digest(rows)
+    assert build._digest(build._canonical_columns(rows), batch_rows=100) == whole_table_digest(rows)

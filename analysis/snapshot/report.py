@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from analysis import charts, dashboard, design, kpis, metrics
+from analysis import charts, dashboard, design, drawing, kpis, metrics
 from analysis.snapshot.build import Snapshot, display_name, display_names, group_name
 from survey import i18n
 from survey.questionnaire import QUESTIONNAIRE_VERSION, TOO_FAST_SECONDS
@@ -150,10 +150,16 @@ def trusted_svg(svg: str, prefix: str, label: str) -> Markup:
 _ENGINE: list[threading.Thread] = []
 
 
-def start_chart_engine() -> None:
-    """Start vl-convert's JavaScript engine (about 0.9 s, spent without holding the GIL) in a
-    thread, while the snapshot is built, instead of before the report's first chart. Started
-    once the rows are read: its 50 MB then add to a lower peak than the reading's."""
+def start_chart_engine(*, helper: bool = False) -> None:
+    """Start vl-convert's engine here in a thread (about 0.9 s, spent without the GIL) while
+    the snapshot is built, instead of before the report's first chart; with ``helper``, start
+    the drawing helper instead (:mod:`analysis.drawing`: a process that imports vl-convert
+    alone and starts its engine at once), so that the charts are drawn beside the rest of
+    the publication instead of holding this process's GIL (the thread if it cannot start).
+    :func:`analysis.snapshot.publish` uses the helper and ends it; a preview (the app's
+    publish page) keeps to the thread, so that no idle process outlives it."""
+    if helper and drawing.start() is not None:
+        return
     import vl_convert
 
     if not _ENGINE:
@@ -165,24 +171,45 @@ def start_chart_engine() -> None:
         _ENGINE.append(engine)
 
 
+class _PendingSvg:
+    """A chart being drawn (by the helper when it runs): :meth:`markup` waits for it."""
+
+    def __init__(self, chart, prefix: str, label: str, locale: str) -> None:
+        # Not validated against the Vega-Lite schema again here (most of a tenth of a second
+        # a chart at 1M responses): tests/test_charts.py validates every chart function.
+        spec = chart.properties(width=CHART_WIDTH).to_dict(validate=False)
+        self.prefix, self.label = prefix, label
+        format_locale = "fr-FR" if locale != "en" else "en-US"
+        self.drawing = drawing.Drawing(spec, format_locale, drawing.running())
+
+    def markup(self) -> Markup:
+        if self.drawing.future is None and _ENGINE:
+            _ENGINE[0].join()  # (the first chart waits for the engine, not starting another)
+        return trusted_svg(self.drawing.result(), self.prefix, self.label)
+
+
 def _svg(chart, prefix: str, label: str, locale: str) -> Markup:
-    import vl_convert
-
-    if _ENGINE:  # (the first chart waits for the engine rather than starting it a second time)
-        _ENGINE[0].join()
-    # Not validated against the Vega-Lite schema again here (most of a tenth of a second a
-    # chart at 1M responses): tests/test_charts.py validates every chart function.
-    svg = vl_convert.vegalite_to_svg(
-        chart.properties(width=CHART_WIDTH).to_dict(validate=False),
-        format_locale="fr-FR" if locale != "en" else "en-US",
-    )
-    return trusted_svg(svg, prefix, label)
+    return _PendingSvg(chart, prefix, label, locale).markup()
 
 
-def _figure(fid: str, caption: str, chart=None, *, title: str = "", locale: str = "fr") -> dict:
-    """A figure for ``figure.html.j2``: its SVG, or only its caption when nothing is shown."""
-    svg = None if chart is None else _svg(chart, fid, title, locale)
+def _figure(
+    fid: str, caption: str, chart=None, *, title: str = "", locale: str = "fr", later=False
+) -> dict:
+    """A figure for ``figure.html.j2``: its SVG, or only its caption when nothing is shown.
+    ``later``: the SVG is left being drawn (a ``_PendingSvg``, see :func:`_drawn`)."""
+    svg = None
+    if chart is not None:
+        svg = _PendingSvg(chart, fid, title, locale)
+        if not later:
+            svg = svg.markup()
     return {"id": fid, "svg": svg, "caption": caption}
+
+
+def _drawn(figure: dict | None) -> dict | None:
+    """``figure`` with its SVG drawn (waited for, when it was left being drawn)."""
+    if figure is None or not isinstance(figure["svg"], _PendingSvg):
+        return figure
+    return {**figure, "svg": figure["svg"].markup()}
 
 
 def _not_shown(rows: pd.DataFrame, family: str, locale: str, min_cell: int) -> str:
@@ -211,7 +238,9 @@ def _curve_frame(snapshot: Snapshot, metric: str) -> pd.DataFrame:
     )
 
 
-def survival_figure(snapshot: Snapshot, metric: str, locale: str, *, fid: str) -> dict:
+def survival_figure(
+    snapshot: Snapshot, metric: str, locale: str, *, fid: str, later: bool = False
+) -> dict:
     """The Kaplan-Meier curves of ``metric`` (resolution, refund_time) per published company."""
     curve = charts.CURVES[metric]
     title = charts.pick(curve.title, locale)
@@ -243,10 +272,12 @@ def survival_figure(snapshot: Snapshot, metric: str, locale: str, *, fid: str) -
         y_title=charts.pick(curve.y_title, locale),
         horizon=horizon,
     )
-    return _figure(fid, caption, chart, title=title, locale=locale)
+    return _figure(fid, caption, chart, title=title, locale=locale, later=later)
 
 
-def forest_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -> dict:
+def forest_figure(
+    snapshot: Snapshot, metric, locale: str, *, fid: str, later: bool = False
+) -> dict:
     """One dot and interval per published company for one metric of the charts' catalogue."""
     family, estimate = metric.family, metric.estimate
     title, x_title = charts.pick(metric.title, locale), charts.pick(metric.axis, locale)
@@ -277,10 +308,12 @@ def forest_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -> dict:
         percent=metric.percent,
         label="label",
     )
-    return _figure(fid, caption, chart, title=title, locale=locale)
+    return _figure(fid, caption, chart, title=title, locale=locale, later=later)
 
 
-def sector_origin_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -> dict:
+def sector_origin_figure(
+    snapshot: Snapshot, metric, locale: str, *, fid: str, later: bool = False
+) -> dict:
     """One metric in the 2 x 2 design, sector (rows) by origin (columns), from the groups."""
     family, estimate = metric.family, metric.estimate
     title = charts.pick(metric.title, locale)
@@ -319,7 +352,7 @@ def sector_origin_figure(snapshot: Snapshot, metric, locale: str, *, fid: str) -
         percent=metric.percent,
         legend="%" if metric.percent else i18n.t("report.days", locale),
     )
-    return _figure(fid, caption, chart, title=title, locale=locale)
+    return _figure(fid, caption, chart, title=title, locale=locale, later=later)
 
 
 # --- the tables -------------------------------------------------------------------------------
@@ -437,13 +470,47 @@ def _annex_values(snapshot: Snapshot, locale: str) -> dict:
     }
 
 
-def answer_section(snapshot: Snapshot, locale: str) -> dict:
+def design_figure(snapshot: Snapshot, locale: str, *, later: bool = False) -> dict | None:
+    """The forest plot of the five effects of the main measure: the first compared metric
+    with effects (None when none has)."""
+    effects = snapshot.design_effects
+    t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
+    for metric in kpis.DESIGN_METRICS:
+        rows = effects[effects["metric"] == metric].reset_index(drop=True)
+        if rows.empty:
+            continue
+        table = rows.astype({"companies_a": int, "companies_b": int, "identifiable": bool})
+        percent = metric != "resolution_unresolved90_days"
+        unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
+        chart = charts.effects_chart(
+            table,
+            labels={e: t(f"dashboard.design.effect.{e}") for e in table["effect"]},
+            title=t("dashboard.design.effects_title"),
+            x_title=t("dashboard.design.effects_axis", unit=unit),
+            not_identifiable=t("dashboard.design.not_identifiable"),
+            percent=percent,
+        )
+        return _figure(
+            "fig-design",
+            t("report.design.caption", metric=t(f"dashboard.design.metric.{metric}")),
+            chart,
+            title=t("dashboard.design.effects_title"),
+            locale=locale,
+            later=later,
+        )
+    return None
+
+
+_DRAW = object()
+
+
+def answer_section(snapshot: Snapshot, locale: str, figure=_DRAW) -> dict:
     """The answer to "France or the sector?": the verdict per compared metric, in words from
-    the estimates, and the forest plot of the five effects of the main measure."""
+    the estimates, and the forest plot of the five effects of the main measure
+    (:func:`design_figure`, drawn here unless given)."""
     effects = snapshot.design_effects
     t = lambda key, **kw: i18n.t(key, locale, **kw)  # noqa: E731
     verdicts = []
-    figure = None
     for metric in kpis.DESIGN_METRICS:
         rows = effects[effects["metric"] == metric].reset_index(drop=True)
         if rows.empty:
@@ -455,24 +522,7 @@ def answer_section(snapshot: Snapshot, locale: str) -> dict:
                 "sentences": design.verdict(table, locale=locale),
             }
         )
-        if figure is None:
-            percent = metric != "resolution_unresolved90_days"
-            unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
-            chart = charts.effects_chart(
-                table,
-                labels={e: t(f"dashboard.design.effect.{e}") for e in table["effect"]},
-                title=t("dashboard.design.effects_title"),
-                x_title=t("dashboard.design.effects_axis", unit=unit),
-                not_identifiable=t("dashboard.design.not_identifiable"),
-                percent=percent,
-            )
-            figure = _figure(
-                "fig-design",
-                t("report.design.caption", metric=t(f"dashboard.design.metric.{metric}")),
-                chart,
-                title=t("dashboard.design.effects_title"),
-                locale=locale,
-            )
+    figure = design_figure(snapshot, locale) if figure is _DRAW else _drawn(figure)
     groups = snapshot.design_groups
     main = groups[groups["metric"] == kpis.DESIGN_METRICS[0]] if len(groups) else groups
 
@@ -529,33 +579,61 @@ def sensitivity_table(snapshot: Snapshot, locale: str) -> dict | None:
     }
 
 
-def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
-    """The report in ``locale`` ("fr" or "en") as HTML text."""
+def figures(snapshot: Snapshot, locale: str) -> dict:
+    """Every chart of the report in ``locale``, left being drawn (by the drawing helper when
+    it runs: :func:`start_chart_engine`), for :func:`render_report`: they need neither the
+    manifest nor the input hash, so a publication sends them before it waits for the hash."""
     if locale not in i18n.LOCALES:
         raise ValueError(f"`locale` must be one of {', '.join(i18n.LOCALES)}.")
-    companies, groups = snapshot.companies, snapshot.groups
-    as_of = _long(snapshot.as_of, locale)
-    annex = _annex_values(snapshot, locale)
-    figures = {
-        "resolution": survival_figure(snapshot, "resolution", locale, fid="fig-resolution"),
-        "refund_success": forest_figure(
-            snapshot, metrics.METRIC["refund_success"].main, locale, fid="fig-refund-success"
+    return {
+        "resolution": survival_figure(
+            snapshot, "resolution", locale, fid="fig-resolution", later=True
         ),
-        "refund_time": survival_figure(snapshot, "refund_time", locale, fid="fig-refund-time"),
+        "refund_success": forest_figure(
+            snapshot,
+            metrics.METRIC["refund_success"].main,
+            locale,
+            fid="fig-refund-success",
+            later=True,
+        ),
+        "refund_time": survival_figure(
+            snapshot, "refund_time", locale, fid="fig-refund-time", later=True
+        ),
         "wasted_trips": forest_figure(
-            snapshot, metrics.METRIC["wasted_trips"].main, locale, fid="fig-wasted-trips"
+            snapshot,
+            metrics.METRIC["wasted_trips"].main,
+            locale,
+            fid="fig-wasted-trips",
+            later=True,
         ),
         "sector_origin": [
-            sector_origin_figure(snapshot, metrics.METRIC[family].main, locale, fid=fid)
+            sector_origin_figure(snapshot, metrics.METRIC[family].main, locale, fid=fid, later=True)
             for family, fid in zip(
                 charts.SECTOR_ORIGIN_METRICS,
                 ("fig-so-resolution", "fig-so-refund", "fig-so-satisfied"),
                 strict=True,
             )
         ],
+        "design": design_figure(snapshot, locale, later=True),
     }
+
+
+def render_report(snapshot: Snapshot, manifest: dict, locale: str, drawn=None) -> str:
+    """The report in ``locale`` ("fr" or "en") as HTML text; ``drawn``: its :func:`figures`,
+    sent to be drawn earlier (built from this snapshot's tables), else made here."""
+    if locale not in i18n.LOCALES:
+        raise ValueError(f"`locale` must be one of {', '.join(i18n.LOCALES)}.")
+    companies, groups = snapshot.companies, snapshot.groups
+    as_of = _long(snapshot.as_of, locale)
+    annex = _annex_values(snapshot, locale)
+    drawn = figures(snapshot, locale) if drawn is None else drawn
+    figure_of = {
+        name: [_drawn(f) for f in figure] if isinstance(figure, list) else _drawn(figure)
+        for name, figure in drawn.items()
+    }
+    design_drawn = figure_of.pop("design")
     context = {
-        "answer": answer_section(snapshot, locale),
+        "answer": answer_section(snapshot, locale, design_drawn),
         "sensitivity": sensitivity_table(snapshot, locale),
         "launch": None if snapshot.launch is None else _long(snapshot.launch, locale),
         "locale": locale,
@@ -579,7 +657,7 @@ def render_report(snapshot: Snapshot, manifest: dict, locale: str) -> str:
         "group_table": headline_table(
             groups, snapshot, locale, i18n.t("report.caption_groups", locale)
         ),
-        "figures": figures,
+        "figures": figure_of,
         "at_risk": at_risk_table(snapshot, locale),
         "sector_origin_intro": charts.pick(charts.SECTOR_ORIGIN_INTRO, locale),
         "annex": annex,

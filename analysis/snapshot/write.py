@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import drawing
 from analysis.snapshot import describe, files, releases, report
 from analysis.snapshot.build import (
     DEFAULT_MIN_CELL,
@@ -55,8 +56,11 @@ class Publication:
     created: bool
 
 
-def render(snapshot: Snapshot) -> dict[str, bytes]:
-    """Every file of the snapshot folder, by name. Deterministic: same snapshot, same bytes."""
+def render(snapshot: Snapshot, *, figures=None) -> dict[str, bytes]:
+    """Every file of the snapshot folder, by name. Deterministic: same snapshot, same bytes.
+    ``figures``: the reports' charts by locale (:func:`report.figures` of this snapshot),
+    already sent to be drawn."""
+    figures = figures or {}
     out = {
         "kpis.csv": files.csv_bytes(snapshot.kpis),
         "kpis.parquet": files.parquet_bytes(snapshot.kpis),
@@ -71,7 +75,8 @@ def render(snapshot: Snapshot) -> dict[str, bytes]:
     manifest = describe.manifest(snapshot, out)
     out["manifest.json"] = files.json_bytes(manifest)
     for locale, name in REPORTS.items():
-        out[name] = report.render_report(snapshot, manifest, locale).encode("utf-8")
+        drawn = figures.get(locale)
+        out[name] = report.render_report(snapshot, manifest, locale, drawn).encode("utf-8")
     out["datapackage.json"] = files.json_bytes(describe.datapackage(snapshot, out))
     return {name: out[name] for name in FILES}
 
@@ -90,7 +95,7 @@ def _holds(folder: Path, expected: dict[str, bytes]) -> bool:
     return all((folder / name).read_bytes() == data for name, data in expected.items())
 
 
-def write_snapshot(snapshot: Snapshot, out: str | os.PathLike) -> Publication:
+def write_snapshot(snapshot: Snapshot, out: str | os.PathLike, *, figures=None) -> Publication:
     """Write the snapshot into ``out/<snapshot.name>``, all or nothing.
 
     The files go to a hidden temporary folder beside the target, which is then renamed (an
@@ -99,7 +104,7 @@ def write_snapshot(snapshot: Snapshot, out: str | os.PathLike) -> Publication:
     *different* snapshot under the same name is refused.
     """
     out = Path(out)
-    rendered = render(snapshot)
+    rendered = render(snapshot, figures=figures)
     target = out / snapshot.name
     if target.exists():
         if _holds(target, rendered):
@@ -162,6 +167,13 @@ def prepare_snapshot(
     figure may change on fewer than ``min_cell`` responses (see :mod:`.releases`); those dated
     on or after ``as_of`` are left to :func:`publish`, which refuses them.
     """
+    return _prepared(store, as_of=as_of, min_cell=min_cell, seed=seed, previous=previous)[0]
+
+
+def _prepared(store, *, as_of, min_cell, seed, previous, draw_ahead: bool = False):
+    """:func:`prepare_snapshot`'s snapshot and, with ``draw_ahead``, its reports' charts by
+    locale, sent to the drawing helper as soon as the tables are built (before the input
+    hash is waited for), else None."""
     today = paris_today()
     as_of = releases.last_full_month_end(today) if as_of is None else validate_as_of(as_of)
     min_cell = validate_min_cell(min_cell)
@@ -171,17 +183,26 @@ def prepare_snapshot(
         )
     # incidents that began before the survey opened enter late (recorded in the manifest)
     launch = store.launch_date()
+    if draw_ahead:  # (a process of its own: it starts its engine while the rows are read)
+        report.start_chart_engine(helper=True)
     responses = [fetch_qualifying(store, as_of=as_of)]
-    report.start_chart_engine()
+    if not draw_ahead:
+        report.start_chart_engine()
+
+    def ahead(built: Snapshot) -> dict:
+        return {locale: report.figures(built, locale) for locale in REPORTS}
+
     # (the responses held by nothing else, so that the build can free what it no longer reads)
-    return build_snapshot(
+    built = build_snapshot(
         responses.pop(),
         as_of=as_of,
         min_cell=min_cell,
         seed=seed,
         launch=launch if launch is not None and launch <= as_of else None,
         previous=[r for r in _releases(previous) if r.as_of < as_of],
+        ahead=ahead if draw_ahead else None,
     )
+    return built if draw_ahead else (built, None)
 
 
 def publish(
@@ -231,14 +252,20 @@ def publish(
             f"{', '.join(later)} already published after {day.isoformat()}: a release cannot "
             "go before one already out"
         )
-    snapshot = prepare_snapshot(store, as_of=day, min_cell=min_cell, seed=seed, previous=known)
-    other_same_day = [r.name for r in known if r.as_of == day and r.name != snapshot.name]
-    if other_same_day:
-        raise SnapshotRefused(
-            f"{', '.join(other_same_day)} already published as of {day.isoformat()} from other "
-            "data: the two could be differenced"
+    try:
+        snapshot, figures = _prepared(
+            store, as_of=day, min_cell=min_cell, seed=seed, previous=known, draw_ahead=True
         )
-    return write_snapshot(snapshot, out)
+        snapshot_name = snapshot.name
+        other_same_day = [r.name for r in known if r.as_of == day and r.name != snapshot_name]
+        if other_same_day:
+            raise SnapshotRefused(
+                f"{', '.join(other_same_day)} already published as of {day.isoformat()} from "
+                "other data: the two could be differenced"
+            )
+        return write_snapshot(snapshot, out, figures=figures)
+    finally:
+        drawing.stop()  # (a long-lived caller, the app, keeps no idle helper)
 
 
 def list_snapshots(out: str | os.PathLike) -> list[dict]:
