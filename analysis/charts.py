@@ -146,6 +146,10 @@ def survival_chart(
         data = data.sort_values([by, "time"], kind="stable")
     data = steps(data, by, ("survival", "low", "high"))
     data = data.assign(name=_labelled(data[by], names))[["name", "time", "survival", "low", "high"]]
+    # Where every drawn value is a number, Vega has no point to leave out of a line or band:
+    # without ``invalid`` it tests each point (``defined``, interpreted in the browser).
+    drawn = data[["time", "survival", "low", "high"]].to_numpy(dtype=float)
+    invalid = None if np.isfinite(drawn).all() else alt.Undefined
     base = alt.Chart().encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
         color=alt.Color(
@@ -155,13 +159,15 @@ def survival_chart(
             legend=alt.Legend(orient="bottom", columns=4, symbolOpacity=1, symbolType="stroke"),
         ),
     )
-    band = base.mark_area(aria=False, opacity=0.12, interpolate="step-after").encode(
+    band = base.mark_area(
+        aria=False, opacity=0.12, interpolate="step-after", invalid=invalid
+    ).encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
         y2=alt.Y2("high:Q"),
     )
-    line = base.mark_line(aria=False, interpolate="step-after", strokeWidth=2).encode(
-        y=alt.Y("survival:Q"), tooltip=[alt.Tooltip("name:N")]
-    )
+    line = base.mark_line(
+        aria=False, interpolate="step-after", strokeWidth=2, invalid=invalid
+    ).encode(y=alt.Y("survival:Q"), tooltip=[alt.Tooltip("name:N")])
     return _layered(data, band, line).properties(
         title=title, description=title, width=WIDTH, height=360
     )
