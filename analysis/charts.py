@@ -167,7 +167,7 @@ def survival_chart(
     )
     line = base.mark_line(
         aria=False, interpolate="step-after", strokeWidth=2, invalid=invalid
-    ).encode(y=alt.Y("survival:Q"), tooltip=[alt.Tooltip("name:N")])
+    ).encode(y=alt.Y("survival:Q"), tooltip=alt.Tooltip("name:N"))
     return _layered(data, band, line).properties(
         title=title, description=title, width=WIDTH, height=360
     )

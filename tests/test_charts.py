@@ -188,7 +188,7 @@ def test_a_curve_names_its_company_on_hover_and_keeps_its_text_alternative(view)
     (each day's value and interval) stay in survival_figures."""
     spec, _ = _curve_spec(view, view.resolution_curves, 365)
     band, line = spec["layer"]
-    assert line["encoding"]["tooltip"] == [{"field": "name", "type": "nominal"}]
+    assert line["encoding"]["tooltip"] == {"field": "name", "type": "nominal"}  # the name alone
     assert "tooltip" not in band["encoding"]
     assert spec["description"] == "t"
     names = dict(zip(view.companies["company"], view.companies["company_name"], strict=True))
