@@ -1,6 +1,7 @@
 """Altair charts drawn from the result tables (company table, curves); no data access here.
 
-Every chart shows its uncertainty (bands or interval rules) and carries n in its tooltip; the
+Every chart shows its uncertainty (bands or interval rules) and carries n in its tooltip (the
+curves: in their figures and the numbers at risk beside them, see :func:`survival_chart`); the
 same functions serve the dashboard and the published snapshot.
 
 Text alternatives (WCAG 1.1.1): a chart is an image named by its title (``description``); its
@@ -102,6 +103,26 @@ def _axis_percent(title: str) -> alt.Axis:
     return alt.Axis(title=title, format="%")
 
 
+def steps(curves: pd.DataFrame, by: str, values: tuple[str, ...]) -> pd.DataFrame:
+    """The rows of step curves (one per ``by``, in time order) where something drawn changes:
+    a row whose ``values`` all equal the previous row's of the same curve only prolongs a
+    step, and is left out; each curve's first and last rows are kept (where it starts and how
+    far it is drawn). A step-after line or band through the kept rows is the same drawing.
+
+    >>> frame = pd.DataFrame({"c": ["a"] * 4, "time": [0, 1, 2, 3], "s": [1.0, 0.5, 0.5, 0.5]})
+    >>> steps(frame, "c", ("s",))["time"].tolist()
+    [0, 1, 3]
+    """
+    group = curves.groupby(by, sort=False, observed=True)
+    same = pd.Series(True, index=curves.index)
+    for column in values:
+        value = curves[column]
+        before = group[column].shift()
+        same &= (value == before) | (value.isna() & before.isna() & group.cumcount().gt(0))
+    last = ~curves[by].duplicated(keep="last")
+    return curves[~same | last]
+
+
 def survival_chart(
     curves: pd.DataFrame,
     names: dict[str, str],
@@ -112,10 +133,23 @@ def survival_chart(
     y_title: str,
     horizon: int = HORIZON_DAYS,
 ) -> alt.LayerChart:
-    """Kaplan-Meier step curves with their pointwise 95% bands, one colour per company."""
-    data = curves[curves["time"] <= horizon].copy()
-    data["name"] = _labelled(data[by], names)
-    data = data[["name", "time", "survival", "low", "high", "n_at_risk"]]
+    """Kaplan-Meier step curves with their pointwise 95% bands, one colour per company.
+
+    Drawn through the rows where a curve or its band changes (:func:`steps`): the same
+    picture, and at a million responses a third fewer rows for the refunds' curves. A line's
+    tooltip names its company: Vega draws each line and band as one path, which a pointer
+    reports as its first point (day 0) wherever it is; the values and n at given days are in
+    the chart's figures (:func:`survival_figures`) and the numbers at risk beside it. Every
+    row's six-field tooltip cost about a third of the browser's work on the chart (issue 14)."""
+    data = curves[curves["time"] <= horizon]
+    if (data.groupby(by, sort=False, observed=True)["time"].diff() < 0).any():
+        data = data.sort_values([by, "time"], kind="stable")
+    data = steps(data, by, ("survival", "low", "high"))
+    data = data.assign(name=_labelled(data[by], names))[["name", "time", "survival", "low", "high"]]
+    # Where every drawn value is a number, Vega has no point to leave out of a line or band:
+    # without ``invalid`` it tests each point (``defined``, interpreted in the browser).
+    drawn = data[["time", "survival", "low", "high"]].to_numpy(dtype=float)
+    invalid = None if np.isfinite(drawn).all() else alt.Undefined
     base = alt.Chart().encode(
         x=alt.X("time:Q", title=x_title, scale=alt.Scale(domain=[0, horizon])),
         color=alt.Color(
@@ -125,21 +159,15 @@ def survival_chart(
             legend=alt.Legend(orient="bottom", columns=4, symbolOpacity=1, symbolType="stroke"),
         ),
     )
-    band = base.mark_area(aria=False, opacity=0.12, interpolate="step-after").encode(
+    band = base.mark_area(
+        aria=False, opacity=0.12, interpolate="step-after", invalid=invalid
+    ).encode(
         y=alt.Y("low:Q", axis=_axis_percent(y_title), scale=alt.Scale(domain=[0, 1])),
         y2=alt.Y2("high:Q"),
     )
-    line = base.mark_line(aria=False, interpolate="step-after", strokeWidth=2).encode(
-        y=alt.Y("survival:Q"),
-        tooltip=[
-            alt.Tooltip("name:N"),
-            alt.Tooltip("time:Q", title="days / jours"),
-            alt.Tooltip("survival:Q", format=".1%"),
-            alt.Tooltip("low:Q", format=".1%"),
-            alt.Tooltip("high:Q", format=".1%"),
-            alt.Tooltip("n_at_risk:Q", title="n at risk / à risque"),
-        ],
-    )
+    line = base.mark_line(
+        aria=False, interpolate="step-after", strokeWidth=2, invalid=invalid
+    ).encode(y=alt.Y("survival:Q"), tooltip=alt.Tooltip("name:N"))
     return _layered(data, band, line).properties(
         title=title, description=title, width=WIDTH, height=360
     )
