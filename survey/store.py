@@ -76,7 +76,7 @@ UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
 CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tried again
 WANTED_SUFFIX = ".wanted"
-SPOOL_AFTER_SECONDS = 0.25
+SPOOL_AFTER_SECONDS = 0.05
 """How long the app waits for a DuckDB file another process holds before it spools a
 submission (:mod:`survey.spool`) or gives up saving a draft (the next step tries again)."""
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
@@ -996,6 +996,8 @@ class Store(ComebackMethods):
                     raise StoreBusy(f"{self.path} is busy in this process; try again.")
                 if self._database is not None:
                     self._close_locked()
+                    if deadline is not None:  # a brief operation does not wait for its turn
+                        raise StoreBusy(f"{self.path} is let go for another process.")
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
                 self._database = self._open(deadline)
@@ -1227,6 +1229,7 @@ class Store(ComebackMethods):
             self._spool_thread.start()
 
     def _store_spool_when_free(self) -> None:
+        time.sleep(YIELD_SECONDS)  # the process the file was let go for gets in first
         while True:
             try:
                 self.store_spooled()
