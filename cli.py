@@ -4,6 +4,7 @@ migrate, copy... Every ``--db`` takes a DuckDB file or a ``postgresql://`` URL."
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -264,9 +265,16 @@ def _iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+IMPORT_NICENESS = 10
+"""An import is a background job: it yields the processor to the app serving the form (on two
+cores its reading and checking use both), so a person submitting meanwhile is not slowed."""
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from survey.importer import import_file
 
+    with contextlib.suppress(OSError):  # (a platform without priorities: as it is)
+        os.nice(IMPORT_NICENESS)
     path = _db(args)
     missing = not storage.is_server_url(path) and not Path(path).exists()
     store = None if args.dry_run and missing else storage.connect(path)

@@ -177,6 +177,9 @@ def import_command(csv_path, target, *, submitting=False, pace=0.1):
         call = np.array([end - start for _, start, end in during]) * 1000
         due = np.array([end - due for due, _, end in during]) * 1000
         result.update(submissions=len(during), failures=done["failures"], lost=done["lost"])
+        # the five slowest: when they started (seconds into the import) and how long they took
+        slowest = sorted(during, key=lambda s: s[2] - s[1])[-5:]
+        result["slowest"] = [[round(s[1] - began, 2), round((s[2] - s[1]) * 1000)] for s in slowest]
         for name, values in (("call", call), ("due", due)):
             if values.size:
                 result[f"{name}_median_ms"] = round(float(np.median(values)), 1)

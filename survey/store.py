@@ -76,9 +76,10 @@ UNASKED_HOLD_SECONDS = 60.0  # and any other program (the duckdb shell) at least
 YIELD_SECONDS = 0.15  # how long the file stays free for another process
 CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tried again
 WANTED_SUFFIX = ".wanted"
-SPOOL_AFTER_SECONDS = 0.05
+SPOOL_AFTER_SECONDS = 0.03
 """How long the app waits for a DuckDB file another process holds before it spools a
 submission (:mod:`survey.spool`) or gives up saving a draft (the next step tries again)."""
+BUSY_MEMORY_SECONDS = 0.5  # after that, the next brief operations spool at once for this long
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
 lets go of the file when someone waits rather than every few seconds: each release costs the
 submissions arriving then a checkpoint, a pause and a reopening (the p99 of a busy form)."""
@@ -883,6 +884,9 @@ class Store(ComebackMethods):
         self._closer: threading.Thread | None = None  # one per open period, not per operation
         self._spool: Path | None = None  # the app's (start_spooling)
         self._waiting_for_file = False  # a thread is in _open, the file held by another process
+        self._yield_until = 0.0  # the file let go for another process: no reopening before
+        self._letting_go = False  # a thread is about to let the file go (_let_go_soon)
+        self._busy_until = 0.0  # a brief operation found the file held: the next ones spool
         self._storing_spool = threading.Lock()
         self._spool_thread: threading.Thread | None = None
         self._spool_thread_lock = threading.Lock()
@@ -929,6 +933,7 @@ class Store(ComebackMethods):
                 try:
                     database = duckdb.connect(str(self.path), read_only=self.read_only)
                     self._opened_at = time.monotonic()
+                    self._busy_until = 0.0
                     if not self.read_only:
                         owner_only(self.path, Path(f"{self.path}.wal"))
                     return database
@@ -937,6 +942,8 @@ class Store(ComebackMethods):
                         raise
                     self._waiting_for_file = True  # (only one thread opens: under _state)
                     if time.monotonic() > deadline:
+                        # brief operations learn it at once for a moment (see _connection)
+                        self._busy_until = time.monotonic() + BUSY_MEMORY_SECONDS
                         raise StoreBusy(
                             f"{self.path} is locked by another process; try again."
                         ) from exc
@@ -972,9 +979,13 @@ class Store(ComebackMethods):
         of this process (default :data:`LOCK_RETRY_SECONDS` for the file); past it,
         :class:`StoreBusy`.
         """
-        if wait is not None and self._waiting_for_file:
-            # another thread of this process is already waiting for the file another process
-            # holds: a brief operation need not wait behind it to learn that
+        now = time.monotonic()
+        if wait is not None and (
+            self._waiting_for_file or now < self._yield_until or now < self._busy_until
+        ):
+            # another thread of this process already waits for the file another process holds,
+            # the file is being let go, or a brief operation just found it held: a brief
+            # operation need not wait to learn that
             raise StoreBusy(f"{self.path} is locked by another process; try again.")
         deadline = None if wait is None else time.monotonic() + wait
 
@@ -988,18 +999,22 @@ class Store(ComebackMethods):
             held_too_long = self.keep_open > 0 and (
                 held > UNASKED_HOLD_SECONDS or (held > MAX_HOLD_SECONDS and self._someone_waits())
             )
+            if held_too_long and deadline is not None:
+                # a brief operation does not wait for the file to be let go (closing it writes
+                # a checkpoint): a thread lets it go, this operation is spooled or given up
+                if not self._letting_go:
+                    self._letting_go = True
+                    self._let_go_soon()
+                raise StoreBusy(f"{self.path} is let go for another process.")
             if held_too_long:
-                idle = self._state.wait_for(
-                    lambda: self._users == 0, timeout=None if deadline is None else remaining()
-                )
-                if not idle:
-                    raise StoreBusy(f"{self.path} is busy in this process; try again.")
+                self._state.wait_for(lambda: self._users == 0)
                 if self._database is not None:
                     self._close_locked()
-                    if deadline is not None:  # a brief operation does not wait for its turn
-                        raise StoreBusy(f"{self.path} is let go for another process.")
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
+                pause = self._yield_until - time.monotonic()
+                if pause > 0:  # the file was just let go: the other process gets in first
+                    time.sleep(pause)
                 self._database = self._open(deadline)
                 _OPEN_STORES.add(self)
                 if self.keep_open > 0 and self._closer is None:
@@ -1036,6 +1051,26 @@ class Store(ComebackMethods):
             return
         with self._connection():
             yield self
+
+    def _let_go_soon(self) -> None:
+        """Close the file for another process in a thread of its own (for a brief operation:
+        see :meth:`_connection`), once the running operations are done, and keep it closed
+        for :data:`YIELD_SECONDS`."""
+
+        def let_go() -> None:
+            with self._state:
+                try:
+                    self._state.wait_for(lambda: self._users == 0)
+                    if self._database is not None:
+                        self._close_locked()
+                        # (no sleep here, holding the others: the next open waits for it)
+                        self._yield_until = time.monotonic() + YIELD_SECONDS
+                finally:
+                    self._letting_go = False
+
+        threading.Thread(
+            target=let_go, name=f"clientroi-let-go-{self.path.name}", daemon=True
+        ).start()
 
     def _close_when_idle(self) -> None:
         """The idle closer: one thread while the file is open (``keep_open`` > 0). It closes
@@ -1229,7 +1264,6 @@ class Store(ComebackMethods):
             self._spool_thread.start()
 
     def _store_spool_when_free(self) -> None:
-        time.sleep(YIELD_SECONDS)  # the process the file was let go for gets in first
         while True:
             try:
                 self.store_spooled()
