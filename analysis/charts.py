@@ -371,6 +371,20 @@ def sector_origin_chart(
     )
 
 
+def design_effects_chart(effects: pd.DataFrame, t, *, percent: bool) -> alt.LayerChart:
+    """:func:`effects_chart` with the design's labels and titles in the language of ``t``
+    (``t(key, **values)``: the catalogue's text), as the dashboard and the reports draw it."""
+    unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
+    return effects_chart(
+        effects,
+        labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
+        title=t("dashboard.design.effects_title"),
+        x_title=t("dashboard.design.effects_axis", unit=unit),
+        not_identifiable=t("dashboard.design.not_identifiable"),
+        percent=percent,
+    )
+
+
 def effects_chart(
     effects: pd.DataFrame,
     *,

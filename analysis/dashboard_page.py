@@ -575,18 +575,10 @@ def design_tab() -> None:
         for sentence in answer.verdict(metric_id, locale=locale):
             st.text(sentence)
         st.caption(t("dashboard.design.caveat"))
-        unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
         # Its text alternative is the effects table drawn right under it (design_effects).
         chart(
             ("effects", metric_id),
-            lambda: charts.effects_chart(
-                effects,
-                labels={e: t(f"dashboard.design.effect.{e}") for e in effects["effect"]},
-                title=t("dashboard.design.effects_title"),
-                x_title=t("dashboard.design.effects_axis", unit=unit),
-                not_identifiable=t("dashboard.design.not_identifiable"),
-                percent=percent,
-            ),
+            lambda: charts.design_effects_chart(effects, t, percent=percent),
         )
         st.dataframe(
             dashboard.effects_table(effects, locale, percent=percent),

@@ -481,15 +481,7 @@ def design_figure(snapshot: Snapshot, locale: str, *, later: bool = False) -> di
             continue
         table = rows.astype({"companies_a": int, "companies_b": int, "identifiable": bool})
         percent = metric != "resolution_unresolved90_days"
-        unit = t("dashboard.design.points") if percent else t("dashboard.design.days")
-        chart = charts.effects_chart(
-            table,
-            labels={e: t(f"dashboard.design.effect.{e}") for e in table["effect"]},
-            title=t("dashboard.design.effects_title"),
-            x_title=t("dashboard.design.effects_axis", unit=unit),
-            not_identifiable=t("dashboard.design.not_identifiable"),
-            percent=percent,
-        )
+        chart = charts.design_effects_chart(table, t, percent=percent)
         return _figure(
             "fig-design",
             t("report.design.caption", metric=t(f"dashboard.design.metric.{metric}")),
