@@ -1,12 +1,15 @@
 """The company + group tables at 10M responses, timed with the peak memory: counted in the
 database (``kpis.summary_tables_counted``, what ``clientroi tables`` runs) and read then counted
-in numpy (fetch + ``kpis.summary_tables``, what the dashboard runs on its frame).
+in numpy (fetch + ``kpis.summary_tables``, what the dashboard runs on its frame); and the
+snapshot of 10M publishable responses (``clientroi publish``, the whole command).
 
 The 10M-row DuckDB file (~1.5 GB) is built once, by ``bench/conftest.py``'s ``build_database``,
 under ``$CLIENTROI_BENCH_10M`` (a file path) or ``<tmp>/clientroi-bench-10m/bench.duckdb``, and
 reused by later runs (a build cut short is never reused: it is written beside, then renamed).
 Each measurement runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``) is that
-of the fetch + tables alone, not of pytest or of the build.
+of the fetch + tables alone, not of pytest or of the build. The publication reads its own file
+of 10M responses marked ``web`` (``$CLIENTROI_BENCH_10M_WEB`` or ``web.duckdb`` beside the
+other), built once the same way.
 
 Run: make bench (part of it), or
     .venv/bin/python bench/bench_10m.py [--db PATH] [--rows 10000000] [--repeat 3]
@@ -42,7 +45,13 @@ def database_path() -> Path:
     return Path(tempfile.gettempdir()) / "clientroi-bench-10m" / "bench.duckdb"
 
 
-def ensure_database(path: Path, rows: int = ROWS) -> Path:
+def web_database_path() -> Path:
+    """Where the 10M publishable (``web``) file is cached."""
+    setting = os.environ.get("CLIENTROI_BENCH_10M_WEB", "").strip()
+    return Path(setting) if setting else database_path().with_name("web.duckdb")
+
+
+def ensure_database(path: Path, rows: int = ROWS, *, source: str = "synthetic") -> Path:
     """The cached file of ``rows`` demo responses, built (minutes at 10M) when missing."""
     from bench.conftest import build_database
 
@@ -53,7 +62,7 @@ def ensure_database(path: Path, rows: int = ROWS) -> Path:
     for leftover in (partial, partial.with_name(partial.name + ".wal")):
         leftover.unlink(missing_ok=True)
     started = time.perf_counter()
-    build_database(partial, rows)
+    build_database(partial, rows, source=source)
     partial.rename(path)
     print(
         f"built {rows:,} rows into {path} in {time.perf_counter() - started:.0f} s", file=sys.stderr
@@ -114,6 +123,29 @@ def measure_counted(path: Path) -> dict:
     }
 
 
+def measure_publish(path: Path, as_of: str = "2026-11-30") -> dict:
+    """``clientroi publish`` of ``path`` as its own process: wall and CPU seconds, peak memory
+    (the kernel's accounting of that process and its children: the drawing helper too)."""
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "cli", "publish", "--db", str(path)]
+        command += ["--as-of", as_of, "--out", out]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        printed = process.stdout.read().strip()
+        process.stdout.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"clientroi publish failed: {printed}")
+    return {
+        "way": "publish",
+        "published": printed.splitlines()[-1][:80],
+        "publish_s": round(wall, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
 def measure_in_subprocess(path: Path, way: str = "read") -> dict:
     """``measure`` (or ``measure_counted``) in a fresh interpreter (its own peak memory), its
     figures as a dict."""
@@ -141,6 +173,13 @@ def test_tables_10m(benchmark, way):
     benchmark.extra_info["tables_s"] = min(f["tables_s"] for f in figures)
 
 
+def test_publish_10m(benchmark):
+    path = ensure_database(web_database_path(), source="web")
+    figures = []
+    benchmark.pedantic(lambda: figures.append(measure_publish(path)), rounds=1, iterations=1)
+    benchmark.extra_info["runs"] = figures
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=None)
@@ -148,11 +187,16 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--child", choices=("read", "counted"), help=argparse.SUPPRESS)
-    parser.add_argument("--way", choices=("read", "counted", "both"), default="both")
+    parser.add_argument("--way", choices=("read", "counted", "both", "publish"), default="both")
     options = parser.parse_args()
     db = options.db or database_path()
     if options.child:
         print(json.dumps(measure(db) if options.child == "read" else measure_counted(db)))
+        sys.exit(0)
+    if options.way == "publish":
+        web = ensure_database(options.db or web_database_path(), options.rows, source="web")
+        for _ in range(options.repeat):
+            print(json.dumps(measure_publish(web)))
         sys.exit(0)
     ensure_database(db, options.rows)
     if options.build_only:
