@@ -113,10 +113,13 @@ def expect_focus_inside(page, selector: str) -> None:
 
 
 def type_field(page, key: str, text: str) -> None:
-    tab_to(page, f".st-key-{key} input")
+    # (a rerun that redraws the step, such as the trip reasons appearing once a trip is typed,
+    # can leave the focus at the page's start: the field is then further away than 40 presses)
+    tab_to(page, f".st-key-{key} input", limit=150)
     page.keyboard.type(text)
     page.keyboard.press("Tab")
     expect(page.locator(f".st-key-{key} input")).to_have_value(text)
+    settle(page)  # the rerun the typed value caused is drawn before the next key
 
 
 def choose_option(page, key: str, option: str) -> None:
