@@ -153,6 +153,7 @@ def keep_draft(*, sending: bool = False) -> None:
             document,
             step=state["form_step"],
             submission_key=state["form_submission_key"],
+            brief=sending,  # (a send does not wait for the file: the spool keeps it)
         )
         state["form_draft_saved"] = fingerprint
     except Exception:  # noqa: BLE001  (the form goes on; the next step tries again)

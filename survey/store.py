@@ -551,9 +551,18 @@ class ComebackMethods:
     # --- drafts -----------------------------------------------------------------------------
 
     def save_draft(
-        self, draft_id: str, answers: dict[str, Any], *, step: int, submission_key: str
+        self,
+        draft_id: str,
+        answers: dict[str, Any],
+        *,
+        step: int,
+        submission_key: str,
+        brief: bool = False,
     ) -> None:
-        """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON)."""
+        """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON).
+        ``brief``: the draft kept while a response is sent, which a spooling store gives up
+        on at once when the file is held (the spool keeps the answers meanwhile); a step's
+        draft waits for the file as any write does."""
         text = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
         digest = hash_token(draft_id)
 
@@ -572,7 +581,7 @@ class ComebackMethods:
                     [digest, submission_key, text, int(step), paris_now()],
                 )
 
-        self._in_transaction(work, brief=True)
+        self._in_transaction(work, brief=brief)
 
     def load_draft(self, draft_id: str) -> Draft | None:
         """The draft ``draft_id`` if it exists and is younger than :data:`DRAFT_DAYS`."""

@@ -220,10 +220,11 @@ def test_the_deletion_code_of_a_spooled_response_deletes_it(db_path):
     assert [r[0] for r in rows(db_path)] == ["gone"]
 
 
-def test_a_draft_save_does_not_wait_for_a_held_file(db_path):
-    """Saving a draft is what the form can go on without: while another process holds the
-    file, the app gives up at once (the next step saves again) instead of holding the person
-    for the 15 s retry."""
+def test_the_draft_kept_while_sending_does_not_wait_for_a_held_file(db_path):
+    """The draft the form keeps while it sends, and its removal after the receipt, are what
+    the send can go on without (the spool keeps the answers): while another process holds the
+    file, the app gives up on them at once instead of holding the person for the 15 s retry.
+    A step's draft waits for the file as before."""
     store = spooling_store(db_path)
     store.save_draft("d1", {"answers": {}}, step=1, submission_key="k")
     store.close()
@@ -231,7 +232,7 @@ def test_a_draft_save_does_not_wait_for_a_held_file(db_path):
     try:
         started = time.monotonic()
         with pytest.raises(storage.StoreBusy):
-            store.save_draft("d1", {"answers": {"x": 1}}, step=2, submission_key="k")
+            store.save_draft("d1", {"answers": {"x": 1}}, step=2, submission_key="k", brief=True)
         with pytest.raises(storage.StoreBusy):
             store.delete_draft("d1")
         assert time.monotonic() - started < storage.LOCK_RETRY_SECONDS / 3
