@@ -2343,12 +2343,18 @@ def _day(column: str) -> str:
 
 
 def _choice_sql(column: str, choices: tuple[str, ...]) -> str:
-    """SQL: the index of the answer in ``choices``, -1 missing, -2 any other text."""
-    cases = " ".join(f"WHEN '{choice}' THEN {i}" for i, choice in enumerate(choices))
-    return (
-        f"CASE CAST({column} AS VARCHAR) {cases} "
-        f"ELSE CASE WHEN {column} IS NULL THEN -1 ELSE -2 END END"
+    """SQL: the index of the answer in ``choices``, -1 missing, -2 any other text.
+
+    Missing is asked first: most responses have no refund, and a missing answer compared
+    with each choice in turn cost twice the time of the scan's read (0.03 s a million rows).
+
+    >>> _choice_sql("o", ("a", "b"))
+    "CASE WHEN o IS NULL THEN -1 WHEN CAST(o AS VARCHAR) = 'a' THEN 0 WHEN CAST(o AS VARCHAR) = 'b' THEN 1 ELSE -2 END"
+    """
+    cases = " ".join(
+        f"WHEN CAST({column} AS VARCHAR) = '{choice}' THEN {i}" for i, choice in enumerate(choices)
     )
+    return f"CASE WHEN {column} IS NULL THEN -1 {cases} ELSE -2 END"
 
 
 _BASE_KNOWN = "__base_status_known_on"
