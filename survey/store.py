@@ -1642,7 +1642,11 @@ class Store(ComebackMethods):
             folded = fold_events(frame_from_arrow(table.drop_columns([_BASE_KNOWN])), events)
             folded = folded[stored + ([KNOWN_ON_COLUMN] if known else [])]
             token = secrets.token_hex(8)
-            fold = _Fold(f"folded_{token}", f"original_{token}", list(folded.columns), ids)
+            # the columns the fold changed for any of them (as read: the same frame of the
+            # same Arrow columns, dtypes included); a scan that reads none of them needs no fold
+            stored_frame = frame_from_arrow(original)
+            changed = frozenset(c for c in folded.columns if not folded[c].equals(stored_frame[c]))
+            fold = _Fold(f"folded_{token}", f"original_{token}", list(folded.columns), ids, changed)
             cursor.register(fold.folded, folded)
             cursor.register(fold.original, original)
             try:
@@ -1672,7 +1676,7 @@ class Store(ComebackMethods):
         (-1 missing, -2 any other text); the share of the amount obtained is counted in
         multiples of ``share_step``; ``scores``: the score columns, read raw.
 
-        With updates, a scan that reads no column an update changes reads the stored rows
+        With updates, a scan that reads no column the updates changed reads the stored rows
         alone; one whose every aggregate is a count counts the stored rows, then takes off the
         groups of the updated responses as stored and adds those of the same as folded (the
         same counts, no anti-join of a million rows against the updated ones); the others (a
@@ -1687,7 +1691,7 @@ class Store(ComebackMethods):
             groups = {}
             for name, select in selects.items():
                 counts = _DIFFERENCE_COUNTS.get(name)
-                if fold is None or not _reads_folded(select):
+                if fold is None or not _reads_any(select, fold.changed):
                     query, params = _grouped_query(base, select), [*values]
                 elif counts is not None:
                     over = tuple(
@@ -2372,12 +2376,14 @@ plus theirs as folded (exact, in any order; a sum of kilometres would not be).""
 class _Fold:
     """The responses with updates, registered on a cursor under ``folded`` (as known on the
     date: :func:`survey.updates.fold_events`) and ``original`` (as stored, the base's row for
-    each), ``columns`` the relation's, ``ids`` their ids (one bound value, text)."""
+    each), ``columns`` the relation's, ``ids`` their ids (one bound value, text), ``changed``
+    the columns where the two differ for any response."""
 
     folded: str
     original: str
     columns: list[str]
     ids: list[str]
+    changed: frozenset[str] = frozenset(FOLDED_COLUMNS) | {KNOWN_ON_COLUMN}
 
     def select(self) -> str:
         return ", ".join(
@@ -2394,12 +2400,10 @@ class _Fold:
         )
 
 
-_FOLDED_WORDS = re.compile(r"\b(" + "|".join((*FOLDED_COLUMNS, KNOWN_ON_COLUMN)) + r")\b")
-
-
-def _reads_folded(select: str) -> bool:
-    """Whether a grouped scan reads a column an update can change."""
-    return _FOLDED_WORDS.search(select) is not None
+def _reads_any(select: str, columns: Iterable[str]) -> bool:
+    """Whether a grouped scan reads any of ``columns`` (by name, as a word of its SQL)."""
+    names = sorted(columns)
+    return bool(names) and re.search(r"\b(" + "|".join(names) + r")\b", select) is not None
 
 
 def _rows_with_unit(source: str) -> str:

@@ -302,3 +302,26 @@ def test_the_grouped_scans_with_updates_are_those_of_every_scan_over_the_folded_
         after = set(map(tuple, expected[name][keys].astype(str).to_numpy()))
         emptied += [name] * len(before - after)  # groups of stored rows no response keeps
     assert emptied
+
+
+def test_with_status_updates_alone_the_refund_and_incident_scans_read_no_fold(
+    filled_store, db_path
+):
+    """Updates of the status change the status, its end and the day it was known, nothing the
+    refunds or incidents read: those scans read the stored rows, the resolution's counts the
+    difference, and every group is still that of the scans over the folded relation."""
+    ids = filled_store.fetch_responses(EVERYONE, columns=["response_id"], known_on=TODAY)
+    for i, response_id in enumerate(ids["response_id"].astype(str)[:40]):
+        kind = ("resolved", "gave_up", "still_ongoing")[i % 3]
+        filled_store.record_event(response_id, kind, date(2026, 1, 10 + i % 5))
+    filled_store.close()
+    con = duckdb.connect(str(db_path))  # recorded before the tables' date
+    con.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2026-02-01 09:00:00+01'")
+    con.close()
+    with filled_store._counted_parts(EVERYONE, list(kpis.COUNTED_COLUMNS), known_on=TODAY) as parts:
+        changed = parts[3].changed
+    assert "status" in changed and not changed & {"refund_outcome", "wasted_km", "wasted_trips"}
+    got = {name: _sorted(pd.DataFrame(c)) for name, c in _grouped(filled_store, TODAY).items()}
+    expected = _every_scan_over(filled_store, lambda *parts: parts, TODAY)
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
