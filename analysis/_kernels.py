@@ -432,7 +432,7 @@ def aj_core(patterns: CompetingPatterns, n_groups: int, n_causes: int):
 
 
 def aj_from_patterns(
-    patterns: CompetingPatterns, n_groups: int, n_causes: int, *, core=None
+    patterns: CompetingPatterns, n_groups: int, n_causes: int, *, core=None, se_states=None
 ) -> CompetingCurves:
     """Aalen-Johansen curves of every group with R's infinitesimal-jackknife standard errors.
 
@@ -450,6 +450,9 @@ def aj_from_patterns(
     :math:`g = -F_c` (or :math:`-S`), and :math:`\\alpha, \\beta` cumulative sums over the
     unit's time at risk; the variance :math:`\\sum_i U_i(t)^2` is then a few cumulative sums
     over exit and entry times, so every group and time costs O(patterns + m).
+
+    ``se_states`` (optional): the states whose standard errors are wanted (0 "no outcome yet",
+    c cause c); the others are NaN. Each is the same, bit for bit, as with every state.
     """
     core = _aj_core(patterns, n_groups, n_causes) if core is None else core
     times, probability, counts, inf, weight = core
@@ -457,7 +460,8 @@ def aj_from_patterns(
     k, m = n_groups, times.size
     exit_cell, entry_cell = group * m + last, group * m + first
     states = n_causes + 1
-    variance = np.empty((k, states, m))
+    wanted = range(states) if se_states is None else se_states
+    variance = np.full((k, states, m), np.nan)
     at_risk_n = _grouped_cumsum(entry_cell, weight, k, m) - _grouped_cumsum(exit_cell, weight, k, m)
 
     def still_at_risk(values):  # sum over units entered by t_j that have not yet left
@@ -473,7 +477,7 @@ def aj_from_patterns(
     s_eta = still_at_risk(inf.eta) if late else nothing
     s_etaeta = still_at_risk(inf.eta**2) if late else nothing
     alphas, psis = np.ascontiguousarray(inf.alpha.T), np.ascontiguousarray(inf.psi.T)
-    for s in range(states):  # a loop over the outcome states, not over units
+    for s in wanted:  # a loop over the outcome states, not over units
         alpha, psi = alphas[s], psis[s]
         g, c = inf.g[:, s], inf.c[:, s]
         e_aa = _grouped_cumsum(exit_cell, weight * alpha**2, k, m)
@@ -504,14 +508,21 @@ def aj_from_patterns(
 
 
 def aj_time_in_state(
-    patterns: CompetingPatterns, n_groups: int, n_causes: int, tau: float, *, core=None
+    patterns: CompetingPatterns,
+    n_groups: int,
+    n_causes: int,
+    tau: float,
+    *,
+    core=None,
+    se_states=None,
 ):
     """Restricted mean time in each state from 0 to ``tau``, and its IJ standard error.
 
     Returns ``(estimate, standard_error)``, each (k, K + 1): state 0 is the restricted mean
     time without any outcome, state c the restricted mean time lost to cause c, as R's
     ``print(survfit(...), rmean=tau)`` and its ``se(rmean)``. The curve is held flat after the
-    last time, and starts at time 0 in state 0.
+    last time, and starts at time 0 in state 0. ``se_states`` (optional): the states whose
+    standard errors are wanted, the others NaN (each the same, bit for bit, as with all).
     """
     core = _aj_core(patterns, n_groups, n_causes) if core is None else core
     times, probability, _, inf, weight = core
@@ -531,19 +542,18 @@ def aj_time_in_state(
     # (gathered per pattern from time-major copies, (k, m + 1, states): the same values)
     g_sum = np.ascontiguousarray(suffix(inf.g).transpose(0, 2, 1))
     c_sum = np.ascontiguousarray(suffix(inf.c).transpose(0, 2, 1))
-    g_last = g_sum[group, last]
-    g_first = g_sum[group, first]
-    influence = (
-        inf.alpha * d[last][:, None]
-        + inf.beta[:, None] * g_last
-        + (c_sum[group, first] - c_sum[group, last])
-        - inf.psi * (d[first] - d[last])[:, None]
-        - inf.eta[:, None] * (g_first - g_last)
-    )
-    variance = np.stack(
-        [np.bincount(group, weight * influence[:, s] ** 2, minlength=k) for s in range(states)],
-        axis=1,
-    )
+    variance = np.full((k, states), np.nan)
+    d_last, d_span = d[last], d[first] - d[last]
+    for s in range(states) if se_states is None else se_states:
+        g_last = g_sum[group, last, s]
+        influence = (
+            inf.alpha[:, s] * d_last
+            + inf.beta * g_last
+            + (c_sum[group, first, s] - c_sum[group, last, s])
+            - inf.psi[:, s] * d_span
+            - inf.eta * (g_sum[group, first, s] - g_last)
+        )
+        variance[:, s] = np.bincount(group, weight * influence**2, minlength=k)
     return estimate, np.sqrt(variance)
 
 
