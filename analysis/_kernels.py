@@ -393,17 +393,27 @@ def _aj_core(patterns: CompetingPatterns, n_groups: int, n_causes: int):
     a_step[:, 1:] = -per_unit[:, None, :] * hazard - incidence * (total * h)[:, None, :]
     a_cum = np.cumsum(a_step, axis=2)
     b_cum = np.cumsum(-total * h, axis=1)
+    # (the per-pattern gathers read time-major copies, (k, m, states): the same values, a
+    # contiguous row per pattern instead of a strided one)
+    a_rows = np.ascontiguousarray(a_cum.transpose(0, 2, 1))
     # the unit's own event at its exit time
     ev_beta = np.where(cause > 0, h[group, last], 0.0)
-    ev_alpha = np.where(cause[:, None] > 0, incidence[group, :, last] * ev_beta[:, None], 0.0)
-    ev_alpha = np.concatenate([np.zeros((cause.size, 1)), ev_alpha], axis=1)
     own = cause > 0
+    ev_alpha = np.zeros((cause.size, states))
+    ev_alpha[:, 1:] = np.where(
+        own[:, None],
+        np.ascontiguousarray(incidence.transpose(0, 2, 1))[group, last] * ev_beta[:, None],
+        0.0,
+    )
     ev_alpha[np.flatnonzero(own), cause[own]] += per_unit[group[own], last[own]]
     entered_late = first > 0
-    prior = np.where(entered_late, first - 1, 0)
-    psi = np.where(entered_late[:, None], a_cum[group, :, prior], 0.0)
-    eta = np.where(entered_late, b_cum[group, prior], 0.0)
-    alpha = a_cum[group, :, last] - psi + ev_alpha
+    if entered_late.any():
+        prior = np.where(entered_late, first - 1, 0)
+        psi = np.where(entered_late[:, None], a_rows[group, prior], 0.0)
+        eta = np.where(entered_late, b_cum[group, prior], 0.0)
+    else:  # (what the gathers above give when nobody enters late)
+        psi, eta = np.zeros((cause.size, states)), np.zeros(cause.size)
+    alpha = a_rows[group, last] - psi + ev_alpha
     beta = b_cum[group, last] - eta + ev_beta
     c = a_cum + g * b_cum[:, None, :]
     counts = (n_at_risk, by_cause[:, 1:], by_cause[:, 0], n_entered)
@@ -422,7 +432,7 @@ def aj_core(patterns: CompetingPatterns, n_groups: int, n_causes: int):
 
 
 def aj_from_patterns(
-    patterns: CompetingPatterns, n_groups: int, n_causes: int, *, core=None
+    patterns: CompetingPatterns, n_groups: int, n_causes: int, *, core=None, se_states=None
 ) -> CompetingCurves:
     """Aalen-Johansen curves of every group with R's infinitesimal-jackknife standard errors.
 
@@ -440,6 +450,9 @@ def aj_from_patterns(
     :math:`g = -F_c` (or :math:`-S`), and :math:`\\alpha, \\beta` cumulative sums over the
     unit's time at risk; the variance :math:`\\sum_i U_i(t)^2` is then a few cumulative sums
     over exit and entry times, so every group and time costs O(patterns + m).
+
+    ``se_states`` (optional): the states whose standard errors are wanted (0 "no outcome yet",
+    c cause c); the others are NaN. Each is the same, bit for bit, as with every state.
     """
     core = _aj_core(patterns, n_groups, n_causes) if core is None else core
     times, probability, counts, inf, weight = core
@@ -447,7 +460,8 @@ def aj_from_patterns(
     k, m = n_groups, times.size
     exit_cell, entry_cell = group * m + last, group * m + first
     states = n_causes + 1
-    variance = np.empty((k, states, m))
+    wanted = range(states) if se_states is None else se_states
+    variance = np.full((k, states, m), np.nan)
     at_risk_n = _grouped_cumsum(entry_cell, weight, k, m) - _grouped_cumsum(exit_cell, weight, k, m)
 
     def still_at_risk(values):  # sum over units entered by t_j that have not yet left
@@ -456,16 +470,21 @@ def aj_from_patterns(
         )
 
     e_bb = _grouped_cumsum(exit_cell, weight * inf.beta**2, k, m)
-    s_eta = still_at_risk(inf.eta)
-    s_etaeta = still_at_risk(inf.eta**2)
-    for s in range(states):  # a loop over the outcome states, not over units
-        alpha, psi = inf.alpha[:, s], inf.psi[:, s]
+    # without a late entry psi and eta are 0 for every pattern: their sums over the risk set
+    # are the zeros still_at_risk would give (+0.0 each), without summing them
+    late = bool(np.any(first > 0))
+    nothing = np.zeros((k, m))
+    s_eta = still_at_risk(inf.eta) if late else nothing
+    s_etaeta = still_at_risk(inf.eta**2) if late else nothing
+    alphas, psis = np.ascontiguousarray(inf.alpha.T), np.ascontiguousarray(inf.psi.T)
+    for s in wanted:  # a loop over the outcome states, not over units
+        alpha, psi = alphas[s], psis[s]
         g, c = inf.g[:, s], inf.c[:, s]
         e_aa = _grouped_cumsum(exit_cell, weight * alpha**2, k, m)
         e_ab = _grouped_cumsum(exit_cell, weight * alpha * inf.beta, k, m)
-        s_psi = still_at_risk(psi)
-        s_psipsi = still_at_risk(psi**2)
-        s_psieta = still_at_risk(psi * inf.eta)
+        s_psi = still_at_risk(psi) if late else nothing
+        s_psipsi = still_at_risk(psi**2) if late else nothing
+        s_psieta = still_at_risk(psi * inf.eta) if late else nothing
         variance[:, s] = (
             e_aa
             + 2 * g * e_ab
@@ -489,14 +508,21 @@ def aj_from_patterns(
 
 
 def aj_time_in_state(
-    patterns: CompetingPatterns, n_groups: int, n_causes: int, tau: float, *, core=None
+    patterns: CompetingPatterns,
+    n_groups: int,
+    n_causes: int,
+    tau: float,
+    *,
+    core=None,
+    se_states=None,
 ):
     """Restricted mean time in each state from 0 to ``tau``, and its IJ standard error.
 
     Returns ``(estimate, standard_error)``, each (k, K + 1): state 0 is the restricted mean
     time without any outcome, state c the restricted mean time lost to cause c, as R's
     ``print(survfit(...), rmean=tau)`` and its ``se(rmean)``. The curve is held flat after the
-    last time, and starts at time 0 in state 0.
+    last time, and starts at time 0 in state 0. ``se_states`` (optional): the states whose
+    standard errors are wanted, the others NaN (each the same, bit for bit, as with all).
     """
     core = _aj_core(patterns, n_groups, n_causes) if core is None else core
     times, probability, _, inf, weight = core
@@ -513,18 +539,21 @@ def aj_time_in_state(
         return np.concatenate([reverse, np.zeros(values.shape[:-1] + (1,))], axis=-1)
 
     d = suffix(np.ones_like(times))
-    g_sum, c_sum = suffix(inf.g), suffix(inf.c)
-    influence = (
-        inf.alpha * d[last][:, None]
-        + inf.beta[:, None] * g_sum[group, :, last]
-        + (c_sum[group, :, first] - c_sum[group, :, last])
-        - inf.psi * (d[first] - d[last])[:, None]
-        - inf.eta[:, None] * (g_sum[group, :, first] - g_sum[group, :, last])
-    )
-    variance = np.stack(
-        [np.bincount(group, weight * influence[:, s] ** 2, minlength=k) for s in range(states)],
-        axis=1,
-    )
+    # (gathered per pattern from time-major copies, (k, m + 1, states): the same values)
+    g_sum = np.ascontiguousarray(suffix(inf.g).transpose(0, 2, 1))
+    c_sum = np.ascontiguousarray(suffix(inf.c).transpose(0, 2, 1))
+    variance = np.full((k, states), np.nan)
+    d_last, d_span = d[last], d[first] - d[last]
+    for s in range(states) if se_states is None else se_states:
+        g_last = g_sum[group, last, s]
+        influence = (
+            inf.alpha[:, s] * d_last
+            + inf.beta * g_last
+            + (c_sum[group, first, s] - c_sum[group, last, s])
+            - inf.psi[:, s] * d_span
+            - inf.eta * (g_sum[group, first, s] - g_last)
+        )
+        variance[:, s] = np.bincount(group, weight * influence**2, minlength=k)
     return estimate, np.sqrt(variance)
 
 

@@ -518,7 +518,8 @@ class _Curves(NamedTuple):
     n: np.ndarray  # (k,) units entering the metric
 
 
-def _curves(patterns: CompetingPatterns, k: int, core=None) -> _Curves:
+def _curves(patterns: CompetingPatterns, k: int, core=None, se_states=None) -> _Curves:
+    """``se_states``: the states whose standard errors are wanted (the others NaN)."""
     if patterns.count.size == 0:
         return _Curves(
             np.empty(0),
@@ -528,7 +529,7 @@ def _curves(patterns: CompetingPatterns, k: int, core=None) -> _Curves:
             np.full(k, -1),
             np.zeros(k, dtype=np.int64),
         )
-    curves = aj_from_patterns(patterns, k, CAUSES, core=core)
+    curves = aj_from_patterns(patterns, k, CAUSES, core=core, se_states=se_states)
     removed = curves.n_events.sum(axis=1) + curves.n_censored
     seen = removed > 0
     last = np.where(seen.any(axis=1), seen.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1), -1)
@@ -601,7 +602,10 @@ def _time_without(patterns: CompetingPatterns, k: int, tau: float, core=None):
     it, R's ``print(fit, rmean = tau)``) and its standard error, per unit."""
     if patterns.count.size == 0:
         return np.full(k, np.nan), np.full(k, np.nan)
-    estimate, standard_error = aj_time_in_state(patterns, k, CAUSES, tau + 1.0, core=core)
+    # (the standard error of the time lost to outcome 1 alone: the only one read)
+    estimate, standard_error = aj_time_in_state(
+        patterns, k, CAUSES, tau + 1.0, core=core, se_states=(1,)
+    )
     n = np.bincount(patterns.group, patterns.count, minlength=k)
     without = np.where(n > 0, tau - estimate[:, 1], np.nan)
     return without, np.where(n > 0, standard_error[:, 1], np.nan)
@@ -691,7 +695,7 @@ def _competing_columns(name: str, counts: _CompetingCounts):
         overall = _heterogeneity(without, without_se)
     else:
         day = float(REFUNDED_WITHIN_DAYS)
-        rest = _curves(counts.rest(), k)
+        rest = _curves(counts.rest(), k, se_states=(1,))  # (read at one day, outcome 1)
         rest_share, _, _, rest_se, _ = _incidence_at(rest, 1, [day], z)
         size = _wald_difference(share[:, 0], se[:, 0], rest_share[:, 0], rest_se[:, 0], z)
         overall = _heterogeneity(share[:, 0], se[:, 0])

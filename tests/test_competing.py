@@ -298,3 +298,29 @@ def test_result_is_frozen_and_read_only():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert fit.n == 4
+
+
+def test_the_standard_errors_of_some_states_are_those_of_all_states_bit_for_bit():
+    """``se_states``: the tables read one state's errors of the "all others" curves and of the
+    restricted mean; computing that state alone gives the same floats, the others NaN."""
+    from analysis import _kernels
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    entry = np.where(rng.random(n) < 0.3, rng.integers(1, 60, n).astype(float), 0.0)
+    durations = np.maximum(rng.integers(1, 200, n).astype(float), entry + 1.0)
+    for late in (entry, None):
+        patterns = _kernels.competing_patterns(
+            durations, rng.integers(0, 3, n), rng.integers(0, 5, n), 5, entry=late, n_causes=2
+        )
+        core = _kernels.aj_core(patterns, 5, 2)
+        every = _kernels.aj_from_patterns(patterns, 5, 2, core=core)
+        one = _kernels.aj_from_patterns(patterns, 5, 2, core=core, se_states=(1,))
+        assert np.array_equal(one.standard_error[:, 1], every.standard_error[:, 1])
+        assert np.isnan(one.standard_error[:, [0, 2]]).all()
+        assert np.array_equal(one.probability, every.probability)
+        estimate, se = _kernels.aj_time_in_state(patterns, 5, 2, 90.0, core=core)
+        estimate1, se1 = _kernels.aj_time_in_state(patterns, 5, 2, 90.0, core=core, se_states=(1,))
+        assert np.array_equal(estimate1, estimate) and np.array_equal(se1[:, 1], se[:, 1])
+        assert np.isnan(se1[:, [0, 2]]).all()
+        assert not np.isnan(se).any() and not np.isnan(every.standard_error).any()

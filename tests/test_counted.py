@@ -229,3 +229,99 @@ def test_a_computation_holds_the_file_open_once_and_lets_it_go(filled_store, db_
     assert _another_process_can_write(db_path)
     kpis.summary_tables_counted(reader, EVERYONE, as_of=TODAY, rng=1)
     assert _another_process_can_write(db_path)
+
+
+def _grouped(store, as_of, launch_day=None):
+    return store.grouped_responses(
+        EVERYONE,
+        list(kpis.COUNTED_COLUMNS),
+        known_on=as_of,
+        as_of_day=(as_of - date(1970, 1, 1)).days,
+        launch_day=launch_day,
+        statuses=kpis._STATUSES,
+        outcomes=kpis._OUTCOMES,
+        share_step=kpis.AMOUNT_SHARE_STEP,
+        scores=kpis._RANGES,
+    )
+
+
+def _every_scan_over(store, relation_of, as_of, launch_day=None) -> dict[str, pd.DataFrame]:
+    """The seven scans run as written over the relation ``relation_of(cursor, relation,
+    values)`` gives (the naive way: the whole fold in every scan), as sorted frames."""
+    selects = storage._grouped_selects(
+        kpis._STATUSES, kpis._OUTCOMES, kpis.AMOUNT_SHARE_STEP, kpis._RANGES
+    )
+    out = {}
+    with store.counted(EVERYONE, list(kpis.COUNTED_COLUMNS), known_on=as_of) as parts:
+        cursor, relation, values = relation_of(*parts)
+        for name, select in selects.items():
+            query = storage._grouped_query(relation, select)
+            table = cursor.sql(query, params=[*values, (as_of - date(1970, 1, 1)).days, launch_day])
+            out[name] = _sorted(table.to_arrow_table().to_pandas())
+    return out
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(list(frame.columns), na_position="first").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("launch_day", [None, float((date(2025, 1, 1) - date(1970, 1, 1)).days)])
+def test_the_grouped_scans_with_updates_are_those_of_every_scan_over_the_folded_rows(
+    hostile_store, launch_day
+):
+    """With updates, ``grouped_responses`` counts each scan's groups over the stored rows and
+    corrects them by the updated responses (as stored, then as folded), or reads no fold when
+    a scan reads no column an update changes: the same groups, counts and types as every
+    scan run over the folded relation of ``Store.counted``, and a group the updates emptied
+    is gone."""
+    as_of = TODAY
+    assert hostile_store.events(known_on=as_of).shape[0] == 30
+    got = {
+        name: _sorted(pd.DataFrame(columns))
+        for name, columns in _grouped(hostile_store, as_of, launch_day).items()
+    }
+    expected = _every_scan_over(hostile_store, lambda *parts: parts, as_of, launch_day)
+    assert got.keys() == expected.keys()
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
+    # the stored rows alone give other groups: the updates moved responses out of some
+    stored = _every_scan_over(
+        hostile_store,
+        lambda cursor, relation, values: (
+            cursor,
+            relation.split(" AND r.response_id NOT IN ")[0].removeprefix("SELECT * FROM ("),
+            values[:-1],
+        ),
+        as_of,
+        launch_day,
+    )
+    emptied = []
+    for name in ("resolution", "refunds", "refund_time"):
+        keys = [c for c in expected[name] if c not in ("n", "bad_requested", "bad_obtained")]
+        before = set(map(tuple, stored[name][keys].astype(str).to_numpy()))
+        after = set(map(tuple, expected[name][keys].astype(str).to_numpy()))
+        emptied += [name] * len(before - after)  # groups of stored rows no response keeps
+    assert emptied
+
+
+def test_with_status_updates_alone_the_refund_and_incident_scans_read_no_fold(
+    filled_store, db_path
+):
+    """Updates of the status change the status, its end and the day it was known, nothing the
+    refunds or incidents read: those scans read the stored rows, the resolution's counts the
+    difference, and every group is still that of the scans over the folded relation."""
+    ids = filled_store.fetch_responses(EVERYONE, columns=["response_id"], known_on=TODAY)
+    for i, response_id in enumerate(ids["response_id"].astype(str)[:40]):
+        kind = ("resolved", "gave_up", "still_ongoing")[i % 3]
+        filled_store.record_event(response_id, kind, date(2026, 1, 10 + i % 5))
+    filled_store.close()
+    con = duckdb.connect(str(db_path))  # recorded before the tables' date
+    con.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2026-02-01 09:00:00+01'")
+    con.close()
+    with filled_store._counted_parts(EVERYONE, list(kpis.COUNTED_COLUMNS), known_on=TODAY) as parts:
+        changed = parts[3].changed
+    assert "status" in changed and not changed & {"refund_outcome", "wasted_km", "wasted_trips"}
+    got = {name: _sorted(pd.DataFrame(c)) for name, c in _grouped(filled_store, TODAY).items()}
+    expected = _every_scan_over(filled_store, lambda *parts: parts, TODAY)
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
