@@ -1622,7 +1622,10 @@ class Store(ComebackMethods):
             if not ids:
                 yield cursor, base, values, None
                 return
-            extra = [c for c in FOLD_INPUTS if c not in stored]
+            # the fold's inputs, and the respondent's own day the status was known: the fold
+            # starts from it, as every read's does (:func:`survey.updates.known_on_base`)
+            own_known = [KNOWN_ON_COLUMN] if KNOWN_ON_COLUMN in exported_columns() else []
+            extra = [c for c in [*FOLD_INPUTS, *own_known] if c not in stored]
             touched, touched_values = fetch_query(
                 filters, stored + extra, ordered=False, company_columns=False
             )

@@ -325,3 +325,48 @@ def test_with_status_updates_alone_the_refund_and_incident_scans_read_no_fold(
     expected = _every_scan_over(filled_store, lambda *parts: parts, TODAY)
     for name in expected:
         pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
+
+
+def test_an_updated_ongoing_case_keeps_its_own_day_known_in_the_counted_tables(
+    filled_store, db_path
+):
+    """An ongoing case whose respondent said when its status was last known
+    (``status_known_on``) and who later reported a wasted trip (no status update): every read
+    folds the trip in and keeps the respondent's day; the counted tables must too, or the
+    case is censored at its submission day there and at its own day in the dashboard."""
+    con = duckdb.connect(str(db_path))
+    rows = con.execute(
+        "SELECT CAST(response_id AS VARCHAR), submitted_on FROM responses"
+        " WHERE status = 'ongoing' AND started_on IS NOT NULL AND submitted_on < ?"
+        " ORDER BY response_id LIMIT 40",
+        [TODAY - pd.Timedelta(days=90).to_pytimedelta()],
+    ).fetchall()
+    assert len(rows) == 40
+    for response_id, submitted_on in rows:  # known ongoing up to 90 days after submitting
+        con.execute(
+            "UPDATE responses SET status_known_on = ? WHERE CAST(response_id AS VARCHAR) = ?",
+            [submitted_on + pd.Timedelta(days=90).to_pytimedelta(), response_id],
+        )
+    con.close()
+    for response_id, _ in rows:
+        filled_store.record_event(response_id, "wasted_trip", date(2026, 1, 10), amount=12.0)
+    filled_store.close()
+    con = duckdb.connect(str(db_path))  # recorded before the tables' date
+    con.execute("UPDATE response_events SET recorded_at = TIMESTAMPTZ '2026-02-01 09:00:00+01'")
+    con.close()
+    read = filled_store.fetch_responses(
+        EVERYONE,
+        columns=list(kpis.COUNTED_COLUMNS),
+        ordered=False,
+        categorical=True,
+        known_on=TODAY,
+    )
+    known = filled_store.fetch_responses(
+        EVERYONE, columns=["response_id", "submitted_on", "status_known_on"], known_on=TODAY
+    )
+    own = known.set_index(known["response_id"].astype(str)).loc[[r for r, _ in rows]]
+    assert (pd.to_datetime(own["status_known_on"]) > pd.to_datetime(own["submitted_on"])).all()
+    expected = kpis.summary_tables(read, as_of=TODAY, rng=7)
+    counted = kpis.summary_tables_counted(filled_store, EVERYONE, as_of=TODAY, rng=7)
+    _tables_alike(counted.companies, expected.companies)
+    _tables_alike(counted.groups, expected.groups)
