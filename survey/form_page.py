@@ -431,7 +431,12 @@ if state.get("form_moved"):
 with st.container(key="hp_box"):
     st.text_input(t("form.honeypot", locale), key="form_hp", persist_state="session")
 
-back, forward = st.columns(2)
+# In a keyed container: the browser draws an element without a key (st.columns) by its place
+# on the page, so a question appearing or going above it (the trip reasons, the dates of a
+# false resolution) would draw "Précédent" and "Suivant" anew, and a keyboard's focus on one of
+# them would fall to the page's start (WCAG 2.4.3). A key keeps them the same elements.
+buttons = st.container(key="form_buttons")
+back, forward = buttons.columns(2)
 if step > 0:
     back.button(
         t("form.back", locale),
