@@ -128,9 +128,13 @@ def resume_draft(draft_id: str) -> bool:
     return True
 
 
-def keep_draft(*, sending: bool = False) -> None:
+def keep_draft(*, sending: bool = False, wait: bool = False) -> None:
     """Save the draft when what is on screen (or the step) changed since the last save.
-    Once a send has started, every later save of this form says so (it may be stored)."""
+    Once a send has started, every later save of this form says so (it may be stored).
+    While another process holds the file (an import's final copy), the app's store keeps the
+    draft and writes it as soon as the file is free, the person's session or tab gone or not:
+    the step moves on at once. ``wait``: a draft that must be in the file now (a resume
+    code is about to name it)."""
     if sending:
         state["form_sending"] = True
     sending = bool(state.get("form_sending"))
@@ -153,10 +157,10 @@ def keep_draft(*, sending: bool = False) -> None:
             document,
             step=state["form_step"],
             submission_key=state["form_submission_key"],
-            brief=sending,  # (a send does not wait for the file: the spool keeps it)
+            brief=not wait,
         )
         state["form_draft_saved"] = fingerprint
-    except Exception:  # noqa: BLE001  (the form goes on; the next step tries again)
+    except Exception:  # noqa: BLE001  (the form goes on; the next change tries again)
         log.exception("saving a draft failed (submission key %s)", state["form_submission_key"])
 
 
@@ -164,7 +168,7 @@ def save_for_later() -> None:
     """ "Enregistrer et reprendre plus tard": the draft now, and a code for another device."""
     code = storage.new_deletion_code()
     state.pop("form_draft_saved", None)
-    keep_draft()
+    keep_draft(wait=True)
     if store.set_resume_code(state["form_draft_id"], code):
         state["form_resume_code"] = code
 
