@@ -78,7 +78,7 @@ CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tri
 WANTED_SUFFIX = ".wanted"
 SPOOL_AFTER_SECONDS = 0.03
 """How long the app waits for a DuckDB file another process holds before it spools a
-submission (:mod:`survey.spool`) or gives up saving a draft (the next step tries again)."""
+submission (:mod:`survey.spool`) or keeps a form's draft to write it once the file is free."""
 BUSY_MEMORY_SECONDS = 0.5  # after that, the next brief operations spool at once for this long
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
 lets go of the file when someone waits rather than every few seconds: each release costs the
