@@ -285,6 +285,28 @@ def test_a_draft_that_must_be_in_the_file_waits_for_it_and_replaces_one_kept(db_
     assert drafts_in_file(db_path) == {storage.hash_token("d"): (2, {"answers": {"x": "new"}})}
 
 
+def test_a_draft_saved_again_while_the_kept_ones_are_written_keeps_its_newest(db_path):
+    """The file comes back while the drafts kept (here 200 other people's, then this one's)
+    are being written one by one, and the person saves again meanwhile: the newer save wins,
+    the older one kept is never written after it."""
+    store = spooling_store(db_path)
+    store.close()
+    holder = Holder(db_path)
+    try:
+        for i in range(200):
+            store.save_draft(f"other{i}", {"answers": {}}, step=0, submission_key="o", brief=True)
+        store.save_draft("d", {"answers": {"x": "old"}}, step=1, submission_key="k", brief=True)
+        assert store.drafts_kept() == 201
+    finally:
+        holder.release()
+    store.save_draft("d", {"answers": {"x": "new"}}, step=2, submission_key="k", brief=True)
+    wait_until_drafts_written(store)
+    store.close()
+    in_file = drafts_in_file(db_path)
+    assert len(in_file) == 201
+    assert in_file[storage.hash_token("d")] == (2, {"answers": {"x": "new"}})
+
+
 FLAPPER = """
 import random, sys, time, duckdb
 random.seed(int(sys.argv[2]))
