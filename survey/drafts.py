@@ -8,6 +8,11 @@ also holds what makes a second send harmless: the submission key (the store keep
 per key), whether a send had started (so a send that could not be confirmed is said so when the
 draft comes back) and, from then on only, the deletion code shown at the end.
 
+When it is saved: at every rerun that changed what is on screen or the step. While another
+process holds the DuckDB file (an import's final copy), the app's store does not make the person
+wait: it keeps the latest draft of each form and writes it as soon as the file is free, whether
+the person's tab is still open or not (``Store._write_draft``).
+
 Where the draft's id lives: in the address, ``?brouillon=<id>``. A page's query parameters
 survive a reload, a reconnection and a server restart in Chromium (the address bar is what the
 browser reloads), and Streamlit reads them on the server at the first run, before anything is

@@ -128,9 +128,13 @@ def resume_draft(draft_id: str) -> bool:
     return True
 
 
-def keep_draft(*, sending: bool = False) -> None:
+def keep_draft(*, sending: bool = False, wait: bool = False) -> None:
     """Save the draft when what is on screen (or the step) changed since the last save.
-    Once a send has started, every later save of this form says so (it may be stored)."""
+    Once a send has started, every later save of this form says so (it may be stored).
+    While another process holds the file (an import's final copy), the app's store keeps the
+    draft and writes it as soon as the file is free, the person's session or tab gone or not:
+    the step moves on at once. ``wait``: a draft that must be in the file now (a resume
+    code is about to name it)."""
     if sending:
         state["form_sending"] = True
     sending = bool(state.get("form_sending"))
@@ -153,10 +157,10 @@ def keep_draft(*, sending: bool = False) -> None:
             document,
             step=state["form_step"],
             submission_key=state["form_submission_key"],
-            brief=sending,  # (a send does not wait for the file: the spool keeps it)
+            brief=not wait,
         )
         state["form_draft_saved"] = fingerprint
-    except Exception:  # noqa: BLE001  (the form goes on; the next step tries again)
+    except Exception:  # noqa: BLE001  (the form goes on; the next change tries again)
         log.exception("saving a draft failed (submission key %s)", state["form_submission_key"])
 
 
@@ -164,7 +168,7 @@ def save_for_later() -> None:
     """ "Enregistrer et reprendre plus tard": the draft now, and a code for another device."""
     code = storage.new_deletion_code()
     state.pop("form_draft_saved", None)
-    keep_draft()
+    keep_draft(wait=True)
     if store.set_resume_code(state["form_draft_id"], code):
         state["form_resume_code"] = code
 
@@ -431,7 +435,12 @@ if state.get("form_moved"):
 with st.container(key="hp_box"):
     st.text_input(t("form.honeypot", locale), key="form_hp", persist_state="session")
 
-back, forward = st.columns(2)
+# In a keyed container: the browser draws an element without a key (st.columns) by its place
+# on the page, so a question appearing or going above it (the trip reasons, the dates of a
+# false resolution) would draw "Précédent" and "Suivant" anew, and a keyboard's focus on one of
+# them would fall to the page's start (WCAG 2.4.3). A key keeps them the same elements.
+buttons = st.container(key="form_buttons")
+back, forward = buttons.columns(2)
 if step > 0:
     back.button(
         t("form.back", locale),

@@ -79,7 +79,7 @@ CONFLICT_RETRIES = 20  # a transaction refused for a write-write conflict is tri
 WANTED_SUFFIX = ".wanted"
 SPOOL_AFTER_SECONDS = 0.03
 """How long the app waits for a DuckDB file another process holds before it spools a
-submission (:mod:`survey.spool`) or gives up saving a draft (the next step tries again)."""
+submission (:mod:`survey.spool`) or keeps a form's draft to write it once the file is free."""
 BUSY_MEMORY_SECONDS = 0.5  # after that, the next brief operations spool at once for this long
 """``<database>.wanted``: a process waiting for the file says so there (its pid), so that the app
 lets go of the file when someone waits rather than every few seconds: each release costs the
@@ -559,13 +559,16 @@ class ComebackMethods:
         step: int,
         submission_key: str,
         brief: bool = False,
-    ) -> None:
+    ) -> bool:
         """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON).
-        ``brief``: the draft kept while a response is sent, which a spooling store gives up
-        on at once when the file is held (the spool keeps the answers meanwhile); a step's
-        draft waits for the file as any write does."""
+        ``brief``: the form's own saves, which it goes on without waiting for: a store that
+        spools (the app on DuckDB) that finds the file held by another process keeps the draft
+        and writes it in the background as soon as the file is free (the latest of each draft
+        only, never an older one over a newer one), and says False; True when written now.
+        Without ``brief``, the write waits for the file as any write does."""
         text = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
         digest = hash_token(draft_id)
+        kept = Draft(json.loads(text), int(step), submission_key, paris_now())
 
         def work(run) -> None:
             found = run("SELECT 1 FROM drafts WHERE draft_hash = ?", [digest])
@@ -582,7 +585,15 @@ class ComebackMethods:
                     [digest, submission_key, text, int(step), paris_now()],
                 )
 
+        return self._write_draft(digest, work, brief=brief, kept=kept)
+
+    def _write_draft(
+        self, digest: str, work: Callable[..., Any], *, brief: bool, kept: Draft | None
+    ) -> bool:
+        """One draft's write (``kept``: the draft it stores, None for its removal), in one
+        transaction; True once written. (The DuckDB app's store may keep it for later.)"""
         self._in_transaction(work, brief=brief)
+        return True
 
     def load_draft(self, draft_id: str) -> Draft | None:
         """The draft ``draft_id`` if it exists and is younger than :data:`DRAFT_DAYS`."""
@@ -630,10 +641,15 @@ class ComebackMethods:
         self._in_transaction(work)
         return draft
 
-    def delete_draft(self, draft_id: str) -> None:
-        self._in_transaction(
-            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [hash_token(draft_id)]),
+    def delete_draft(self, draft_id: str) -> bool:
+        """Forget a sent draft; in a store that spools, later when the file is held (as a
+        brief :meth:`save_draft`: a draft kept for later is never written after it)."""
+        digest = hash_token(draft_id)
+        return self._write_draft(
+            digest,
+            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [digest]),
             brief=True,
+            kept=None,
         )
 
     def purge_drafts(self, *, older_than_days: int = DRAFT_DAYS) -> int:
@@ -900,6 +916,12 @@ class Store(ComebackMethods):
         self._storing_spool = threading.Lock()
         self._spool_thread: threading.Thread | None = None
         self._spool_thread_lock = threading.Lock()
+        # drafts kept while the file is held (_write_draft): the latest write of each draft,
+        # the drafts being written now (one write of a draft at a time), the thread writing
+        self._drafts = threading.Condition()
+        self._drafts_later: dict[str, tuple[Callable[..., Any], Draft | None]] = {}
+        self._drafts_writing: dict[str, Draft | None] = {}
+        self._drafts_thread: threading.Thread | None = None
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
@@ -1251,7 +1273,18 @@ class Store(ComebackMethods):
         stored = 0
         with self._storing_spool:
             for spooled in spool.pending(self._spool):
-                receipt = self._store_row(spooled.row, spooled.email, spooled.remind, spooled=True)
+                for attempt in range(CONFLICT_RETRIES + 1):
+                    try:
+                        receipt = self._store_row(
+                            spooled.row, spooled.email, spooled.remind, spooled=True
+                        )
+                        break
+                    except duckdb.TransactionException as exc:
+                        # its draft written at the same moment (the drafts kept while the
+                        # file was held, or a session's): rolled back, tried again
+                        if "conflict" not in str(exc).lower() or attempt == CONFLICT_RETRIES:
+                            raise
+                        time.sleep(0.001 + secrets.randbelow(10 + 10 * attempt) / 1000)
                 spool.remove(spooled)
                 stored += receipt.created
                 log.info(
@@ -1290,6 +1323,96 @@ class Store(ComebackMethods):
                 if not self.spooled_count():
                     self._spool_thread = None
                     return
+
+    # --- drafts kept while another process holds the file ----------------------------------
+
+    def _write_draft(
+        self, digest: str, work: Callable[..., Any], *, brief: bool, kept: Draft | None
+    ) -> bool:
+        """A spooling store's draft write. Brief: tried for :data:`SPOOL_AFTER_SECONDS`; when
+        the file is held (or this draft's previous write is still on its way), kept as this
+        draft's latest write, replacing an older one kept, and written by a background thread
+        once the file is free: False. Not brief: waits for its turn and the file (an older
+        write kept is dropped: this one replaces it). One write of a draft at a time, in the
+        order they were asked for: never an older draft over a newer one."""
+        if self._spool is None:
+            return super()._write_draft(digest, work, brief=brief, kept=kept)
+        with self._drafts:
+            if not brief:
+                self._drafts.wait_for(lambda: digest not in self._drafts_writing)
+                self._drafts_later.pop(digest, None)
+            elif digest in self._drafts_writing or digest in self._drafts_later:
+                self._drafts_later[digest] = (work, kept)  # after the one on its way
+                self._write_drafts_soon()
+                return False
+            self._drafts_writing[digest] = kept
+        try:
+            self._in_transaction(work, brief=brief)
+            return True
+        except StoreBusy:
+            with self._drafts:
+                # (a write asked for meanwhile is newer: it stays)
+                self._drafts_later.setdefault(digest, (work, kept))
+                self._write_drafts_soon()
+            if not brief:
+                raise
+            log.info("the database is busy: a draft is kept to be written once it is free")
+            return False
+        finally:
+            with self._drafts:
+                self._drafts_writing.pop(digest, None)
+                self._drafts.notify_all()
+
+    def _write_drafts_soon(self) -> None:
+        """(under ``_drafts``) One background thread writes the drafts kept, then ends."""
+        if self._drafts_thread is None:
+            self._drafts_thread = threading.Thread(
+                target=self._write_drafts_when_free,
+                name=f"clientroi-drafts-{self.path.name}",
+                daemon=True,
+            )
+            self._drafts_thread.start()
+
+    def _write_drafts_when_free(self) -> None:
+        while True:
+            with self._drafts:
+                ready = [d for d in self._drafts_later if d not in self._drafts_writing]
+                if not self._drafts_later:
+                    self._drafts_thread = None
+                    return
+                if not ready:  # a session writes that draft now: this one goes after it
+                    self._drafts.wait(0.5)
+                    continue
+                digest = ready[0]
+                work, kept = self._drafts_later.pop(digest)
+                self._drafts_writing[digest] = kept
+            try:
+                self._in_transaction(work)  # (waits for the file, LOCK_RETRY_SECONDS at most)
+            except StoreBusy:
+                with self._drafts:
+                    self._drafts_later.setdefault(digest, (work, kept))  # tried again
+            except Exception:  # noqa: BLE001  (the person's next step saves the draft again)
+                log.exception("writing a draft kept while the database was busy failed")
+            finally:
+                with self._drafts:
+                    self._drafts_writing.pop(digest, None)
+                    self._drafts.notify_all()
+
+    def drafts_kept(self) -> int:
+        """How many drafts wait to be written (kept while the file was held, or on their way)."""
+        with self._drafts:
+            return len(self._drafts_later.keys() | self._drafts_writing)
+
+    def load_draft(self, draft_id: str) -> Draft | None:
+        """The draft as last saved, a draft kept for later included (a reload during an
+        import resumes what was typed last, not what the file holds)."""
+        digest = hash_token(draft_id)
+        with self._drafts:
+            if digest in self._drafts_later:
+                return self._drafts_later[digest][1]
+            if digest in self._drafts_writing:  # (its transaction may not be committed yet)
+                return self._drafts_writing[digest]
+        return super().load_draft(draft_id)
 
     def _spool_settled(self) -> None:
         """Before a lookup by a respondent's code: their response may still be spooled."""

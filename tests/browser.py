@@ -155,3 +155,38 @@ def settle(page, *, quiet_ms: int = 400, timeout_ms: int = 30_000) -> None:
         timeout=timeout_ms,
     )
     page.evaluate("window.__crSettled = null")
+
+
+_DESCRIBE_FOCUS = """(element) => {
+    if (!element) return "nothing";
+    if (element === document.body) return "the page's start (body)";
+    const keyed = element.closest("[class*='st-key-']");
+    const key = keyed ? (keyed.className.match(/st-key-[\\w-]+/) || [""])[0] : "no key";
+    return `${element.tagName.toLowerCase()} in .${key}`;
+}"""
+
+
+def remember_focus(page) -> str:
+    """Mark the element that has the keyboard focus now (before a rerun it causes is drawn),
+    for :func:`expect_focus_kept`; returns what it is, in words."""
+    described = page.evaluate(
+        f"""() => {{ window.__crFocused = document.activeElement;
+            return ({_DESCRIBE_FOCUS})(document.activeElement); }}"""
+    )
+    assert page.evaluate("() => window.__crFocused !== document.body"), (
+        f"nothing had the focus before the rerun: {described}"
+    )
+    return described
+
+
+def expect_focus_kept(page, where: str) -> None:
+    """The element :func:`remember_focus` marked still has the focus, the same element (not
+    drawn anew, nor the focus dropped to the page's start: WCAG 2.4.3). Call it once the
+    rerun is drawn (:func:`settle`)."""
+    kept, was, now = page.evaluate(
+        f"""() => {{ const describe = {_DESCRIBE_FOCUS};
+            const element = window.__crFocused;
+            return [element.isConnected && document.activeElement === element,
+                    describe(element), describe(document.activeElement)]; }}"""
+    )
+    assert kept, f"{where}: the focus was on {was} before the rerun, then on {now}"

@@ -21,7 +21,15 @@ from survey import i18n
 from survey import questionnaire as qn
 from survey import store as storage
 from survey.demo import generate_frame
-from tests.browser import ARTIFACTS, ROOT, browser_page, serve_app, settle
+from tests.browser import (
+    ARTIFACTS,
+    ROOT,
+    browser_page,
+    expect_focus_kept,
+    remember_focus,
+    serve_app,
+    settle,
+)
 from tests.conftest import APP, TODAY, story_answers, submit
 
 DASHBOARD_TABS = sum(key.startswith("dashboard.tab.") for key in i18n.catalogue())
@@ -81,8 +89,27 @@ def active(page, selector: str) -> bool:
     )
 
 
-def tab_to(page, selector: str, *, backwards: bool = False, limit: int = 40) -> int:
-    """Press Tab (or Shift+Tab) until the focus is inside ``selector``; the presses it took."""
+# The most presses of Tab from where the focus is to what the test aims at: across one step's
+# questions and their help buttons at most (step 3 with its trip reasons: about 30), never
+# round the whole page. A focus dropped to the page's start by a rerun is caught before that
+# (type_field and choose_option check it once the rerun is drawn, tab_to when it starts).
+TAB_LIMIT = 40
+
+
+def tab_to(
+    page, selector: str, *, backwards: bool = False, limit: int = TAB_LIMIT, from_top=False
+) -> int:
+    """Press Tab (or Shift+Tab) until the focus is inside ``selector``; the presses it took (0
+    when it is there already). Unless ``from_top`` (a page just opened), the focus must be on
+    an element of the page when it starts: a rerun that dropped it is caught here too."""
+    if active(page, selector):
+        return 0
+    if not from_top:
+        where = page.evaluate(
+            "document.activeElement && document.activeElement !== document.body"
+            " ? document.activeElement.outerHTML.slice(0, 120) : ''"
+        )
+        assert where, f"the focus was at the page's start before Tab to {selector}"
     for presses in range(1, limit + 1):
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
         if active(page, selector):
@@ -112,14 +139,19 @@ def expect_focus_inside(page, selector: str) -> None:
     )
 
 
-def type_field(page, key: str, text: str) -> None:
-    # (a rerun that redraws the step, such as the trip reasons appearing once a trip is typed,
-    # can leave the focus at the page's start: the field is then further away than 40 presses)
-    tab_to(page, f".st-key-{key} input", limit=150)
+def type_field(page, key: str, text: str, *, opens: str | None = None) -> None:
+    """Tab to a text field, type, Tab on: the focus moves to the next element, and stays on
+    it once the rerun the typed value caused is drawn (``opens``: the question that rerun
+    draws, above or below the focus, waited for)."""
+    tab_to(page, f".st-key-{key} input")
     page.keyboard.type(text)
     page.keyboard.press("Tab")
     expect(page.locator(f".st-key-{key} input")).to_have_value(text)
+    remember_focus(page)
+    if opens:
+        expect(page.locator(f".st-key-{opens}")).to_have_count(1)
     settle(page)  # the rerun the typed value caused is drawn before the next key
+    expect_focus_kept(page, f"after typing {text!r} in {key}")
 
 
 def choose_option(page, key: str, option: str) -> None:
@@ -134,13 +166,16 @@ def choose_option(page, key: str, option: str) -> None:
         )
         checked = page.evaluate("document.activeElement.checked")
         if label.split(" (")[0] == option and checked:  # "Box internet (fibre, ADSL)"
+            remember_focus(page)
+            settle(page)  # (the choice's rerun may add or remove the questions it decides)
+            expect_focus_kept(page, f"after choosing {option!r} in {key}")
             return
         page.keyboard.press("ArrowRight")
     raise AssertionError(f"{option!r} not reached in {key}")
 
 
-def pick_from_list(page, key: str, typed: str, option: str) -> None:
-    tab_to(page, f".st-key-{key} input[role='combobox']")
+def pick_from_list(page, key: str, typed: str, option: str, *, from_top=False) -> None:
+    tab_to(page, f".st-key-{key} input[role='combobox']", from_top=from_top)
     page.keyboard.type(typed)
     expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
     page.keyboard.press("Enter")
@@ -180,7 +215,7 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         axe.check("form step 1")
 
         # Step 1, keyboard only.
-        pick_from_list(page, "q_company", "Free", "Free")
+        pick_from_list(page, "q_company", "Free", "Free", from_top=True)
         choose_option(page, "q_service", "Box internet")
         pick_from_list(page, "q_department", "Alpes-Maritimes", "06 – Alpes-Maritimes")
         choose_option(page, "q_household", "Retraité(e)")
@@ -196,12 +231,18 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
         type_field(page, "q_started_on", "10/07/2023")
         choose_option(page, "q_status", "Toujours en cours")
         choose_option(page, "q_blamed_third_party", "Oui")
+        # One false "resolved" message, typed in the step's last field: Tab goes on to
+        # "Précédent", and the rerun draws its date's question above it; the focus stays
+        # there (it fell to the page's start when the buttons were drawn anew).
+        type_field(page, "q_false_resolved_count", "1", opens="q_false_resolved_first_on")
+        assert active(page, ".st-key-form_back button")
         press_button(page, "form_next")
         expect_step_heading_focused(page, 2)
         axe.check("form step 3")
 
-        # Step 3: two trips for nothing, 40 km.
-        type_field(page, "q_wasted_trips", "2")
+        # Step 3: two trips for nothing, 40 km (the trip reasons drawn once a trip is typed).
+        type_field(page, "q_wasted_trips", "2", opens="q_wasted_reason_no_stock")
+        assert tab_to(page, ".st-key-q_wasted_km input") == 0  # where Tab left it
         type_field(page, "q_wasted_km", "40")
         press_button(page, "form_next")
         expect_step_heading_focused(page, 3)
@@ -342,6 +383,7 @@ def test_every_page_is_axe_clean_and_the_form_works_with_the_keyboard_only(tmp_p
     assert row["started_on"].date() == date(2023, 7, 10)
     assert row["status"] == "ongoing"
     assert bool(row["blamed_third_party"]) is True
+    assert row["false_resolved_count"] == 1
     assert row["wasted_trips"] == 2
     assert row["wasted_km"] == 40.0
     assert row["csat"] == 2
