@@ -1,0 +1,397 @@
+"""What the dashboard page draws from a shared view, in one language: the chart specs and the
+tables made for people, built once per view and language for every session of the app process,
+and built in advance for the public view (:func:`warm`, by the background warming of
+:func:`analysis.dashboard.keep_warm`), so that no visitor waits for Altair.
+
+A chart's spec is Altair's build and validation (0.05-0.3 s a chart at a million responses,
+1-1.6 s for the tabs of a first visit) then Streamlit's own conversion, the one
+``st.altair_chart`` makes (its theme, the data as Arrow): the page draws the spec with
+``st.vega_lite_chart``, the same message as before. That conversion is the one piece of
+Streamlit used outside a page (imported where it is used): the spec must be the one Streamlit
+would send, and the warming thread has no page to ask. The parts are shared objects: callers
+must not modify them (the page copies a spec's top level, which Streamlit edits).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from analysis import charts, dashboard, kpis, metrics
+from survey import i18n
+
+LOCALES = ("fr", "en")  # warmed in this order (the default language first)
+FOREST_FAMILIES = (
+    "refund_success",
+    "wasted_trips",
+    "useless_visits",
+    "effort",
+    "false_resolved",
+    "callbacks_kept",
+)
+LOANER_STAGES = (
+    ("loaner_offered", "dashboard.loaner.offered"),
+    ("loaner_obtained", "dashboard.loaner.obtained"),
+    ("loaner_cut", "dashboard.loaner.cut"),
+)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """A chart's Vega-Lite spec, its title and its figures (its text alternative)."""
+
+    spec: dict
+    title: str
+    figures: pd.DataFrame
+
+
+class _Built:
+    """Parts built once per key; a thread asking for a part another thread is building waits
+    for it instead of building it again (as :class:`analysis.dashboard.SharedViews`)."""
+
+    def __init__(self) -> None:
+        self._parts: dict[Hashable, Any] = {}
+        self._building: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.built = 0  # parts built (not read) here: what a test counts
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._parts
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        while True:
+            with self._lock:
+                if key in self._parts:
+                    return self._parts[key]
+                running = self._building.get(key)
+                if running is None:
+                    running = self._building[key] = threading.Event()
+                    break
+            running.wait()  # built by another thread (or it failed: try again)
+        try:
+            part = build()
+            with self._lock:
+                self._parts[key] = part
+                self.built += 1
+            return part
+        finally:
+            with self._lock:
+                del self._building[key]
+            running.set()
+
+
+# id(view) -> locale -> its parts; an entry goes with its view (weakref.finalize)
+_SHARED: dict[int, dict[str, _Built]] = {}
+_SHARED_LOCK = threading.RLock()  # (re-entrant: a view may be collected while it is held)
+
+
+def _forget(view_id: int) -> None:
+    with _SHARED_LOCK:
+        _SHARED.pop(view_id, None)
+
+
+def clear() -> None:
+    """Forget every part (tests; the views themselves are in ``dashboard.VIEWS``)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+def built(view: dashboard.Dashboard, locale: str) -> int:
+    """How many parts of ``view`` in ``locale`` were built so far (0 if none)."""
+    with _SHARED_LOCK:
+        parts = _SHARED.get(id(view), {}).get(locale)
+    return 0 if parts is None else parts.built
+
+
+def of(view: dashboard.Dashboard, locale: str) -> Parts:
+    """The shared parts of ``view`` (a shared view, :func:`analysis.dashboard.view_for`) in
+    ``locale``: built on first use, by whichever session or the warming asks first."""
+    with _SHARED_LOCK:
+        entry = _SHARED.get(id(view))
+        if entry is None:
+            entry = _SHARED[id(view)] = {}
+            weakref.finalize(view, _forget, id(view))
+        parts = entry.get(locale)
+        if parts is None:
+            parts = entry[locale] = _Built()
+    return Parts(view, locale, parts)
+
+
+def vega_lite(chart) -> dict:
+    """The Vega-Lite spec Streamlit makes of an Altair chart for ``st.altair_chart``."""
+    from streamlit.elements import vega_charts
+
+    return vega_charts._convert_altair_to_vega_lite_spec(chart)
+
+
+class Parts:
+    """The parts of one view in one language (:func:`of`); each method builds its part once."""
+
+    def __init__(self, view: dashboard.Dashboard, locale: str, built: _Built) -> None:
+        self.view = view
+        self.locale = locale
+        self._built = built
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()`` once for this view and language, whoever asks."""
+        return self._built.get(key, build)
+
+    def chart(self, key: Hashable, build: Callable[[], Any]) -> dict:
+        """The Vega-Lite spec of the Altair chart ``build()`` gives, once."""
+        return self.get(("chart", *key), lambda: vega_lite(build()))
+
+    def t(self, key: str, **params) -> str:
+        return i18n.t(key, self.locale, **params)
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Each company's name as the page shows it, in this language."""
+        return self.get(
+            ("names",),
+            lambda: {
+                company: metrics.company_label(company, name, self.locale)
+                for company, name in zip(
+                    self.view.companies["company"], self.view.companies["company_name"], strict=True
+                )
+            },
+        )
+
+    def _named(self) -> pd.DataFrame:
+        table = self.view.companies
+        return table.assign(company_name=table["company"].map(self.names))
+
+    # --- the headline tab -------------------------------------------------------------------
+
+    def headline(self) -> pd.DataFrame:
+        return self.get(
+            ("headline",), lambda: dashboard.headline_table(self.view.companies, self.locale)
+        )
+
+    def headline_groups(self) -> pd.DataFrame:
+        return self.get(
+            ("headline_groups",),
+            lambda: dashboard.headline_table(self.view.groups, self.locale, label_column="group"),
+        )
+
+    def cut(self, by: str) -> pd.DataFrame:
+        return self.get(
+            ("cut", by), lambda: dashboard.cut_display(self.view.cuts[by], by, self.locale)
+        )
+
+    def cuts(self) -> list[str]:
+        """The cuts the headline tab shows (those with rows)."""
+        return [by for by in kpis.CUTS if by in self.view.cuts and len(self.view.cuts[by])]
+
+    # --- the charts' tabs -------------------------------------------------------------------
+
+    def curves(self, kind: str) -> Drawn:
+        """Kaplan-Meier curves per company with their 95% bands (``kind``: resolution or
+        refund_time)."""
+        frame = self.view.resolution_curves if kind == "resolution" else self.view.refund_curves
+        curve = charts.CURVES[kind]
+        title = charts.pick(curve.title, self.locale)
+        spec = self.chart(
+            ("curves", kind),
+            lambda: charts.survival_chart(
+                frame,
+                self.names,
+                horizon=curve.horizon,
+                title=title,
+                x_title=charts.pick(curve.x_title, self.locale),
+                y_title=charts.pick(curve.y_title, self.locale),
+            ),
+        )
+        figures = self.get(
+            ("curves_figures", kind),
+            lambda: charts.survival_figures(
+                frame, self.names, horizon=curve.horizon, locale=self.locale
+            ),
+        )
+        return Drawn(spec, title, figures)
+
+    def at_risk(self) -> pd.DataFrame:
+        """The numbers at risk under the curves, one row per company by its name."""
+
+        def build() -> pd.DataFrame:
+            at_risk = dashboard.at_risk_table(self.view.resolution_curves)
+            at_risk.index = [self.names.get(i, i) for i in at_risk.index]
+            return at_risk
+
+        return self.get(("at_risk",), build)
+
+    def naive(self) -> pd.DataFrame:
+        """The naive mean beside the Kaplan-Meier median, columns named in the language."""
+
+        def build() -> pd.DataFrame:
+            view = self.view
+            naive = view.naive.assign(company_name=view.naive["company"].map(self.names))
+            return naive.rename(
+                columns={
+                    "company_name": self.t("dashboard.headline.company"),
+                    "resolution_median_days": self.t("dashboard.naive.median"),
+                    "resolution_n": "n",
+                    "naive_mean_days": self.t("dashboard.naive.mean"),
+                    "naive_n": self.t("dashboard.naive.n_resolved"),
+                    "open_share": self.t("dashboard.naive.open_share"),
+                }
+            ).drop(columns=["company"])
+
+        return self.get(("naive",), build)
+
+    def forest(self, family: str) -> Drawn:
+        """One metric across companies: estimate, 95% interval and n per company."""
+        figure = charts.METRICS[family]
+        title = figure.text("title", self.locale)
+        options = dict(estimate=figure.estimate, low=figure.low, high=figure.high, n=figure.n)
+        spec = self.chart(
+            ("forest", family),
+            lambda: charts.forest_chart(
+                self._named(),
+                **options,
+                percent=figure.percent,
+                title=title,
+                x_title=figure.text("axis", self.locale),
+            ),
+        )
+        figures = self.get(
+            ("forest_figures", family),
+            lambda: charts.forest_figures(
+                self._named(), **options, percent=figure.percent, locale=self.locale
+            ),
+        )
+        return Drawn(spec, title, figures)
+
+    def trips(self) -> Drawn:
+        """The distribution of wasted trips per company."""
+        title = self.t("dashboard.trips.title")
+        spec = self.chart(
+            ("trips",),
+            lambda: charts.distribution_chart(
+                self.view.trips,
+                self.names,
+                title=title,
+                x_title=self.t("dashboard.trips.x_title"),
+                legend=self.t("dashboard.trips.legend"),
+            ),
+        )
+        figures = self.get(
+            ("trips_figures",),
+            lambda: charts.distribution_figures(self.view.trips, self.names, locale=self.locale),
+        )
+        return Drawn(spec, title, figures)
+
+    def kilometres(self) -> pd.DataFrame:
+        """The kilometres driven for nothing, per company."""
+
+        def build() -> pd.DataFrame:
+            table = self.view.companies
+            km = metrics.METRIC["wasted_km"]
+            return pd.DataFrame(
+                {
+                    self.t("dashboard.headline.company"): table["company"]
+                    .map(self.names)
+                    .to_numpy(),
+                    km.main.text("short", self.locale): table[km.main.estimate].to_numpy(),
+                    "n": table[km.n].to_numpy(),
+                }
+            )
+
+        return self.get(("kilometres",), build)
+
+    def loaners(self) -> Drawn:
+        """Loaners offered, obtained, cut: one dot per company and stage."""
+        stages = [(family, self.t(label)) for family, label in LOANER_STAGES]
+        title = self.t("dashboard.loaner.title")
+        spec = self.chart(
+            ("loaners",),
+            lambda: charts.stages_chart(
+                self._named(), stages, title=title, x_title=self.t("dashboard.loaner.x_title")
+            ),
+        )
+        figures = self.get(
+            ("loaners_figures",),
+            lambda: charts.stages_figures(self._named(), stages, locale=self.locale),
+        )
+        return Drawn(spec, title, figures)
+
+    def design_groups(self) -> pd.DataFrame:
+        """The four sector x origin groups of the 2 x 2 design (the groups' table's rows)."""
+        groups = self.view.groups
+        return self.get(
+            ("design_groups",),
+            lambda: groups[
+                groups["sector"].isin(metrics.SECTOR_LABELS)
+                & groups["origin"].isin(metrics.ORIGIN_LABELS)
+            ],
+        )
+
+    def sector_origin(self, family: str) -> Drawn:
+        """One metric in the four sector x origin cells, pooled over their companies."""
+        figure = charts.METRICS[family]
+        title = figure.text("title", self.locale)
+        cells = dict(
+            estimate=figure.estimate,
+            low=figure.low,
+            high=figure.high,
+            n=figure.n,
+            sector_labels={
+                k: charts.pick(v, self.locale) for k, v in metrics.SECTOR_LABELS.items()
+            },
+            origin_labels={
+                k: charts.pick(v, self.locale) for k, v in metrics.ORIGIN_LABELS.items()
+            },
+            percent=figure.percent,
+        )
+        spec = self.chart(
+            ("sector_origin", family),
+            lambda: charts.sector_origin_chart(
+                self.design_groups(),
+                **cells,
+                title=title,
+                legend="%" if figure.percent else self.t("dashboard.design.days"),
+            ),
+        )
+        figures = self.get(
+            ("sector_origin_figures", family),
+            lambda: charts.sector_origin_figures(self.design_groups(), **cells, locale=self.locale),
+        )
+        return Drawn(spec, title, figures)
+
+    # --- in advance -----------------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Build every part the tabs draw from this view without a visitor's choice (the
+        design's effects depend on the metric chosen, and the public view has none), in the
+        order a visitor meets them: the headline tables, then the curves."""
+        self.headline()
+        self.headline_groups()
+        for by in self.cuts():
+            self.cut(by)
+        self.curves("resolution")
+        self.at_risk()
+        self.naive()
+        self.forest("refund_success")
+        if not self.view.refund_curves.empty:
+            self.curves("refund_time")
+        for family in FOREST_FAMILIES[1:]:
+            self.forest(family)
+        self.trips()
+        self.kilometres()
+        self.loaners()
+        for family in charts.SECTOR_ORIGIN_METRICS:
+            self.sector_origin(family)
+
+
+def warm(view: dashboard.Dashboard, locales=LOCALES) -> None:
+    """Build the parts of ``view`` in each of ``locales`` (the warming's second step, after
+    the view itself): the first visitor's runs then read them."""
+    if view.n == 0:
+        return
+    for locale in locales:
+        of(view, locale).warm()
