@@ -8,10 +8,8 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -261,7 +259,7 @@ def public_filters(only_synthetic: bool) -> storage.Filters:
 
 
 st.title(t("dashboard.title"))
-version = store.data_version()
+version = dashboard.data_version(store)  # (a stat of the file when nothing changed)
 sources = source_counts(store, str(store.path), version)
 only_synthetic = bool(sources) and set(sources) == {"synthetic"}
 public = not signed_in()
@@ -298,9 +296,6 @@ if n == 0:
 if public:
     st.caption(t("dashboard.public_view", min_cell=i18n.integer(disclosure.MIN_CELL, locale)))
 parts = dashboard_parts.of(view, locale)  # what this view draws, built once (or in advance)
-table, groups = view.companies, view.groups
-names = parts.names
-design = parts.design_groups()
 
 
 def draw_spec(spec: dict) -> None:
@@ -311,11 +306,6 @@ def draw_spec(spec: dict) -> None:
     if "datasets" in drawn:
         drawn["datasets"] = dict(drawn["datasets"])
     st.vega_lite_chart(spec=drawn, width="stretch")
-
-
-def chart(key: tuple, build: Callable[[], Any]) -> None:
-    """An Altair chart, converted once per view and language, drawn from that spec."""
-    draw_spec(parts.chart(key, build))
 
 
 def figures(title: str, frame: pd.DataFrame, *, folded: bool = True) -> None:
@@ -442,19 +432,16 @@ def design_tab() -> None:
             required=True,
             key="design_metric",
         )
-        percent = metric_id != "resolution_unresolved90_days"
-        effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
+        shown = parts.design(metric_id)
+        percent, effects, inputs = shown.percent, shown.effects, shown.inputs
         st.subheader(t("dashboard.design.verdict"))
-        for sentence in answer.verdict(metric_id, locale=locale):
+        for sentence in shown.verdict:
             st.text(sentence)
         st.caption(t("dashboard.design.caveat"))
         # Its text alternative is the effects table drawn right under it (design_effects).
-        chart(
-            ("effects", metric_id),
-            lambda: charts.design_effects_chart(effects, t, percent=percent),
-        )
+        draw_spec(shown.effects_spec)
         st.dataframe(
-            dashboard.effects_table(effects, locale, percent=percent),
+            shown.effects_table,
             hide_index=True,
             width="stretch",
             key="design_effects",
@@ -473,35 +460,14 @@ def design_tab() -> None:
         )
         st.subheader(t("dashboard.design.groups"))
         st.dataframe(
-            dashboard.design_groups_table(answer.groups, metric_id, locale, percent=percent),
+            shown.groups_table,
             hide_index=True,
             width="stretch",
             key="design_groups",
             placeholder=MISSING,
         )
         st.caption(t("dashboard.design.weights_note"))
-        inputs = answer.inputs[answer.inputs["metric"] == metric_id]
-        chart(
-            ("inputs", metric_id),
-            lambda: charts.inputs_chart(
-                inputs,
-                names=names,
-                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                title=t("dashboard.design.inputs_title"),
-                x_title=t(f"dashboard.design.metric.{metric_id}"),
-                percent=percent,
-            ),
-        )
-        figures(
-            t("dashboard.design.inputs_title"),
-            charts.inputs_figures(
-                inputs,
-                names=names,
-                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                locale=locale,
-                percent=percent,
-            ),
-        )
+        drawn(shown.inputs_drawn)
         coverage = i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
         st.caption(t("dashboard.design.inputs_note", coverage=coverage))
     with st.expander(t("dashboard.design.pooled")):
@@ -578,7 +544,11 @@ def tabbed() -> None:
     """The tabs. Only the selected tab runs and is sent (the others on their first click,
     from the shared view): the first chart of a visit waits for one tab, not eight; the tab
     is in the address. A fragment: a click on a tab reruns this function only, not app.py
-    and the page's head (the browser redraws the tab, not the whole page)."""
+    and the page's head (the browser redraws the tab, not the whole page); new data since
+    the page was drawn (a new submission, an import) reruns the whole page instead, its head
+    and figures from the new view (the check: a stat of the file, no query)."""
+    if dashboard.data_version(store) != version:
+        st.rerun(scope="app")
     tabs = st.tabs(
         [t(f"dashboard.tab.{tab}") for tab in TABS],
         key="tab",

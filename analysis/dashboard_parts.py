@@ -50,6 +50,20 @@ class Drawn:
     figures: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class Design:
+    """What the "France or the sector?" tab draws for one metric."""
+
+    percent: bool
+    effects: pd.DataFrame  # the five effects of the metric
+    inputs: pd.DataFrame  # the companies' standardised values
+    verdict: tuple[str, ...]
+    effects_spec: dict
+    effects_table: pd.DataFrame
+    groups_table: pd.DataFrame
+    inputs_drawn: Drawn
+
+
 class _Built:
     """Parts built once per key; a thread asking for a part another thread is building waits
     for it instead of building it again (as :class:`analysis.dashboard.SharedViews`)."""
@@ -363,6 +377,53 @@ class Parts:
         )
         return Drawn(spec, title, figures)
 
+    def design(self, metric_id: str) -> Design:
+        """ "France or the sector?" for one design metric (the view must have a design)."""
+        return self.get(("design", metric_id), lambda: self._design(metric_id))
+
+    def _design(self, metric_id: str) -> Design:
+        answer = self.view.design
+        percent = metric_id != "resolution_unresolved90_days"
+        effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
+        inputs = answer.inputs[answer.inputs["metric"] == metric_id]
+        group_labels = {
+            g: metrics.group_label(g, self.locale) for g in self.design_groups()["group"]
+        }
+        title = self.t("dashboard.design.inputs_title")
+        inputs_spec = self.chart(
+            ("inputs", metric_id),
+            lambda: charts.inputs_chart(
+                inputs,
+                names=self.names,
+                group_labels=group_labels,
+                title=title,
+                x_title=self.t(f"dashboard.design.metric.{metric_id}"),
+                percent=percent,
+            ),
+        )
+        inputs_figures = charts.inputs_figures(
+            inputs,
+            names=self.names,
+            group_labels=group_labels,
+            locale=self.locale,
+            percent=percent,
+        )
+        return Design(
+            percent=percent,
+            effects=effects,
+            inputs=inputs,
+            verdict=tuple(answer.verdict(metric_id, locale=self.locale)),
+            effects_spec=self.chart(
+                ("effects", metric_id),
+                lambda: charts.design_effects_chart(effects, self.t, percent=percent),
+            ),
+            effects_table=dashboard.effects_table(effects, self.locale, percent=percent),
+            groups_table=dashboard.design_groups_table(
+                answer.groups, metric_id, self.locale, percent=percent
+            ),
+            inputs_drawn=Drawn(inputs_spec, title, inputs_figures),
+        )
+
     # --- in advance -----------------------------------------------------------------------
 
     def warm(self) -> None:
@@ -384,6 +445,10 @@ class Parts:
         self.trips()
         self.kilometres()
         self.loaners()
+        design = self.view.design
+        if design is not None and not design.effects.empty:
+            for metric_id in kpis.DESIGN_METRICS:  # the first is the one shown at first
+                self.design(metric_id)
         for family in charts.SECTOR_ORIGIN_METRICS:
             self.sector_origin(family)
 
