@@ -315,6 +315,7 @@ def store_view(store, key: Hashable, view: Dashboard) -> None:
         kept = sorted(folder.glob("*.view"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[KEPT_VIEWS:]:
             old.unlink(missing_ok=True)
+            old.with_suffix(".parts").unlink(missing_ok=True)  # its charts (dashboard_parts)
     except OSError:  # a read-only folder: the view is only in memory
         log.warning("the dashboard view could not be kept on disk in %s", folder, exc_info=True)
 
@@ -324,6 +325,11 @@ def _view_file(store, key: Hashable) -> Path:
 
     name = hashlib.sha256(repr((key, code_fingerprint())).encode()).hexdigest()[:32]
     return views_folder(store) / f"{name}.view"
+
+
+def view_key(store, filters, *, as_of: date, public: bool, version, launch: date | None):
+    """What a view is computed once for (:func:`view_for`'s key, with the default seed)."""
+    return (str(store.path), version, filters, as_of, launch, public, DEFAULT_SEED)
 
 
 def view_for(
@@ -340,7 +346,8 @@ def view_for(
     computed once per data version and shared (:data:`VIEWS`); ``public`` views come under
     the disclosure control already applied (:func:`analysis.disclosure.protect`)."""
     version = store.data_version() if version is None else version
-    key = (str(store.path), version, filters, as_of, launch, public, seed)
+    key = view_key(store, filters, as_of=as_of, public=public, version=version, launch=launch)
+    key = key if seed == DEFAULT_SEED else (*key[:-1], seed)
 
     def build() -> Dashboard:
         # A public view computed before a restart by the same code on the same data is read
@@ -473,7 +480,10 @@ def keep_warm(
                     from analysis import dashboard_parts  # (it imports this module)
 
                     started = time.perf_counter()
-                    dashboard_parts.warm(view)
+                    key = view_key(
+                        store, filters, as_of=as_of, public=True, version=version, launch=launch
+                    )
+                    dashboard_parts.warm(view, kept=(store, key))
                     log.info(
                         "public dashboard drawn in %.2f s (%s)",
                         time.perf_counter() - started,

@@ -78,6 +78,16 @@ class _Built:
         with self._lock:
             return key in self._parts
 
+    def items(self) -> dict[Hashable, Any]:
+        with self._lock:
+            return dict(self._parts)
+
+    def put_all(self, parts: dict[Hashable, Any]) -> None:
+        """Parts built before (read back from disk), not built here."""
+        with self._lock:
+            for key, part in parts.items():
+                self._parts.setdefault(key, part)
+
     def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         while True:
             with self._lock:
@@ -453,10 +463,70 @@ class Parts:
             self.sector_origin(family)
 
 
-def warm(view: dashboard.Dashboard, locales=LOCALES) -> None:
+def warm(view: dashboard.Dashboard, locales=LOCALES, *, kept=None) -> None:
     """Build the parts of ``view`` in each of ``locales`` (the warming's second step, after
-    the view itself): the first visitor's runs then read them."""
+    the view itself): the first visitor's runs then read them. ``kept``: (store, key) of a
+    public view kept on disk (:func:`analysis.dashboard.store_view`): its parts are read
+    back from beside it when the same code drew them (a restart: milliseconds instead of a
+    second or two of Altair while the first visitor's page is served), else built and kept
+    there."""
     if view.n == 0:
         return
+    read = _read_back(view, *kept) if kept else False
     for locale in locales:
         of(view, locale).warm()
+    if kept and not read:
+        _keep(view, locales, *kept)
+
+
+def parts_fingerprint() -> str:
+    """What the parts are drawn by: this code (the views' fingerprint) and the libraries that
+    make a spec and its Arrow data."""
+    from importlib import metadata
+
+    versions = [metadata.version(name) for name in ("altair", "streamlit", "pyarrow", "pandas")]
+    return "|".join([dashboard.code_fingerprint(), *versions])
+
+
+def _parts_file(store, key: Hashable):
+    return dashboard._view_file(store, key).with_suffix(".parts")
+
+
+def _read_back(view: dashboard.Dashboard, store, key: Hashable) -> bool:
+    """Put the parts kept beside the view ``key`` into its shared parts; False if none."""
+    import pickle
+
+    path = _parts_file(store, key)
+    try:
+        with path.open("rb") as f:
+            stored_key, parts = pickle.load(f)
+    except FileNotFoundError:
+        return False
+    except Exception:  # noqa: BLE001  (unreadable: built again, and rewritten)
+        dashboard.log.warning("stored dashboard charts could not be read: %s", path, exc_info=True)
+        return False
+    if stored_key != (key, parts_fingerprint()):
+        return False
+    for locale, kept in parts.items():
+        of(view, locale)._built.put_all(kept)
+    return True
+
+
+def _keep(view: dashboard.Dashboard, locales, store, key: Hashable) -> None:
+    """Keep the parts of ``view`` beside it on disk (written whole, then renamed; 0600)."""
+    import os
+    import pickle
+    import tempfile
+
+    parts = {locale: of(view, locale)._built.items() for locale in locales}
+    folder = dashboard.views_folder(store)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(((key, parts_fingerprint()), parts), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, _parts_file(store, key))
+    except OSError:  # a read-only folder: the parts are only in memory
+        dashboard.log.warning(
+            "the dashboard's charts could not be kept in %s", folder, exc_info=True
+        )

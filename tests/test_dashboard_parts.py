@@ -186,3 +186,31 @@ def test_the_version_check_reads_the_database_only_when_its_files_changed(db_pat
     before = len(readings)
     dashboard.data_version(app_store)
     assert len(readings) == before + 1
+
+
+def test_after_a_restart_the_drawn_parts_are_read_back_not_built(
+    demo_db, conversions, caplog, monkeypatch
+):
+    """The warming keeps the public view's parts beside the view on disk (0600): after a
+    restart they are read back (no Altair while the first visitor is served), the same specs;
+    drawn by other libraries (an upgrade), they are built again."""
+    warm_in_background(demo_db, caplog)
+    built = len(conversions)
+    (kept,) = dashboard.views_folder(demo_db).glob("*.parts")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    specs = every_tab("fr")
+
+    dashboard.VIEWS.clear()  # a restart: nothing in memory
+    dashboard_parts.clear()
+    caplog.clear()
+    warm_in_background(demo_db, caplog)
+    assert len(conversions) == built  # read back, not built
+    assert every_tab("fr") == specs
+    assert len(conversions) == built
+
+    dashboard.VIEWS.clear()
+    dashboard_parts.clear()
+    caplog.clear()
+    monkeypatch.setattr(dashboard_parts, "parts_fingerprint", lambda: "another Altair")
+    warm_in_background(demo_db, caplog)
+    assert len(conversions) == 2 * built
