@@ -136,6 +136,12 @@ def test_a_new_submission_shows_at_the_next_click_on_a_tab(tmp_path):
         page.get_by_role("tab", name="Synthèse").click()
         expect(after).to_be_visible()
         expect(page.get_by_role("tab", name="Synthèse")).to_have_attribute("aria-selected", "true")
+        # the tables drawn again: their toolbars' Streamlit names in French (app.py's renamer)
+        toolbar = page.locator("[data-testid='stDataFrame']").first
+        toolbar.hover()
+        expect(toolbar.get_by_role("button", name="Plein écran")).to_have_count(1)
+        expect(page.get_by_role("button", name="Fullscreen")).to_have_count(0)
+        expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
 
 def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
