@@ -369,9 +369,6 @@ def view_for(
     return VIEWS.get(key, build)
 
 
-VERSION_CHECK_SECONDS = 60.0  # a version known unchanged is read again at least this often
-
-
 class _KnownVersion:
     """A DuckDB file's data version and what its files looked like when it was read."""
 
@@ -379,7 +376,6 @@ class _KnownVersion:
         self.lock = threading.Lock()
         self.files: tuple | None = None
         self.version = None
-        self.read_at = 0.0
 
 
 _KNOWN_VERSIONS: dict[str, _KnownVersion] = {}
@@ -405,13 +401,12 @@ def _files_state(path: Path) -> tuple:
 
 def data_version(store):
     """``store.data_version()``, read from the database only when its files changed since the
-    last reading (or :data:`VERSION_CHECK_SECONDS` ago): a ``stat`` of the file and its log
-    instead of a query, and above all no reopening of a DuckDB file the app let go (25-60 ms
-    at a million responses, and the file held again for two seconds). A tab's click checks
-    the version this way. A server's store (PostgreSQL) is asked each time (a pooled
-    connection, no file)."""
-    import time
-
+    last reading: a ``stat`` of the file and its log instead of a query, and above all no
+    reopening of a DuckDB file the app let go (25-160 ms at a million responses, and the file
+    held again for two seconds). A tab's click checks the version this way. Whoever writes,
+    this process or another, changes the log (each commit appends to it) or the file (a
+    checkpoint, a large commit); a reading that saw the files change is not kept. A server's
+    store (PostgreSQL) is asked each time (a pooled connection, no file)."""
     from survey import store as storage
 
     if not isinstance(store, storage.Store):
@@ -420,13 +415,12 @@ def data_version(store):
         known = _KNOWN_VERSIONS.setdefault(str(store.path), _KnownVersion())
     with known.lock:
         files = _files_state(store.path)
-        fresh = time.monotonic() - known.read_at < VERSION_CHECK_SECONDS
-        if files == known.files and fresh:
+        if files == known.files:
             return known.version
         version = store.data_version()
         # kept only if nothing was written while it was read (else: read again next time)
         known.files = files if _files_state(store.path) == files else None
-        known.version, known.read_at = version, time.monotonic()
+        known.version = version
         return version
 
 

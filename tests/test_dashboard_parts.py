@@ -181,36 +181,23 @@ def test_the_version_check_reads_the_database_only_when_its_files_changed(db_pat
     subprocess.run([sys.executable, "-c", script, str(db_path), code], check=True)
     assert dashboard.data_version(app_store).rows == 501
 
-    # and in any case at least every VERSION_CHECK_SECONDS
-    monkeypatch.setattr(dashboard, "VERSION_CHECK_SECONDS", 0.0)
-    before = len(readings)
-    dashboard.data_version(app_store)
-    assert len(readings) == before + 1
+    assert len(readings) == 4  # once per change, never in between
 
 
-def test_after_a_restart_the_drawn_parts_are_read_back_not_built(
-    demo_db, conversions, caplog, monkeypatch
-):
-    """The warming keeps the public view's parts beside the view on disk (0600): after a
-    restart they are read back (no Altair while the first visitor is served), the same specs;
-    drawn by other libraries (an upgrade), they are built again."""
-    warm_in_background(demo_db, caplog)
-    built = len(conversions)
-    (kept,) = dashboard.views_folder(demo_db).glob("*.parts")
-    assert kept.stat().st_mode & 0o777 == 0o600
-    specs = every_tab("fr")
-
-    dashboard.VIEWS.clear()  # a restart: nothing in memory
-    dashboard_parts.clear()
-    caplog.clear()
-    warm_in_background(demo_db, caplog)
-    assert len(conversions) == built  # read back, not built
-    assert every_tab("fr") == specs
-    assert len(conversions) == built
-
-    dashboard.VIEWS.clear()
-    dashboard_parts.clear()
-    caplog.clear()
-    monkeypatch.setattr(dashboard_parts, "parts_fingerprint", lambda: "another Altair")
-    warm_in_background(demo_db, caplog)
-    assert len(conversions) == 2 * built
+def test_the_app_s_store_is_not_reopened_to_check_the_version(db_path, monkeypatch):
+    """The app's store keeps its file open 2 s after use, then lets it go: a tab's click
+    after that reads no version from the database (it would reopen the file)."""
+    storage.connect(db_path).insert_frame(generate_frame(300, seed=2, today=TODAY))
+    app_store = storage.connect(db_path, keep_open=0.3)  # (its opening wrote the file)
+    time.sleep(1.0)  # let go
+    readings = read_counted(app_store, monkeypatch)
+    first = dashboard.data_version(app_store)
+    assert len(readings) == 1
+    time.sleep(1.0)  # let go again
+    assert app_store._database is None
+    for _ in range(3):
+        assert dashboard.data_version(app_store) == first
+    assert len(readings) == 1 and app_store._database is None  # not reopened
+    submit(app_store, story_answers(), fill_seconds=300)
+    assert dashboard.data_version(app_store).rows == first.rows + 1
+    app_store.close()
