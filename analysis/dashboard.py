@@ -315,6 +315,7 @@ def store_view(store, key: Hashable, view: Dashboard) -> None:
         kept = sorted(folder.glob("*.view"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[KEPT_VIEWS:]:
             old.unlink(missing_ok=True)
+            old.with_suffix(".parts").unlink(missing_ok=True)  # its charts (dashboard_parts)
     except OSError:  # a read-only folder: the view is only in memory
         log.warning("the dashboard view could not be kept on disk in %s", folder, exc_info=True)
 
@@ -324,6 +325,11 @@ def _view_file(store, key: Hashable) -> Path:
 
     name = hashlib.sha256(repr((key, code_fingerprint())).encode()).hexdigest()[:32]
     return views_folder(store) / f"{name}.view"
+
+
+def view_key(store, filters, *, as_of: date, public: bool, version, launch: date | None):
+    """What a view is computed once for (:func:`view_for`'s key, with the default seed)."""
+    return (str(store.path), version, filters, as_of, launch, public, DEFAULT_SEED)
 
 
 def view_for(
@@ -340,7 +346,8 @@ def view_for(
     computed once per data version and shared (:data:`VIEWS`); ``public`` views come under
     the disclosure control already applied (:func:`analysis.disclosure.protect`)."""
     version = store.data_version() if version is None else version
-    key = (str(store.path), version, filters, as_of, launch, public, seed)
+    key = view_key(store, filters, as_of=as_of, public=public, version=version, launch=launch)
+    key = key if seed == DEFAULT_SEED else (*key[:-1], seed)
 
     def build() -> Dashboard:
         # A public view computed before a restart by the same code on the same data is read
@@ -362,6 +369,61 @@ def view_for(
     return VIEWS.get(key, build)
 
 
+class _KnownVersion:
+    """A DuckDB file's data version and what its files looked like when it was read."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.files: tuple | None = None
+        self.version = None
+
+
+_KNOWN_VERSIONS: dict[str, _KnownVersion] = {}
+_KNOWN_VERSIONS_LOCK = threading.Lock()
+
+
+def _files_state(path: Path) -> tuple:
+    """What ``stat`` says of a DuckDB file and its write-ahead log: every commit appends to
+    the log (or, when large, writes the file), and a checkpoint writes the file and empties
+    the log, so a change of the data changes this (a read or a reopening does not)."""
+    import os
+
+    state = []
+    for name in (str(path), f"{path}.wal"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            state.append(None)
+        else:
+            state.append((info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(state)
+
+
+def data_version(store):
+    """``store.data_version()``, read from the database only when its files changed since the
+    last reading: a ``stat`` of the file and its log instead of a query, and above all no
+    reopening of a DuckDB file the app let go (25-160 ms at a million responses, and the file
+    held again for two seconds). A tab's click checks the version this way. Whoever writes,
+    this process or another, changes the log (each commit appends to it) or the file (a
+    checkpoint, a large commit); a reading that saw the files change is not kept. A server's
+    store (PostgreSQL) is asked each time (a pooled connection, no file)."""
+    from survey import store as storage
+
+    if not isinstance(store, storage.Store):
+        return store.data_version()
+    with _KNOWN_VERSIONS_LOCK:
+        known = _KNOWN_VERSIONS.setdefault(str(store.path), _KnownVersion())
+    with known.lock:
+        files = _files_state(store.path)
+        if files == known.files:
+            return known.version
+        version = store.data_version()
+        # kept only if nothing was written while it was read (else: read again next time)
+        known.files = files if _files_state(store.path) == files else None
+        known.version = version
+        return version
+
+
 def public_defaults(store, today: date):
     """What the public page shows a visitor who changed nothing: the filters (synthetic
     responses shown only when there is nothing else), the date (the end of the last full
@@ -378,22 +440,49 @@ def public_defaults(store, today: date):
     )
 
 
-def keep_warm(store, *, stop: threading.Event, poll_seconds: float = 30.0, today=None) -> None:
+def keep_warm(
+    store,
+    *,
+    stop: threading.Event,
+    poll_seconds: float = 30.0,
+    today=None,
+    draw: bool = True,
+) -> None:
     """Compute the public view at start-up and again whenever the data change, so that no
-    visitor waits for it (a background thread of each app process: ``clientroi serve``).
-    ``today`` gives the current date (Paris); errors are logged and retried at the next poll."""
+    visitor waits for it (a background thread of each app process: ``clientroi serve``), then
+    (``draw``) what the page draws from it in each language, its chart specs and tables
+    (:func:`analysis.dashboard_parts.warm`), so that the first visitor waits for no chart's
+    build either. ``today`` gives the current date (Paris); errors are logged and retried at
+    the next poll."""
+    import time
+
     from survey.validation import paris_today
 
     today = today or paris_today
     last = None
     while not stop.is_set():
         try:
-            version = store.data_version()
+            version = data_version(store)  # (no reopening of the file to learn nothing new)
             if version != last:
                 filters, as_of, launch = public_defaults(store, today())
-                view_for(store, filters, as_of=as_of, public=True, version=version, launch=launch)
+                view = view_for(
+                    store, filters, as_of=as_of, public=True, version=version, launch=launch
+                )
                 log.info("public dashboard computed for %s responses", version.rows)
                 last = version
+                if draw:
+                    from analysis import dashboard_parts  # (it imports this module)
+
+                    started = time.perf_counter()
+                    key = view_key(
+                        store, filters, as_of=as_of, public=True, version=version, launch=launch
+                    )
+                    dashboard_parts.warm(view, kept=(store, key))
+                    log.info(
+                        "public dashboard drawn in %.2f s (%s)",
+                        time.perf_counter() - started,
+                        ", ".join(dashboard_parts.LOCALES),
+                    )
         except Exception:  # noqa: BLE001  (a locked file, a server away: next poll)
             log.warning("could not compute the public dashboard in advance", exc_info=True)
         stop.wait(poll_seconds)

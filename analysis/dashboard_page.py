@@ -8,17 +8,13 @@ import logging
 import secrets
 import tempfile
 import time
-import weakref
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
-from streamlit.elements import vega_charts
 
-from analysis import charts, dashboard, disclosure, kpis, metrics
+from analysis import charts, dashboard, dashboard_parts, disclosure, kpis, metrics
 from analysis.snapshot import releases
 from survey import i18n
 from survey import questionnaire as qn
@@ -263,7 +259,7 @@ def public_filters(only_synthetic: bool) -> storage.Filters:
 
 
 st.title(t("dashboard.title"))
-version = store.data_version()
+version = dashboard.data_version(store)  # (a stat of the file when nothing changed)
 sources = source_counts(store, str(store.path), version)
 only_synthetic = bool(sources) and set(sources) == {"synthetic"}
 public = not signed_in()
@@ -299,44 +295,12 @@ if n == 0:
 
 if public:
     st.caption(t("dashboard.public_view", min_cell=i18n.integer(disclosure.MIN_CELL, locale)))
-table, groups = view.companies, view.groups
-names = {
-    company: metrics.company_label(company, name, locale)
-    for company, name in zip(table["company"], table["company_name"], strict=True)
-}
-design = groups[
-    groups["sector"].isin(metrics.SECTOR_LABELS) & groups["origin"].isin(metrics.ORIGIN_LABELS)
-]
+parts = dashboard_parts.of(view, locale)  # what this view draws, built once (or in advance)
 
 
-@st.cache_resource(show_spinner=False)
-def rendered_parts() -> dict:
-    """What the page drew from each shared view (chart specs, figure tables), kept beside the
-    view for every session: id(view) -> (a weak reference to it, its parts)."""
-    return {}
-
-
-def rendered(key: tuple, build: Callable[[], Any]) -> Any:
-    """``build()`` once per shared view and language, whoever the visitor: a chart's spec
-    takes Altair 0.05-0.1 s to build and validate, the same for everybody."""
-    parts = rendered_parts()
-    entry = parts.get(id(view))
-    if entry is None or entry[0]() is not view:
-        for stale in [k for k, (ref, _) in list(parts.items()) if ref() is None]:
-            parts.pop(stale, None)
-        entry = (weakref.ref(view), {})
-        parts[id(view)] = entry
-    drawn = entry[1]
-    full = (*key, locale)
-    if full not in drawn:
-        drawn[full] = build()
-    return drawn[full]
-
-
-def chart(key: tuple, build: Callable[[], Any]) -> None:
-    """An Altair chart, converted once per view and language as ``st.altair_chart`` would
-    (Streamlit's own conversion: its theme, the data as Arrow), drawn from that spec."""
-    spec = rendered(("chart", *key), lambda: vega_charts._convert_altair_to_vega_lite_spec(build()))
+def draw_spec(spec: dict) -> None:
+    """A chart from its shared Vega-Lite spec (:func:`analysis.dashboard_parts.vega_lite`:
+    Streamlit's own conversion, as ``st.altair_chart`` would make it)."""
     # Streamlit takes the datasets out of the spec it is given: a copy of the top level.
     drawn = dict(spec)
     if "datasets" in drawn:
@@ -355,75 +319,15 @@ def figures(title: str, frame: pd.DataFrame, *, folded: bool = True) -> None:
         st.table(frame.set_index(frame.columns[0]))
 
 
+def drawn(part: dashboard_parts.Drawn, *, folded: bool = True) -> None:
+    """A shared chart and its figures."""
+    draw_spec(part.spec)
+    figures(part.title, part.figures, folded=folded)
+
+
 def forest(family: str) -> None:
     """One metric across companies: estimate, 95% interval and n per company."""
-    figure = charts.METRICS[family]
-    named = table.assign(company_name=table["company"].map(names))
-    title = figure.text("title", locale)
-    options = dict(estimate=figure.estimate, low=figure.low, high=figure.high, n=figure.n)
-    chart(
-        ("forest", family),
-        lambda: charts.forest_chart(
-            named,
-            **options,
-            percent=figure.percent,
-            title=title,
-            x_title=figure.text("axis", locale),
-        ),
-    )
-    figures(
-        title,
-        rendered(
-            ("forest_figures", family),
-            lambda: charts.forest_figures(named, **options, percent=figure.percent, locale=locale),
-        ),
-    )
-
-
-def curves(frame, kind: str) -> None:
-    """Kaplan-Meier curves per company with their 95% bands."""
-    curve = charts.CURVES[kind]
-    title = charts.pick(curve.title, locale)
-    chart(
-        ("curves", kind),
-        lambda: charts.survival_chart(
-            frame,
-            names,
-            horizon=curve.horizon,
-            title=title,
-            x_title=charts.pick(curve.x_title, locale),
-            y_title=charts.pick(curve.y_title, locale),
-        ),
-    )
-    figures(
-        title,
-        rendered(
-            ("curves_figures", kind),
-            lambda: charts.survival_figures(frame, names, horizon=curve.horizon, locale=locale),
-        ),
-    )
-
-
-def at_risk_display() -> pd.DataFrame:
-    """The numbers at risk under the curves, one row per company by its name."""
-    at_risk = dashboard.at_risk_table(view.resolution_curves)
-    at_risk.index = [names.get(i, i) for i in at_risk.index]
-    return at_risk
-
-
-def naive_display() -> pd.DataFrame:
-    """The naive mean beside the Kaplan-Meier median, columns named in the page's language."""
-    naive = view.naive.assign(company_name=view.naive["company"].map(names))
-    return naive.rename(
-        columns={
-            "company_name": t("dashboard.headline.company"),
-            "resolution_median_days": t("dashboard.naive.median"),
-            "resolution_n": "n",
-            "naive_mean_days": t("dashboard.naive.mean"),
-            "naive_n": t("dashboard.naive.n_resolved"),
-            "open_share": t("dashboard.naive.open_share"),
-        }
-    ).drop(columns=["company"])
+    drawn(parts.forest(family))
 
 
 st.caption(
@@ -438,7 +342,7 @@ st.caption(
 def headline_tab() -> None:
     """The companies' and the groups' headline tables, then the cuts (by problem, by year)."""
     st.dataframe(
-        rendered(("headline",), lambda: dashboard.headline_table(table, locale)),
+        parts.headline(),
         hide_index=True,
         key="headline_companies",
         placeholder=MISSING,
@@ -446,35 +350,29 @@ def headline_tab() -> None:
     )
     st.subheader(t("dashboard.by_sector_origin"))
     st.dataframe(
-        rendered(
-            ("headline_groups",),
-            lambda: dashboard.headline_table(groups, locale, label_column="group"),
-        ),
+        parts.headline_groups(),
         hide_index=True,
         key="headline_groups",
         placeholder=MISSING,
         width="stretch",
     )
-    for by in kpis.CUTS:
-        if by in view.cuts and len(view.cuts[by]):
-            st.subheader(t(f"dashboard.cut.title_{by}"))
-            st.dataframe(
-                rendered(
-                    ("cut", by), lambda by=by: dashboard.cut_display(view.cuts[by], by, locale)
-                ),
-                hide_index=True,
-                key=f"cut_{by}",
-                placeholder=MISSING,
-                width="stretch",
-            )
+    for by in parts.cuts():
+        st.subheader(t(f"dashboard.cut.title_{by}"))
+        st.dataframe(
+            parts.cut(by),
+            hide_index=True,
+            key=f"cut_{by}",
+            placeholder=MISSING,
+            width="stretch",
+        )
 
 
 def resolution_tab() -> None:
     """The time to resolution: Kaplan-Meier curves, the numbers at risk, the naive figures."""
-    curves(view.resolution_curves, "resolution")
+    drawn(parts.curves("resolution"))
     st.caption(t("dashboard.at_risk_caption"))
     st.dataframe(
-        rendered(("at_risk",), at_risk_display),
+        parts.at_risk(),
         width="stretch",
         key="at_risk",
         placeholder=MISSING,
@@ -482,7 +380,7 @@ def resolution_tab() -> None:
     st.info(t("dashboard.naive.why"), icon=":material/lightbulb:")
     open_share = t("dashboard.naive.open_share")
     st.dataframe(
-        rendered(("naive",), naive_display),
+        parts.naive(),
         hide_index=True,
         width="stretch",
         key="naive",
@@ -495,35 +393,15 @@ def refunds_tab() -> None:
     """Refunds: success across companies, then the time to a refund."""
     forest("refund_success")
     if not view.refund_curves.empty:
-        curves(view.refund_curves, "refund_time")
+        drawn(parts.curves("refund_time"))
 
 
 def trips_tab() -> None:
     """Trips and effort: wasted trips, their distribution and kilometres, visits, effort."""
     forest("wasted_trips")
-    chart(
-        ("trips",),
-        lambda: charts.distribution_chart(
-            view.trips,
-            names,
-            title=t("dashboard.trips.title"),
-            x_title=t("dashboard.trips.x_title"),
-            legend=t("dashboard.trips.legend"),
-        ),
-    )
-    figures(
-        t("dashboard.trips.title"),
-        charts.distribution_figures(view.trips, names, locale=locale),
-    )
-    km = metrics.METRIC["wasted_km"]
+    drawn(parts.trips())
     st.dataframe(
-        pd.DataFrame(
-            {
-                t("dashboard.headline.company"): table["company"].map(names).to_numpy(),
-                km.main.text("short", locale): table[km.main.estimate].to_numpy(),
-                "n": table[km.n].to_numpy(),
-            }
-        ),
+        parts.kilometres(),
         hide_index=True,
         width="stretch",
         key="km",
@@ -535,22 +413,7 @@ def trips_tab() -> None:
 
 def loaners_tab() -> None:
     """Loaners (offered, obtained, cut), false resolutions, callbacks kept."""
-    loaner_stages = [
-        ("loaner_offered", t("dashboard.loaner.offered")),
-        ("loaner_obtained", t("dashboard.loaner.obtained")),
-        ("loaner_cut", t("dashboard.loaner.cut")),
-    ]
-    named = table.assign(company_name=table["company"].map(names))
-    chart(
-        ("loaners",),
-        lambda: charts.stages_chart(
-            named,
-            loaner_stages,
-            title=t("dashboard.loaner.title"),
-            x_title=t("dashboard.loaner.x_title"),
-        ),
-    )
-    figures(t("dashboard.loaner.title"), charts.stages_figures(named, loaner_stages, locale=locale))
+    drawn(parts.loaners())
     forest("false_resolved")
     forest("callbacks_kept")
 
@@ -569,19 +432,16 @@ def design_tab() -> None:
             required=True,
             key="design_metric",
         )
-        percent = metric_id != "resolution_unresolved90_days"
-        effects = answer.effects[answer.effects["metric"] == metric_id].reset_index(drop=True)
+        shown = parts.design(metric_id)
+        percent, effects, inputs = shown.percent, shown.effects, shown.inputs
         st.subheader(t("dashboard.design.verdict"))
-        for sentence in answer.verdict(metric_id, locale=locale):
+        for sentence in shown.verdict:
             st.text(sentence)
         st.caption(t("dashboard.design.caveat"))
         # Its text alternative is the effects table drawn right under it (design_effects).
-        chart(
-            ("effects", metric_id),
-            lambda: charts.design_effects_chart(effects, t, percent=percent),
-        )
+        draw_spec(shown.effects_spec)
         st.dataframe(
-            dashboard.effects_table(effects, locale, percent=percent),
+            shown.effects_table,
             hide_index=True,
             width="stretch",
             key="design_effects",
@@ -600,64 +460,20 @@ def design_tab() -> None:
         )
         st.subheader(t("dashboard.design.groups"))
         st.dataframe(
-            dashboard.design_groups_table(answer.groups, metric_id, locale, percent=percent),
+            shown.groups_table,
             hide_index=True,
             width="stretch",
             key="design_groups",
             placeholder=MISSING,
         )
         st.caption(t("dashboard.design.weights_note"))
-        inputs = answer.inputs[answer.inputs["metric"] == metric_id]
-        chart(
-            ("inputs", metric_id),
-            lambda: charts.inputs_chart(
-                inputs,
-                names=names,
-                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                title=t("dashboard.design.inputs_title"),
-                x_title=t(f"dashboard.design.metric.{metric_id}"),
-                percent=percent,
-            ),
-        )
-        figures(
-            t("dashboard.design.inputs_title"),
-            charts.inputs_figures(
-                inputs,
-                names=names,
-                group_labels={g: metrics.group_label(g, locale) for g in design["group"]},
-                locale=locale,
-                percent=percent,
-            ),
-        )
+        drawn(shown.inputs_drawn)
         coverage = i18n.percent(float(inputs["coverage"].mean()), locale) if len(inputs) else "NA"
         st.caption(t("dashboard.design.inputs_note", coverage=coverage))
     with st.expander(t("dashboard.design.pooled")):
         st.write(charts.pick(charts.SECTOR_ORIGIN_INTRO, locale))
         for family in charts.SECTOR_ORIGIN_METRICS:
-            figure = charts.METRICS[family]
-            cells = dict(
-                estimate=figure.estimate,
-                low=figure.low,
-                high=figure.high,
-                n=figure.n,
-                sector_labels={k: charts.pick(v, locale) for k, v in metrics.SECTOR_LABELS.items()},
-                origin_labels={k: charts.pick(v, locale) for k, v in metrics.ORIGIN_LABELS.items()},
-                percent=figure.percent,
-            )
-            chart(
-                ("sector_origin", family),
-                lambda figure=figure, cells=cells: charts.sector_origin_chart(
-                    design,
-                    **cells,
-                    title=figure.text("title", locale),
-                    legend="%" if figure.percent else t("dashboard.design.days"),
-                ),
-            )
-            figures(
-                figure.text("title", locale),
-                charts.sector_origin_figures(design, **cells, locale=locale),
-                folded=False,
-            )
+            drawn(parts.sector_origin(family), folded=False)
 
 
 def methodology_tab() -> None:
@@ -728,7 +544,11 @@ def tabbed() -> None:
     """The tabs. Only the selected tab runs and is sent (the others on their first click,
     from the shared view): the first chart of a visit waits for one tab, not eight; the tab
     is in the address. A fragment: a click on a tab reruns this function only, not app.py
-    and the page's head (the browser redraws the tab, not the whole page)."""
+    and the page's head (the browser redraws the tab, not the whole page); new data since
+    the page was drawn (a new submission, an import) reruns the whole page instead, its head
+    and figures from the new view (the check: a stat of the file, no query)."""
+    if dashboard.data_version(store) != version:
+        st.rerun(scope="app")
     tabs = st.tabs(
         [t(f"dashboard.tab.{tab}") for tab in TABS],
         key="tab",

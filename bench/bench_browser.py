@@ -204,7 +204,7 @@ def visit(browser, url: str, server_pid: int | None = None) -> dict:
     }
 
 
-WARMED = "public dashboard computed"
+WARMED = "public dashboard drawn"  # the view, then its charts and tables (keep_warm)
 
 
 @contextlib.contextmanager

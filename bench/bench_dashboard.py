@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from analysis import dashboard
+from analysis import dashboard, dashboard_parts
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 DASHBOARD = "analysis/dashboard_page.py"
@@ -19,6 +19,7 @@ def _prepared_app(db_path, monkeypatch, *, clear: bool):
     if clear:
         st.cache_data.clear()
         dashboard.VIEWS.clear()
+        dashboard_parts.clear()  # the charts and tables drawn from the views go with them
     at = AppTest.from_file(APP, default_timeout=300).run()  # the form page, then navigate
     return (at,), {}
 

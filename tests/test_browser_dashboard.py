@@ -1,5 +1,7 @@
 """The dashboard in headless Chromium: a shared link, a filter change, charts drawn, text safe."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -109,6 +111,37 @@ def test_a_click_on_a_tab_redraws_that_tab_only(tmp_path):
     assert "vega_lite_chart" in kinds
     assert ("heading", "Tableau de bord") not in elements
     assert "alert" in kinds and "checkbox" not in kinds  # the tab's note, not the sidebar's toggle
+
+
+def test_a_new_submission_shows_at_the_next_click_on_a_tab(tmp_path):
+    """Issue 14: a click on a tab (a fragment's run) notices new data since the page was drawn
+    and draws the page again from the new view, its head included: the count of responses
+    in the summary goes from 2,000 to 2,001 on the click, with no reload."""
+    db_path = tmp_path / "fresh.duckdb"
+    store = storage.connect(db_path)
+    store.insert_frame(generate_frame(2_000, seed=42, today=TODAY))
+    token = storage.ensure_researcher_token(db_path)
+    with serve_app(db_path) as url, browser_page(width=1400, height=1000) as page:
+        page.goto(f"{url}/tableau?synthetic=true")
+        sign_in(page, token)  # the researchers' view: as of today, so the new response counts
+        before, after = (
+            page.get_by_text(re.compile(rf"^2\s?00{i}\sréponses · au")) for i in (0, 1)
+        )
+        expect(before).to_be_visible()
+        page.get_by_role("tab", name="Délais de résolution").click()
+        expect(page.locator("[data-testid='stVegaLiteChart'] svg").first).to_be_attached()
+        submit(store, story_answers(), fill_seconds=300)  # another process writes the file
+        page.wait_for_timeout(500)
+        expect(before).to_be_visible()  # nothing by itself
+        page.get_by_role("tab", name="Synthèse").click()
+        expect(after).to_be_visible()
+        expect(page.get_by_role("tab", name="Synthèse")).to_have_attribute("aria-selected", "true")
+        # the tables drawn again: their toolbars' Streamlit names in French (app.py's renamer)
+        toolbar = page.locator("[data-testid='stDataFrame']").first
+        toolbar.hover()
+        expect(toolbar.get_by_role("button", name="Plein écran")).to_have_count(1)
+        expect(page.get_by_role("button", name="Fullscreen")).to_have_count(0)
+        expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
 
 def test_narratives_never_execute_and_rows_need_sign_in(tmp_path):
