@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 import cli
 from survey import store as storage
+from survey.validation import paris_today
 from tests.conftest import story_answers, submit
 
 
@@ -105,7 +106,9 @@ def test_a_publication_is_logged_to_the_log_file(db_path, tmp_path, caplog):
     for _ in range(3):
         submit(store, story_answers(), fill_seconds=300)
     out = tmp_path / "snapshots"
-    argv = ["publish", "--out", str(out), "--min-cell", "1", "--as-of", "2026-12-01"]
+    # as of the day the three were submitted (Paris), whatever the clock says elsewhere
+    as_of = paris_today().isoformat()
+    argv = ["publish", "--out", str(out), "--min-cell", "1", "--as-of", as_of]
     with caplog.at_level("INFO", logger="clientroi"):
         assert cli.main([*argv, "--db", str(db_path)]) == 0
     (record,) = [r for r in caplog.records if r.name == "clientroi"]
