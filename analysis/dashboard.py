@@ -16,6 +16,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -206,11 +207,12 @@ class SharedViews:
     view that another thread is computing waits for it instead of computing it again. The
     views are shared objects: callers must not modify them."""
 
-    def __init__(self, size: int = 16) -> None:
-        self.size = size
-        self._views: OrderedDict[Hashable, Dashboard] = OrderedDict()
+    def __init__(self, size: int | None = 16) -> None:
+        self.size = size  # the newest kept (None: all)
+        self._views: OrderedDict[Hashable, Any] = OrderedDict()
         self._computing: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
+        self.built = 0  # values built (not found) here: what a test counts
 
     def __len__(self) -> int:
         return len(self._views)
@@ -223,7 +225,7 @@ class SharedViews:
         with self._lock:
             self._views.clear()
 
-    def get(self, key: Hashable, build: Callable[[], Dashboard]) -> Dashboard:
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
         while True:
             with self._lock:
                 if key in self._views:
@@ -238,7 +240,8 @@ class SharedViews:
             view = build()
             with self._lock:
                 self._views[key] = view
-                while len(self._views) > self.size:
+                self.built += 1
+                while self.size is not None and len(self._views) > self.size:
                     self._views.popitem(last=False)
             return view
         finally:

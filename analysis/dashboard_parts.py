@@ -64,53 +64,24 @@ class Design:
     inputs_drawn: Drawn
 
 
-class _Built:
-    """Parts built once per key; a thread asking for a part another thread is building waits
-    for it instead of building it again (as :class:`analysis.dashboard.SharedViews`)."""
+class _Built(dashboard.SharedViews):
+    """Parts built once per key (:class:`analysis.dashboard.SharedViews`, all kept): a thread
+    asking for a part another thread is building waits for it instead of building it again."""
 
     def __init__(self) -> None:
-        self._parts: dict[Hashable, Any] = {}
-        self._building: dict[Hashable, threading.Event] = {}
-        self._lock = threading.Lock()
-        self.built = 0  # parts built (not read) here: what a test counts
-
-    def __contains__(self, key: Hashable) -> bool:
-        with self._lock:
-            return key in self._parts
+        super().__init__(size=None)
 
     def items(self) -> dict[Hashable, Any]:
         with self._lock:
-            return dict(self._parts)
+            return dict(self._views)
 
     def put_all(self, parts: dict[Hashable, Any]) -> None:
         """Parts built before (read back from disk), not built here."""
         with self._lock:
             for key, part in parts.items():
-                self._parts.setdefault(key, part)
-
-    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
-        while True:
-            with self._lock:
-                if key in self._parts:
-                    return self._parts[key]
-                running = self._building.get(key)
-                if running is None:
-                    running = self._building[key] = threading.Event()
-                    break
-            running.wait()  # built by another thread (or it failed: try again)
-        try:
-            part = build()
-            with self._lock:
-                self._parts[key] = part
-                self.built += 1
-            return part
-        finally:
-            with self._lock:
-                del self._building[key]
-            running.set()
+                self._views.setdefault(key, part)
 
 
-# id(view) -> locale -> its parts; an entry goes with its view (weakref.finalize)
 _SHARED: dict[int, dict[str, _Built]] = {}
 _SHARED_LOCK = threading.RLock()  # (re-entrant: a view may be collected while it is held)
 
