@@ -130,11 +130,14 @@ def worker() -> None:
     ``sys.argv[1]`` with the options that follow, as ``streamlit run`` would."""
     import threading
 
+    from streamlit.elements import vega_charts
     from streamlit.web import cli as streamlit_cli
 
-    from analysis import dashboard
+    from analysis import dashboard, dashboard_parts
 
     storage.configure_logging()
+    # the warming draws the charts as the page does: with Streamlit's own conversion
+    dashboard_parts.use_converter(vega_charts._convert_altair_to_vega_lite_spec)
     store = storage.app_store(storage.default_db_path())
     threading.Thread(
         target=dashboard.keep_warm,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit.elements import vega_charts
 
 from analysis import charts, dashboard, dashboard_parts, disclosure, kpis, metrics
 from analysis.snapshot import releases
@@ -295,6 +296,8 @@ if n == 0:
 
 if public:
     st.caption(t("dashboard.public_view", min_cell=i18n.integer(disclosure.MIN_CELL, locale)))
+# (Streamlit's conversion of a chart, the one the background warming was given too)
+dashboard_parts.use_converter(vega_charts._convert_altair_to_vega_lite_spec)
 parts = dashboard_parts.of(view, locale)  # what this view draws, built once (or in advance)
 
 

@@ -6,9 +6,9 @@ and built in advance for the public view (:func:`warm`, by the background warmin
 A chart's spec is Altair's build and validation (0.05-0.3 s a chart at a million responses,
 1-1.6 s for the tabs of a first visit) then Streamlit's own conversion, the one
 ``st.altair_chart`` makes (its theme, the data as Arrow): the page draws the spec with
-``st.vega_lite_chart``, the same message as before. That conversion is the one piece of
-Streamlit used outside a page (imported where it is used): the spec must be the one Streamlit
-would send, and the warming thread has no page to ask. The parts are shared objects: callers
+``st.vega_lite_chart``, the same message as before. That conversion is given to this module
+(:func:`use_converter`) by the page and by the app process before it warms: the spec must be
+the one Streamlit would send, and no Streamlit is imported here. The parts are shared objects: callers
 must not modify them (the page copies a spec's top level, which Streamlit edits).
 """
 
@@ -118,11 +118,23 @@ def of(view: dashboard.Dashboard, locale: str) -> Parts:
     return Parts(view, locale, parts)
 
 
-def vega_lite(chart) -> dict:
-    """The Vega-Lite spec Streamlit makes of an Altair chart for ``st.altair_chart``."""
-    from streamlit.elements import vega_charts
+_CONVERT: Callable[[Any], dict] | None = None
 
-    return vega_charts._convert_altair_to_vega_lite_spec(chart)
+
+def use_converter(convert: Callable[[Any], dict]) -> None:
+    """Streamlit's own conversion of an Altair chart to the spec ``st.altair_chart`` sends,
+    given by whoever runs Streamlit: the page at each run, and ``clientroi serve``'s process
+    before its background warming starts (this module imports no Streamlit)."""
+    global _CONVERT
+    _CONVERT = convert
+
+
+def vega_lite(chart) -> dict:
+    """The Vega-Lite spec Streamlit makes of an Altair chart for ``st.altair_chart``
+    (:func:`use_converter`)."""
+    if _CONVERT is None:
+        raise RuntimeError("no converter of charts: dashboard_parts.use_converter was not called")
+    return _CONVERT(chart)
 
 
 class Parts:

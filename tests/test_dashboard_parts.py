@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from streamlit.elements import vega_charts
 from streamlit.testing.v1 import AppTest
 
 from analysis import dashboard, dashboard_parts
@@ -26,6 +27,8 @@ def demo_db(db_path):
     store.insert_frame(generate_frame(3_000, seed=42, today=TODAY))
     dashboard.VIEWS.clear()
     dashboard_parts.clear()
+    # as `clientroi serve`'s process does before it warms (cli.worker)
+    dashboard_parts.use_converter(vega_charts._convert_altair_to_vega_lite_spec)
     yield store
     dashboard.VIEWS.clear()
     dashboard_parts.clear()
