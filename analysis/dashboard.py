@@ -285,25 +285,27 @@ def views_folder(store) -> Path:
     return Path(f"{store.path}.views")
 
 
-def stored_view(store, key: Hashable) -> Dashboard | None:
-    """The public view of ``key`` computed by this code before (a restart), or None."""
+def read_kept(path: Path, stamp: Hashable, what: str) -> Any | None:
+    """What :func:`write_kept` kept in ``path`` under ``stamp``; None when there is nothing,
+    another stamp (other data, other code), or a file that cannot be read (logged: it is
+    computed again, and rewritten)."""
     import pickle
 
-    path = _view_file(store, key)
     try:
         with path.open("rb") as f:
-            stored_key, view = pickle.load(f)
+            stored_stamp, value = pickle.load(f)
     except FileNotFoundError:
         return None
-    except Exception:  # noqa: BLE001  (unreadable: computed again, and rewritten)
-        log.warning("a stored dashboard view could not be read: %s", path, exc_info=True)
+    except Exception:  # noqa: BLE001
+        log.warning("stored dashboard %s could not be read: %s", what, path, exc_info=True)
         return None
-    return view if stored_key == (key, code_fingerprint()) else None
+    return value if stored_stamp == stamp else None
 
 
-def store_view(store, key: Hashable, view: Dashboard) -> None:
-    """Keep a public view on disk (written whole, then renamed; readable by the owner only),
-    and only the newest :data:`KEPT_VIEWS` of the database."""
+def write_kept(store, path: Path, stamp: Hashable, value: Any, what: str) -> bool:
+    """Keep ``value`` under ``stamp`` in ``path`` of the database's views folder (written
+    whole, then renamed; readable by the owner only); False in a folder that cannot be
+    written (logged: it is only in memory)."""
     import os
     import pickle
     import tempfile
@@ -313,14 +315,32 @@ def store_view(store, key: Hashable, view: Dashboard) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
         with os.fdopen(fd, "wb") as f:
-            pickle.dump(((key, code_fingerprint()), view), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, _view_file(store, key))
+            pickle.dump((stamp, value), f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, path)
+        return True
+    except OSError:
+        log.warning("the dashboard %s could not be kept on disk in %s", what, folder, exc_info=True)
+        return False
+
+
+def stored_view(store, key: Hashable) -> Dashboard | None:
+    """The public view of ``key`` computed by this code before (a restart), or None."""
+    return read_kept(_view_file(store, key), (key, code_fingerprint()), "view")
+
+
+def store_view(store, key: Hashable, view: Dashboard) -> None:
+    """Keep a public view on disk (:func:`write_kept`), and only the newest
+    :data:`KEPT_VIEWS` of the database."""
+    if not write_kept(store, _view_file(store, key), (key, code_fingerprint()), view, "view"):
+        return
+    try:
+        folder = views_folder(store)
         kept = sorted(folder.glob("*.view"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in kept[KEPT_VIEWS:]:
             old.unlink(missing_ok=True)
             old.with_suffix(".parts").unlink(missing_ok=True)  # its charts (dashboard_parts)
-    except OSError:  # a read-only folder: the view is only in memory
-        log.warning("the dashboard view could not be kept on disk in %s", folder, exc_info=True)
+    except OSError:  # (another process removing them meanwhile: the next one will)
+        log.warning("older dashboard views could not be removed", exc_info=True)
 
 
 def _view_file(store, key: Hashable) -> Path:

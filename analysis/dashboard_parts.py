@@ -477,18 +477,9 @@ def _parts_file(store, key: Hashable):
 
 def _read_back(view: dashboard.Dashboard, store, key: Hashable) -> bool:
     """Put the parts kept beside the view ``key`` into its shared parts; False if none."""
-    import pickle
-
-    path = _parts_file(store, key)
-    try:
-        with path.open("rb") as f:
-            stored_key, parts = pickle.load(f)
-    except FileNotFoundError:
-        return False
-    except Exception:  # noqa: BLE001  (unreadable: built again, and rewritten)
-        dashboard.log.warning("stored dashboard charts could not be read: %s", path, exc_info=True)
-        return False
-    if stored_key != (key, parts_fingerprint()):
+    stamp = (key, parts_fingerprint())
+    parts = dashboard.read_kept(_parts_file(store, key), stamp, "charts")
+    if parts is None:
         return False
     for locale, kept in parts.items():
         of(view, locale)._built.put_all(kept)
@@ -496,20 +487,8 @@ def _read_back(view: dashboard.Dashboard, store, key: Hashable) -> bool:
 
 
 def _keep(view: dashboard.Dashboard, locales, store, key: Hashable) -> None:
-    """Keep the parts of ``view`` beside it on disk (written whole, then renamed; 0600)."""
-    import os
-    import pickle
-    import tempfile
-
+    """Keep the parts of ``view`` beside it on disk (:func:`analysis.dashboard.write_kept`)."""
     parts = {locale: of(view, locale)._built.items() for locale in locales}
-    folder = dashboard.views_folder(store)
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(((key, parts_fingerprint()), parts), f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary, _parts_file(store, key))
-    except OSError:  # a read-only folder: the parts are only in memory
-        dashboard.log.warning(
-            "the dashboard's charts could not be kept in %s", folder, exc_info=True
-        )
+    dashboard.write_kept(
+        store, _parts_file(store, key), (key, parts_fingerprint()), parts, "charts"
+    )
