@@ -271,21 +271,37 @@ def scale_label(q: qn.Question, value: int) -> str:
 
 
 def show_step(section: qn.Section, errors: dict) -> None:
+    """The step's heading, then each of its questions in a place of its own that is drawn
+    whether the question applies or not (empty when it does not).
+
+    The browser draws a page's elements by their place in it, and a rerun's elements arrive
+    one after another: a question appearing above the one the keyboard is on (the trip
+    reasons, the dates of a false resolution) would put every later element one place down,
+    and until the rerun is drawn whole the element in the focused one's place is another:
+    the focused element is taken off the page and the focus falls to the page's start
+    (WCAG 2.4.3). With one fixed place per question, what appears or goes changes only the
+    inside of its own place."""
     with st.container(key="form_step_heading"):
         st.subheader(section.title(locale), anchor=False)
     st.caption(section.intro(locale))
     # Answers typed so far decide which questions apply (values of hidden ones are kept).
     current = {q.id: state.get(key(q.id)) for q in qn.FIELDS}
-    group_shown: set[str] = set()
-    for q in qn.questions_in(section.id):
-        if not q.asked or not q.applies(current):
+    asked = [q for q in qn.questions_in(section.id) if q.asked]
+    applying = {q.id for q in asked if q.applies(current)}
+    groups_placed: set[str] = set()
+    for q in asked:
+        if q.group and q.group not in groups_placed:  # a group's heading: a place too
+            groups_placed.add(q.group)
+            heading = st.container(key=f"form_group_{q.group}")
+            if any(o.group == q.group and o.id in applying for o in asked):
+                heading.markdown(f"**{qn.GROUPS[q.group](locale)}**")
+        place = st.container(key=f"form_place_{q.id}")
+        if q.id not in applying:
             continue
-        if q.group and q.group not in group_shown:
-            group_shown.add(q.group)
-            st.markdown(f"**{qn.GROUPS[q.group](locale)}**")
-        ask(q, errors)
-        if q.id == "contact_email" and current.get("status") == "ongoing":
-            st.checkbox(t("form.remind", locale), key="form_remind", persist_state="session")
+        with place:
+            ask(q, errors)
+            if q.id == "contact_email" and current.get("status") == "ongoing":
+                st.checkbox(t("form.remind", locale), key="form_remind", persist_state="session")
 
 
 def go(step: int) -> None:
@@ -407,12 +423,15 @@ step: int = state["form_step"]
 errors: dict = state.get("form_errors", {})
 total = len(qn.SECTIONS)
 resumed = state.pop("form_resumed", None)
+# What comes and goes above the step is drawn in places of their own too (see show_step):
+# "Suivant" refused adds a warning above the focused button, and must not take it away.
+notices = st.container(key="form_notices")
 if resumed == "unconfirmed":
-    st.warning(t("form.draft.unconfirmed", locale), icon=":material/cloud_sync:")
+    notices.warning(t("form.draft.unconfirmed", locale), icon=":material/cloud_sync:")
 elif resumed:
-    st.info(t("form.draft.resumed", locale), icon=":material/history:")
+    notices.info(t("form.draft.resumed", locale), icon=":material/history:")
 if step == 0:
-    st.info(t("form.privacy", locale), icon=":material/lock:")
+    notices.info(t("form.privacy", locale), icon=":material/lock:")
 st.progress(
     (step + 1) / total,
     text=t(
@@ -425,20 +444,21 @@ st.progress(
 )
 last_step = step == total - 1
 fix_errors = (state.pop("form_failed", False) or (errors and step < total)) and errors
-if fix_errors and not last_step:
-    st.warning(t("form.fix_errors", locale), icon=":material/edit:")
+with st.container(key="form_fix_errors"):
+    if fix_errors and not last_step:
+        st.warning(t("form.fix_errors", locale), icon=":material/edit:")
 
-show_step(qn.SECTIONS[step], errors)
-if state.get("form_moved"):
-    focus_step_heading(qn.SECTIONS[step].title(locale), state["form_moved"])
+with st.container(key="form_step"):
+    show_step(qn.SECTIONS[step], errors)
+with st.container(key="form_focus"):
+    if state.get("form_moved"):
+        focus_step_heading(qn.SECTIONS[step].title(locale), state["form_moved"])
 
 with st.container(key="hp_box"):
     st.text_input(t("form.honeypot", locale), key="form_hp", persist_state="session")
 
-# In a keyed container: the browser draws an element without a key (st.columns) by its place
-# on the page, so a question appearing or going above it (the trip reasons, the dates of a
-# false resolution) would draw "Précédent" and "Suivant" anew, and a keyboard's focus on one of
-# them would fall to the page's start (WCAG 2.4.3). A key keeps them the same elements.
+# Every place above the buttons is fixed (show_step): "Précédent" and "Suivant" stay the same
+# elements when a question appears or goes, and a keyboard's focus on one of them stays.
 buttons = st.container(key="form_buttons")
 back, forward = buttons.columns(2)
 if step > 0:

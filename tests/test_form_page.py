@@ -299,3 +299,67 @@ def test_the_frame_and_the_delete_page_in_english(app):
     assert app.title[0].value == "Delete my response"
     assert app.text_input(key="delete_code").label == "Deletion code"
     assert app.button(key="delete_ask").label == "Delete…"
+
+
+def places(at) -> dict[str, tuple[int, ...]]:
+    """Where each keyed element (a question, a button, a keyed container) is in the page's
+    tree: its path of child indices from the main area."""
+    found = {}
+
+    def walk(node, path):
+        for index, child in getattr(node, "children", {}).items():
+            here = (*path, index)
+            name = getattr(child, "key", None)
+            if type(child).__name__ == "Block":
+                name = (getattr(child.proto, "id", "") or "").rsplit("-", 1)[-1] or None
+            if name:
+                found[name] = here
+            walk(child, here)
+
+    walk(at.main, ())
+    return found
+
+
+def assert_nothing_moved(before: dict, after: dict, appeared: str) -> None:
+    assert appeared not in before and appeared in after
+    moved = {
+        name: (before[name], after[name])
+        for name in before.keys() & after.keys()
+        if before[name] != after[name]
+    }
+    assert moved == {}, f"{appeared} appearing moved {moved}"
+
+
+def test_a_question_appearing_or_a_refusal_leaves_every_other_element_in_its_place(app):
+    """The browser draws the elements of a page by their place in it, one delta after
+    another: an element that moves place is taken off the page until the rerun is drawn
+    whole, and a keyboard's focus on it falls to the page's start (the clean-clone CI's focus
+    failures, stop 21). So a question that appears (the dates of a false resolution, the
+    trip reasons) or a warning ("Suivant" refused) must leave every other element where it
+    was, the buttons above all. Seen at the root too: tests/test_accessibility.py keeps the
+    focus in a real Chromium."""
+    fill = app
+    fill.selectbox(key="q_company").select("orange").run()
+    fill.radio(key="q_service").set_value("fixed_internet").run()
+    click(fill, "form_next")
+    fill.radio(key="q_problem").set_value("outage").run()
+    typed(fill, "q_started_on", french(date(2024, 2, 1)))
+    before = places(fill)
+    fill.radio(key="q_status").set_value("resolved").run()
+    assert_nothing_moved(before, places(fill), "q_ended_on")
+    before = places(fill)
+    typed(fill, "q_false_resolved_count", "1")
+    assert_nothing_moved(before, places(fill), "q_false_resolved_first_on")
+    typed(fill, "q_ended_on", french(date(2024, 3, 1)))
+    click(fill, "form_next")  # contacts
+    before = places(fill)
+    typed(fill, "q_wasted_trips", "2")
+    assert_nothing_moved(before, places(fill), "q_wasted_reason_no_stock")
+    # "Suivant" refused: its warning appears above the step, the buttons stay.
+    before = places(fill)
+    typed(fill, "q_wasted_km", "-4")
+    click(fill, "form_next")
+    assert fill.warning, "Suivant was not refused"
+    after = places(fill)
+    assert after["form_next"] == before["form_next"]
+    assert after["form_back"] == before["form_back"]
