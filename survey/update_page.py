@@ -120,26 +120,32 @@ with st.container(key="update_current"):
     st.text(summary)
 focus_on(".st-key-update_current [data-testid='stText']", summary)
 errors: dict = state.get("update_errors", {})
-st.radio(
-    t("update.what", locale),
-    EVENT_KINDS,
-    index=None,
-    format_func=lambda kind: t(f"update.kind.{kind}", locale),
-    key="update_kind",
-)
-if "kind" in errors:
-    st.error(errors["kind"], icon=":material/error:")
-st.text_input(
-    t("update.event_on", locale),
-    key="update_event_on",
-    placeholder=t("form.date_placeholder", locale),
-    autocomplete="off",
-)
-if "event_on" in errors:
-    st.error(errors["event_on"], icon=":material/error:")
+# Each question and its message in a place of their own, drawn whether shown or not: one
+# appearing (the amount, a message) must not move "Enregistrer" nor a focused field off the
+# page while the rerun is drawn (form_page.show_step says why).
+with st.container(key="update_place_kind"):
+    st.radio(
+        t("update.what", locale),
+        EVENT_KINDS,
+        index=None,
+        format_func=lambda kind: t(f"update.kind.{kind}", locale),
+        key="update_kind",
+    )
+    if "kind" in errors:
+        st.error(errors["kind"], icon=":material/error:")
+with st.container(key="update_place_event_on"):
+    st.text_input(
+        t("update.event_on", locale),
+        key="update_event_on",
+        placeholder=t("form.date_placeholder", locale),
+        autocomplete="off",
+    )
+    if "event_on" in errors:
+        st.error(errors["event_on"], icon=":material/error:")
 kind = state.get("update_kind")
-if kind in AMOUNT_QUESTION:
-    st.text_input(t(f"update.amount.{kind}", locale), key="update_amount", autocomplete="off")
-    if "amount" in errors:
-        st.error(errors["amount"], icon=":material/error:")
+with st.container(key="update_place_amount"):
+    if kind in AMOUNT_QUESTION:
+        st.text_input(t(f"update.amount.{kind}", locale), key="update_amount", autocomplete="off")
+        if "amount" in errors:
+            st.error(errors["amount"], icon=":material/error:")
 st.button(t("update.record", locale), key="update_record", type="primary", on_click=record)

@@ -241,3 +241,32 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.xdist_group("browser"))
         elif item.nodeid.startswith("tests/test_store_pg.py"):
             item.add_marker(pytest.mark.xdist_group("postgresql"))
+
+
+def places(at) -> dict[str, tuple[int, ...]]:
+    """Where each keyed element (a question, a button, a keyed container) is in the page's
+    tree: its path of child indices from the main area."""
+    found = {}
+
+    def walk(node, path):
+        for index, child in getattr(node, "children", {}).items():
+            here = (*path, index)
+            name = getattr(child, "key", None)
+            if type(child).__name__ == "Block":
+                name = (getattr(child.proto, "id", "") or "").rsplit("-", 1)[-1] or None
+            if name:
+                found[name] = here
+            walk(child, here)
+
+    walk(at.main, ())
+    return found
+
+
+def assert_nothing_moved(before: dict, after: dict, appeared: str) -> None:
+    assert appeared not in before and appeared in after
+    moved = {
+        name: (before[name], after[name])
+        for name in before.keys() & after.keys()
+        if before[name] != after[name]
+    }
+    assert moved == {}, f"{appeared} appearing moved {moved}"

@@ -223,7 +223,7 @@ def test_the_update_page_opens_with_the_code_and_records_one_checked_event(db_pa
     """Issue 13's "Compléter mon témoignage", driven through AppTest on a real DuckDB file."""
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import APP
+    from tests.conftest import APP, assert_nothing_moved, places
 
     store = storage.connect(db_path)
     response_id, code = story(store)
@@ -236,10 +236,17 @@ def test_the_update_page_opens_with_the_code_and_records_one_checked_event(db_pa
     at.text_input(key="update_code").input(code.lower()).run()
     at.button(key="update_open").click().run()
     assert "Free" in at.text[0].value and "Toujours en cours" in at.text[0].value
+    # The amount's question appearing, and a message, leave every other element in its
+    # place (a keyboard's focus on one stays: tests/test_form_page.py says why).
+    before = places(at)
+    at.radio(key="update_kind").set_value("refund_received").run()
+    assert_nothing_moved(before, places(at), "update_amount")
     at.radio(key="update_kind").set_value("resolved").run()
     at.text_input(key="update_event_on").input("3/7/2023").run()  # before the start
+    before = places(at)
     at.button(key="update_record").click().run()
     assert "avant le début du problème (10/07/2023)" in at.error[0].value
+    assert places(at)["update_record"] == before["update_record"]
     assert store.events().empty
     at.text_input(key="update_event_on").input("20/12/2023").run()
     at.button(key="update_record").click().run()

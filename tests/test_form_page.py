@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from survey import store as storage
 from survey.i18n import t as i18n_t
-from tests.conftest import APP
+from tests.conftest import APP, assert_nothing_moved, places
 
 
 @pytest.fixture
@@ -299,35 +299,6 @@ def test_the_frame_and_the_delete_page_in_english(app):
     assert app.title[0].value == "Delete my response"
     assert app.text_input(key="delete_code").label == "Deletion code"
     assert app.button(key="delete_ask").label == "Delete…"
-
-
-def places(at) -> dict[str, tuple[int, ...]]:
-    """Where each keyed element (a question, a button, a keyed container) is in the page's
-    tree: its path of child indices from the main area."""
-    found = {}
-
-    def walk(node, path):
-        for index, child in getattr(node, "children", {}).items():
-            here = (*path, index)
-            name = getattr(child, "key", None)
-            if type(child).__name__ == "Block":
-                name = (getattr(child.proto, "id", "") or "").rsplit("-", 1)[-1] or None
-            if name:
-                found[name] = here
-            walk(child, here)
-
-    walk(at.main, ())
-    return found
-
-
-def assert_nothing_moved(before: dict, after: dict, appeared: str) -> None:
-    assert appeared not in before and appeared in after
-    moved = {
-        name: (before[name], after[name])
-        for name in before.keys() & after.keys()
-        if before[name] != after[name]
-    }
-    assert moved == {}, f"{appeared} appearing moved {moved}"
 
 
 def test_a_question_appearing_or_a_refusal_leaves_every_other_element_in_its_place(app):
