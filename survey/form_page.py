@@ -128,13 +128,15 @@ def resume_draft(draft_id: str) -> bool:
     return True
 
 
-def keep_draft(*, sending: bool = False, wait: bool = False) -> None:
-    """Save the draft when what is on screen (or the step) changed since the last save.
+def keep_draft(*, sending: bool = False, resume_code: str | None = None) -> bool:
+    """Save the draft when what is on screen (or the step) changed since the last save;
+    True once saved (or kept: see below), False when the save failed (logged).
     Once a send has started, every later save of this form says so (it may be stored).
     While another process holds the file (an import's final copy), the app's store keeps the
-    draft and writes it as soon as the file is free, the person's session or tab gone or not:
-    the step moves on at once. ``wait``: a draft that must be in the file now (a resume
-    code is about to name it)."""
+    draft, on disk, and writes it as soon as the file is free, the person's session or tab
+    gone or not: the step moves on at once. ``resume_code``: the code "Enregistrer et
+    reprendre plus tard" shows, saved with the draft (kept with it when the file is held:
+    the code works at once on this server, and in the file once it is free)."""
     if sending:
         state["form_sending"] = True
     sending = bool(state.get("form_sending"))
@@ -147,29 +149,33 @@ def keep_draft(*, sending: bool = False, wait: bool = False) -> None:
     fingerprint = json.dumps(
         [document["answers"], state["form_step"], sending], sort_keys=True, default=str
     )
-    if fingerprint == state.get("form_draft_saved"):
-        return
-    if not document["answers"] and state["form_step"] == 0 and "form_draft_saved" not in state:
-        return  # nothing typed yet: no draft for a page merely opened
+    if fingerprint == state.get("form_draft_saved") and resume_code is None:
+        return True
+    if not document["answers"] and state["form_step"] == 0:
+        if resume_code is not None:
+            return False  # nothing typed: nothing to resume, no code
+        if "form_draft_saved" not in state:
+            return True  # nothing typed yet: no draft for a page merely opened
     try:
         store.save_draft(
             state["form_draft_id"],
             document,
             step=state["form_step"],
             submission_key=state["form_submission_key"],
-            brief=not wait,
+            brief=True,
+            resume_code=resume_code,
         )
         state["form_draft_saved"] = fingerprint
+        return True
     except Exception:  # noqa: BLE001  (the form goes on; the next change tries again)
         log.exception("saving a draft failed (submission key %s)", state["form_submission_key"])
+        return False
 
 
 def save_for_later() -> None:
-    """ "Enregistrer et reprendre plus tard": the draft now, and a code for another device."""
+    """ "Enregistrer et reprendre plus tard": the draft now, with a code for another device."""
     code = storage.new_deletion_code()
-    state.pop("form_draft_saved", None)
-    keep_draft(wait=True)
-    if store.set_resume_code(state["form_draft_id"], code):
+    if keep_draft(resume_code=code):
         state["form_resume_code"] = code
 
 

@@ -136,3 +136,85 @@ def remove(spooled: Spooled) -> None:
     with contextlib.suppress(FileNotFoundError):
         spooled.path.unlink()
     _fsync_folder(spooled.path.parent)
+
+
+# --- drafts kept while the file is held -------------------------------------------------------
+# A form's draft that the app could not write (the file held) is kept as its latest write, one
+# file per draft in ``<spool>/drafts/``, written as a submission is (whole or not at all,
+# flushed, 0600): the person moved on to the next step, so what they typed must survive the
+# app stopping before the file is free. The app writes it to the database once it can (its
+# next start included), then removes the file.
+
+DRAFTS = "drafts"
+
+
+def _drafts_folder(folder: Path) -> Path:
+    return folder / DRAFTS
+
+
+def _write_whole(target: Path, text: str) -> None:
+    folder = target.parent
+    temporary = folder / f".{target.stem}.{os.getpid()}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    _fsync_folder(folder)
+
+
+def put_draft(folder: Path, draft_hash: str, document: dict[str, Any]) -> Path:
+    """Keep one draft's latest write durably (``document``: JSON, with its ``sequence``);
+    returns its file, which replaces the draft's earlier one."""
+    for place in (folder, _drafts_folder(folder)):
+        place.mkdir(mode=0o700, exist_ok=True)
+        if place.stat().st_mode & 0o077:
+            place.chmod(0o700)
+    target = _drafts_folder(folder) / f"{draft_hash}.json"
+    text = json.dumps({"format": FORMAT, **document}, ensure_ascii=False, sort_keys=True)
+    _write_whole(target, text)
+    return target
+
+
+def pending_drafts(folder: Path) -> list[dict[str, Any]]:
+    """The draft writes kept on disk, in the order they were asked for (a file that cannot
+    be read is left in place for the operator, and logged)."""
+    place = _drafts_folder(folder)
+    if not place.is_dir():
+        return []
+    found = []
+    for path in place.glob("*.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") != FORMAT:
+                raise ValueError(f"unknown spool format {document.get('format')!r}")
+            int(document["sequence"])
+            found.append(document)
+        except FileNotFoundError:
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("kept draft %s cannot be read, left in place: %s", path, exc)
+    found.sort(key=lambda document: int(document["sequence"]))
+    return found
+
+
+def remove_draft(folder: Path, draft_hash: str, sequence: int) -> None:
+    """Forget a draft's kept write once a write of it as new or newer (``sequence``) is
+    committed; a newer one kept meanwhile stays."""
+    path = _drafts_folder(folder) / f"{draft_hash}.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except ValueError:  # unreadable: the operator's (pending_drafts logs it)
+        return
+    if int(document.get("sequence", sequence + 1)) <= sequence:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        _fsync_folder(path.parent)

@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -374,6 +375,52 @@ class Draft:
 
 
 @dataclass(frozen=True)
+class DraftWrite:
+    """One write of a draft, as data (the app's store keeps it, on disk too, while another
+    process holds the file): ``draft`` None removes the draft; ``resume_hash`` the hash of a
+    resume code it gives (None: the one stored, if any, stays)."""
+
+    draft_hash: str
+    draft: Draft | None
+    resume_hash: str | None = None
+
+    def work(self) -> Callable[..., Any]:
+        """The write, for ``Store._in_transaction``. A draft is written only over an older
+        one (``updated_at``, the time it was saved): a write kept from before never replaces
+        one made after it, even across a restart of the app."""
+        digest, draft = self.draft_hash, self.draft
+
+        def work(run) -> None:
+            if draft is None:
+                run("DELETE FROM drafts WHERE draft_hash = ?", [digest])
+                return
+            text = json.dumps(draft.answers, ensure_ascii=False, sort_keys=True, default=str)
+            values = [text, draft.step, draft.submission_key, draft.updated_at]
+            if run("SELECT 1 FROM drafts WHERE draft_hash = ?", [digest]):
+                run(
+                    "UPDATE drafts SET answers = ?, step = ?, submission_key = ?, "
+                    "updated_at = ?, resume_hash = coalesce(?, resume_hash) "
+                    "WHERE draft_hash = ? AND updated_at <= ?",
+                    [*values, self.resume_hash, digest, draft.updated_at],
+                )
+            else:
+                run(
+                    "INSERT INTO drafts (draft_hash, resume_hash, submission_key, answers, "
+                    "step, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        digest,
+                        self.resume_hash,
+                        draft.submission_key,
+                        text,
+                        draft.step,
+                        draft.updated_at,
+                    ],
+                )
+
+        return work
+
+
+@dataclass(frozen=True)
 class DueReminder:
     """One reminder ``clientroi remind`` should send now."""
 
@@ -383,6 +430,39 @@ class DueReminder:
     due_days: int
     submitted_on: date
     started_on: date | None
+
+
+def _draft_document(write: DraftWrite, sequence: int) -> dict[str, Any]:
+    """A kept draft write as the JSON document :func:`survey.spool.put_draft` keeps."""
+    draft = write.draft
+    return {
+        "sequence": sequence,
+        "draft_hash": write.draft_hash,
+        "resume_hash": write.resume_hash,
+        "draft": None
+        if draft is None
+        else {
+            "answers": draft.answers,
+            "step": draft.step,
+            "submission_key": draft.submission_key,
+            "updated_at": draft.updated_at.isoformat(),
+        },
+    }
+
+
+def _draft_write(document: dict[str, Any]) -> tuple[DraftWrite, int]:
+    """:func:`_draft_document` read back: the write and its sequence number."""
+    draft = document["draft"]
+    if draft is not None:
+        draft = Draft(
+            dict(draft["answers"]),
+            int(draft["step"]),
+            str(draft["submission_key"]),
+            datetime.fromisoformat(draft["updated_at"]),
+        )
+    resume_hash = document["resume_hash"]
+    write = DraftWrite(str(document["draft_hash"]), draft, resume_hash and str(resume_hash))
+    return write, int(document["sequence"])
 
 
 def hash_token(token: str) -> str:
@@ -559,40 +639,25 @@ class ComebackMethods:
         step: int,
         submission_key: str,
         brief: bool = False,
+        resume_code: str | None = None,
     ) -> bool:
-        """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON).
-        ``brief``: the form's own saves, which it goes on without waiting for: a store that
-        spools (the app on DuckDB) that finds the file held by another process keeps the draft
-        and writes it in the background as soon as the file is free (the latest of each draft
-        only, never an older one over a newer one), and says False; True when written now.
-        Without ``brief``, the write waits for the file as any write does."""
+        """Keep (or replace) the draft ``draft_id``: the answers as shown on screen (JSON);
+        ``resume_code`` (shown to the respondent) lets another device resume it
+        (:meth:`claim_draft`). ``brief``: the form's own saves, which it goes on without
+        waiting for: a store that spools (the app on DuckDB) that finds the file held by
+        another process keeps the draft (in memory and on disk) and writes it in the
+        background as soon as the file is free (the latest of each draft only, never an older
+        one over a newer one), and says False; True when written now. Without ``brief``, the
+        write waits for the file as any write does."""
         text = json.dumps(answers, ensure_ascii=False, sort_keys=True, default=str)
-        digest = hash_token(draft_id)
-        kept = Draft(json.loads(text), int(step), submission_key, paris_now())
+        draft = Draft(json.loads(text), int(step), submission_key, paris_now())
+        resume_hash = hash_code(resume_code) if resume_code else None
+        return self._write_draft(DraftWrite(hash_token(draft_id), draft, resume_hash), brief=brief)
 
-        def work(run) -> None:
-            found = run("SELECT 1 FROM drafts WHERE draft_hash = ?", [digest])
-            if found:
-                run(
-                    "UPDATE drafts SET answers = ?, step = ?, submission_key = ?, updated_at = ? "
-                    "WHERE draft_hash = ?",
-                    [text, int(step), submission_key, paris_now(), digest],
-                )
-            else:
-                run(
-                    "INSERT INTO drafts (draft_hash, resume_hash, submission_key, answers, step, "
-                    "updated_at) VALUES (?, NULL, ?, ?, ?, ?)",
-                    [digest, submission_key, text, int(step), paris_now()],
-                )
-
-        return self._write_draft(digest, work, brief=brief, kept=kept)
-
-    def _write_draft(
-        self, digest: str, work: Callable[..., Any], *, brief: bool, kept: Draft | None
-    ) -> bool:
-        """One draft's write (``kept``: the draft it stores, None for its removal), in one
-        transaction; True once written. (The DuckDB app's store may keep it for later.)"""
-        self._in_transaction(work, brief=brief)
+    def _write_draft(self, write: DraftWrite, *, brief: bool) -> bool:
+        """One draft's write in one transaction; True once written. (The DuckDB app's store
+        may keep it for later.)"""
+        self._in_transaction(write.work(), brief=brief)
         return True
 
     def load_draft(self, draft_id: str) -> Draft | None:
@@ -644,13 +709,7 @@ class ComebackMethods:
     def delete_draft(self, draft_id: str) -> bool:
         """Forget a sent draft; in a store that spools, later when the file is held (as a
         brief :meth:`save_draft`: a draft kept for later is never written after it)."""
-        digest = hash_token(draft_id)
-        return self._write_draft(
-            digest,
-            lambda run: run("DELETE FROM drafts WHERE draft_hash = ?", [digest]),
-            brief=True,
-            kept=None,
-        )
+        return self._write_draft(DraftWrite(hash_token(draft_id), None), brief=True)
 
     def purge_drafts(self, *, older_than_days: int = DRAFT_DAYS) -> int:
         """Forget drafts not touched for ``older_than_days`` days; returns how many."""
@@ -919,9 +978,11 @@ class Store(ComebackMethods):
         # drafts kept while the file is held (_write_draft): the latest write of each draft,
         # the drafts being written now (one write of a draft at a time), the thread writing
         self._drafts = threading.Condition()
-        self._drafts_later: dict[str, tuple[Callable[..., Any], Draft | None]] = {}
-        self._drafts_writing: dict[str, Draft | None] = {}
+        # (each with its sequence number, the order the writes were asked for: on disk too)
+        self._drafts_later: dict[str, tuple[DraftWrite, int]] = {}
+        self._drafts_writing: dict[str, tuple[DraftWrite, int]] = {}
         self._drafts_thread: threading.Thread | None = None
+        self._draft_sequence = itertools.count(1)
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"No database at {self.path}")
@@ -1260,6 +1321,7 @@ class Store(ComebackMethods):
         self._spool = spool.spool_folder(self.path)
         if spool.pending(self._spool):
             self._store_spool_soon()
+        self._restore_kept_drafts()
 
     def spooled_count(self) -> int:
         return len(spool.pending(self._spool)) if self._spool is not None else 0
@@ -1326,34 +1388,39 @@ class Store(ComebackMethods):
 
     # --- drafts kept while another process holds the file ----------------------------------
 
-    def _write_draft(
-        self, digest: str, work: Callable[..., Any], *, brief: bool, kept: Draft | None
-    ) -> bool:
+    def _write_draft(self, write: DraftWrite, *, brief: bool) -> bool:
         """A spooling store's draft write. Brief: tried for :data:`SPOOL_AFTER_SECONDS`; when
         the file is held (or this draft's previous write is still on its way), kept as this
-        draft's latest write, replacing an older one kept, and written by a background thread
-        once the file is free: False. Not brief: waits for its turn and the file (an older
-        write kept is dropped: this one replaces it). One write of a draft at a time, in the
-        order they were asked for: never an older draft over a newer one."""
+        draft's latest write, replacing an older one kept, on disk before this returns
+        (:func:`survey.spool.put_draft`: the app may stop before the file is free), and
+        written by a background thread once the file is free: False. Not brief: waits for
+        its turn and the file (an older write kept is dropped: this one replaces it). One
+        write of a draft at a time, in the order they were asked for: never an older draft
+        over a newer one. A resume code given by an older write kept is carried by the
+        newer ones (the code shown must keep working)."""
         if self._spool is None:
-            return super()._write_draft(digest, work, brief=brief, kept=kept)
+            return super()._write_draft(write, brief=brief)
+        digest = write.draft_hash
         with self._drafts:
+            write = self._carrying_code(write)
             if not brief:
                 self._drafts.wait_for(lambda: digest not in self._drafts_writing)
+                write = self._carrying_code(write)
                 self._drafts_later.pop(digest, None)
             elif digest in self._drafts_writing or digest in self._drafts_later:
-                self._drafts_later[digest] = (work, kept)  # after the one on its way
-                self._write_drafts_soon()
+                self._keep_draft(write)  # after the one on its way
                 return False
-            self._drafts_writing[digest] = kept
+            sequence = next(self._draft_sequence)
+            self._drafts_writing[digest] = (write, sequence)
         try:
-            self._in_transaction(work, brief=brief)
+            self._in_transaction(write.work(), brief=brief)
+            with self._drafts:
+                spool.remove_draft(self._spool, digest, sequence)  # an older one kept, if any
             return True
         except StoreBusy:
             with self._drafts:
-                # (a write asked for meanwhile is newer: it stays)
-                self._drafts_later.setdefault(digest, (work, kept))
-                self._write_drafts_soon()
+                if digest not in self._drafts_later:  # (a write asked for meanwhile is newer)
+                    self._keep_draft(write, sequence)
             if not brief:
                 raise
             log.info("the database is busy: a draft is kept to be written once it is free")
@@ -1362,6 +1429,27 @@ class Store(ComebackMethods):
             with self._drafts:
                 self._drafts_writing.pop(digest, None)
                 self._drafts.notify_all()
+
+    def _carrying_code(self, write: DraftWrite) -> DraftWrite:
+        """(under ``_drafts``) ``write``, with the resume code of an earlier write of the same
+        draft still kept or on its way when it gives none."""
+        if write.resume_hash is not None or write.draft is None:
+            return write
+        for earlier in (
+            self._drafts_later.get(write.draft_hash),
+            self._drafts_writing.get(write.draft_hash),
+        ):
+            if earlier is not None and earlier[0].resume_hash is not None:
+                return dataclasses.replace(write, resume_hash=earlier[0].resume_hash)
+        return write
+
+    def _keep_draft(self, write: DraftWrite, sequence: int | None = None) -> None:
+        """(under ``_drafts``) Keep ``write`` as its draft's latest, on disk first, and see
+        that the background thread writes it."""
+        sequence = next(self._draft_sequence) if sequence is None else sequence
+        spool.put_draft(self._spool, write.draft_hash, _draft_document(write, sequence))
+        self._drafts_later[write.draft_hash] = (write, sequence)
+        self._write_drafts_soon()
 
     def _write_drafts_soon(self) -> None:
         """(under ``_drafts``) One background thread writes the drafts kept, then ends."""
@@ -1384,35 +1472,87 @@ class Store(ComebackMethods):
                     self._drafts.wait(0.5)
                     continue
                 digest = ready[0]
-                work, kept = self._drafts_later.pop(digest)
-                self._drafts_writing[digest] = kept
+                write, sequence = self._drafts_later.pop(digest)
+                self._drafts_writing[digest] = (write, sequence)
             try:
-                self._in_transaction(work)  # (waits for the file, LOCK_RETRY_SECONDS at most)
+                self._in_transaction(
+                    write.work()
+                )  # (waits for the file, LOCK_RETRY_SECONDS at most)
+                with self._drafts:
+                    spool.remove_draft(self._spool, digest, sequence)
             except StoreBusy:
                 with self._drafts:
-                    self._drafts_later.setdefault(digest, (work, kept))  # tried again
-            except Exception:  # noqa: BLE001  (the person's next step saves the draft again)
+                    self._drafts_later.setdefault(digest, (write, sequence))  # tried again
+            except Exception:  # noqa: BLE001  (left on disk: written at the next start)
                 log.exception("writing a draft kept while the database was busy failed")
             finally:
                 with self._drafts:
                     self._drafts_writing.pop(digest, None)
                     self._drafts.notify_all()
 
+    def _restore_kept_drafts(self) -> None:
+        """The drafts a previous run of the app kept on disk and could not write before it
+        stopped: kept again, written once the file is free (each only over an older one)."""
+        restored = []
+        for document in spool.pending_drafts(self._spool):
+            try:
+                restored.append(_draft_write(document))
+            except (KeyError, TypeError, ValueError) as exc:  # left for the operator
+                log.error("a draft kept on disk cannot be read, left in place: %s", exc)
+        if not restored:
+            return
+        with self._drafts:
+            self._draft_sequence = itertools.count(max(seq for _, seq in restored) + 1)
+            for write, sequence in restored:
+                if write.draft_hash not in self._drafts_later:
+                    self._drafts_later[write.draft_hash] = (write, sequence)
+            self._write_drafts_soon()
+
     def drafts_kept(self) -> int:
         """How many drafts wait to be written (kept while the file was held, or on their way)."""
         with self._drafts:
             return len(self._drafts_later.keys() | self._drafts_writing)
+
+    def _kept(self, digest: str) -> DraftWrite | None:
+        """(under ``_drafts``) The latest write of a draft not yet committed, if any."""
+        for entries in (self._drafts_later, self._drafts_writing):  # (later is newer)
+            if digest in entries:
+                return entries[digest][0]
+        return None
 
     def load_draft(self, draft_id: str) -> Draft | None:
         """The draft as last saved, a draft kept for later included (a reload during an
         import resumes what was typed last, not what the file holds)."""
         digest = hash_token(draft_id)
         with self._drafts:
-            if digest in self._drafts_later:
-                return self._drafts_later[digest][1]
-            if digest in self._drafts_writing:  # (its transaction may not be committed yet)
-                return self._drafts_writing[digest]
+            kept = self._kept(digest)
+        if kept is not None:
+            return kept.draft
         return super().load_draft(draft_id)
+
+    def claim_draft(self, code: str, draft_id: str) -> Draft | None:
+        """As :meth:`Store.claim_draft`; a draft whose resume code was given while the file
+        was held (kept, not yet written) is claimed from what is kept: moved to this device's
+        id, the other device's removed, both written once the file is free."""
+        wanted = hash_code(code)
+        with self._drafts:
+            digests = {*self._drafts_later, *self._drafts_writing}
+            found = [
+                d
+                for d in digests
+                if (k := self._kept(d)) is not None
+                and k.draft is not None
+                and k.resume_hash == wanted
+            ]
+            if found:
+                kept = self._kept(found[0])
+                moved = dataclasses.replace(kept.draft, updated_at=paris_now())
+                mine = hash_token(draft_id)
+                if found[0] != mine:
+                    self._keep_draft(DraftWrite(found[0], None))
+                self._keep_draft(DraftWrite(mine, moved, wanted))
+                return kept.draft
+        return super().claim_draft(code, draft_id)
 
     def _spool_settled(self) -> None:
         """Before a lookup by a respondent's code: their response may still be spooled."""

@@ -413,7 +413,9 @@ def test_the_form_acknowledges_a_send_while_a_command_holds_the_file(db_path):
     assert store.count() == 1
     assert store.response_id_for_code(code) is not None
     assert store.load_draft(draft_id) is None
-    assert os.listdir(spool.spool_folder(db_path)) == []
+    wait_until_drafts_written(store)
+    # nothing left behind: no response spooled, no draft kept on disk
+    assert [p for p in spool.spool_folder(db_path).rglob("*") if p.is_file()] == []
 
 
 def test_suivant_moves_on_while_a_command_holds_the_file_and_its_draft_follows(db_path, caplog):
@@ -497,3 +499,140 @@ def test_the_app_killed_while_it_spools_loses_no_acknowledged_submission(db_path
     keys = [r[0] for r in rows(db_path)]
     assert len(keys) == len(set(keys))  # exactly once
     assert set(acknowledged) <= set(keys)
+
+
+DRAFTER = """
+import sys
+from survey import store as storage
+store = storage.Store(sys.argv[1], keep_open=2.0)
+store.start_spooling()
+store.close()
+print("ready", flush=True)
+sys.stdin.readline()  # the file is held now
+saved = store.save_draft(
+    "phone", {"answers": {"q_wasted_km": sys.argv[2]}}, step=3, submission_key="k",
+    brief=True, resume_code=sys.argv[3] or None,
+)
+print(saved, store.drafts_kept(), flush=True)
+sys.stdin.readline()
+"""
+
+
+def kept_by_an_app_then_killed(db_path, value: str, code: str = "") -> None:
+    """An app process saves the draft "phone" while another process holds the file (the
+    form moved on: the draft is kept), then is killed before the file is free."""
+    storage.connect(db_path).close()
+    app = subprocess.Popen(
+        [sys.executable, "-c", DRAFTER, str(db_path), value, code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        assert app.stdout.readline().strip() == "ready"
+        holder = Holder(db_path)
+        try:
+            app.stdin.write("\n")
+            app.stdin.flush()
+            assert app.stdout.readline().split() == ["False", "1"]  # kept, not written
+            app.send_signal(signal.SIGKILL)
+            app.wait(timeout=60)
+        finally:
+            holder.release()
+    finally:
+        if app.poll() is None:
+            app.kill()
+
+
+def test_a_draft_kept_while_the_file_is_held_survives_the_app_being_killed(db_path):
+    """The form moved on while the file was held, so the draft it kept must not die with the
+    app: it is on disk (0600 in the owner's folder) before the save returns, and the next
+    start of the app writes it to the database, then forgets the file."""
+    kept_by_an_app_then_killed(db_path, "41")
+    files = list((spool.spool_folder(db_path) / spool.DRAFTS).glob("*.json"))
+    assert len(files) == 1
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(files[0].parent.stat().st_mode) == 0o700
+    assert drafts_in_file(db_path) == {}  # not written by the app killed
+    store = spooling_store(db_path)  # the app started again
+    wait_until_drafts_written(store)
+    store.close()
+    assert drafts_in_file(db_path) == {
+        storage.hash_token("phone"): (3, {"answers": {"q_wasted_km": "41"}})
+    }
+    assert list(files[0].parent.glob("*.json")) == []
+
+
+def test_a_draft_kept_on_disk_never_replaces_a_newer_one_after_a_restart(db_path):
+    """The draft kept on disk by an app that was killed is older than one saved since (by
+    another server of the same file, or the same person resuming): the restart leaves the
+    newer one."""
+    kept_by_an_app_then_killed(db_path, "41")
+    other = storage.Store(db_path)
+    other.save_draft("phone", {"answers": {"q_wasted_km": "42"}}, step=4, submission_key="k")
+    other.close()
+    store = spooling_store(db_path)
+    wait_until_drafts_written(store)
+    store.close()
+    assert drafts_in_file(db_path) == {
+        storage.hash_token("phone"): (4, {"answers": {"q_wasted_km": "42"}})
+    }
+
+
+def test_a_resume_code_given_while_the_file_is_held_works_at_once_and_once_written(db_path):
+    """"Enregistrer et reprendre plus tard" during an import: the draft and its code are kept
+    (the person is not kept waiting), the code opens the draft on another device of the same
+    server at once; a later save of the same draft keeps the code; once the file is free both
+    are written and the code still works (from the file, for a fresh server)."""
+    code = storage.new_deletion_code()
+    store = spooling_store(db_path)
+    store.close()
+    holder = Holder(db_path)
+    try:
+        phone = {"answers": {"q_company": "free"}}
+        assert not store.save_draft(
+            "phone", phone, step=2, submission_key="k", brief=True, resume_code=code
+        )
+        later = {"answers": {"q_company": "free", "q_wasted_km": "40"}}
+        assert not store.save_draft("phone", later, step=3, submission_key="k", brief=True)
+        claimed = store.claim_draft(code.lower(), "laptop")  # while the file is held
+        assert claimed is not None and claimed.answers == later and claimed.step == 3
+        assert store.load_draft("laptop").answers == later
+        assert store.load_draft("phone") is None  # the other device's address: a blank form
+    finally:
+        holder.release()
+    wait_until_drafts_written(store)
+    store.close()
+    assert drafts_in_file(db_path) == {storage.hash_token("laptop"): (3, later)}
+    fresh = storage.Store(db_path)
+    assert fresh.claim_draft(code, "tablet").answers == later  # the code, from the file
+    assert fresh.claim_draft("WRONG-CODE", "tablet") is None
+    fresh.close()
+
+
+def test_save_for_later_shows_its_code_at_once_while_a_command_holds_the_file(db_path):
+    """The real form (AppTest): "Enregistrer et reprendre plus tard" pressed while another
+    process holds the file shows its resume code without waiting for the file (before: up to
+    the whole import's copy); the code then opens the draft from the file."""
+    from tests.test_form_page import click, fill_first_two_steps
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    fill_first_two_steps(at)
+    store = storage.app_store(str(db_path))
+    store.close()
+    holder = Holder(db_path)
+    try:
+        click(at, "form_later")
+        code = at.session_state["form_resume_code"]
+        assert code in [c.value for c in at.code]
+        assert store.drafts_kept() == 1
+    finally:
+        holder.release()
+    wait_until_drafts_written(store)
+    store.close()
+    fresh = storage.Store(db_path)
+    resumed = fresh.claim_draft(code, "other-device")
+    fresh.close()
+    assert resumed is not None and resumed.step == 1
+    assert resumed.answers["answers"]["q_false_resolved_count"] == "1"
