@@ -78,22 +78,18 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def put(folder: Path, row: dict[str, Any], email: str | None, remind: bool) -> Path:
-    """Write one submission durably; returns its file. The same submission key twice (a double
-    click) is one file."""
+def _private_folder(folder: Path) -> None:
+    """``folder``, made if need be, readable by the owner only (0700)."""
     folder.mkdir(mode=0o700, exist_ok=True)
     if folder.stat().st_mode & 0o077:
         folder.chmod(0o700)
-    name = hashlib.sha256(row["submission_key"].encode()).hexdigest()[:32]
-    target = folder / f"{name}.json"
-    document = {
-        "format": FORMAT,
-        "row": {column: _encode(value) for column, value in row.items()},
-        "email": email,
-        "remind": bool(remind),
-    }
-    text = json.dumps(document, ensure_ascii=False, sort_keys=True)
-    temporary = folder / f".{name}.{os.getpid()}.tmp"
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write ``target`` whole or not at all: a temporary name, flushed to the disk, renamed,
+    and the folder flushed (0600)."""
+    folder = target.parent
+    temporary = folder / f".{target.stem}.{os.getpid()}.tmp"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as out:
@@ -106,6 +102,21 @@ def put(folder: Path, row: dict[str, Any], email: str | None, remind: bool) -> P
             temporary.unlink()
         raise
     _fsync_folder(folder)
+
+
+def put(folder: Path, row: dict[str, Any], email: str | None, remind: bool) -> Path:
+    """Write one submission durably; returns its file. The same submission key twice (a double
+    click) is one file."""
+    _private_folder(folder)
+    name = hashlib.sha256(row["submission_key"].encode()).hexdigest()[:32]
+    target = folder / f"{name}.json"
+    document = {
+        "format": FORMAT,
+        "row": {column: _encode(value) for column, value in row.items()},
+        "email": email,
+        "remind": bool(remind),
+    }
+    _write_whole(target, json.dumps(document, ensure_ascii=False, sort_keys=True))
     return target
 
 
@@ -152,30 +163,11 @@ def _drafts_folder(folder: Path) -> Path:
     return folder / DRAFTS
 
 
-def _write_whole(target: Path, text: str) -> None:
-    folder = target.parent
-    temporary = folder / f".{target.stem}.{os.getpid()}.tmp"
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    _fsync_folder(folder)
-
-
 def put_draft(folder: Path, draft_hash: str, document: dict[str, Any]) -> Path:
     """Keep one draft's latest write durably (``document``: JSON, with its ``sequence``);
     returns its file, which replaces the draft's earlier one."""
-    for place in (folder, _drafts_folder(folder)):
-        place.mkdir(mode=0o700, exist_ok=True)
-        if place.stat().st_mode & 0o077:
-            place.chmod(0o700)
+    _private_folder(folder)
+    _private_folder(_drafts_folder(folder))
     target = _drafts_folder(folder) / f"{draft_hash}.json"
     text = json.dumps({"format": FORMAT, **document}, ensure_ascii=False, sort_keys=True)
     _write_whole(target, text)
