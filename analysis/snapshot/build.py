@@ -756,12 +756,11 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -
     out["resolved_within_30d_share"] = published["resolved_within_30d_share"].to_numpy()
     out["resolution_unresolved90_days"] = published["resolution_unresolved90_days"].to_numpy()
     if launch is not None:
-        # The incidents that began before the launch lose their company, so that they enter
-        # no company's figures: those of the incidents after it, without a copy of the rows.
+        # The figures of the incidents that began after the launch alone, from the readings
+        # the tables made of the same frame (no copy of the rows, no column read again).
         began_after = (pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)).to_numpy()
-        after = _with_columns(frame, company=frame["company"].where(began_after))
         later = (
-            kpis.resolution_figures(after, as_of=as_of, launch=launch)
+            kpis.resolution_figures(frame, as_of=as_of, launch=launch, rows=began_after)
             .set_index("company")
             .reindex(out["company"])
         )
