@@ -246,3 +246,27 @@ def test_the_launch_is_the_paris_day_of_the_first_web_submission(tmp_path, monke
     assert store.launch_date() == date(2025, 1, 1)  # 23:30 UTC on 31 December: 00:30 in Paris
     monkeypatch.setenv("CLIENTROI_LAUNCH_DATE", "2023-02-03")
     assert store.launch_date() == date(2023, 2, 3)
+
+
+def test_each_input_column_gives_the_same_canonical_rows_whole_or_taken(frame):
+    """The hash reads a column whole (the identifiers it sorts) or a batch of rows at a time;
+    numbers held as float64 (counts with gaps, amounts, kilometres) are taken from the frame's
+    own array: each way gives exactly the Arrow array of the canonical column's rows."""
+    import pyarrow as pa
+
+    responses = categorical(frame).sample(frac=1.0, random_state=8).reset_index(drop=True)
+    responses.loc[responses.index[:30], ["csat", "wasted_km", "refund_amount_requested"]] = None
+    responses["response_id"] = pd.array(frame["response_id"].astype(str), dtype="string[pyarrow]")
+    counts = [name for name, kind in build.INPUT_COLUMNS if pa.types.is_integer(kind)]
+    responses[counts] = responses[counts].astype(float)  # as the store reads counts with gaps
+    rows = np.random.default_rng(4).permutation(len(responses))[:257]
+    taken_from_numbers = 0
+    for name, kind in build.INPUT_COLUMNS:
+        canonical = build._canonical_array(responses[name], kind)
+        column = build._CanonicalColumn(responses[name], kind)
+        taken_from_numbers += column.numbers is not None
+        assert column.take(rows).equals(canonical.take(pa.array(rows))), name
+        assert build._CanonicalColumn(responses[name], kind).whole().equals(canonical), name
+        if pa.types.is_integer(kind) or kind == pa.float64():
+            assert column.take(rows).type == kind, name
+    assert taken_from_numbers == 11  # the counts with gaps, the amounts and the kilometres
