@@ -367,7 +367,8 @@ def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
 
 def _units_of_rows(units: _Units, rows: np.ndarray) -> _Units:
     """``units`` restricted to ``rows``: the other rows left out, the companies left without a
-    row dropped (what :func:`_units` gives for a frame whose other rows have no company)."""
+    row dropped (the labels, codes and counts :func:`_units` gives for a frame whose other
+    rows have no company; the notes of what was excluded stay those of the whole frame)."""
     kept = rows & (units.codes < units.k)
     counts = np.bincount(units.codes[kept], minlength=units.k)
     present = np.flatnonzero(counts)
@@ -382,7 +383,7 @@ def _units_of_rows(units: _Units, rows: np.ndarray) -> _Units:
         origins=[units.origins[i] for i in present],
         codes=codes,
         n=counts[present],
-        excluded={**units.excluded, "missing_company": int(np.count_nonzero(~rows))},
+        excluded=units.excluded,
     )
 
 
