@@ -244,7 +244,8 @@ def published_tables(
     True
     """
     min_cell = _validate_min_cell(min_cell)
-    base = kpis.bases(responses, as_of=as_of, launch=launch)
+    # (inside kpis.shared_reading(), the tables below are counted here once, bases included)
+    base = kpis.bases(responses, as_of=as_of, launch=launch, full_counts=True)
     base_layout = metric_layout(base.companies)
     company_hidden = company_suppression(base.companies, base_layout, min_cell)
     if held_companies:

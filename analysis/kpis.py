@@ -365,6 +365,28 @@ def _units(frame: pd.DataFrame, as_of_day: int) -> _Units:
     )
 
 
+def _units_of_rows(units: _Units, rows: np.ndarray) -> _Units:
+    """``units`` restricted to ``rows``: the other rows left out, the companies left without a
+    row dropped (the labels, codes and counts :func:`_units` gives for a frame whose other
+    rows have no company; the notes of what was excluded stay those of the whole frame)."""
+    kept = rows & (units.codes < units.k)
+    counts = np.bincount(units.codes[kept], minlength=units.k)
+    present = np.flatnonzero(counts)
+    k = present.size
+    remap = np.full(units.k + 1, k, dtype=np.int64)
+    remap[present] = np.arange(k)
+    codes = np.where(kept, remap[units.codes], k)
+    return _Units(
+        labels=[units.labels[i] for i in present],
+        names=[units.names[i] for i in present],
+        sectors=[units.sectors[i] for i in present],
+        origins=[units.origins[i] for i in present],
+        codes=codes,
+        n=counts[present],
+        excluded=units.excluded,
+    )
+
+
 # --- sufficient statistics per company ---------------------------------------------------------
 
 
@@ -1751,12 +1773,15 @@ def _unit_bases(stats) -> np.ndarray:
     return stats.table.sum(axis=1).astype(np.int64)
 
 
-def bases(responses: pd.DataFrame, *, as_of, launch=None) -> KpiTables:
+def bases(responses: pd.DataFrame, *, as_of, launch=None, full_counts: bool = False) -> KpiTables:
     """The bases alone: per company and per group, ``n`` and ``<metric>_n`` of every metric.
 
     What :func:`summary_tables` would give in those columns (same rows, same order), without
     any estimate, interval or test: cheap enough to decide what may be shown before the
     tables are computed (``analysis.disclosure.published_tables``).
+
+    ``full_counts``: inside ``shared_reading()``, count every metric's tables in full (the
+    same bases): :func:`summary_tables` of the same responses then counts nothing again.
 
     Examples
     --------
@@ -1775,7 +1800,9 @@ def bases(responses: pd.DataFrame, *, as_of, launch=None) -> KpiTables:
     """
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
-    prepared = _prepare(frame, as_of_day, launch_day=_validate_launch(launch), bases_only=True)
+    bases_only = not (full_counts and _READINGS.get() is not None)
+    launch_day = _validate_launch(launch)
+    prepared = _prepare(frame, as_of_day, launch_day=launch_day, bases_only=bases_only)
     units = prepared.units
     keys, matrix = _group_keys(units)
     companies = pd.DataFrame(
@@ -2456,13 +2483,24 @@ def cut_table(responses: pd.DataFrame, *, by: str, as_of, launch=None) -> pd.Dat
     return out
 
 
-def resolution_figures(responses: pd.DataFrame, *, as_of, launch=None) -> pd.DataFrame:
+def resolution_figures(responses: pd.DataFrame, *, as_of, launch=None, rows=None) -> pd.DataFrame:
     """Per company, only the time-to-resolution figures of :func:`company_table` (same values,
-    none of the other metrics, no bootstrap): for the sensitivity analyses."""
+    none of the other metrics, no bootstrap): for the sensitivity analyses.
+
+    ``rows`` (a yes/no per response): the figures of those responses alone, the same as those
+    of a frame whose other rows have no company, from the readings of ``responses`` (inside
+    ``shared_reading()``, those the tables of the same frame made: no column read again).
+    """
     frame = _validate_frame(responses, REQUIRED_COLUMNS)
     as_of_day = _validate_as_of(as_of)
+    units = _units(frame, as_of_day)
+    if rows is not None:
+        rows = np.asarray(rows, dtype=bool)
+        if rows.shape != (len(frame),):
+            raise ValueError("`rows` must hold one yes/no per response.")
+        units = _units_of_rows(units, rows)
     prepared = _prepare(
-        frame, as_of_day, families=["resolution"], launch_day=_validate_launch(launch)
+        frame, as_of_day, families=["resolution"], launch_day=_validate_launch(launch), units=units
     )
     units = prepared.units
     out = pd.DataFrame({"company": units.labels})

@@ -1781,9 +1781,12 @@ class Store(ComebackMethods):
         setting = launch_date_setting()
         if setting is not None:
             return setting
+        # The first submission's day: the earliest instant's Paris date (the date of an
+        # instant in Paris never goes back as the instant advances), with no conversion of
+        # every row (0.1 s of CPU at 1M responses).
         with self._connection() as con:
             first = con.execute(
-                "SELECT min(CAST(timezone(?, submitted_at) AS DATE)) FROM responses"
+                "SELECT CAST(timezone(?, min(submitted_at)) AS DATE) FROM responses"
                 " WHERE source = 'web'",
                 [TIME_ZONE],
             ).fetchone()[0]

@@ -4,6 +4,8 @@ bases added since earlier releases from one reading."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -169,3 +171,102 @@ def test_identifiers_written_as_uuids_are_sorted_as_arrow_sorts_their_text(frame
     assert build._uuid_order(pa.array(ids[12 : 12 + len(rows)])) is not None
     assert input_sha256(rows) == whole_table_digest(rows)
     assert build._digest(build._canonical_columns(rows), batch_rows=100) == whole_table_digest(rows)
+
+
+def test_the_after_launch_figures_of_some_rows_are_those_of_a_frame_without_the_others(frame):
+    """``resolution_figures(rows=...)`` (the sensitivity table's after-launch figures, from the
+    readings of the whole frame) equals the figures of a frame whose other rows have lost
+    their company: every column, every company, one left without any row included."""
+    responses = build._statistics_frame(categorical(frame))
+    began_after = (pd.to_datetime(responses["started_on"]) >= LAUNCH).to_numpy()
+    # one company keeps no row after the launch: it must drop out, as it does from the frame
+    gone = responses["company"].astype(str).eq("free").to_numpy()
+    assert gone.any() and (began_after & ~gone).any()
+    rows = began_after & ~gone
+    rows[:40] = False  # and a few rows of other companies left out whatever their start
+    blanked = responses.assign(company=responses["company"].where(rows))
+    expected = kpis.resolution_figures(blanked, as_of=TODAY, launch=LAUNCH.date())
+    assert "free" not in set(expected["company"])
+    with kpis.shared_reading():
+        kpis.summary_tables(responses, as_of=TODAY, rng=1, n_resamples=100, launch=LAUNCH.date())
+        shared = kpis.resolution_figures(responses, as_of=TODAY, launch=LAUNCH.date(), rows=rows)
+    alone = kpis.resolution_figures(responses, as_of=TODAY, launch=LAUNCH.date(), rows=rows)
+    pd.testing.assert_frame_equal(shared, expected)
+    pd.testing.assert_frame_equal(alone, expected)
+    with pytest.raises(ValueError, match="rows"):
+        kpis.resolution_figures(responses, as_of=TODAY, rows=rows[:-1])
+
+
+def test_the_bases_counted_in_full_are_the_bases_and_the_tables_are_counted_once(frame):
+    """``bases(full_counts=True)`` inside ``shared_reading()`` gives the same bases as alone,
+    and the tables that follow are the same as those computed without it (taken from the
+    counts the bases made, not counted again)."""
+    responses = build._statistics_frame(categorical(frame))
+    options = {"as_of": TODAY, "launch": LAUNCH.date()}
+    alone = kpis.bases(responses, **options)
+    expected = kpis.summary_tables(responses, rng=3, n_resamples=100, **options)
+    with kpis.shared_reading():
+        full = kpis.bases(responses, full_counts=True, **options)
+        counted = kpis._READINGS.get()
+        keys = [k for k in counted if k[0] == "_prepare"]
+        tables = kpis.summary_tables(responses, rng=3, n_resamples=100, **options)
+        assert [k for k in counted if k[0] == "_prepare"] == keys  # nothing counted again
+        assert [k[-1] for k in keys] == [False]  # the full tables, not their bases alone
+    pd.testing.assert_frame_equal(full.companies, alone.companies)
+    pd.testing.assert_frame_equal(full.groups, alone.groups)
+    for got, want in ((tables.companies, expected.companies), (tables.groups, expected.groups)):
+        pd.testing.assert_frame_equal(got, want)
+        assert got.attrs == want.attrs
+
+
+def test_the_launch_is_the_paris_day_of_the_first_web_submission(tmp_path, monkeypatch):
+    """``launch_date`` (the earliest web submission's instant, then its Paris day) is the
+    earliest Paris day of the web submissions: an instant late on 31 December in UTC is
+    1 January in Paris; synthetic rows, even earlier, do not count."""
+    from survey import store as storage
+
+    monkeypatch.delenv("CLIENTROI_LAUNCH_DATE", raising=False)
+    store = storage.connect(tmp_path / "launch.duckdb")
+    assert store.launch_date() is None
+    rows = web_frame(30, seed=2).iloc[:4].copy()
+    instants = pd.to_datetime(
+        ["2024-12-31T23:30:00Z", "2025-01-01T08:00:00Z", "2025-03-30T01:30:00Z"]
+    ).tz_convert("Europe/Paris")
+    earlier = rows.iloc[3:].assign(
+        source="synthetic",
+        submitted_at=pd.Timestamp("2020-05-01T12:00:00Z").tz_convert("Europe/Paris"),
+        submitted_on=pd.Timestamp("2020-05-01"),
+    )
+    rows = rows.iloc[:3].assign(
+        submitted_at=instants, submitted_on=pd.to_datetime(instants.tz_localize(None).date)
+    )
+    store.insert_frames([rows.iloc[1:], earlier])
+    assert store.launch_date() == date(2025, 1, 1)  # 08:00 UTC, 09:00 in Paris
+    store.insert_frame(rows.iloc[:1])
+    assert store.launch_date() == date(2025, 1, 1)  # 23:30 UTC on 31 December: 00:30 in Paris
+    monkeypatch.setenv("CLIENTROI_LAUNCH_DATE", "2023-02-03")
+    assert store.launch_date() == date(2023, 2, 3)
+
+
+def test_each_input_column_gives_the_same_canonical_rows_whole_or_taken(frame):
+    """The hash reads a column whole (the identifiers it sorts) or a batch of rows at a time;
+    numbers held as float64 (counts with gaps, amounts, kilometres) are taken from the frame's
+    own array: each way gives exactly the Arrow array of the canonical column's rows."""
+    import pyarrow as pa
+
+    responses = categorical(frame).sample(frac=1.0, random_state=8).reset_index(drop=True)
+    responses.loc[responses.index[:30], ["csat", "wasted_km", "refund_amount_requested"]] = None
+    responses["response_id"] = pd.array(frame["response_id"].astype(str), dtype="string[pyarrow]")
+    counts = [name for name, kind in build.INPUT_COLUMNS if pa.types.is_integer(kind)]
+    responses[counts] = responses[counts].astype(float)  # as the store reads counts with gaps
+    rows = np.random.default_rng(4).permutation(len(responses))[:257]
+    taken_from_numbers = 0
+    for name, kind in build.INPUT_COLUMNS:
+        canonical = build._canonical_array(responses[name], kind)
+        column = build._CanonicalColumn(responses[name], kind)
+        taken_from_numbers += column.numbers is not None
+        assert column.take(rows).equals(canonical.take(pa.array(rows))), name
+        assert build._CanonicalColumn(responses[name], kind).whole().equals(canonical), name
+        if pa.types.is_integer(kind) or kind == pa.float64():
+            assert column.take(rows).type == kind, name
+    assert taken_from_numbers == 11  # the counts with gaps, the amounts and the kilometres

@@ -328,19 +328,35 @@ class _CanonicalColumn:
 
     The column is converted once by the hash thread (:func:`_canonical_source`), then each
     batch taken and cast by Arrow, without the GIL. A categorical's text (its categories) is
-    converted once, into the dictionary every batch shares."""
+    converted once, into the dictionary every batch shares. Numbers held as float64 (counts
+    with gaps, amounts, kilometres) are taken by numpy from the frame's own array, each batch
+    then made an Arrow array (NaN missing) and cast: no converted copy of the column."""
 
     def __init__(self, series: pd.Series, kind: pa.DataType) -> None:
         self.kind, self.rows = kind, len(series)
         self.series, self.codes, self.categories, self.dictionary = series, None, None, None
-        self.source = None
+        self.source, self.numbers = None, None
         if isinstance(series.dtype, pd.CategoricalDtype) and pa.types.is_string(kind):
             # Only the codes and the text are kept: the text (a Python string per response
             # for response_id) is freed as soon as the hash thread has converted it.
             self.series, self.codes = None, series.cat.codes.to_numpy()
             self.categories = series.cat.categories
+        elif series.dtype == np.float64 and (pa.types.is_integer(kind) or kind == pa.float64()):
+            # (what _canonical_source converts whole: the same values, NaN missing)
+            self.series, self.numbers = None, series.to_numpy()
+
+    def whole(self) -> pa.Array:
+        """Every row in its canonical type, in the frame's order, without taking each row
+        (the identifiers are sorted from it: no copy of their text)."""
+        if self.codes is None and self.numbers is None:
+            if self.source is None:
+                self.source, self.series = _canonical_source(self.series, self.kind), None
+            return self.source.cast(self.kind)
+        return self.take(np.arange(self.rows))
 
     def take(self, rows: np.ndarray) -> pa.Array:
+        if self.numbers is not None:
+            return pa.array(self.numbers[rows], from_pandas=True).cast(self.kind)
         if self.codes is None:
             if self.source is None:
                 self.source, self.series = _canonical_source(self.series, self.kind), None
@@ -418,7 +434,7 @@ def _uuid_order(text: pa.Array, *, chunk_rows: int = HASH_BATCH_ROWS) -> np.ndar
 
 def _digest(columns: list[_CanonicalColumn], *, batch_rows: int = HASH_BATCH_ROWS) -> str:
     # (pyarrow sorts by a plain column only: the identifiers' text, not their codes)
-    identifiers = columns[0].take(np.arange(columns[0].rows)).cast(pa.string())
+    identifiers = columns[0].whole().cast(pa.string())
     order = _uuid_order(identifiers)
     if order is None:
         order = pc.sort_indices(identifiers).to_numpy()
@@ -756,12 +772,11 @@ def _sensitivity(frame, companies, as_of, launch, min_cell, seed, hidden=None) -
     out["resolved_within_30d_share"] = published["resolved_within_30d_share"].to_numpy()
     out["resolution_unresolved90_days"] = published["resolution_unresolved90_days"].to_numpy()
     if launch is not None:
-        # The incidents that began before the launch lose their company, so that they enter
-        # no company's figures: those of the incidents after it, without a copy of the rows.
+        # The figures of the incidents that began after the launch alone, from the readings
+        # the tables made of the same frame (no copy of the rows, no column read again).
         began_after = (pd.to_datetime(frame["started_on"]) >= pd.Timestamp(launch)).to_numpy()
-        after = _with_columns(frame, company=frame["company"].where(began_after))
         later = (
-            kpis.resolution_figures(after, as_of=as_of, launch=launch)
+            kpis.resolution_figures(frame, as_of=as_of, launch=launch, rows=began_after)
             .set_index("company")
             .reindex(out["company"])
         )
