@@ -6,7 +6,6 @@ row a direct submission stores (``survey/spool.py``)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
