@@ -580,7 +580,7 @@ def test_a_draft_kept_on_disk_never_replaces_a_newer_one_after_a_restart(db_path
 
 
 def test_a_resume_code_given_while_the_file_is_held_works_at_once_and_once_written(db_path):
-    """"Enregistrer et reprendre plus tard" during an import: the draft and its code are kept
+    """ "Enregistrer et reprendre plus tard" during an import: the draft and its code are kept
     (the person is not kept waiting), the code opens the draft on another device of the same
     server at once; a later save of the same draft keeps the code; once the file is free both
     are written and the code still works (from the file, for a fresh server)."""
