@@ -1533,7 +1533,11 @@ class Store(ComebackMethods):
     def claim_draft(self, code: str, draft_id: str) -> Draft | None:
         """As :meth:`Store.claim_draft`; a draft whose resume code was given while the file
         was held (kept, not yet written) is claimed from what is kept: moved to this device's
-        id, the other device's removed, both written once the file is free."""
+        id, the other device's removed, both written once the file is free.
+
+        Not covered: a code already in the file, claimed while a newer save of its draft is
+        still kept (typing on one device, claiming on another, within one hold of the file):
+        the file's row moves, and the kept save is then written under the old id."""
         wanted = hash_code(code)
         with self._drafts:
             digests = {*self._drafts_later, *self._drafts_writing}
