@@ -146,8 +146,10 @@ def survival_chart(
         data = data.sort_values([by, "time"], kind="stable")
     data = steps(data, by, ("survival", "low", "high"))
     data = data.assign(name=_labelled(data[by], names))[["name", "time", "survival", "low", "high"]]
-    # Where every drawn value is a number, Vega has no point to leave out of a line or band:
-    # without ``invalid`` it tests each point (``defined``, interpreted in the browser).
+    # Where every drawn value is a number, Vega has no point to leave out of a line or band.
+    # Either way the browser interprets a test per point: without ``invalid`` a ``defined``
+    # per mark, with ``invalid=None`` one per position channel instead; the time is the same
+    # (stop 23, docs/benchmarks.md). A missing bound must stay out of the band: ``Undefined``.
     drawn = data[["time", "survival", "low", "high"]].to_numpy(dtype=float)
     invalid = None if np.isfinite(drawn).all() else alt.Undefined
     base = alt.Chart().encode(
