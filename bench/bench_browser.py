@@ -208,6 +208,20 @@ def visit(browser, url: str, server_pid: int | None = None) -> dict:
 WARMED = "public dashboard drawn"  # the view, then its charts and tables (keep_warm)
 
 
+def _wait_for_health(url: str, process, seconds: float, why) -> None:
+    """Wait until the Streamlit server at ``url`` answers its health check; RuntimeError
+    (``why()``) if its process ends first or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(why()) from None
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def served(db_path: Path):
     """``clientroi serve`` on a free port (the app process with its background warming);
@@ -221,15 +235,7 @@ def served(db_path: Path):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                        break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(log_path.read_text()) from None
-                    time.sleep(0.2)
+            _wait_for_health(url, process, 120, log_path.read_text)
             yield url, log_path, process.pid
         finally:
             process.send_signal(signal.SIGTERM)
@@ -276,15 +282,7 @@ def bare_served(folder: Path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the bare Streamlit app did not start") from None
-                time.sleep(0.2)
+        _wait_for_health(url, process, 60, lambda: "the bare Streamlit app did not start")
         yield url
     finally:
         process.terminate()
