@@ -330,6 +330,48 @@ def bare_floor(browser, folder: Path, rounds: int = 5) -> dict:
     }
 
 
+def static_report(browser, folder: Path, rounds: int = 5) -> dict:
+    """A page outside Streamlit, for comparison: the report ``clientroi publish`` wrote in
+    ``folder`` (``index.html``: the public view's tables and charts as inline SVG), served by a
+    plain HTTP server; seconds to its first chart and its first table, new and returning."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    seconds: dict[str, list[float]] = {}
+    try:
+        for _ in range(rounds):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            for who in ("new_visitor", "returning_visitor"):
+                started = time.perf_counter()
+                page.goto(url)
+                page.locator("svg").first.wait_for(state="visible")
+                chart = time.perf_counter() - started
+                page.locator("table").first.wait_for(state="visible")
+                table = time.perf_counter() - started
+                seconds.setdefault(f"{who}_first_chart_s", []).append(round(chart, 3))
+                seconds.setdefault(f"{who}_first_table_s", []).append(round(table, 3))
+            context.close()
+    finally:
+        server.shutdown()
+    return {
+        **seconds,
+        **{
+            name.replace("_s", "_median_s"): statistics.median(values)
+            for name, values in seconds.items()
+        },
+    }
+
+
 def returning(browser, url: str) -> dict:
     """The same visitor opening the dashboard a second time (the browser's cache warm: its
     first visit saw the table and the curves, so Vega's scripts are cached too)."""
@@ -400,15 +442,24 @@ if __name__ == "__main__":
         action="store_true",
         help="only Streamlit's own floor, on the smallest app (no database read)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="Streamlit's floor, then the report `clientroi publish` wrote in this folder, "
+        "served as a static page (no dashboard)",
+    )
     options = parser.parse_args()
-    if options.floor_only:
+    if options.floor_only or options.report:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
             browser = playwright.chromium.launch(
                 executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
             )
-            print(json.dumps(bare_floor(browser, Path(folder)), indent=2))
+            result = {"streamlit_bare_floor": bare_floor(browser, Path(folder))}
+            if options.report:
+                result["static_report"] = static_report(browser, options.report)
+            print(json.dumps(result, indent=2))
             browser.close()
         sys.exit(0)
     result = measure(options.db, visits=options.visits, warm_only=options.warm_only)
