@@ -289,6 +289,12 @@ def bare_served(folder: Path):
         process.wait(timeout=20)
 
 
+def _with_medians(seconds: dict[str, list[float]]) -> dict:
+    """Each ``..._s`` list of seconds, and beside it its ``..._median_s``."""
+    medians = {name.replace("_s", "_median_s"): statistics.median(v) for name, v in seconds.items()}
+    return {**seconds, **medians}
+
+
 def bare_floor(browser, folder: Path, rounds: int = 5) -> dict:
     """Streamlit's own floor, measured on :data:`BARE_APP`: seconds to its heading and to its
     one-point chart, for a new visitor (a fresh browser context: nothing cached) and for the
@@ -321,13 +327,7 @@ def bare_floor(browser, folder: Path, rounds: int = 5) -> dict:
                     timed(page, address, selector)
                 )
                 context.close()
-    return {
-        **seconds,
-        **{
-            name.replace("_s", "_median_s"): statistics.median(values)
-            for name, values in seconds.items()
-        },
-    }
+    return _with_medians(seconds)
 
 
 def static_report(browser, folder: Path, rounds: int = 5) -> dict:
@@ -363,13 +363,7 @@ def static_report(browser, folder: Path, rounds: int = 5) -> dict:
             context.close()
     finally:
         server.shutdown()
-    return {
-        **seconds,
-        **{
-            name.replace("_s", "_median_s"): statistics.median(values)
-            for name, values in seconds.items()
-        },
-    }
+    return _with_medians(seconds)
 
 
 def returning(browser, url: str) -> dict:
@@ -432,7 +426,9 @@ def test_dashboard_in_chromium(benchmark, demo_database, visits):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db", type=Path)
+    parser.add_argument(
+        "db", type=Path, nargs="?", help="the database (not for --floor-only, --report)"
+    )
     parser.add_argument("--visits", type=int, default=3)
     parser.add_argument(
         "--warm-only", action="store_true", help="only the visitors once the view is warm"
@@ -462,5 +458,7 @@ if __name__ == "__main__":
             print(json.dumps(result, indent=2))
             browser.close()
         sys.exit(0)
+    if options.db is None:
+        parser.error("a database is needed, unless --floor-only or --report")
     result = measure(options.db, visits=options.visits, warm_only=options.warm_only)
     print(json.dumps(result, indent=2))
