@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -120,24 +121,35 @@ def put(folder: Path, row: dict[str, Any], email: str | None, remind: bool) -> P
     return target
 
 
-def pending(folder: Path) -> list[Spooled]:
-    """The spooled submissions, oldest submission first (temporary files left by a crash
-    before their rename are not submissions: the person was never shown a receipt)."""
-    if not folder.is_dir():
+def _read_all(place: Path, make: Callable[[Path, dict[str, Any]], Any], what: str) -> list:
+    """``make(path, document)`` of each ``*.json`` document of ``place`` in this format; a
+    file removed meanwhile (stored by another thread) is skipped, and one that cannot be read
+    is kept for the operator (never deleted unread, logged) and not in the way of the others."""
+    if not place.is_dir():
         return []
     found = []
-    for path in folder.glob("*.json"):
+    for path in place.glob("*.json"):
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             if document.get("format") != FORMAT:
                 raise ValueError(f"unknown spool format {document.get('format')!r}")
-            row = {column: _decode(value) for column, value in document["row"].items()}
-            found.append(Spooled(path, row, document["email"], bool(document["remind"])))
-        except FileNotFoundError:  # stored and removed meanwhile by another thread
+            found.append(make(path, document))
+        except FileNotFoundError:
             continue
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # kept for the operator (never deleted unread), and not in the way of the others
-            log.error("spooled file %s cannot be read, left in place: %s", path, exc)
+            log.error("%s %s cannot be read, left in place: %s", what, path, exc)
+    return found
+
+
+def pending(folder: Path) -> list[Spooled]:
+    """The spooled submissions, oldest submission first (temporary files left by a crash
+    before their rename are not submissions: the person was never shown a receipt)."""
+
+    def spooled(path: Path, document: dict[str, Any]) -> Spooled:
+        row = {column: _decode(value) for column, value in document["row"].items()}
+        return Spooled(path, row, document["email"], bool(document["remind"]))
+
+    found = _read_all(folder, spooled, "spooled file")
     found.sort(key=lambda s: (s.row["submitted_at"], s.submission_key))
     return found
 
@@ -177,21 +189,12 @@ def put_draft(folder: Path, draft_hash: str, document: dict[str, Any]) -> Path:
 def pending_drafts(folder: Path) -> list[dict[str, Any]]:
     """The draft writes kept on disk, in the order they were asked for (a file that cannot
     be read is left in place for the operator, and logged)."""
-    place = _drafts_folder(folder)
-    if not place.is_dir():
-        return []
-    found = []
-    for path in place.glob("*.json"):
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT:
-                raise ValueError(f"unknown spool format {document.get('format')!r}")
-            int(document["sequence"])
-            found.append(document)
-        except FileNotFoundError:
-            continue
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.error("kept draft %s cannot be read, left in place: %s", path, exc)
+
+    def draft(path: Path, document: dict[str, Any]) -> dict[str, Any]:
+        int(document["sequence"])
+        return document
+
+    found = _read_all(_drafts_folder(folder), draft, "kept draft")
     found.sort(key=lambda document: int(document["sequence"]))
     return found
 
