@@ -1106,6 +1106,10 @@ class Store(ComebackMethods):
                     time.sleep(YIELD_SECONDS)
             if self._database is None:
                 pause = self._yield_until - time.monotonic()
+                if pause > 0 and deadline is not None and pause > remaining():
+                    # let go while this brief operation waited for the others: it is spooled
+                    # or given up, it does not sit out the other process's turn
+                    raise StoreBusy(f"{self.path} is let go for another process.")
                 if pause > 0:  # the file was just let go: the other process gets in first
                     time.sleep(pause)
                 self._database = self._open(deadline)

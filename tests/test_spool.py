@@ -311,6 +311,7 @@ import random, sys, time, duckdb
 random.seed(int(sys.argv[2]))
 stop = time.monotonic() + float(sys.argv[3])
 print("flapping", flush=True)
+time.sleep(0.5)  # the file free at first: the saves then are written at once
 while time.monotonic() < stop:
     try:
         con = duckdb.connect(sys.argv[1])
@@ -319,7 +320,7 @@ while time.monotonic() < stop:
             pass
         time.sleep(0.002)
         continue
-    time.sleep(random.uniform(0.0, 0.08))
+    time.sleep(random.uniform(0.04, 0.1))  # longer than SPOOL_AFTER_SECONDS: a save waits
     con.close()
     time.sleep(random.uniform(0.0, 0.03))
 """
@@ -328,12 +329,13 @@ while time.monotonic() < stop:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_never_an_older_draft_over_a_newer_one_while_the_file_comes_and_goes(db_path, seed):
     """Two sessions save their drafts at every change while another process takes the file
-    and lets it go again and again (a poller, a command): some saves are written at once,
-    others kept and written by the background thread; each draft ends as its last save."""
+    and lets it go again and again (a poller, a command): the saves before it first takes the
+    file are written at once, the ones it holds up (each hold is longer than the spool's
+    wait) are kept and written by the background thread; each draft ends as its last save."""
     import threading
 
     store = spooling_store(db_path)
-    store.close()
+    store.save_draft("opened", {"answers": {}}, step=0, submission_key="o")  # the file open
     flapper = subprocess.Popen(
         [sys.executable, "-c", FLAPPER, str(db_path), str(seed), "4"],
         stdout=subprocess.PIPE,
@@ -364,7 +366,39 @@ def test_never_an_older_draft_over_a_newer_one_while_the_file_comes_and_goes(db_
     store.close()
     for name, saved in outcomes.items():
         assert True in saved and False in saved, (name, saved.count(True), saved.count(False))
-    assert drafts_in_file(db_path) == {storage.hash_token(n): last[n] for n in outcomes}
+    in_file = drafts_in_file(db_path)
+    del in_file[storage.hash_token("opened")]
+    assert in_file == {storage.hash_token(n): last[n] for n in outcomes}
+
+
+def test_a_brief_save_caught_by_a_let_go_is_kept_rather_than_waiting_it_out(db_path):
+    """A draft's save that started before the app let the file go for another process, and
+    got its turn once the file was closed, is kept (written later), not held for the other
+    process's turn (YIELD_SECONDS, five times the spool's wait). The let-go is staged: the
+    save waits for this process's other operations while the file is closed for another."""
+    import threading
+
+    store = spooling_store(db_path)
+    assert store.save_draft("first", {"answers": {}}, step=0, submission_key="f", brief=True)
+    outcome = []
+    with store._state:  # another operation of this process runs: the save waits for it
+        saving = threading.Thread(
+            target=lambda: outcome.append(
+                store.save_draft(
+                    "d", {"answers": {"x": "1"}}, step=1, submission_key="k", brief=True
+                )
+            )
+        )
+        saving.start()
+        time.sleep(0.01)
+        store._close_locked()  # then the file is let go for another process
+        store._yield_until = time.monotonic() + storage.YIELD_SECONDS
+    saving.join()
+    # kept: before the fix it slept the other process's turn out, then wrote (True)
+    assert outcome == [False]
+    wait_until_drafts_written(store)
+    store.close()
+    assert drafts_in_file(db_path)[storage.hash_token("d")] == (1, {"answers": {"x": "1"}})
 
 
 def test_a_spool_file_holds_the_row_and_one_it_cannot_read_is_left_for_the_operator(
